@@ -1,0 +1,58 @@
+"""detmetrics: object-detection metrics and post-processing.
+
+IoU (axis-aligned and rotated), confidence filtering, greedy / class-aware /
+soft NMS, precision-recall curves, AP and COCO-exact mAP.  Every primitive has
+a readable NumPy reference and a Numba fast path; choose with
+``backend="auto" | "numba" | "numpy"``.
+
+>>> from detmetrics import nms, mean_ap
+
+The public names are imported lazily (on first attribute access), so
+``import detmetrics`` does not import numba or compile anything.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+__version__ = "0.1.0"
+
+# public name -> submodule that defines it.  Keep sorted by module.
+_EXPORTS = {
+    # boxes
+    "convert_boxes": "boxes",
+    "box_area": "boxes",
+    # iou
+    "box_iou": "iou",
+    "generalized_box_iou": "iou",
+    "distance_box_iou": "iou",
+    "complete_box_iou": "iou",
+    # nms
+    "filter_by_confidence": "nms",
+    "nms": "nms",
+    "batched_nms": "nms",
+    "soft_nms": "nms",
+    # rotated
+    "rotated_iou": "rotated",
+    "polygon_iou": "rotated",
+    # evaluate
+    "mean_ap": "evaluate",
+    "evaluate_coco": "evaluate",
+    "EvaluationResult": "evaluate",
+    "Evaluator": "evaluate",
+}
+
+__all__ = sorted(_EXPORTS) + ["__version__"]
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'detmetrics' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value  # cache: later lookups skip __getattr__
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_EXPORTS))

@@ -1,0 +1,25 @@
+"""Hypothesis strategies for detection data (needs the ``hypothesis`` extra).
+
+The same strategies drive detmetrics' own property tests; use them to
+property-test your own detection code::
+
+    from hypothesis import given
+    from detmetrics.strategies import boxes
+
+    @given(boxes(max_size=20))
+    def test_my_iou_is_symmetric(b):
+        ...
+
+Coordinates are drawn on a coarse integer grid so that ties, touching edges,
+duplicates and zero-area boxes occur often; scores come from a small set so
+that score ties occur.
+"""
+
+try:
+    import hypothesis  # noqa: F401
+except ImportError as exc:  # pragma: no cover
+    raise ImportError(
+        "detmetrics.strategies needs hypothesis: pip install 'detmetrics[hypothesis]'"
+    ) from exc
+
+# Each family's strategies live in their own submodule and are re-exported here.
