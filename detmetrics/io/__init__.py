@@ -1,0 +1,120 @@
+"""Read and write detection files: COCO JSON and YOLO txt folders (detect and OBB).
+
+The readers return a :class:`DetectionData`: the per-image dicts that
+:func:`detmetrics.mean_ap` takes, plus image ids, file names, class names and
+image sizes.  :func:`load_ground_truth` and :func:`load_predictions` detect
+the format from the path (a ``.json`` file is COCO, a folder or a ``.yaml`` is
+YOLO); :func:`evaluate_files` reads a pair and runs :func:`detmetrics.mean_ap`.
+
+>>> from detmetrics.io import load_ground_truth, load_predictions, sample_path
+>>> gt = load_ground_truth(sample_path("yolo"))
+>>> pred = load_predictions(sample_path("yolo") / "predictions", gt)
+>>> len(gt), gt.n_objects, pred.n_objects
+(12, 41, 43)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ._common import DetectionData
+from .coco import CATEGORY_ID_MODES, read_coco_gt, read_coco_results, write_coco_gt, write_coco_results
+from .yolo import (
+    read_image_size,
+    read_sizes_file,
+    read_yolo_dataset,
+    read_yolo_predictions,
+    write_yolo_labels,
+    write_yolo_predictions,
+)
+
+__all__ = [
+    "DetectionData",
+    "CATEGORY_ID_MODES",
+    "read_coco_gt",
+    "read_coco_results",
+    "write_coco_gt",
+    "write_coco_results",
+    "read_yolo_dataset",
+    "read_yolo_predictions",
+    "write_yolo_labels",
+    "write_yolo_predictions",
+    "read_sizes_file",
+    "read_image_size",
+    "load_ground_truth",
+    "load_predictions",
+    "evaluate_files",
+    "sample_path",
+]
+
+
+def sample_path(name: str = "yolo") -> Path:
+    """Path of a bundled sample: ``"yolo"`` (dataset folder with ``predictions/``),
+    ``"yolo-obb"`` (the same for oriented boxes), ``"coco-gt"`` / ``"coco-results"``
+    (the COCO JSON pair of the ``"yolo"`` sample).
+
+    >>> sample_path("yolo").name
+    'yolo'
+    """
+    root = Path(__file__).resolve().parent.parent / "data"
+    paths = {
+        "yolo": root / "yolo",
+        "yolo-obb": root / "yolo-obb",
+        "coco-gt": root / "coco" / "instances_val.json",
+        "coco-results": root / "coco" / "results.json",
+    }
+    if name not in paths:
+        raise ValueError(f"name must be one of {', '.join(repr(k) for k in paths)}; got {name!r}")
+    return paths[name]
+
+
+def load_ground_truth(path, *, split: str = "val", sizes=None, obb=None, progress=None) -> DetectionData:
+    """Read ground truth from a COCO ``.json`` file or a YOLO dataset (folder or ``data.yaml``).
+
+    The YOLO options (``split``, ``sizes``, ``obb``, ``progress``) are those of
+    :func:`read_yolo_dataset`; they are ignored for COCO files.
+    """
+    p = Path(path)
+    if p.suffix.lower() == ".json":
+        return read_coco_gt(p)
+    return read_yolo_dataset(p, split=split, sizes=sizes, obb=obb, progress=progress)
+
+
+def load_predictions(path, ground_truth: DetectionData, *, category_ids: str = "auto", progress=None) -> DetectionData:
+    """Read predictions from a COCO results ``.json`` or a folder of YOLO txt files, aligned with ``ground_truth``."""
+    p = Path(path)
+    if p.suffix.lower() == ".json":
+        return read_coco_results(p, ground_truth, category_ids=category_ids)
+    if ground_truth.image_sizes is None:
+        raise ValueError(
+            "YOLO prediction txt files need image sizes; the COCO ground truth has no width/height for its images"
+        )
+    return read_yolo_predictions(p, ground_truth, progress=progress)
+
+
+def evaluate_files(ground_truth, predictions, *, split: str = "val", sizes=None, obb=None,
+                   category_ids: str = "auto", progress=None, **options):
+    """Read a ground-truth / predictions pair and evaluate it with :func:`detmetrics.mean_ap`.
+
+    ``ground_truth`` and ``predictions`` are paths (see
+    :func:`load_ground_truth` and :func:`load_predictions`) or already read
+    :class:`DetectionData`; ``options`` go to :func:`detmetrics.mean_ap`
+    (``iou_thresholds``, ``max_detections``, ``interpolation``, ``backend``, ...).
+
+    Returns
+    -------
+    (EvaluationResult, DetectionData)
+        The result and the ground truth (for its class names).
+    """
+    from ..evaluate import mean_ap
+
+    gt = ground_truth if isinstance(ground_truth, DetectionData) else load_ground_truth(
+        ground_truth, split=split, sizes=sizes, obb=obb, progress=progress
+    )
+    pred = predictions if isinstance(predictions, DetectionData) else load_predictions(
+        predictions, gt, category_ids=category_ids, progress=progress
+    )
+    if len(pred) != len(gt):
+        raise ValueError(f"predictions cover {len(pred)} images but the ground truth has {len(gt)}")
+    options = {**gt.mean_ap_kwargs(), **options}
+    return mean_ap(pred.records, gt.records, **options), gt

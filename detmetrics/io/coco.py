@@ -1,0 +1,512 @@
+"""COCO JSON: ground-truth files, results files (including ultralytics' ``predictions.json``) and writers.
+
+Reading follows pycocotools: images are evaluated in increasing image-id
+order, a results entry keeps its position in the file (which breaks score
+ties inside an image, as pycocotools' stable sort does), ``bbox`` is
+``[x, y, w, h]`` in pixels, a ground truth's ``area`` field decides its area
+range (``w * h`` when the field is missing).  Boxes are kept in xywh so that
+IoUs match pycocotools bit for bit.
+
+Every problem raises ``ValueError`` naming the file and the entry, e.g.
+``results.json: [17]: bbox must be 4 finite numbers``; nothing is skipped.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from ._common import DetectionData, empty_record, fspath, ultralytics_image_id
+
+__all__ = [
+    "read_coco_gt",
+    "read_coco_results",
+    "write_coco_gt",
+    "write_coco_results",
+    "CATEGORY_ID_MODES",
+]
+
+#: how the ``category_id`` of a results file maps onto the ground truth's labels
+CATEGORY_ID_MODES = ("auto", "ids", "index0", "index1", "coco91")
+
+#: COCO's 91-id category of each of the 80 YOLO COCO classes (ultralytics' coco80_to_coco91_class)
+COCO80_TO_COCO91 = (
+    list(range(1, 12)) + list(range(13, 26)) + [27, 28] + list(range(31, 45)) + list(range(46, 66))
+    + [67, 70] + list(range(72, 83)) + list(range(84, 91))
+)
+
+
+# ----------------------------------------------------------------------------------------------
+# loading
+
+
+def _load_json(source, what: str):
+    """(decoded object, display name) for a path, bytes or an already decoded object."""
+    if isinstance(source, (dict, list)):
+        return source, what
+    path = Path(fspath(source))
+    if not path.is_file():
+        raise ValueError(f"{what} file {fspath(source)!r} does not exist")
+    data = path.read_bytes()
+    try:
+        import msgspec
+
+        return msgspec.json.decode(data), str(path)
+    except ImportError:  # pragma: no cover - msgspec is a dependency
+        import json
+
+        try:
+            return json.loads(data), str(path)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path} is not valid JSON ({exc})") from None
+    except msgspec.DecodeError as exc:
+        raise ValueError(f"{path} is not valid JSON ({exc})") from None
+
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _numbers(value, n: int) -> bool:
+    return isinstance(value, (list, tuple)) and len(value) == n and all(_number(v) for v in value)
+
+
+def _image_id_ok(value) -> bool:
+    return isinstance(value, (int, str)) and not isinstance(value, bool)
+
+
+def read_coco_gt(source) -> DetectionData:
+    """Read a COCO ground-truth JSON (``images``, ``annotations``, ``categories``).
+
+    Parameters
+    ----------
+    source : str, Path or dict
+        A file path or the decoded JSON.
+
+    Returns
+    -------
+    DetectionData
+        ``kind="ground_truth"``, ``source="coco"``; one record per image in
+        increasing id order; labels are category ids; boxes COCO xywh pixels;
+        ``iscrowd`` and ``area`` from the annotations (``area`` defaults to
+        ``w * h``).
+
+    Raises
+    ------
+    ValueError
+        Not JSON, missing sections, duplicate ids, an annotation whose image
+        or category is unknown, a bbox that is not 4 finite numbers with
+        ``w, h >= 0``.
+
+    Examples
+    --------
+    >>> from detmetrics.io import read_coco_gt
+    >>> gt = read_coco_gt({
+    ...     "images": [{"id": 2, "file_name": "b.jpg"}, {"id": 1, "file_name": "a.jpg"}],
+    ...     "annotations": [{"id": 1, "image_id": 2, "category_id": 3, "bbox": [0, 0, 10, 20]}],
+    ...     "categories": [{"id": 3, "name": "dog"}]})
+    >>> gt.image_ids, gt.records[1]["boxes"].tolist(), gt.records[1]["area"].tolist()
+    ([1, 2], [[0.0, 0.0, 10.0, 20.0]], [200.0])
+    """
+    data, name = _load_json(source, "ground truth")
+    if not isinstance(data, dict):
+        raise ValueError(f"{name}: a COCO ground truth must be an object with 'images' and 'categories'; "
+                         f"got {type(data).__name__} (is it a results file?)")
+    for key in ("images", "categories"):
+        if not isinstance(data.get(key), list):
+            raise ValueError(f"{name}: '{key}' must be a list")
+    annotations = data.get("annotations", [])
+    if not isinstance(annotations, list):
+        raise ValueError(f"{name}: 'annotations' must be a list")
+
+    images = data["images"]
+    for i, image in enumerate(images):
+        if not isinstance(image, dict) or not _image_id_ok(image.get("id")):
+            raise ValueError(f"{name}: images[{i}] needs an integer or string 'id'; got {image!r}"[:300])
+    ids = [image["id"] for image in images]
+    if len({type(x) for x in ids}) > 1:
+        raise ValueError(f"{name}: image ids mix integers and strings")
+    if len(set(ids)) != len(ids):
+        dup = next(x for x in ids if ids.count(x) > 1)
+        raise ValueError(f"{name}: image id {dup!r} appears twice")
+    order = sorted(range(len(images)), key=lambda i: ids[i])
+    images = [images[i] for i in order]
+    index_of = {image["id"]: i for i, image in enumerate(images)}
+
+    class_names = {}
+    for i, category in enumerate(data["categories"]):
+        if not isinstance(category, dict) or not isinstance(category.get("id"), int) or isinstance(category.get("id"), bool):
+            raise ValueError(f"{name}: categories[{i}] needs an integer 'id'; got {category!r}"[:300])
+        if category["id"] in class_names:
+            raise ValueError(f"{name}: category id {category['id']} appears twice")
+        class_names[category["id"]] = str(category.get("name", category["id"]))
+    class_names = dict(sorted(class_names.items()))
+
+    per_image = [[] for _ in images]
+    for i, ann in enumerate(annotations):
+        where = f"{name}: annotations[{i}]"
+        if not isinstance(ann, dict):
+            raise ValueError(f"{where} must be an object; got {ann!r}"[:300])
+        index = index_of.get(ann.get("image_id"))
+        if index is None:
+            raise ValueError(f"{where}: image_id {ann.get('image_id')!r} is not in 'images'")
+        category = ann.get("category_id")
+        if category not in class_names or isinstance(category, bool):
+            raise ValueError(f"{where}: category_id {category!r} is not in 'categories'")
+        bbox = ann.get("bbox")
+        if not _numbers(bbox, 4) or bbox[2] < 0 or bbox[3] < 0:
+            raise ValueError(f"{where}: bbox must be [x, y, w, h], 4 finite numbers with w, h >= 0; got {bbox!r}")
+        area = ann.get("area", bbox[2] * bbox[3])
+        if not _number(area):
+            raise ValueError(f"{where}: area must be a finite number; got {area!r}")
+        crowd = ann.get("iscrowd", 0)
+        if crowd not in (0, 1) or isinstance(crowd, float) and crowd not in (0.0, 1.0):
+            raise ValueError(f"{where}: iscrowd must be 0 or 1; got {crowd!r}")
+        per_image[index].append((bbox, category, int(crowd), area))
+
+    records = []
+    for anns in per_image:
+        if not anns:
+            records.append(empty_record("ground_truth", False))
+            continue
+        records.append(
+            {
+                "boxes": np.array([a[0] for a in anns], dtype=np.float64),
+                "labels": np.array([a[1] for a in anns], dtype=np.int64),
+                "iscrowd": np.array([a[2] for a in anns], dtype=np.uint8),
+                "area": np.array([a[3] for a in anns], dtype=np.float64),
+            }
+        )
+    sizes = None
+    if images and all(_number(im.get("width")) and _number(im.get("height")) for im in images):
+        sizes = np.array([[im["width"], im["height"]] for im in images], dtype=np.float64)
+    return DetectionData(
+        records=records,
+        image_ids=[image["id"] for image in images],
+        file_names=[str(image.get("file_name", "")) for image in images],
+        class_names=class_names,
+        image_sizes=sizes,
+        box_format="xywh",
+        kind="ground_truth",
+        source="coco",
+    )
+
+
+def read_coco_results(source, ground_truth: DetectionData, *, category_ids: str = "auto") -> DetectionData:
+    """Read a COCO results JSON aligned with ``ground_truth`` (a COCO file or a YOLO folder).
+
+    Parameters
+    ----------
+    source : str, Path or list
+        A results file (a list of ``{"image_id", "category_id", "bbox",
+        "score"}``; ultralytics' OBB ``predictions.json`` entries carry
+        ``"poly"`` (8 numbers) or ``"rbox"`` instead of ``"bbox"``), or the
+        decoded list.
+    ground_truth : DetectionData
+        The images and classes to align with.
+    category_ids : {"auto", "ids", "index0", "index1", "coco91"}, default="auto"
+        How ``category_id`` maps onto the ground truth's labels: ``"ids"``
+        the labels themselves (COCO category ids; YOLO class indices),
+        ``"index0"`` / ``"index1"`` the 0- / 1-based position in the sorted
+        classes, ``"coco91"`` COCO's 91 ids of the 80 YOLO COCO classes.
+        ``"auto"`` uses ``"ids"`` when every id is a ground-truth label of a
+        COCO file; for a YOLO folder (and as a fallback) it picks the one
+        mapping that fits and **warns** when more than one fits
+        (ultralytics wrote 0-based ids for non-COCO datasets in some
+        releases and 1-based ids in others; ``"index1"`` is then assumed).
+
+    Notes
+    -----
+    ``image_id`` may be the ground truth's id or, as in ultralytics'
+    ``predictions.json``, the image file stem (an int when numeric).  A
+    result for an image that is not in the ground truth is an error, as in
+    pycocotools' ``loadRes``.
+
+    Examples
+    --------
+    >>> from detmetrics.io import read_coco_gt, read_coco_results
+    >>> gt = read_coco_gt({"images": [{"id": 7, "file_name": "x.jpg"}], "annotations": [],
+    ...                    "categories": [{"id": 1, "name": "a"}, {"id": 2, "name": "b"}]})
+    >>> pred = read_coco_results([{"image_id": "x", "category_id": 2, "bbox": [1, 2, 3, 4], "score": 0.5}], gt)
+    >>> pred.records[0]["labels"].tolist(), pred.records[0]["boxes"].tolist()
+    ([2], [[1.0, 2.0, 3.0, 4.0]])
+    """
+    if category_ids not in CATEGORY_ID_MODES:
+        options = ", ".join(repr(m) for m in CATEGORY_ID_MODES)
+        raise ValueError(f"category_ids must be one of {options}; got {category_ids!r}")
+    data, name = _load_json(source, "results")
+    if isinstance(data, dict) and isinstance(data.get("annotations"), list):
+        data = data["annotations"]
+    if not isinstance(data, list):
+        raise ValueError(f"{name}: a COCO results file must be a list of detections; got {type(data).__name__}")
+    obb = ground_truth.obb
+    lookup = _image_lookup(ground_truth)
+
+    image_index, categories, boxes, scores = [], [], [], []
+    for i, det in enumerate(data):
+        where = f"{name}: [{i}]"
+        if not isinstance(det, dict):
+            raise ValueError(f"{where} must be an object; got {det!r}"[:300])
+        index = _find_image(lookup, det.get("image_id"))
+        if index is None:
+            raise ValueError(f"{where}: image_id {det.get('image_id')!r} is not an image of the ground truth")
+        category = det.get("category_id")
+        if not isinstance(category, int) or isinstance(category, bool):
+            raise ValueError(f"{where}: category_id must be an integer; got {category!r}")
+        score = det.get("score")
+        if not _number(score):
+            raise ValueError(f"{where}: score must be a finite number; got {score!r}")
+        boxes.append(_read_box(det, where, obb))
+        image_index.append(index)
+        categories.append(category)
+        scores.append(score)
+
+    labels = _map_categories(np.array(categories, dtype=np.int64), ground_truth, category_ids, name)
+    image_index = np.array(image_index, dtype=np.int64)
+    scores = np.array(scores, dtype=np.float64)
+    box_array = np.array(boxes, dtype=np.float64).reshape((-1, 4, 2) if obb else (-1, 4))
+    records = [empty_record("predictions", obb) for _ in ground_truth.records]
+    if len(image_index):
+        order = np.argsort(image_index, kind="stable")  # group by image, keep file order inside
+        bounds = np.searchsorted(image_index[order], np.arange(len(records) + 1))
+        for k in range(len(records)):
+            rows = order[bounds[k] : bounds[k + 1]]
+            if rows.size:
+                records[k] = {"boxes": box_array[rows], "scores": scores[rows], "labels": labels[rows]}
+    return DetectionData(
+        records=records,
+        image_ids=list(ground_truth.image_ids),
+        file_names=list(ground_truth.file_names),
+        class_names=dict(ground_truth.class_names),
+        image_sizes=ground_truth.image_sizes,
+        box_format=ground_truth.box_format,
+        kind="predictions",
+        source=ground_truth.source,
+    )
+
+
+def _read_box(det: dict, where: str, obb: bool):
+    if not obb:
+        bbox = det.get("bbox")
+        if not _numbers(bbox, 4) or bbox[2] < 0 or bbox[3] < 0:
+            raise ValueError(f"{where}: bbox must be [x, y, w, h], 4 finite numbers with w, h >= 0; got {bbox!r}")
+        return bbox
+    poly = det.get("poly")
+    if poly is not None:
+        flat = [v for point in poly for v in point] if poly and isinstance(poly[0], (list, tuple)) else poly
+        if not _numbers(flat, 8):
+            raise ValueError(f"{where}: poly must be 8 finite numbers (4 corners); got {poly!r}")
+        return flat
+    rbox = det.get("rbox")
+    if rbox is not None:
+        if not _numbers(rbox, 5) or rbox[2] < 0 or rbox[3] < 0:
+            raise ValueError(f"{where}: rbox must be [cx, cy, w, h, angle] with w, h >= 0; got {rbox!r}")
+        cx, cy, w, h, angle = rbox
+        c, s = math.cos(angle), math.sin(angle)
+        corners = []
+        for dx, dy in ((w / 2, h / 2), (-w / 2, h / 2), (-w / 2, -h / 2), (w / 2, -h / 2)):
+            corners += [cx + c * dx - s * dy, cy + s * dx + c * dy]
+        return corners
+    raise ValueError(f"{where}: an oriented detection needs 'poly' (8 numbers) or 'rbox'")
+
+
+def _image_lookup(gt: DetectionData) -> dict:
+    exact = {image_id: i for i, image_id in enumerate(gt.image_ids)}
+    stems = {}
+    for i, file_name in enumerate(gt.file_names):
+        if file_name:
+            stem = Path(file_name).stem
+            for key in {stem, ultralytics_image_id(stem)}:
+                stems.setdefault(key, i)
+    return {"exact": exact, "stems": stems}
+
+
+def _find_image(lookup: dict, image_id):
+    if not _image_id_ok(image_id):
+        return None
+    index = lookup["exact"].get(image_id)
+    if index is None and isinstance(image_id, str):
+        index = lookup["stems"].get(image_id)
+        if index is None and image_id.isnumeric():
+            index = lookup["exact"].get(int(image_id))
+    return index
+
+
+def _map_categories(categories: np.ndarray, gt: DetectionData, mode: str, name: str) -> np.ndarray:
+    labels = np.array(sorted(gt.class_names), dtype=np.int64)
+    present = np.unique(categories)
+    n = len(labels)
+    candidates = {
+        "ids": (lambda c: c, lambda: bool(np.isin(present, labels).all())),
+        "index0": (lambda c: labels[c], lambda: bool(((present >= 0) & (present < n)).all())),
+        "index1": (lambda c: labels[c - 1], lambda: bool(((present >= 1) & (present <= n)).all())),
+        "coco91": (_coco91_to_label(labels), lambda: n == 80 and bool(np.isin(present, COCO80_TO_COCO91).all())),
+    }
+    if mode != "auto":
+        convert, fits = candidates[mode]
+        if not fits():
+            raise ValueError(f"{name}: category ids {_ids(present)} do not fit category_ids={mode!r} "
+                             f"for {n} ground-truth classes")
+        return convert(categories).astype(np.int64)
+    if len(categories) == 0:
+        return categories
+    if gt.source == "coco" and candidates["ids"][1]():
+        return categories
+    order = ("ids", "index1", "index0", "coco91") if gt.source == "coco" else ("index1", "index0", "coco91")
+    fitting = [m for m in order if candidates[m][1]()]
+    if gt.source == "yolo" and "coco91" in fitting and present.max() > n:
+        fitting = ["coco91"]
+    if not fitting:
+        raise ValueError(
+            f"{name}: category ids {_ids(present)} match none of the ground truth's {n} classes "
+            f"(labels {_ids(labels)}) as ids, 0-based or 1-based class indices"
+        )
+    if len(fitting) > 1:
+        warnings.warn(
+            f"{name}: the results' category ids {_ids(present)} fit several mappings onto the ground truth's "
+            f"classes ({', '.join(fitting)}); assuming {fitting[0]!r}. Pass category_ids= "
+            "(CLI: --category-ids) to choose.",
+            UserWarning,
+            stacklevel=3,
+        )
+    elif gt.source == "coco":
+        warnings.warn(
+            f"{name}: category ids are not the ground truth's category ids; mapping them as {fitting[0]!r}",
+            UserWarning,
+            stacklevel=3,
+        )
+    return candidates[fitting[0]][0](categories).astype(np.int64)
+
+
+def _coco91_to_label(labels: np.ndarray):
+    table = {cid: i for i, cid in enumerate(COCO80_TO_COCO91)}
+
+    def convert(categories):
+        return labels[np.array([table[int(c)] for c in categories], dtype=np.int64)]
+
+    return convert
+
+
+def _ids(values) -> str:
+    values = [int(v) for v in values]
+    text = ", ".join(str(v) for v in values[:12])
+    return "[" + text + (", ..." if len(values) > 12 else "") + "]"
+
+
+# ----------------------------------------------------------------------------------------------
+# writers
+
+
+def coco_image_ids(data: DetectionData) -> list:
+    """The integer image ids the COCO writers use: the data's own when they are increasing ints, else 1..N."""
+    ids = data.image_ids
+    if all(isinstance(x, (int, np.integer)) and not isinstance(x, bool) for x in ids) and all(
+        a < b for a, b in zip(ids, ids[1:])
+    ):
+        return [int(x) for x in ids]
+    return list(range(1, len(ids) + 1))
+
+
+def _category_offset(data: DetectionData) -> int:
+    return 1 if data.source == "yolo" else 0
+
+
+def write_coco_gt(data: DetectionData, path=None) -> dict:
+    """Write ground truths as a COCO JSON that pycocotools can load; return the dict.
+
+    YOLO class ``i`` becomes category ``i + 1`` (ultralytics' map for
+    non-COCO datasets); image ids are the data's own when they are
+    increasing integers, else ``1..N`` in the data's order, so that
+    pycocotools (which sorts by id) evaluates the images in the same order.
+    Oriented boxes are written with their polygon as ``segmentation``,
+    the polygon ``area`` and the enclosing axis-aligned ``bbox``.
+
+    Examples
+    --------
+    >>> from detmetrics.io import read_yolo_dataset, write_coco_gt, sample_path
+    >>> coco = write_coco_gt(read_yolo_dataset(sample_path("yolo")))
+    >>> sorted(coco), coco["categories"][0]
+    (['annotations', 'categories', 'images'], {'id': 1, 'name': 'person'})
+    """
+    if data.kind != "ground_truth":
+        raise ValueError(f"write_coco_gt needs ground truths; got data of kind {data.kind!r}")
+    offset = _category_offset(data)
+    ids = coco_image_ids(data)
+    images = []
+    for k, image_id in enumerate(ids):
+        entry = {"id": image_id, "file_name": data.file_names[k] or str(data.image_ids[k])}
+        if data.image_sizes is not None:
+            width, height = data.image_sizes[k]
+            entry["width"] = int(width) if float(width).is_integer() else float(width)
+            entry["height"] = int(height) if float(height).is_integer() else float(height)
+        images.append(entry)
+    annotations = []
+    for k, record in enumerate(data.records):
+        boxes = np.asarray(record["boxes"], dtype=np.float64)
+        segmentation = None
+        if data.obb:
+            quads = boxes.reshape(-1, 4, 2)
+            lo, hi = quads.min(axis=1), quads.max(axis=1)
+            boxes = np.column_stack([lo, hi - lo]) if len(quads) else np.zeros((0, 4))
+            segmentation = quads.reshape(-1, 8)
+        labels = np.asarray(record["labels"]).tolist()
+        crowd = np.asarray(record.get("iscrowd", np.zeros(len(labels)))).tolist()
+        area = np.asarray(record["area"], dtype=np.float64).tolist() if "area" in record else (boxes[:, 2] * boxes[:, 3]).tolist()
+        for j, box in enumerate(boxes.tolist()):
+            ann = {
+                "id": len(annotations) + 1,
+                "image_id": ids[k],
+                "category_id": int(labels[j]) + offset,
+                "bbox": box,
+                "area": area[j],
+                "iscrowd": int(crowd[j]),
+            }
+            if segmentation is not None:
+                ann["segmentation"] = [segmentation[j].tolist()]
+            annotations.append(ann)
+    categories = [{"id": int(label) + offset, "name": name} for label, name in sorted(data.class_names.items())]
+    coco = {"images": images, "annotations": annotations, "categories": categories}
+    if path is not None:
+        _dump(coco, path)
+    return coco
+
+
+def write_coco_results(data: DetectionData, path=None) -> list:
+    """Write predictions as a COCO results list (``image_id``, ``category_id``, ``bbox``, ``score``).
+
+    Ids follow :func:`write_coco_gt` for the ground truth the predictions
+    were read with, so the pair scores with pycocotools.  Oriented boxes add
+    ``"poly"`` (8 numbers) next to the enclosing ``bbox``.  Returns the list.
+    """
+    if data.kind != "predictions":
+        raise ValueError(f"write_coco_results needs predictions; got data of kind {data.kind!r}")
+    offset = _category_offset(data)
+    ids = coco_image_ids(data)
+    results = []
+    for k, record in enumerate(data.records):
+        boxes = np.asarray(record["boxes"], dtype=np.float64)
+        polys = None
+        if data.obb:
+            quads = boxes.reshape(-1, 4, 2)
+            lo, hi = quads.min(axis=1), quads.max(axis=1)
+            boxes = np.column_stack([lo, hi - lo]) if len(quads) else np.zeros((0, 4))
+            polys = quads.reshape(-1, 8).tolist()
+        labels = np.asarray(record["labels"]).tolist()
+        scores = np.asarray(record["scores"], dtype=np.float64).tolist()
+        for j, box in enumerate(boxes.tolist()):
+            entry = {"image_id": ids[k], "category_id": int(labels[j]) + offset, "bbox": box, "score": scores[j]}
+            if polys is not None:
+                entry["poly"] = polys[j]
+            results.append(entry)
+    if path is not None:
+        _dump(results, path)
+    return results
+
+
+def _dump(obj, path) -> None:
+    import msgspec
+
+    Path(fspath(path)).write_bytes(msgspec.json.encode(obj))

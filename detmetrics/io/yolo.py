@@ -1,0 +1,651 @@
+"""YOLO txt folders: detect (``class cx cy w h``) and OBB (``class x1 y1 ... x4 y4``) labels and predictions.
+
+The conventions are ultralytics' own:
+
+* a dataset is a folder with ``images/`` and ``labels/`` (optionally one
+  sub-folder per split, ``images/val`` / ``labels/val``) or a ``data.yaml``
+  whose ``path``, ``val`` and ``names`` entries say where the split's images
+  are and what the classes are called; the label file of
+  ``.../images/val/a.jpg`` is ``.../labels/val/a.txt``;
+* images are taken in file-name order, which is also the evaluation order
+  (it decides how equal scores in different images are ranked);
+* an image without a label file has no objects, an image without a
+  prediction file has no detections;
+* coordinates are normalized by the image width and height; class ids are
+  indices into ``names`` (an id outside ``names`` is an error);
+* prediction lines carry a trailing confidence (``save_conf=True``); a
+  prediction line without one is malformed.
+
+Image sizes (needed to turn normalized coordinates into pixels, and pixel
+areas into COCO's small / medium / large) come from the image headers
+(Pillow, or a built-in PNG header reader) or from a sizes file: one
+``<file name> <width> <height>`` line per image, ``#`` starts a comment.
+
+Every malformed line raises ``ValueError`` naming the file and the line number.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ._common import (
+    IMAGE_SUFFIXES,
+    DetectionData,
+    empty_record,
+    fspath,
+    is_convex,
+    polygon_area,
+    progress_iter,
+    ultralytics_image_id,
+)
+
+__all__ = [
+    "read_yolo_dataset",
+    "read_yolo_predictions",
+    "write_yolo_labels",
+    "write_yolo_predictions",
+    "read_sizes_file",
+    "read_image_size",
+]
+
+
+# ----------------------------------------------------------------------------------------------
+# dataset layout
+
+
+def read_yolo_dataset(path, *, split: str = "val", sizes=None, obb=None, progress=None) -> DetectionData:
+    """Read the ground truth of a YOLO dataset (detect or OBB).
+
+    Parameters
+    ----------
+    path : str or Path
+        A ``data.yaml`` file, a folder holding one (``data.yaml`` is
+        preferred when there are several), or a folder with ``images/`` and
+        ``labels/`` (``images/<split>`` and ``labels/<split>`` when those
+        exist).
+    split : str, default="val"
+        The yaml entry (or sub-folder) to read.
+    sizes : str, Path or dict, optional
+        Image sizes: a sizes file (``<file name> <width> <height>`` lines) or
+        a dict ``{file name or stem: (width, height)}``.  When given, the
+        images are not opened; when the images folder does not exist, the
+        sizes file also lists the images.  Without it the sizes are read
+        from the image headers.
+    obb : bool, optional
+        Force detect (False) or OBB (True) labels; by default decided by the
+        number of fields of the first label line (5: detect, 9: OBB).
+    progress : bool, optional
+        Show a progress bar (tqdm) while reading; by default only for 500
+        or more files on a terminal.
+
+    Returns
+    -------
+    DetectionData
+        ``kind="ground_truth"``, ``source="yolo"``; labels are class indices,
+        boxes pixels (xywh, or ``(N, 4, 2)`` corners for OBB), ``area`` the
+        box or polygon area in pixels, ``iscrowd`` all zero.
+
+    Raises
+    ------
+    ValueError
+        A missing folder or split, a malformed line (naming file and line), a
+        class id outside ``names``, coordinates outside ``[0, 1]``, a label
+        file without an image, an image without a size.
+
+    Examples
+    --------
+    >>> from detmetrics.io import read_yolo_dataset, sample_path
+    >>> gt = read_yolo_dataset(sample_path("yolo"))
+    >>> len(gt), gt.class_names[0], gt.obb
+    (12, 'person', False)
+    """
+    layout = _resolve_layout(path, split)
+    size_table = None if sizes is None else _size_table(sizes)
+    image_paths = _list_images(layout, size_table)
+    _check_unique_stems(image_paths)
+    if layout["orphan_check"]:
+        _check_orphan_labels(layout, image_paths)
+
+    label_paths = [_label_path(p) for p in image_paths]
+    parsed = []
+    for label_path in progress_iter(label_paths, desc="reading labels", progress=progress):
+        parsed.append(_read_txt(label_path, kind="ground_truth", obb=obb) if os.path.isfile(label_path) else None)
+    obb = _decide_obb(parsed, obb)
+
+    names = layout["names"]
+    names_inferred = names is None
+    if names_inferred:
+        top = max((int(p[0].max()) for p in parsed if p is not None and len(p[0])), default=-1)
+        names = {i: str(i) for i in range(top + 1)}
+    widths_heights = np.array(
+        [_image_size(p, size_table) for p in progress_iter(image_paths, desc="reading image sizes", progress=progress)],
+        dtype=np.float64,
+    ).reshape(-1, 2)
+
+    records = []
+    for i, (label_path, item) in enumerate(zip(label_paths, parsed)):
+        if item is None:
+            records.append(empty_record("ground_truth", obb))
+            continue
+        labels, coords, _, lines = item
+        _check_fields(label_path, lines, coords, kind="ground_truth", obb=obb)
+        _check_classes(label_path, lines, labels, names)
+        _check_normalized(label_path, lines, coords)
+        width, height = widths_heights[i]
+        if obb:
+            boxes = _quads_to_pixels(coords, width, height)
+            _check_convex(label_path, lines, boxes)
+            area = polygon_area(boxes)
+        else:
+            boxes = _cxcywh_to_pixels(coords, width, height)
+            area = boxes[:, 2] * boxes[:, 3]
+        records.append({"boxes": boxes, "labels": labels, "iscrowd": np.zeros(len(labels), np.uint8), "area": area})
+
+    return DetectionData(
+        records=records,
+        image_ids=[ultralytics_image_id(Path(p).stem) for p in image_paths],
+        file_names=[Path(p).name for p in image_paths],
+        class_names=dict(names),
+        image_sizes=widths_heights,
+        box_format="quad" if obb else "xywh",
+        kind="ground_truth",
+        source="yolo",
+        names_inferred=names_inferred,
+    )
+
+
+def read_yolo_predictions(path, ground_truth: DetectionData, *, progress=None) -> DetectionData:
+    """Read a folder of YOLO prediction txt files, aligned with ``ground_truth``'s images.
+
+    Parameters
+    ----------
+    path : str or Path
+        A folder of ``<image stem>.txt`` files (``yolo predict save_txt=True
+        save_conf=True`` writes them to ``runs/.../labels``; a folder holding
+        a ``labels/`` sub-folder is accepted too).  Lines are
+        ``class cx cy w h conf`` (detect) or ``class x1 y1 ... x4 y4 conf``
+        (OBB), normalized.
+    ground_truth : DetectionData
+        Gives the images (a prediction file must belong to one of them), their
+        sizes, the class names and detect vs OBB.
+    progress : bool, optional
+        Show a progress bar; see :func:`read_yolo_dataset`.
+
+    Returns
+    -------
+    DetectionData
+        ``kind="predictions"``, one record per ground-truth image (empty
+        when the image has no prediction file).
+
+    Examples
+    --------
+    >>> from detmetrics.io import read_yolo_dataset, read_yolo_predictions, sample_path
+    >>> gt = read_yolo_dataset(sample_path("yolo"))
+    >>> pred = read_yolo_predictions(sample_path("yolo") / "predictions", gt)
+    >>> len(pred) == len(gt), pred.kind
+    (True, 'predictions')
+    """
+    folder = Path(fspath(path))
+    if not folder.is_dir():
+        raise ValueError(f"prediction folder {fspath(path)!r} does not exist or is not a folder")
+    if not any(folder.glob("*.txt")) and (folder / "labels").is_dir():
+        folder = folder / "labels"
+    if ground_truth.image_sizes is None:
+        raise ValueError("ground_truth has no image sizes; YOLO predictions are normalized by the image size")
+    stems = {Path(name).stem: i for i, name in enumerate(ground_truth.file_names)}
+    files = sorted(p for p in folder.glob("*.txt") if p.is_file())
+    names = dict(ground_truth.class_names)
+    obb = ground_truth.obb
+    records = [empty_record("predictions", obb) for _ in ground_truth.records]
+    for file in progress_iter(files, desc="reading predictions", progress=progress):
+        index = stems.get(file.stem)
+        if index is None:
+            raise ValueError(f"prediction file {file} has no image {file.stem!r} in the ground truth")
+        labels, coords, conf, lines = _read_txt(file, kind="predictions", obb=obb)
+        _check_fields(file, lines, coords, kind="predictions", obb=obb)
+        if ground_truth.names_inferred and len(labels) and labels.max() >= len(names) and labels.min() >= 0:
+            names.update({i: str(i) for i in range(len(names), int(labels.max()) + 1)})
+        _check_classes(file, lines, labels, names)
+        _check_finite(file, lines, coords, conf)
+        bad = np.flatnonzero((conf < 0) | (conf > 1))
+        if bad.size:
+            _fail(file, lines[bad[0]], f"confidence must be in [0, 1]; got {conf[bad[0]]!r}")
+        width, height = ground_truth.image_sizes[index]
+        if obb:
+            boxes = _quads_to_pixels(coords, width, height)
+            _check_convex(file, lines, boxes)
+        else:
+            bad = np.flatnonzero((coords[:, 2] < 0) | (coords[:, 3] < 0))
+            if bad.size:
+                _fail(file, lines[bad[0]], "width and height must be >= 0")
+            boxes = _cxcywh_to_pixels(coords, width, height)
+        records[index] = {"boxes": boxes, "scores": conf, "labels": labels}
+    return DetectionData(
+        records=records,
+        image_ids=list(ground_truth.image_ids),
+        file_names=list(ground_truth.file_names),
+        class_names=names,
+        image_sizes=ground_truth.image_sizes,
+        box_format=ground_truth.box_format,
+        kind="predictions",
+        source="yolo",
+        names_inferred=ground_truth.names_inferred,
+    )
+
+
+# ----------------------------------------------------------------------------------------------
+# writers
+
+
+def write_yolo_labels(data: DetectionData, folder) -> list:
+    """Write ground truths (or predictions without their scores) as YOLO label files.
+
+    One ``<image stem>.txt`` per image, empty for an image without objects;
+    class ids are written as they are (they must be class indices).
+    Coordinates are normalized by ``data.image_sizes`` and written with
+    Python's shortest round-trip float formatting.  Returns the paths written.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from detmetrics.io import read_yolo_dataset, write_yolo_labels, sample_path
+    >>> gt = read_yolo_dataset(sample_path("yolo"))
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     len(write_yolo_labels(gt, tmp))
+    12
+    """
+    return _write_txt(data, folder, with_scores=False, skip_empty=False)
+
+
+def write_yolo_predictions(data: DetectionData, folder) -> list:
+    """Write predictions as YOLO txt files with a trailing confidence.
+
+    Like ``yolo predict save_txt=True save_conf=True``: one file per image
+    that has detections (an image without a file has none).  Returns the
+    paths written.
+    """
+    if data.kind != "predictions":
+        raise ValueError(f"write_yolo_predictions needs predictions; got data of kind {data.kind!r}")
+    return _write_txt(data, folder, with_scores=True, skip_empty=True)
+
+
+def _write_txt(data: DetectionData, folder, *, with_scores: bool, skip_empty: bool) -> list:
+    if data.image_sizes is None:
+        raise ValueError("data has no image sizes; YOLO files are normalized by the image size")
+    out = Path(fspath(folder))
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for record, file_name, (width, height) in zip(data.records, data.file_names, data.image_sizes):
+        labels = np.asarray(record["labels"])
+        if skip_empty and len(labels) == 0:
+            continue
+        boxes = np.asarray(record["boxes"], dtype=np.float64)
+        if data.obb:
+            coords = (boxes.reshape(-1, 4, 2) / np.array([width, height])).reshape(-1, 8)
+        else:
+            coords = np.column_stack(
+                [
+                    (boxes[:, 0] + boxes[:, 2] / 2.0) / width,
+                    (boxes[:, 1] + boxes[:, 3] / 2.0) / height,
+                    boxes[:, 2] / width,
+                    boxes[:, 3] / height,
+                ]
+            ) if len(boxes) else np.zeros((0, 4))
+        lines = []
+        for j, label in enumerate(labels.tolist()):
+            fields = [str(int(label))] + [repr(float(v)) for v in coords[j]]
+            if with_scores:
+                fields.append(repr(float(record["scores"][j])))
+            lines.append(" ".join(fields))
+        path = out / (Path(file_name).stem + ".txt")
+        path.write_text("".join(line + "\n" for line in lines))
+        written.append(path)
+    return written
+
+
+# ----------------------------------------------------------------------------------------------
+# image sizes
+
+
+def read_sizes_file(path) -> dict:
+    """Read a sizes file: ``<file name> <width> <height>`` per line, ``#`` comments.
+
+    Returns ``{file name: (width, height)}`` in file order.  File names may
+    contain spaces (the last two fields are the size).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     p = pathlib.Path(tmp) / "sizes.txt"
+    ...     _ = p.write_text("# name width height\\na.jpg 640 480\\n")
+    ...     read_sizes_file(p)
+    {'a.jpg': (640.0, 480.0)}
+    """
+    path = Path(fspath(path))
+    if not path.is_file():
+        raise ValueError(f"sizes file {fspath(path)!r} does not exist")
+    table = {}
+    with open(path, encoding="utf-8") as handle:
+        for lineno, raw in enumerate(handle, start=1):
+            line = raw.split("#", 1)[0].strip()
+            if not line:
+                continue
+            parts = line.rsplit(None, 2)
+            if len(parts) != 3:
+                raise ValueError(f"{path}:{lineno}: expected '<file name> <width> <height>'; got {raw.rstrip()!r}")
+            name, w, h = parts
+            try:
+                size = (float(w), float(h))
+            except ValueError:
+                raise ValueError(f"{path}:{lineno}: width and height must be numbers; got {raw.rstrip()!r}") from None
+            if not all(math.isfinite(v) and v > 0 for v in size):
+                raise ValueError(f"{path}:{lineno}: width and height must be finite and > 0; got {raw.rstrip()!r}")
+            if name in table:
+                raise ValueError(f"{path}:{lineno}: {name!r} is listed twice")
+            table[name] = size
+    return table
+
+
+def read_image_size(path) -> tuple:
+    """``(width, height)`` of an image from its header, as displayed (EXIF rotation applied).
+
+    Uses Pillow when installed (it reads the header only); without Pillow,
+    PNG headers are read directly and other formats raise ``ValueError``.
+    """
+    path = fspath(path)
+    try:
+        from PIL import Image
+    except ImportError:
+        Image = None
+    if Image is not None:
+        try:
+            with Image.open(path) as image:
+                width, height = image.size
+                try:
+                    orientation = image.getexif().get(0x0112)
+                except Exception:  # noqa: BLE001 - a broken EXIF block does not change the pixel size
+                    orientation = None
+        except OSError as exc:
+            raise ValueError(f"cannot read the size of image {path!r} ({exc})") from None
+        if orientation in (5, 6, 7, 8):  # rotated by 90 degrees on display, as ultralytics' exif_size
+            width, height = height, width
+        return float(width), float(height)
+    with open(path, "rb") as handle:
+        head = handle.read(24)
+    if head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR":
+        return float(int.from_bytes(head[16:20], "big")), float(int.from_bytes(head[20:24], "big"))
+    raise ValueError(
+        f"cannot read the size of image {path!r} without Pillow: pip install 'detmetrics[cli]' or pass a sizes file"
+    )
+
+
+def _size_table(sizes) -> dict:
+    if isinstance(sizes, dict):
+        table = {}
+        for name, size in sizes.items():
+            try:
+                width, height = (float(v) for v in size)
+            except (TypeError, ValueError):
+                raise ValueError(f"sizes[{name!r}] must be (width, height); got {size!r}") from None
+            if not (math.isfinite(width) and math.isfinite(height) and width > 0 and height > 0):
+                raise ValueError(f"sizes[{name!r}] must be finite and > 0; got {size!r}")
+            table[str(name)] = (width, height)
+        return table
+    return read_sizes_file(sizes)
+
+
+def _image_size(path: str, size_table) -> tuple:
+    if size_table is None:
+        return read_image_size(path)
+    name = Path(path).name
+    size = size_table.get(name, size_table.get(Path(path).stem))
+    if size is None:
+        raise ValueError(f"the sizes file has no entry for image {name!r}")
+    return size
+
+
+# ----------------------------------------------------------------------------------------------
+# layout resolution
+
+
+def _load_yaml(path: Path) -> dict:
+    try:
+        import yaml
+    except ImportError:
+        raise ValueError(f"reading {path} needs pyyaml: pip install 'detmetrics[cli]'") from None
+    try:
+        with open(path, encoding="utf-8") as handle:
+            config = yaml.safe_load(handle)
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{path} is not valid YAML ({exc})".replace("\n", " ")) from None
+    if not isinstance(config, dict):
+        raise ValueError(f"{path} must hold a mapping with 'path', 'val' and 'names'; got {type(config).__name__}")
+    return config
+
+
+def _parse_names(names, where: str) -> dict:
+    if isinstance(names, list):
+        return {i: str(n) for i, n in enumerate(names)}
+    if isinstance(names, dict):
+        try:
+            table = {int(k): str(v) for k, v in names.items()}
+        except (TypeError, ValueError):
+            raise ValueError(f"{where}: 'names' keys must be class indices; got {list(names)[:5]!r}") from None
+        if sorted(table) != list(range(len(table))):
+            raise ValueError(f"{where}: 'names' keys must be 0..{len(table) - 1}; got {sorted(table)[:10]!r}")
+        return dict(sorted(table.items()))
+    raise ValueError(f"{where}: 'names' must be a list or a mapping of class index to name; got {names!r}")
+
+
+def _resolve_layout(path, split: str) -> dict:
+    p = Path(fspath(path))
+    if not p.exists():
+        raise ValueError(f"ground truth {fspath(path)!r} does not exist")
+    if p.is_file():
+        if p.suffix.lower() in (".yaml", ".yml"):
+            return _layout_from_yaml(p, split)
+        raise ValueError(f"ground truth {fspath(path)!r} is neither a folder, a data.yaml nor a COCO .json file")
+    yamls = sorted(q for q in p.iterdir() if q.suffix.lower() in (".yaml", ".yml") and q.is_file())
+    preferred = [q for q in yamls if q.stem == "data"]
+    if preferred or len(yamls) == 1:
+        return _layout_from_yaml((preferred or yamls)[0], split)
+    if len(yamls) > 1:
+        raise ValueError(f"{p} holds several yaml files ({', '.join(q.name for q in yamls)}); pass the data yaml itself")
+    labels = p / "labels"
+    if not labels.is_dir():
+        raise ValueError(f"{p} is not a YOLO dataset: it has no data.yaml and no labels/ folder")
+    if (labels / split).is_dir():
+        image_dir, label_dir = p / "images" / split, labels / split
+    else:
+        image_dir, label_dir = p / "images", labels
+    names = None
+    classes = p / "classes.txt"
+    if classes.is_file():
+        names = {i: line.strip() for i, line in enumerate(classes.read_text(encoding="utf-8").splitlines()) if line.strip()}
+    return {"sources": [image_dir], "label_dir": label_dir, "names": names, "orphan_check": True}
+
+
+def _layout_from_yaml(path: Path, split: str) -> dict:
+    config = _load_yaml(path)
+    if "names" not in config:
+        raise ValueError(f"{path} has no 'names' entry")
+    names = _parse_names(config["names"], str(path))
+    root = Path(config.get("path") or ".")
+    if not root.is_absolute():
+        root = (path.parent / root).resolve()
+    entry = config.get(split)
+    if not entry:
+        raise ValueError(f"{path} has no {split!r} split")
+    entries = entry if isinstance(entry, list) else [entry]
+    sources = [root / str(e) for e in entries]
+    single_dir = len(sources) == 1 and sources[0].suffix.lower() != ".txt"
+    label_dir = Path(_label_path(str(sources[0] / "x.jpg"))).parent if single_dir else None
+    return {"sources": sources, "label_dir": label_dir, "names": names, "orphan_check": single_dir}
+
+
+def _list_images(layout: dict, size_table) -> list:
+    images = []
+    for source in layout["sources"]:
+        if source.suffix.lower() == ".txt":
+            if not source.is_file():
+                raise ValueError(f"image list {source} does not exist")
+            for line in source.read_text(encoding="utf-8").splitlines():
+                line = line.strip()
+                if not line:
+                    continue
+                image = Path(line)
+                if line.startswith("./"):
+                    image = source.parent / line[2:]
+                elif not image.is_absolute():
+                    image = source.parent / image
+                images.append(os.path.normpath(image))
+        elif source.is_dir():
+            images.extend(str(q) for q in source.rglob("*") if q.suffix.lower() in IMAGE_SUFFIXES and q.is_file())
+        elif size_table is not None:
+            # no images on disk: the sizes file lists them
+            images.extend(str(source / name) for name in size_table)
+        else:
+            raise ValueError(f"image folder {source} does not exist (pass a sizes file to evaluate without images)")
+    if not images:
+        where = ", ".join(str(s) for s in layout["sources"])
+        raise ValueError(f"no images found in {where}")
+    return sorted(images)
+
+
+def _label_path(image_path: str) -> str:
+    """ultralytics' img2label_paths: the last ``/images/`` becomes ``/labels/``, the suffix ``.txt``."""
+    sa, sb = f"{os.sep}images{os.sep}", f"{os.sep}labels{os.sep}"
+    return sb.join(image_path.rsplit(sa, 1)).rsplit(".", 1)[0] + ".txt"
+
+
+def _check_unique_stems(image_paths: list) -> None:
+    seen = {}
+    for path in image_paths:
+        stem = Path(path).stem
+        if stem in seen:
+            raise ValueError(f"images {seen[stem]} and {path} share the stem {stem!r}; their label files would collide")
+        seen[stem] = path
+
+
+def _check_orphan_labels(layout: dict, image_paths: list) -> None:
+    label_dir = layout["label_dir"]
+    if label_dir is None or not label_dir.is_dir():
+        return
+    stems = {Path(p).stem for p in image_paths}
+    for label in sorted(label_dir.glob("*.txt")):
+        if label.stem not in stems:
+            raise ValueError(f"label file {label} has no image (no {label.stem}.* in the images folder or sizes file)")
+
+
+# ----------------------------------------------------------------------------------------------
+# parsing
+
+
+def _read_txt(path, *, kind: str, obb):
+    """Parse one txt file: (labels int64, coords (n, 4 | 8), conf (n,) or None, line numbers)."""
+    rows, lines = [], []
+    with open(path, encoding="utf-8") as handle:
+        for lineno, raw in enumerate(handle, start=1):
+            text = raw.strip()
+            if not text:
+                continue
+            try:
+                rows.append([float(v) for v in text.split()])
+            except ValueError:
+                raise ValueError(f"{path}:{lineno}: fields must be numbers; got {text!r}") from None
+            lines.append((lineno, text))
+    widths = {len(r) for r in rows}
+    if len(widths) > 1:
+        first = len(rows[0])
+        bad = next(i for i, r in enumerate(rows) if len(r) != first)
+        _fail(path, lines[bad], f"has {len(rows[bad])} fields but line {lines[0][0]} has {first}")
+    if not rows:
+        return np.zeros(0, np.int64), np.zeros((0, 8 if obb else 4)), np.zeros(0), lines
+    table = np.array(rows, dtype=np.float64)
+    n_fields = table.shape[1]
+    cls = table[:, 0]
+    bad = np.flatnonzero(~np.isfinite(cls) | (cls != np.round(cls)) | (cls < 0))
+    if bad.size:
+        _fail(path, lines[bad[0]], "the class id must be a non-negative integer")
+    labels = cls.astype(np.int64)
+    if kind == "predictions":
+        return labels, table[:, 1 : n_fields - 1], table[:, n_fields - 1].copy(), lines
+    return labels, table[:, 1:], None, lines
+
+
+def _decide_obb(parsed: list, obb):
+    for item in parsed:
+        if item is not None and len(item[0]):
+            n_coords = item[1].shape[1]
+            if obb is None:
+                return n_coords == 8
+            return bool(obb)
+    return bool(obb)
+
+
+def _check_fields(path, lines, coords, *, kind: str, obb: bool) -> None:
+    if not lines:
+        return
+    expected = 8 if obb else 4
+    got = coords.shape[1]
+    if got == expected:
+        return
+    layout = "class x1 y1 x2 y2 x3 y3 x4 y4" if obb else "class cx cy w h"
+    if kind == "predictions":
+        if got == expected - 1:
+            _fail(path, lines[0], f"a prediction line needs a trailing confidence ('{layout} conf')")
+        _fail(path, lines[0], f"expected '{layout} conf' ({expected + 2} fields)")
+    if got == expected + 1:
+        _fail(path, lines[0], f"a label line has no confidence; expected '{layout}' ({expected + 1} fields)")
+    hint = " (segmentation polygons are not supported)" if got > 9 else ""
+    _fail(path, lines[0], f"expected '{layout}' ({expected + 1} fields){hint}")
+
+
+def _check_classes(path, lines, labels, names: dict) -> None:
+    bad = np.flatnonzero((labels < 0) | (labels >= len(names)))
+    if bad.size:
+        _fail(path, lines[bad[0]], f"class id {int(labels[bad[0]])} is outside names (0..{len(names) - 1})")
+
+
+def _check_normalized(path, lines, coords) -> None:
+    bad = np.flatnonzero(~np.all(np.isfinite(coords) & (coords >= 0) & (coords <= 1), axis=1))
+    if bad.size:
+        _fail(path, lines[bad[0]], "coordinates must be normalized to [0, 1]")
+
+
+def _check_finite(path, lines, coords, conf) -> None:
+    bad = np.flatnonzero(~(np.all(np.isfinite(coords), axis=1) & np.isfinite(conf)))
+    if bad.size:
+        _fail(path, lines[bad[0]], "coordinates and confidence must be finite")
+
+
+def _check_convex(path, lines, quads) -> None:
+    for i in range(quads.shape[0]):
+        if not is_convex(quads[i]):
+            _fail(path, lines[i], "the 4 corners do not form a convex quadrilateral")
+
+
+def _fail(path, line, problem: str):
+    lineno, text = line
+    raise ValueError(f"{path}:{lineno}: {problem}; got {text!r}")
+
+
+def _cxcywh_to_pixels(coords: np.ndarray, width: float, height: float) -> np.ndarray:
+    """Normalized ``cx cy w h`` -> pixel COCO ``x y w h``."""
+    if coords.shape[0] == 0:
+        return np.zeros((0, 4))
+    out = np.empty((coords.shape[0], 4))
+    out[:, 0] = (coords[:, 0] - coords[:, 2] / 2.0) * width
+    out[:, 1] = (coords[:, 1] - coords[:, 3] / 2.0) * height
+    out[:, 2] = coords[:, 2] * width
+    out[:, 3] = coords[:, 3] * height
+    return out
+
+
+def _quads_to_pixels(coords: np.ndarray, width: float, height: float) -> np.ndarray:
+    return np.ascontiguousarray(coords.reshape(-1, 4, 2) * np.array([width, height]))
