@@ -35,6 +35,11 @@ _EXPORTS = {
     # rotated
     "rotated_iou": "rotated",
     "polygon_iou": "rotated",
+    "rotated_to_corners": "rotated",
+    "corners_to_rotated": "rotated",
+    "normalize_rotated": "rotated",
+    "rotated_to_radians": "rotated",
+    "rotated_to_degrees": "rotated",
     # evaluate
     "mean_ap": "evaluate",
     "evaluate_coco": "evaluate",

@@ -23,3 +23,4 @@ except ImportError as exc:  # pragma: no cover
     ) from exc
 
 # Each family's strategies live in their own submodule and are re-exported here.
+from ._rotated import SPECIAL_ANGLES, quads, rotated_boxes  # noqa: E402,F401
