@@ -45,6 +45,8 @@ _EXPORTS = {
     "evaluate_coco": "evaluate",
     "EvaluationResult": "evaluate",
     "Evaluator": "evaluate",
+    # confusion
+    "confusion_matrix": "confusion",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
