@@ -1,0 +1,418 @@
+"""detmetrics.io: COCO / YOLO readers and writers, round trips, errors, and the bundled sample."""
+
+import filecmp
+import json
+import runpy
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from detmetrics.io import (
+    DetectionData,
+    load_ground_truth,
+    load_predictions,
+    read_coco_gt,
+    read_coco_results,
+    read_image_size,
+    read_sizes_file,
+    read_yolo_dataset,
+    read_yolo_predictions,
+    sample_path,
+    write_coco_gt,
+    write_coco_results,
+    write_yolo_labels,
+    write_yolo_predictions,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+# ----------------------------------------------------------------------------------------------
+# helpers
+
+
+def make_dataset(root: Path, labels: dict, sizes: dict, names=("a", "b", "c"), predictions=None, images=False):
+    """Write a YOLO dataset: data.yaml, labels/val/*.txt, a sizes file (or PNG images), predictions/."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "data.yaml").write_text("path: .\nval: images/val\nnames: [" + ", ".join(names) + "]\n")
+    (root / "labels" / "val").mkdir(parents=True, exist_ok=True)
+    for stem, text in labels.items():
+        (root / "labels" / "val" / f"{stem}.txt").write_text(text)
+    if images:
+        from PIL import Image
+
+        (root / "images" / "val").mkdir(parents=True, exist_ok=True)
+        for name, (w, h) in sizes.items():
+            Image.new("L", (int(w), int(h))).save(root / "images" / "val" / name)
+    else:
+        (root / "sizes.txt").write_text("".join(f"{n} {w} {h}\n" for n, (w, h) in sizes.items()))
+    if predictions is not None:
+        (root / "pred").mkdir(exist_ok=True)
+        for stem, text in predictions.items():
+            (root / "pred" / f"{stem}.txt").write_text(text)
+    return root
+
+
+def read(root: Path, **kw):
+    sizes = root / "sizes.txt"
+    return read_yolo_dataset(root, sizes=sizes if sizes.exists() else None, **kw)
+
+
+# ----------------------------------------------------------------------------------------------
+# hypothesis round trips
+
+coord = st.integers(0, 1000).map(lambda v: v / 1000)
+
+
+def _boxes(draw, n, width, height, obb):
+    rows = []
+    for _ in range(n):
+        x1, x2 = sorted((draw(coord), draw(coord)))
+        y1, y2 = sorted((draw(coord), draw(coord)))
+        if obb:
+            rows.append([[x1 * width, y1 * height], [x2 * width, y1 * height],
+                         [x2 * width, y2 * height], [x1 * width, y2 * height]])
+        else:
+            rows.append([x1 * width, y1 * height, (x2 - x1) * width, (y2 - y1) * height])
+    return np.array(rows, dtype=np.float64).reshape((-1, 4, 2) if obb else (-1, 4))
+
+
+@st.composite
+def gt_pred_pairs(draw, obb=False, max_images=4):
+    """A ground truth and predictions (DetectionData, source "yolo") on the same images."""
+    n_images = draw(st.integers(1, max_images))
+    sizes = np.array([[draw(st.sampled_from([320, 640, 1000, 1333])), draw(st.sampled_from([240, 480, 750]))]
+                      for _ in range(n_images)], dtype=np.float64)
+    gts, preds = [], []
+    for width, height in sizes:
+        n = draw(st.integers(0, 5))
+        boxes = _boxes(draw, n, width, height, obb)
+        gts.append({"boxes": boxes, "labels": np.array(draw(st.lists(st.integers(0, 2), min_size=n, max_size=n)), np.int64),
+                    "iscrowd": np.zeros(n, np.uint8), "area": np.zeros(n) if obb else boxes[:, 2] * boxes[:, 3]})
+        n = draw(st.integers(0, 5))
+        preds.append({"boxes": _boxes(draw, n, width, height, obb),
+                      "labels": np.array(draw(st.lists(st.integers(0, 2), min_size=n, max_size=n)), np.int64),
+                      "scores": np.array(draw(st.lists(st.sampled_from([0.0, 0.3, 0.5, 0.123456789, 1.0]),
+                                                       min_size=n, max_size=n)), np.float64)})
+    names = [f"img{i:03d}.jpg" for i in range(n_images)]
+    common = dict(image_ids=[Path(n).stem for n in names], file_names=names, class_names={0: "a", 1: "b", 2: "c"},
+                  image_sizes=sizes, box_format="quad" if obb else "xywh", source="yolo")
+    return DetectionData(records=gts, kind="ground_truth", **common), DetectionData(records=preds, kind="predictions", **common)
+
+
+def _write_sizes(tmp: Path, data: DetectionData) -> Path:
+    path = tmp / "sizes.txt"
+    path.write_text("".join(f"{n} {w:g} {h:g}\n" for n, (w, h) in zip(data.file_names, data.image_sizes)))
+    return path
+
+
+@pytest.mark.parametrize("obb", [False, True])
+@given(data=st.data())
+def test_yolo_round_trip(tmp_path_factory, obb, data):
+    gt, pred = data.draw(gt_pred_pairs(obb=obb))
+    tmp = tmp_path_factory.mktemp("rt")
+    (tmp / "data.yaml").write_text("path: .\nval: images/val\nnames: [a, b, c]\n")
+    write_yolo_labels(gt, tmp / "labels" / "val")
+    write_yolo_predictions(pred, tmp / "pred")
+    back = read_yolo_dataset(tmp, sizes=_write_sizes(tmp, gt), obb=obb)
+    back_pred = read_yolo_predictions(tmp / "pred", back)
+    assert back.image_ids == gt.image_ids and back.file_names == gt.file_names and back.obb == obb
+    np.testing.assert_array_equal(back.image_sizes, gt.image_sizes)
+    for a, b in zip(gt.records + pred.records, back.records + back_pred.records):
+        np.testing.assert_array_equal(a["labels"], b["labels"])
+        np.testing.assert_allclose(b["boxes"], a["boxes"], rtol=0, atol=1e-9)
+        if "scores" in a:
+            np.testing.assert_array_equal(a["scores"], b["scores"])
+    if not obb:
+        auto = read_yolo_dataset(tmp, sizes=tmp / "sizes.txt")  # detect is also what auto-detection finds
+        assert not auto.obb
+
+
+@given(gt_pred_pairs())
+def test_coco_round_trip_is_exact(tmp_path_factory, pair):
+    gt, pred = pair
+    tmp = tmp_path_factory.mktemp("coco")
+    write_coco_gt(gt, tmp / "gt.json")
+    write_coco_results(pred, tmp / "res.json")
+    back = read_coco_gt(tmp / "gt.json")
+    back_pred = read_coco_results(tmp / "res.json", back, category_ids="ids")
+    assert back.class_names == {1: "a", 2: "b", 3: "c"} and back.file_names == gt.file_names
+    for a, b in zip(gt.records + pred.records, back.records + back_pred.records):
+        np.testing.assert_array_equal(a["boxes"], b["boxes"])  # exact: floats are written with repr
+        np.testing.assert_array_equal(a["labels"] + 1, b["labels"])
+        for key in ("area", "scores"):
+            if key in a:
+                np.testing.assert_array_equal(a[key], b[key])
+
+
+# ----------------------------------------------------------------------------------------------
+# conventions
+
+
+def test_sample_is_read_in_file_name_order_with_missing_files():
+    gt = read_yolo_dataset(sample_path("yolo"))
+    assert gt.file_names == sorted(gt.file_names) and len(gt) == 12
+    assert gt.image_ids[0] == "img01" and gt.class_names == {0: "person", 1: "car", 2: "dog", 3: "bicycle"}
+    # img05 has no label file, img12 an empty one: no objects
+    assert len(gt.records[4]["labels"]) == 0 and len(gt.records[11]["labels"]) == 0
+    pred = read_yolo_predictions(sample_path("yolo") / "predictions", gt)
+    # img03 and img09 have no prediction file: no detections
+    assert len(pred.records[2]["labels"]) == 0 and len(pred.records[8]["labels"]) == 0
+    assert gt.image_sizes[3].tolist() == [1280.0, 720.0]
+    # area is the pixel area of the box, as COCO area ranges need
+    r = gt.records[0]
+    np.testing.assert_allclose(r["area"], r["boxes"][:, 2] * r["boxes"][:, 3])
+
+
+def test_folder_layout_without_yaml_and_classes_txt(tmp_path):
+    root = tmp_path / "ds"
+    (root / "labels").mkdir(parents=True)
+    (root / "images").mkdir()
+    from PIL import Image
+
+    Image.new("L", (100, 50)).save(root / "images" / "b.png")
+    Image.new("L", (10, 10)).save(root / "images" / "a.jpg")
+    (root / "labels" / "b.txt").write_text("1 0.5 0.5 0.2 0.2\n\n")
+    gt = read_yolo_dataset(root)
+    assert gt.file_names == ["a.jpg", "b.png"] and gt.class_names == {0: "0", 1: "1"} and gt.names_inferred
+    np.testing.assert_allclose(gt.records[1]["boxes"], [[40, 20, 20, 10]])
+    (root / "classes.txt").write_text("cat\ndog\n")
+    assert read_yolo_dataset(root).class_names == {0: "cat", 1: "dog"}
+
+
+def test_yaml_with_image_list_and_numeric_stems(tmp_path):
+    root = make_dataset(tmp_path / "ds", {"10": "0 0.5 0.5 1 1\n", "2": "0 0.5 0.5 0.5 0.5\n"},
+                        {"2.png": (10, 10), "10.png": (20, 20)}, images=True)
+    (root / "val.txt").write_text("./images/val/2.png\n./images/val/10.png\n")
+    (root / "data.yaml").write_text("path: .\nval: val.txt\nnames: {0: a}\n")
+    gt = read_yolo_dataset(root)
+    assert gt.image_ids == [10, 2]  # file-name order; ultralytics' ids (int stems)
+    pred = read_coco_results([{"image_id": 2, "category_id": 1, "bbox": [0, 0, 5, 5], "score": 0.5},
+                              {"image_id": "10", "category_id": 1, "bbox": [0, 0, 5, 5], "score": 0.4}], gt)
+    assert [len(r["labels"]) for r in pred.records] == [1, 1]
+    assert pred.records[1]["labels"].tolist() == [0]  # 1-based (ultralytics) -> class 0, with a warning
+
+
+def test_image_size_from_headers(tmp_path, monkeypatch):
+    from PIL import Image
+
+    Image.new("RGB", (30, 20)).save(tmp_path / "a.png")
+    assert read_image_size(tmp_path / "a.png") == (30.0, 20.0)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotated 90 degrees on display
+    Image.new("RGB", (30, 20)).save(tmp_path / "b.jpg", exif=exif)
+    assert read_image_size(tmp_path / "b.jpg") == (20.0, 30.0)
+    monkeypatch.setitem(sys.modules, "PIL", None)  # without Pillow: PNG headers only
+    assert read_image_size(tmp_path / "a.png") == (30.0, 20.0)
+    with pytest.raises(ValueError, match="without Pillow"):
+        read_image_size(tmp_path / "b.jpg")
+
+
+def test_sizes_file(tmp_path):
+    p = tmp_path / "s.txt"
+    p.write_text("# comment\nmy image.jpg 640 480  # trailing\n\nb.png 10 20\n")
+    assert read_sizes_file(p) == {"my image.jpg": (640.0, 480.0), "b.png": (10.0, 20.0)}
+
+
+def test_sample_generator_is_deterministic(tmp_path):
+    runpy.run_path(str(ROOT / "examples" / "make_sample.py"), run_name="make_sample")["main"](tmp_path)
+    bundled = ROOT / "detmetrics" / "data"
+    for path in sorted(tmp_path.rglob("*")):
+        if path.is_file():
+            assert filecmp.cmp(path, bundled / path.relative_to(tmp_path), shallow=False), path
+    files = [p for p in bundled.rglob("*") if p.is_file() and "__pycache__" not in p.parts]
+    assert len(files) == len([p for p in tmp_path.rglob("*") if p.is_file()])
+    assert sum(p.stat().st_size for p in files) < 200_000
+
+
+def test_coco_pair_matches_yolo_sample():
+    gt = read_yolo_dataset(sample_path("yolo"))
+    pred = read_yolo_predictions(sample_path("yolo") / "predictions", gt)
+    cgt = read_coco_gt(sample_path("coco-gt"))
+    cpred = read_coco_results(sample_path("coco-results"), cgt)
+    assert [f for f in cgt.file_names] == gt.file_names
+    for a, b in zip(gt.records + pred.records, cgt.records + cpred.records):
+        np.testing.assert_array_equal(a["boxes"], b["boxes"])
+        np.testing.assert_array_equal(a["labels"] + 1, b["labels"])
+
+
+# ----------------------------------------------------------------------------------------------
+# category ids of results files
+
+
+def _gt_yolo(tmp_path, n_classes=3):
+    names = [f"c{i}" for i in range(n_classes)]
+    return read(make_dataset(tmp_path / "ds", {"a": "0 0.5 0.5 0.5 0.5\n"}, {"a.jpg": (100, 100)}, names=names))
+
+
+def _res(*cats, image_id="a"):
+    return [{"image_id": image_id, "category_id": c, "bbox": [0, 0, 1, 1], "score": 0.5} for c in cats]
+
+
+def test_category_ids_yolo_auto(tmp_path):
+    gt = _gt_yolo(tmp_path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert read_coco_results(_res(3, 1), gt).records[0]["labels"].tolist() == [2, 0]  # only 1-based fits
+        assert read_coco_results(_res(0, 2), gt).records[0]["labels"].tolist() == [0, 2]  # only 0-based fits
+    with pytest.warns(UserWarning, match="fit several mappings.*assuming 'index1'"):
+        assert read_coco_results(_res(1, 2), gt).records[0]["labels"].tolist() == [0, 1]
+    assert read_coco_results(_res(1, 2), gt, category_ids="index0").records[0]["labels"].tolist() == [1, 2]
+    with pytest.raises(ValueError, match=r"category ids \[0, 3\] match none"):
+        read_coco_results(_res(0, 3), gt)
+    with pytest.raises(ValueError, match="do not fit category_ids='index1'"):
+        read_coco_results(_res(0), gt, category_ids="index1")
+
+
+def test_category_ids_coco91(tmp_path):
+    gt = _gt_yolo(tmp_path, n_classes=80)
+    labels = read_coco_results(_res(1, 90, 27), gt).records[0]["labels"].tolist()
+    assert labels == [0, 79, 24]
+
+
+def test_category_ids_coco_gt():
+    gt = read_coco_gt({"images": [{"id": 1, "file_name": "x.jpg"}], "annotations": [],
+                       "categories": [{"id": 5, "name": "a"}, {"id": 9, "name": "b"}]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert read_coco_results(_res(9, 5, image_id=1), gt).records[0]["labels"].tolist() == [9, 5]
+    with pytest.warns(UserWarning, match="fit several"):
+        assert read_coco_results(_res(1, image_id=1), gt).records[0]["labels"].tolist() == [5]
+    with pytest.warns(UserWarning, match="mapping them as 'index0'"):
+        assert read_coco_results(_res(0, image_id=1), gt).records[0]["labels"].tolist() == [5]
+
+
+def test_results_keep_file_order_and_stems():
+    gt = read_coco_gt({"images": [{"id": 3, "file_name": "dir/000000000003.jpg"}, {"id": 1, "file_name": "b.jpg"}],
+                       "annotations": [], "categories": [{"id": 1, "name": "a"}]})
+    res = _res(1, 1, image_id=3) + _res(1, image_id="b") + _res(1, image_id="000000000003")
+    res[0]["score"] = 0.1
+    pred = read_coco_results(res, gt)
+    assert pred.records[1]["scores"].tolist() == [0.1, 0.5, 0.5]
+    assert len(pred.records[0]["scores"]) == 1
+
+
+# ----------------------------------------------------------------------------------------------
+# errors: every malformed input names the file (and the line)
+
+
+def _ds(tmp_path, labels=None, preds=None, names=("a", "b", "c"), sizes=None):
+    labels = {"a": "0 0.5 0.5 0.2 0.2\n"} if labels is None else labels
+    sizes = {"a.jpg": (100, 100)} if sizes is None else sizes
+    return make_dataset(tmp_path / "ds", labels, sizes, names=names, predictions=preds)
+
+
+def _read_pred(root):
+    return read_yolo_predictions(root / "pred", read(root))
+
+
+BAD_FILES = [
+    ({"labels": {"a": "0 0.5 0.5 0.2\n"}}, read, r"a\.txt:1: expected 'class cx cy w h' \(5 fields\)"),
+    ({"labels": {"a": "0 0.5 0.5 0.2 0.2\n0 0.5 x 0.2 0.2\n"}}, read, r"a\.txt:2: fields must be numbers"),
+    ({"labels": {"a": "0 0.5 0.5 0.2 0.2\n\n0 0.5 0.5 0.2\n"}}, read, r"a\.txt:3: has 4 fields but line 1 has 5"),
+    ({"labels": {"a": "0 0.5 0.5 0.2 0.2 0.9\n"}}, read, r"a\.txt:1: a label line has no confidence"),
+    ({"labels": {"a": "0 0.5 0.5 0.2 0.2\n5 0.5 0.5 0.2 0.2\n"}}, read, r"a\.txt:2: class id 5 is outside names"),
+    ({"labels": {"a": "1.5 0.5 0.5 0.2 0.2\n"}}, read, r"a\.txt:1: the class id must be a non-negative integer"),
+    ({"labels": {"a": "0 0.5 0.5 1.2 0.2\n"}}, read, r"a\.txt:1: coordinates must be normalized"),
+    ({"labels": {"a": "0 0.5 0.5 nan 0.2\n"}}, read, r"a\.txt:1: coordinates must be normalized"),
+    ({"labels": {"a": "0 " + "0.1 " * 12 + "\n"}}, read, r"segmentation polygons are not supported"),
+    ({"labels": {"a": "0 0.1 0.1 0.9 0.9 0.9 0.1 0.1 0.9\n"}}, read, r"a\.txt:1: the 4 corners do not form a convex"),
+    ({"labels": {"a": "0 0.5 0.5 0.2 0.2\n", "zz": ""}}, read, r"label file .*zz\.txt has no image"),
+    ({"sizes": {"b.jpg": (10, 10)}}, read, r"label file .*a\.txt has no image"),
+    ({"preds": {"a": "0 0.5 0.5 0.2 0.2\n"}}, _read_pred, r"a\.txt:1: a prediction line needs a trailing confidence"),
+    ({"preds": {"a": "0 0.5 0.5 0.2 0.2 0.9\n7 0.5 0.5 0.2 0.2 0.9\n"}}, _read_pred, r"a\.txt:2: class id 7 is outside"),
+    ({"preds": {"a": "0 0.5 0.5 0.2 0.2 1.5\n"}}, _read_pred, r"a\.txt:1: confidence must be in \[0, 1\]"),
+    ({"preds": {"a": "0 0.5 0.5 -0.2 0.2 0.5\n"}}, _read_pred, r"a\.txt:1: width and height must be >= 0"),
+    ({"preds": {"a": "0 0.5 0.5 inf 0.2 0.5\n"}}, _read_pred, r"a\.txt:1: coordinates and confidence must be finite"),
+    ({"preds": {"q": "0 0.5 0.5 0.2 0.2 0.5\n"}}, _read_pred, r"prediction file .*q\.txt has no image 'q'"),
+]
+
+
+@pytest.mark.parametrize("spec, reader, match", BAD_FILES)
+def test_bad_files(tmp_path, spec, reader, match):
+    root = _ds(tmp_path, **spec)
+    with pytest.raises(ValueError, match=match):
+        reader(root)
+
+
+def _coco(**changes):
+    base = {"images": [{"id": 1, "file_name": "a.jpg"}],
+            "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [0, 0, 2, 2], "area": 4, "iscrowd": 0}],
+            "categories": [{"id": 1, "name": "a"}]}
+    for key, value in changes.items():
+        if key == "ann":
+            base["annotations"][0].update(value)
+        else:
+            base[key] = value
+    return base
+
+
+GT = read_coco_gt(_coco())
+
+BAD_INPUT = [
+    (lambda p: read_yolo_dataset(p / "nope"), ValueError, "does not exist"),
+    (lambda p: read_yolo_dataset(p), ValueError, "is not a YOLO dataset"),
+    (lambda p: read_yolo_predictions(p / "nope", GT), ValueError, "prediction folder .* does not exist"),
+    (lambda p: read_coco_gt(p / "nope.json"), ValueError, "does not exist"),
+    (lambda p: (p / "x.json").write_text("{oops") and read_coco_gt(p / "x.json"), ValueError, "not valid JSON"),
+    (lambda p: read_coco_gt([]), ValueError, "is it a results file"),
+    (lambda p: read_coco_gt(_coco(ann={"bbox": [0, 0, -1, 2]})), ValueError, r"annotations\[0\]: bbox must be"),
+    (lambda p: read_coco_gt(_coco(ann={"image_id": 9})), ValueError, r"annotations\[0\]: image_id 9 is not"),
+    (lambda p: read_coco_gt(_coco(ann={"category_id": 4})), ValueError, "category_id 4 is not in 'categories'"),
+    (lambda p: read_coco_gt(_coco(ann={"iscrowd": 2})), ValueError, "iscrowd must be 0 or 1"),
+    (lambda p: read_coco_gt(_coco(images=[{"id": 1}, {"id": 1}])), ValueError, "image id 1 appears twice"),
+    (lambda p: read_coco_gt(_coco(images=[{"file_name": "x"}])), ValueError, r"images\[0\] needs"),
+    (lambda p: read_coco_results(_res(1, image_id=5), GT), ValueError, r"\[0\]: image_id 5 is not an image"),
+    (lambda p: read_coco_results([{**_res(1, image_id=1)[0], "score": None}], GT), ValueError, "score must be"),
+    (lambda p: read_coco_results([{**_res(1, image_id=1)[0], "bbox": [1, 2]}], GT), ValueError, "bbox must be"),
+    (lambda p: read_coco_results({"x": 1}, GT), ValueError, "must be a list of detections"),
+    (lambda p: read_coco_results(_res(1, image_id=1), GT, category_ids="x"), ValueError, "category_ids must be"),
+    (lambda p: read_sizes_file(p / "none.txt"), ValueError, "sizes file .* does not exist"),
+    (lambda p: (p / "s.txt").write_text("a.jpg 10\n") and read_sizes_file(p / "s.txt"), ValueError, r"s\.txt:1: expected"),
+    (lambda p: (p / "s.txt").write_text("a.jpg 10 x\n") and read_sizes_file(p / "s.txt"), ValueError, r"s\.txt:1: width"),
+    (lambda p: (p / "s.txt").write_text("a 1 1\na 0 1\n") and read_sizes_file(p / "s.txt"), ValueError, r"s\.txt:2: width"),
+    (lambda p: write_yolo_predictions(GT, p), ValueError, "needs predictions"),
+    (lambda p: write_coco_results(GT), ValueError, "needs predictions"),
+    (lambda p: load_predictions(p, GT), ValueError, "need image sizes"),
+]
+
+
+@pytest.mark.parametrize("call, exception, match", BAD_INPUT)
+def test_bad_input(tmp_path, call, exception, match):
+    with pytest.raises(exception, match=match):
+        call(tmp_path)
+
+
+def test_yaml_errors(tmp_path):
+    root = _ds(tmp_path)
+    (root / "data.yaml").write_text("path: .\nval: images/val\n")
+    with pytest.raises(ValueError, match="has no 'names' entry"):
+        read(root)
+    (root / "data.yaml").write_text("path: .\nnames: [a]\n")
+    with pytest.raises(ValueError, match="has no 'val' split"):
+        read(root)
+    (root / "data.yaml").write_text("path: .\nval: images/val\nnames: {0: a, 2: b}\n")
+    with pytest.raises(ValueError, match="keys must be 0..1"):
+        read(root)
+    (root / "data.yaml").write_text("path: .\nval: images/val\nnames: [a]\n")
+    (root / "sizes.txt").write_text("b.jpg 1 1\n")
+    with pytest.raises(ValueError, match="has no image"):
+        read(root)
+    (root / "sizes.txt").unlink()
+    with pytest.raises(ValueError, match="image folder .* does not exist"):
+        read(root)
+
+
+def test_load_dispatches_on_suffix(tmp_path):
+    assert load_ground_truth(sample_path("coco-gt")).source == "coco"
+    gt = load_ground_truth(sample_path("yolo") / "data.yaml")
+    assert gt.source == "yolo"
+    assert load_predictions(sample_path("coco-results"), load_ground_truth(sample_path("coco-gt"))).n_objects == 43
+    with pytest.raises(ValueError, match="image_id 1 is not an image"):  # COCO ids vs YOLO stems
+        load_predictions(sample_path("coco-results"), gt)
+    json.loads(sample_path("coco-gt").read_text())  # valid JSON for any tool
