@@ -24,3 +24,4 @@ except ImportError as exc:  # pragma: no cover
 
 # Each family's strategies live in their own submodule and are re-exported here.
 from ._rotated import SPECIAL_ANGLES, quads, rotated_boxes  # noqa: E402,F401
+from ._coco import coco_datasets, detection_datasets, detections, ground_truths  # noqa: E402,F401
