@@ -66,7 +66,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._backend import kernel, parallel_kernel, prange, resolve_backend
+from ._backend import kernel, resolve_backend
 from ._validate import as_array
 
 __all__ = [
@@ -187,12 +187,15 @@ def _signed_area(polys: np.ndarray) -> np.ndarray:
 
 
 def _canonical_start(polys: np.ndarray) -> np.ndarray:
-    """Roll each quad so that it starts at its vertex with the smallest ``(x, y)``."""
-    if polys.shape[0] == 0:
-        return np.ascontiguousarray(polys)
-    start = np.lexsort((polys[:, :, 1], polys[:, :, 0]), axis=-1)[:, 0]
-    idx = (start[:, None] + np.arange(4)[None, :]) % 4
-    return np.ascontiguousarray(np.take_along_axis(polys, idx[:, :, None], axis=1))
+    """Roll each quad so that it starts at its vertex with the smallest ``(x, y)`` (first on ties)."""
+    x, y = polys[:, :, 0], polys[:, :, 1]
+    xmin = np.minimum(np.minimum(x[:, 0], x[:, 1]), np.minimum(x[:, 2], x[:, 3]))
+    start = np.argmin(np.where(x == xmin[:, None], y, np.inf), axis=1)
+    out = np.empty_like(polys)
+    for shift in range(4):
+        rows = start == shift
+        out[rows] = np.roll(polys[rows], -shift, axis=1)
+    return out
 
 
 def _as_oriented(boxes, name: str) -> np.ndarray:
@@ -374,9 +377,12 @@ def _to_polygons(boxes: np.ndarray) -> np.ndarray:
 
 def _polygon_props(polys: np.ndarray):
     """Bounding boxes ``(N, 4)`` ``(xmin, ymin, xmax, ymax)`` and shoelace areas ``(N,)`` (>= 0)."""
+    x, y = polys[:, :, 0], polys[:, :, 1]
     bounds = np.empty((polys.shape[0], 4), dtype=np.float64)
-    bounds[:, 0:2] = polys.min(axis=1)
-    bounds[:, 2:4] = polys.max(axis=1)
+    bounds[:, 0] = np.minimum(np.minimum(x[:, 0], x[:, 1]), np.minimum(x[:, 2], x[:, 3]))
+    bounds[:, 1] = np.minimum(np.minimum(y[:, 0], y[:, 1]), np.minimum(y[:, 2], y[:, 3]))
+    bounds[:, 2] = np.maximum(np.maximum(x[:, 0], x[:, 1]), np.maximum(x[:, 2], x[:, 3]))
+    bounds[:, 3] = np.maximum(np.maximum(y[:, 0], y[:, 1]), np.maximum(y[:, 2], y[:, 3]))
     area = np.maximum(_signed_area(polys), 0.0)
     return bounds, area
 
@@ -470,9 +476,16 @@ def _polygon_iou_dispatch(p1: np.ndarray, p2: np.ndarray, backend: str) -> np.nd
     bounds1, area1 = _polygon_props(p1)
     bounds2, area2 = _polygon_props(p2)
     if backend == "numba":
-        out = np.empty((p1.shape[0], p2.shape[0]), dtype=np.float64)
+        out = np.zeros((p1.shape[0], p2.shape[0]), dtype=np.float64)
         if p1.shape[0] and p2.shape[0]:
-            _polygon_iou_kernel(p1, bounds1, area1, p2, bounds2, area2, out, _CLIP_CAPACITY)
+            # sweep over x: columns sorted by xmin, plus the running max of their xmax, bound
+            # by binary search the window of columns whose x-range can overlap a row's
+            order2 = np.argsort(bounds2[:, 0], kind="stable").astype(np.int64)
+            xmin2_sorted = np.ascontiguousarray(bounds2[order2, 0])
+            xmax2_running = np.maximum.accumulate(bounds2[order2, 2])
+            _polygon_iou_kernel(
+                p1, bounds1, area1, p2, bounds2, area2, order2, xmin2_sorted, xmax2_running, out, _CLIP_CAPACITY
+            )
         return out
     return _polygon_iou_reference(p1, bounds1, area1, p2, bounds2, area2)
 
@@ -680,28 +693,29 @@ def _bounds_overlap(bp, bq):
 
 
 @kernel
-def _polygon_iou_row(p1, bounds1, area1, p2, bounds2, area2, out, i, buf):
-    bp = bounds1[i]
-    for j in range(p2.shape[0]):
-        if _bounds_overlap(bp, bounds2[j]):
-            inter = _intersection_kernel(p1[i], p2[j], area1[i], area2[j], buf)
-            out[i, j] = _iou_kernel(inter, area1[i], area2[j])
-        else:
-            out[i, j] = 0.0
+def _polygon_iou_kernel(
+    p1, bounds1, area1, p2, bounds2, area2, order2, xmin2_sorted, xmax2_running, out, capacity
+):
+    """IoU matrix into ``out`` (zero-filled by the caller).
 
-
-@kernel
-def _polygon_iou_serial_kernel(p1, bounds1, area1, p2, bounds2, area2, out, capacity):
+    Column ``order2[k]`` can overlap row ``i`` in x only if ``xmin2_sorted[k] < xmax1``
+    and its xmax (hence ``xmax2_running[k]``, the running max) is ``> xmin1``: both are
+    sorted, so two binary searches give the window; inside it the full bounding-box
+    test decides.  The window test only skips pairs whose IoU is exactly 0.
+    Serial on purpose: rows are independent, but ``parallel=True`` measured 1.6-1.9x faster
+    on 2 idle cores and 1.3-2.8x *slower* on 2 busy ones (1000x1000: 2.7 ms parallel /
+    4.3 ms serial idle, 8.0 / 2.9 ms busy), and evaluation may itself run in a process pool.
+    """
     buf = np.empty((4, capacity), dtype=np.float64)
     for i in range(p1.shape[0]):
-        _polygon_iou_row(p1, bounds1, area1, p2, bounds2, area2, out, i, buf)
-
-
-@parallel_kernel
-def _polygon_iou_kernel(p1, bounds1, area1, p2, bounds2, area2, out, capacity):
-    for i in prange(p1.shape[0]):
-        buf = np.empty((4, capacity), dtype=np.float64)
-        _polygon_iou_row(p1, bounds1, area1, p2, bounds2, area2, out, i, buf)
+        xmin, ymin, xmax, ymax = bounds1[i, 0], bounds1[i, 1], bounds1[i, 2], bounds1[i, 3]
+        lo = np.searchsorted(xmax2_running, xmin, side="right")
+        hi = np.searchsorted(xmin2_sorted, xmax, side="left")
+        for k in range(lo, hi):
+            j = order2[k]
+            if xmin < bounds2[j, 2] and bounds2[j, 0] < xmax and ymin < bounds2[j, 3] and bounds2[j, 1] < ymax:
+                inter = _intersection_kernel(p1[i], p2[j], area1[i], area2[j], buf)
+                out[i, j] = _iou_kernel(inter, area1[i], area2[j])
 
 
 # --------------------------------------------------------------------------------------
@@ -761,11 +775,17 @@ def _nms_oriented_kernel(polys, bounds, area, order, labels, iou_threshold, supp
             continue
         keep[count] = i
         count += 1
+        label = labels[i]
+        xmin, ymin, xmax, ymax = bounds[i, 0], bounds[i, 1], bounds[i, 2], bounds[i, 3]
         for pos2 in range(pos + 1, n):
             j = order[pos2]
-            if suppressed[j] or labels[j] != labels[i]:
+            if suppressed[j] or labels[j] != label:
                 continue
-            if _pair_iou_kernel(polys, bounds, area, i, j, buf) > iou_threshold:
+            iou = 0.0
+            if xmin < bounds[j, 2] and bounds[j, 0] < xmax and ymin < bounds[j, 3] and bounds[j, 1] < ymax:
+                inter = _intersection_kernel(polys[i], polys[j], area[i], area[j], buf)
+                iou = _iou_kernel(inter, area[i], area[j])
+            if iou > iou_threshold:
                 suppressed[j] = 1
     return count
 
