@@ -1,0 +1,391 @@
+"""The ``detmetrics`` command line: ``eval``, ``nms`` and ``demo``.
+
+::
+
+    detmetrics demo                                  # the bundled sample
+    detmetrics eval GT PRED [--json OUT] [--plot DIR] [options]
+    detmetrics nms PRED_DIR OUT_DIR [--conf C] [--iou T] [--soft gaussian|linear] [--class-agnostic]
+
+GT is a COCO ground-truth ``.json``, a YOLO dataset folder or its
+``data.yaml``; PRED is a COCO results ``.json`` (ultralytics'
+``predictions.json`` included) or a folder of YOLO prediction txt files.
+Exit status: 0 on success, 2 on bad input (one line on stderr, no
+traceback).  Needs the ``cli`` extra (pyyaml, tqdm, pillow); ``--plot``
+needs matplotlib (``plot`` extra).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+
+__all__ = ["main", "build_parser", "format_class_table"]
+
+EXIT_BAD_INPUT = 2
+
+
+class CLIError(Exception):
+    """Bad input detected by the command line itself (reported like a ValueError)."""
+
+
+# ----------------------------------------------------------------------------------------------
+# argument parsing
+
+
+def _iou_thresholds(values):
+    """``0.5 0.75`` or ``0.5:0.95:0.05`` (start:stop:step, inclusive, as numpy.linspace)."""
+    import numpy as np
+
+    if len(values) == 1 and ":" in values[0]:
+        parts = values[0].split(":")
+        try:
+            start, stop, step = (float(p) for p in parts)
+        except ValueError:
+            raise CLIError(f"--iou-thresholds range must be start:stop:step; got {values[0]!r}") from None
+        if step <= 0 or stop < start:
+            raise CLIError(f"--iou-thresholds range must have step > 0 and stop >= start; got {values[0]!r}")
+        n = int(round((stop - start) / step)) + 1
+        return np.linspace(start, stop, n)
+    try:
+        return [float(v) for v in values]
+    except ValueError:
+        raise CLIError(f"--iou-thresholds must be numbers or start:stop:step; got {' '.join(values)!r}") from None
+
+
+def _add_eval_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("evaluation")
+    group.add_argument("--iou-thresholds", nargs="+", metavar="T",
+                       help="IoU thresholds: numbers or start:stop:step (default: COCO's 0.5:0.95:0.05)")
+    group.add_argument("--max-dets", nargs="+", type=int, metavar="N",
+                       help="max detections per image for AR and AP (default: 1 10 100; the largest is used for AP; "
+                            "ultralytics keeps 300: --max-dets 1 10 300)")
+    group.add_argument("--interpolation", choices=["coco", "voc11", "voc"], default="coco",
+                       help="coco: 101-point (pycocotools); voc11: VOC2007 11-point; voc: all-point (VOC2010+, DOTA)")
+    group.add_argument("--backend", choices=["auto", "numba", "numpy"], default="auto")
+    group.add_argument("--conf", type=float, default=0.25, metavar="C",
+                       help="confidence threshold of the confusion matrix (default 0.25, as ultralytics)")
+    out = parser.add_argument_group("output")
+    out.add_argument("--json", metavar="OUT", help="write the full result (EvaluationResult.to_dict() + class names)")
+    out.add_argument("--plot", metavar="DIR", help="write PR / F1 / P / R curves and the confusion matrix as PNG")
+    out.add_argument("--quiet", action="store_true", help="print only the COCO summary")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="detmetrics",
+        description="Object-detection metrics for COCO JSON and YOLO txt folders (COCO-exact mAP).",
+    )
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"detmetrics {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    ev = commands.add_parser(
+        "eval",
+        help="evaluate predictions against ground truth",
+        description="Evaluate predictions against ground truth and print the COCO summary and a per-class table. "
+        "GT: COCO ground-truth .json, YOLO dataset folder or data.yaml (its 'val' split). "
+        "PRED: COCO results .json (ultralytics' predictions.json too) or a folder of YOLO txt predictions "
+        "('class cx cy w h conf', or 'class x1 y1 ... x4 y4 conf' for OBB).",
+    )
+    ev.add_argument("gt", metavar="GT")
+    ev.add_argument("pred", metavar="PRED")
+    data = ev.add_argument_group("input")
+    data.add_argument("--split", default="val", help="YOLO split to evaluate (default: val)")
+    data.add_argument("--sizes", metavar="FILE", help="image sizes ('<file name> <width> <height>' lines) "
+                      "instead of reading the image headers")
+    data.add_argument("--obb", action="store_const", const=True, default=None,
+                      help="YOLO labels are oriented boxes (default: detected from the label files)")
+    data.add_argument("--category-ids", choices=["auto", "ids", "index0", "index1", "coco91"], default="auto",
+                      help="how a results .json's category_id maps onto the ground truth's classes "
+                      "(default auto: warns when ambiguous)")
+    data.add_argument("--no-progress", action="store_true", help="never show a progress bar")
+    _add_eval_options(ev)
+
+    demo = commands.add_parser(
+        "demo",
+        help="evaluate the bundled YOLO sample",
+        description="Evaluate the small YOLO-format sample bundled with detmetrics (12 images, 4 classes) "
+        "and print the COCO summary and the per-class table.",
+    )
+    _add_eval_options(demo)
+
+    nms = commands.add_parser(
+        "nms",
+        help="post-process a folder of YOLO predictions",
+        description="Confidence filter + NMS on every txt file of a YOLO prediction folder "
+        "('class cx cy w h conf' or OBB 'class x1 y1 ... x4 y4 conf'), written to OUT_DIR in the same format. "
+        "IoU is computed on normalized coordinates, which gives the same IoU as pixels.",
+    )
+    nms.add_argument("pred_dir", metavar="PRED_DIR")
+    nms.add_argument("out_dir", metavar="OUT_DIR")
+    nms.add_argument("--conf", type=float, default=0.0, metavar="C", help="keep detections with conf >= C (default 0)")
+    nms.add_argument("--iou", type=float, default=0.7, metavar="T",
+                     help="suppress when IoU > T (default 0.7, ultralytics' default)")
+    nms.add_argument("--soft", choices=["gaussian", "linear"], help="soft-NMS instead of greedy NMS")
+    nms.add_argument("--sigma", type=float, default=0.5, help="gaussian soft-NMS sigma (default 0.5)")
+    nms.add_argument("--soft-min-score", type=float, default=0.001, metavar="S",
+                     help="soft-NMS drops boxes whose decayed score falls below S (default 0.001)")
+    nms.add_argument("--class-agnostic", action="store_true", help="boxes of different classes suppress each other")
+    nms.add_argument("--max-det", type=int, default=300, metavar="N", help="keep at most N per image (default 300)")
+    return parser
+
+
+def main(argv=None) -> int:
+    """Run the command line; returns the exit status (the console script exits with it)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_BAD_INPUT
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            if args.command == "nms":
+                status = _run_nms(args)
+            else:
+                status = _run_eval(args)
+        except (ValueError, TypeError, OSError, ImportError, CLIError) as exc:
+            _flush_warnings(caught)
+            message = " ".join(str(exc).split()) or type(exc).__name__
+            print(f"detmetrics: error: {message}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        except KeyboardInterrupt:  # pragma: no cover
+            print("detmetrics: interrupted", file=sys.stderr)
+            return 130
+    _flush_warnings(caught)
+    return status
+
+
+def _flush_warnings(caught) -> None:
+    seen = set()
+    for w in caught:
+        text = " ".join(str(w.message).split())
+        if text not in seen:
+            seen.add(text)
+            print(f"detmetrics: warning: {text}", file=sys.stderr)
+
+
+# ----------------------------------------------------------------------------------------------
+# eval / demo
+
+
+def _eval_options(args) -> dict:
+    options = {"interpolation": args.interpolation, "backend": args.backend}
+    if args.iou_thresholds:
+        options["iou_thresholds"] = _iou_thresholds(args.iou_thresholds)
+    if args.max_dets:
+        if any(n <= 0 for n in args.max_dets):
+            raise CLIError(f"--max-dets must be positive integers; got {args.max_dets}")
+        options["max_detections"] = tuple(args.max_dets)
+    return options
+
+
+def _run_eval(args) -> int:
+    from .io import load_ground_truth, load_predictions, sample_path
+
+    if args.command == "demo":
+        gt_path, pred_path = sample_path("yolo"), sample_path("yolo") / "predictions"
+        gt = load_ground_truth(gt_path)
+        pred = load_predictions(pred_path, gt)
+    else:
+        gt_path, pred_path = args.gt, args.pred
+        progress = False if args.no_progress else None
+        gt = load_ground_truth(gt_path, split=args.split, sizes=args.sizes, obb=args.obb, progress=progress)
+        pred = load_predictions(pred_path, gt, category_ids=args.category_ids, progress=progress)
+    options = _eval_options(args)
+    if not 0 <= args.conf <= 1:
+        raise CLIError(f"--conf must be in [0, 1]; got {args.conf}")
+
+    from .evaluate import mean_ap
+
+    result = mean_ap(pred.records, gt.records, **gt.mean_ap_kwargs(), **options)
+
+    kind = "YOLO-OBB" if gt.obb else ("YOLO" if gt.source == "yolo" else "COCO")
+    print(f"ground truth: {gt_path}  ({kind}, {len(gt)} images, {gt.n_objects} objects, {len(gt.class_names)} classes)")
+    print(f"predictions:  {pred_path}  ({pred.n_objects} detections)")
+    print()
+    print(result.summary())
+    if not args.quiet:
+        print()
+        print(format_class_table(result, gt.class_names))
+    if args.json:
+        _write_json(result, gt, args.json)
+        print(f"\nresults written to {args.json}")
+    if args.plot:
+        from .plots import plot_all
+
+        paths = plot_all(result, pred, gt, args.plot, conf_threshold=args.conf)
+        print(f"\n{len(paths)} figures written to {args.plot}")
+    return 0
+
+
+def _fmt(value, width=7) -> str:
+    if value is None or value != value or value < 0:  # None, NaN, -1 (no ground truth)
+        return f"{'-':>{width}}"
+    return f"{value:>{width}.3f}"
+
+
+def format_class_table(result, class_names: dict, *, iou_threshold: float = 0.5) -> str:
+    """The per-class table the CLI prints.
+
+    One row per class (and ``all``): AP (0.50:0.95), AP50, AP75, then
+    precision, recall and F1 at the confidence threshold that maximises F1
+    at ``iou_threshold`` (that threshold is the ``conf`` column), the number
+    of ground truths and of detections.  ``-`` marks a class without ground
+    truth (AP undefined, left out of the means, as in pycocotools).
+    """
+    best = result.best_f1(iou_threshold=iou_threshold)
+    name_width = max([len("class")] + [len(str(n)) for n in class_names.values()])
+    header = (f"{'class':<{name_width}} {'AP':>7} {'AP50':>7} {'AP75':>7} {'P':>7} {'R':>7} {'F1':>7} "
+              f"{'conf':>7} {'gt':>6} {'dets':>6}")
+    lines = [header, "-" * len(header)]
+
+    def row(name, ap, ap50, ap75, f1_info, n_gt, n_det):
+        f1_info = f1_info or {}
+        return (f"{name:<{name_width}} {_fmt(ap)} {_fmt(ap50)} {_fmt(ap75)} "
+                f"{_fmt(f1_info.get('precision'))} {_fmt(f1_info.get('recall'))} {_fmt(f1_info.get('f1'))} "
+                f"{_fmt(f1_info.get('score_threshold'))} {n_gt:>6} {n_det:>6}")
+
+    per_class = result.per_class
+    n_gt_all = sum(int(per_class[c]["n_gt"]) for c in per_class)
+    n_det_all = sum(int(per_class[c]["n_det"]) for c in per_class)
+    lines.append(row("all", result.map, result.map50, result.map75, best.get("all"), n_gt_all, n_det_all))
+    for category in sorted(set(per_class) | set(class_names)):
+        stats = per_class.get(category)
+        name = class_names.get(category, str(category))
+        if stats is None:
+            lines.append(row(name, None, None, None, None, 0, 0))
+            continue
+        lines.append(row(name, stats["ap"], stats["ap50"], stats["ap75"], best.get(category),
+                         int(stats["n_gt"]), int(stats["n_det"])))
+    lines.append(f"(P, R, F1 at the confidence 'conf' that maximises F1 at IoU {iou_threshold:g}; "
+                 "'-': no ground truth)")
+    return "\n".join(lines)
+
+
+def _write_json(result, gt, path) -> None:
+    import json
+    from pathlib import Path
+
+    data = result.to_dict()
+    data["class_names"] = {str(k): v for k, v in gt.class_names.items()}
+    data["image_ids"] = [x if isinstance(x, (int, str)) else str(x) for x in gt.image_ids]
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump(data, handle, indent=1, allow_nan=True, default=_json_default)
+        handle.write("\n")
+
+
+def _json_default(value):
+    import numpy as np
+
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"cannot write {type(value).__name__} to JSON")
+
+
+# ----------------------------------------------------------------------------------------------
+# nms
+
+
+def _run_nms(args) -> int:
+    from pathlib import Path
+
+    import numpy as np
+
+    from .io.yolo import _fail, _read_txt
+
+    src = Path(args.pred_dir)
+    if not src.is_dir():
+        raise CLIError(f"prediction folder {args.pred_dir!r} does not exist or is not a folder")
+    if not any(src.glob("*.txt")) and (src / "labels").is_dir():
+        src = src / "labels"
+    files = sorted(p for p in src.glob("*.txt") if p.is_file())
+    if not files:
+        raise CLIError(f"no .txt prediction files in {str(src)!r}")
+    for name, value in (("--conf", args.conf), ("--iou", args.iou), ("--soft-min-score", args.soft_min_score)):
+        if not 0 <= value <= 1:
+            raise CLIError(f"{name} must be in [0, 1]; got {value}")
+    if args.max_det <= 0:
+        raise CLIError(f"--max-det must be a positive integer; got {args.max_det}")
+    out = Path(args.out_dir)
+    if out.resolve() == src.resolve():
+        raise CLIError("OUT_DIR must differ from PRED_DIR (the input would be overwritten)")
+    out.mkdir(parents=True, exist_ok=True)
+
+    from .io._common import progress_iter
+
+    n_in = n_out = 0
+    for file in progress_iter(files, desc="nms", progress=None):
+        labels, coords, conf, lines = _read_txt(file, kind="predictions", obb=None)
+        if len(labels):
+            n_coords = coords.shape[1]
+            if n_coords not in (4, 8):
+                _fail(file, lines[0], "expected 'class cx cy w h conf' or 'class x1 y1 ... x4 y4 conf'")
+            bad = np.flatnonzero(~(np.all(np.isfinite(coords), axis=1) & (conf >= 0) & (conf <= 1)))
+            if bad.size:
+                _fail(file, lines[bad[0]], "coordinates must be finite and the confidence in [0, 1]")
+        keep, scores = _postprocess(labels, coords, conf, args)
+        n_in += len(labels)
+        n_out += len(keep)
+        text = "".join(
+            " ".join([str(int(labels[i]))] + [repr(float(v)) for v in coords[i]] + [repr(float(s))]) + "\n"
+            for i, s in zip(keep, scores)
+        )
+        (out / file.name).write_text(text)
+    print(f"{len(files)} files, {n_in} detections in, {n_out} kept -> {out}")
+    return 0
+
+
+def _postprocess(labels, coords, conf, args):
+    """Indices kept (by decreasing score) and their (possibly decayed) scores for one file."""
+    import numpy as np
+
+    from . import batched_nms, filter_by_confidence, nms, soft_nms
+
+    if len(labels) == 0:
+        return np.zeros(0, np.int64), np.zeros(0)
+    idx = filter_by_confidence(conf, args.conf)
+    if coords.shape[1] == 8:
+        boxes = coords[idx].reshape(-1, 4, 2)
+        fmt = {}
+    else:
+        boxes = coords[idx]
+        fmt = {"box_format": "cxcywh"}
+    groups = [np.arange(len(idx))] if args.class_agnostic else [
+        np.flatnonzero(labels[idx] == c) for c in np.unique(labels[idx])
+    ]
+    if args.soft:
+        picked, new_scores = [], []
+        for g in groups:
+            k, s = soft_nms(_as_xyxy(boxes[g], fmt), conf[idx][g], method=args.soft, sigma=args.sigma,
+                            iou_threshold=args.iou, score_threshold=args.soft_min_score)
+            picked.append(g[k])
+            new_scores.append(s)
+        picked = np.concatenate(picked) if picked else np.zeros(0, np.int64)
+        new_scores = np.concatenate(new_scores) if new_scores else np.zeros(0)
+        order = np.argsort(-new_scores, kind="stable")[: args.max_det]
+        return idx[picked[order]], new_scores[order]
+    if args.class_agnostic:
+        k = nms(boxes, conf[idx], args.iou, **fmt)
+    else:
+        k = batched_nms(boxes, conf[idx], labels[idx], args.iou, **fmt)
+    k = k[: args.max_det]
+    return idx[k], conf[idx][k]
+
+
+def _as_xyxy(boxes, fmt):
+    """soft_nms takes xyxy (or oriented) boxes."""
+    if fmt.get("box_format") == "cxcywh":
+        from .boxes import convert_boxes
+
+        return convert_boxes(boxes, "cxcywh", "xyxy")
+    return boxes
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
