@@ -258,7 +258,8 @@ def format_class_table(result, class_names: dict, *, iou_threshold: float = 0.5)
         if stats is None:
             lines.append(row(name, None, None, None, None, 0, 0))
             continue
-        lines.append(row(name, stats["ap"], stats["ap50"], stats["ap75"], best.get(category),
+        f1_info = best.get(category) if int(stats["n_gt"]) > 0 else None  # no recall without ground truth
+        lines.append(row(name, stats["ap"], stats["ap50"], stats["ap75"], f1_info,
                          int(stats["n_gt"]), int(stats["n_det"])))
     lines.append(f"(P, R, F1 at the confidence 'conf' that maximises F1 at IoU {iou_threshold:g}; "
                  "'-': no ground truth)")

@@ -102,8 +102,10 @@ def plot_pr_curves(result, class_names=None, *, iou_threshold=0.5, path=None, ma
     if means:
         mean = np.mean(means, axis=0)
         ax.plot(recall_points, mean, linewidth=3, color="blue", label=f"all classes {np.mean(mean):.3f}")
+    protocol = {"coco": "COCO 101-point", "voc11": "VOC 11-point", "voc": "all-point"}.get(
+        getattr(result, "interpolation", "coco"), str(getattr(result, "interpolation", "")))
     ax.set(xlabel="Recall", ylabel="Precision", xlim=(0, 1), ylim=(0, 1.02),
-           title=f"Precision-recall ({label}, COCO 101-point interpolation)")
+           title=f"Precision-recall ({label}, {protocol})")
     ax.grid(alpha=0.3)
     if means:
         ax.legend(loc="lower left", fontsize="small")

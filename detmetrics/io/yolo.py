@@ -171,7 +171,9 @@ def read_yolo_predictions(path, ground_truth: DetectionData, *, progress=None) -
         (OBB), normalized.
     ground_truth : DetectionData
         Gives the images (a prediction file must belong to one of them), their
-        sizes, the class names and detect vs OBB.
+        sizes, the class names and detect vs OBB.  Against a COCO ground truth
+        (which needs ``width`` and ``height`` for its images), class index ``i``
+        is the ``i``-th category in increasing id order.
     progress : bool, optional
         Show a progress bar; see :func:`read_yolo_dataset`.
 
@@ -210,6 +212,8 @@ def read_yolo_predictions(path, ground_truth: DetectionData, *, progress=None) -
         if ground_truth.names_inferred and len(labels) and labels.max() >= len(names) and labels.min() >= 0:
             names.update({i: str(i) for i in range(len(names), int(labels.max()) + 1)})
         _check_classes(file, lines, labels, names)
+        if ground_truth.source != "yolo":  # class index -> the COCO file's category id
+            labels = np.array(sorted(names), dtype=np.int64)[labels]
         _check_finite(file, lines, coords, conf)
         bad = np.flatnonzero((conf < 0) | (conf > 1))
         if bad.size:
