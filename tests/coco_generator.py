@@ -46,6 +46,8 @@ __all__ = [
     "make_coco_dataset",
     "adversarial_datasets",
     "to_mean_ap",
+    "has_zero_annotation_id",
+    "quirk_datasets",
     "run_pycocotools",
 ]
 
@@ -349,6 +351,13 @@ def _small_special_datasets():
                  det(7, 5, [300, 300, 16, 64], 0.6), det(7, 5, [200, 200, 96, 96], 0.5),
                  det(3, 5, [0, 0, 40, 40], 0.4), det(3, 5, [50, 50, 0, 10], 0.3), det(3, 2, [60, 60, 10, 0], 0.3),
                  det(3, 5, [300, 300, 32, 32.5], 0.2)]))
+    # annotation id 0: pycocotools records a match by the gt id, so a match with id 0
+    # counts as no match (a false positive, or ignored when outside the area range)
+    out.append(("ann_id_zero", {"images": img, "categories": cats,
+                                "annotations": [ann(0, 7, 5, [0, 0, 10, 10]), ann(1, 7, 5, [50, 50, 40, 40]),
+                                                ann(2, 3, 5, [0, 0, 100, 100]), ann(3, 3, 2, [0, 0, 20, 20])]},
+                [det(7, 5, [0, 0, 10, 10], 0.9), det(7, 5, [0, 0, 10, 9], 0.8), det(7, 5, [50, 50, 40, 40], 0.7),
+                 det(3, 5, [0, 0, 100, 100], 0.6), det(3, 2, [0, 0, 20, 20], 0.5)]))
     # IoU exactly at each default threshold, and just below, for regular and crowd gts
     anns, dets, k = [], [], 1
     for j, t in enumerate(COCO_IOU_THRESHOLDS):
@@ -375,6 +384,11 @@ def adversarial_datasets():
         gt, results = make_coco_dataset(seed, n_images=n_images, n_categories=n_categories)
         out.append((f"seed{seed}_img{n_images}_cat{n_categories}", gt, results))
     return out
+
+
+def has_zero_annotation_id(gt):
+    """Whether a ground-truth annotation has id 0 (``mean_ap`` has no ids to reproduce that)."""
+    return any(a["id"] == 0 for a in gt["annotations"])
 
 
 def to_mean_ap(gt, results):
@@ -451,3 +465,72 @@ def run_pycocotools(gt, results, *, iou_thresholds=None, max_detections=None, ar
         ev.accumulate()
         ev.summarize()
     return np.asarray(ev.stats, dtype=np.float64), ev.eval, ev.params
+
+
+def quirk_datasets(seed=0, n_images=20):
+    """Inputs pycocotools accepts and handles in a particular way: ``(name, gt, results, options)``.
+
+    ``options`` are ``evaluate_coco`` keywords (``iou_thresholds``,
+    ``max_detections``, ``area_ranges``) to give both libraries.
+    """
+    base_gt, base_res = make_coco_dataset(seed, n_images=n_images)
+    cat_ids = [c["id"] for c in base_gt["categories"]]
+    out = []
+
+    def add(name, gt=None, res=None, **options):
+        out.append((name, base_gt if gt is None else gt, base_res if res is None else res, options))
+
+    res = copy.deepcopy(base_res)
+    res.append(dict(res[0], category_id=max(cat_ids) + 1000))
+    add("results_with_unknown_category", res=res)  # pycocotools evaluates listed categories only
+    gt = copy.deepcopy(base_gt)
+    for a in gt["annotations"][::3]:
+        a["ignore"] = 1  # overridden by iscrowd in COCOeval._prepare
+    add("gt_ignore_field", gt=gt)
+    gt = copy.deepcopy(base_gt)
+    for a in gt["annotations"]:
+        a["iscrowd"] = bool(a["iscrowd"])
+    add("iscrowd_as_bool", gt=gt)
+    gt = copy.deepcopy(base_gt)
+    gt["annotations"].append(dict(gt["annotations"][0], id=10**8, image_id=10**7 + 1))
+    add("gt_on_unlisted_image", gt=gt)  # not among gt["images"]: not evaluated
+    gt = copy.deepcopy(base_gt)
+    gt["annotations"].append(dict(gt["annotations"][0], id=10**8, category_id=10**6))
+    add("gt_of_unlisted_category", gt=gt)
+    res = copy.deepcopy(base_res)
+    for r in res:
+        r["area"] = 5000.0  # loadRes overwrites area with w * h
+        r["id"] = 0
+        r["iscrowd"] = 1
+    add("results_with_area_id_iscrowd_fields", res=res)
+    gt, res = copy.deepcopy(base_gt), copy.deepcopy(base_res)
+    a = gt["annotations"][0]
+    a["bbox"], a["area"] = [0.0, 0.0, 2e5, 2e5], 4e10  # beyond the "all" range (1e5**2)
+    res.append({"image_id": a["image_id"], "category_id": a["category_id"], "bbox": [0.0, 0.0, 2e5, 2e5],
+                "score": 0.5})
+    add("beyond_all_area_range", gt=gt, res=res)
+    add("unsorted_iou_thresholds", iou_thresholds=(0.75, 0.5, 0.9))
+    add("iou_threshold_zero", iou_thresholds=(0.0, 0.5))
+    add("area_ranges_reordered", area_ranges={"large": (96.0**2, 1e10), "all": (0.0, 1e10),
+                                              "small": (0.0, 32.0**2), "medium": (32.0**2, 96.0**2)})
+    gt, res = copy.deepcopy(base_gt), copy.deepcopy(base_res)
+    names = {img["id"]: f"img{img['id']}" for img in gt["images"]}  # sorted as strings
+    for img in gt["images"]:
+        img["id"] = names[img["id"]]
+    for a in gt["annotations"]:
+        a["image_id"] = names[a["image_id"]]
+    for r in res:
+        r["image_id"] = names[r["image_id"]]
+    add("string_image_ids", gt=gt, res=res)
+    res = copy.deepcopy(base_res)
+    for r in res:
+        r["bbox"] = [int(round(v)) for v in r["bbox"]]
+        r["score"] = int(r["score"] >= 0.5)
+    add("integer_boxes_and_scores", res=res)
+    res = copy.deepcopy(base_res)
+    for r in res:
+        r["score"] = r["score"] * 10 - 3
+    add("scores_outside_0_1", res=res)
+    add("no_images", gt={"images": [], "categories": base_gt["categories"], "annotations": []}, res=[])
+    add("no_categories", gt={"images": base_gt["images"], "categories": [], "annotations": []}, res=[])
+    return out
