@@ -18,6 +18,7 @@ from detmetrics import (
     rotated_to_degrees,
     rotated_to_radians,
 )
+from detmetrics.iou import box_iou
 from detmetrics.rotated import _iou_blocks_oriented, _oriented_area, as_quads, as_rotated_boxes
 from detmetrics.strategies import quads, rotated_boxes
 
@@ -224,26 +225,12 @@ def test_invariant_to_common_similarity(b1, b2, phi, shift, scale):
     assert_allclose(moved, expected, rtol=0, atol=1e-9)
 
 
-def _box_iou_xyxy(a, b):
-    try:
-        from detmetrics.iou import box_iou
-    except ImportError:  # the axis-aligned family has not landed: a direct formula
-        lt = np.maximum(a[:, None, :2], b[None, :, :2])
-        rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
-        wh = np.clip(rb - lt, 0, None)
-        inter = wh[..., 0] * wh[..., 1]
-        area = lambda x: (x[:, 2] - x[:, 0]) * (x[:, 3] - x[:, 1])  # noqa: E731
-        union = area(a)[:, None] + area(b)[None, :] - inter
-        return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
-    return box_iou(a, b, box_format="xyxy")
-
-
 @given(rotated_boxes(max_size=8), rotated_boxes(max_size=8), st.sampled_from([0.0, PI, -PI, 2 * PI]))
 def test_equals_box_iou_when_axis_aligned(b1, b2, angle):
     b1[:, 4] = 0.0
     b2[:, 4] = angle
     xyxy = lambda b: np.column_stack([b[:, 0] - b[:, 2] / 2, b[:, 1] - b[:, 3] / 2, b[:, 0] + b[:, 2] / 2, b[:, 1] + b[:, 3] / 2])  # noqa: E731
-    assert_allclose(rotated_iou(b1, b2), _box_iou_xyxy(xyxy(b1), xyxy(b2)), rtol=0, atol=1e-12)
+    assert_allclose(rotated_iou(b1, b2), box_iou(xyxy(b1), xyxy(b2)), rtol=0, atol=1e-12)
 
 
 def test_empty_inputs():
