@@ -47,9 +47,11 @@ offsets do not cancel).  Around the clipping:
   (or touching) along one of the 8 edge normals, have intersection exactly 0;
   the bounding-box test is also what makes the kernel fast on real data where
   most pairs are far apart;
-* two identical polygons (the same corners, which includes a box and itself
-  turned by ``pi`` or ``2 pi``) have intersection exactly equal to their area,
-  so IoU is exactly 1.0;
+* two identical polygons (the same corners; for rotated boxes the angle is
+  first reduced modulo ``pi``, so angles ``0``, ``pi``, ``2 pi``, ``-pi`` give the
+  same corners) have intersection exactly equal to their area, so IoU is
+  exactly 1.0; a box and the same box turned by ``pi`` from another angle
+  (``0.3`` and ``0.3 + pi``, whose sum is rounded) give 1 up to rounding;
 * the smaller polygon is clipped by the larger, so a polygon nested inside
   the other comes out unchanged and IoU is exactly ``area_small / area_big``;
 * the intersection is clipped into ``[0, min(area1, area2)]``, hence IoU is in
@@ -222,8 +224,9 @@ def rotated_to_corners(boxes) -> np.ndarray:
     ndarray of shape (N, 4, 2), float64
         ``c + R(angle) @ (+-w/2, +-h/2)``, counter-clockwise in the x-right / y-up
         frame, starting at the corner with the smallest ``(x, y)``.  The angle is
-        first reduced modulo ``pi`` (which maps the rectangle onto itself), so a
-        box and the same box turned by ``pi`` or ``2 pi`` give identical corners.
+        first reduced modulo ``pi`` (which maps the rectangle onto itself), so
+        angles ``0``, ``pi``, ``2 pi`` give identical corners (``a`` and ``a + pi``
+        in general give the same corners up to the rounding of ``a + pi``).
 
     Examples
     --------
@@ -414,8 +417,9 @@ def rotated_iou(boxes1, boxes2, *, backend="auto") -> np.ndarray:
     iou : ndarray of shape (N, M), float64
         Intersection area over union area of the two rectangles, computed by
         convex-polygon clipping.  Exactly 0 for disjoint or touching boxes,
-        exactly 1 for identical boxes (also when one is turned by ``pi``), 0 when
-        either box has zero area.  Always in ``[0, 1]``.
+        exactly 1 for identical boxes (and for angles 0 / ``pi`` / ``2 pi``; other
+        angles turned by ``pi`` give 1 up to rounding), 0 when either box has
+        zero area.  Always in ``[0, 1]``.
 
     See Also
     --------
