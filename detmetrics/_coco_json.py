@@ -1,0 +1,292 @@
+"""COCO JSON loading for :func:`detmetrics.evaluate_coco` (flat NumPy arrays out).
+
+msgspec decodes the files straight into typed structs (validation and
+decoding in one pass, about twice as fast as ``json.load``); without msgspec
+the standard library's ``json`` is used with the same checks.  pycocotools is
+never imported.
+
+Semantics follow pycocotools' ``COCO`` / ``COCO.loadRes``:
+
+* ground truth: images and categories come from the ``images`` and
+  ``categories`` lists; annotations whose image or category is not listed are
+  left out (``getAnnIds(imgIds=..., catIds=...)``); ``iscrowd`` defaults to 0;
+  a missing ``area`` field is taken as ``w * h`` (pycocotools would raise
+  ``KeyError``); the annotation ``id`` is only used for pycocotools' quirk
+  that a match with a ground truth of id 0 does not count.
+* results: each entry needs ``image_id``, ``category_id``, ``bbox`` (4
+  numbers, xywh) and ``score``; its area is ``w * h``; an ``image_id`` absent
+  from the ground truth is an error (pycocotools asserts); a ``category_id``
+  absent from the ground truth's categories is ignored (as COCOeval does); an
+  empty list is valid.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+try:
+    import msgspec
+
+    HAVE_MSGSPEC = True
+except ImportError:  # pragma: no cover - msgspec is a dependency
+    msgspec = None
+    HAVE_MSGSPEC = False
+
+__all__: list[str] = []
+
+
+if HAVE_MSGSPEC:
+
+    class _Image(msgspec.Struct, gc=False):
+        id: int | str
+
+    class _Category(msgspec.Struct, gc=False):
+        id: int
+        name: str = ""
+
+    class _Annotation(msgspec.Struct, gc=False):
+        image_id: int | str
+        category_id: int
+        bbox: tuple[float, float, float, float]
+        id: int | str | None = None
+        area: float | None = None
+        iscrowd: int | bool = 0
+
+    class _GroundTruth(msgspec.Struct, gc=False):
+        images: list[_Image]
+        annotations: list[_Annotation] = []
+        categories: list[_Category] = []
+
+    class _Result(msgspec.Struct, gc=False):
+        image_id: int | str
+        category_id: int
+        bbox: tuple[float, float, float, float]
+        score: float
+
+
+@dataclass
+class CocoGroundTruth:
+    """Flat ground truth: ids sorted as COCOeval sorts them, annotations as arrays."""
+
+    image_ids: list          # sorted
+    category_ids: list       # sorted ints
+    category_names: dict     # id -> name
+    image_index: np.ndarray  # (G,) int64 index into image_ids
+    category: np.ndarray     # (G,) int64 category id
+    boxes: np.ndarray        # (G, 4) float64 xywh
+    area: np.ndarray         # (G,) float64
+    iscrowd: np.ndarray      # (G,) uint8
+    zero_id: np.ndarray      # (G,) uint8 (annotation id == 0)
+
+
+@dataclass
+class CocoResults:
+    image_index: np.ndarray  # (D,) int64 index into the ground truth's image_ids
+    category: np.ndarray     # (D,) int64
+    boxes: np.ndarray        # (D, 4) float64 xywh
+    scores: np.ndarray       # (D,) float64
+
+
+def _read(source, what: str):
+    """Bytes of a path, or the object itself when already loaded."""
+    if isinstance(source, (dict, list)):
+        return None, source
+    if isinstance(source, (bytes, bytearray)):
+        return bytes(source), None
+    if isinstance(source, (str, os.PathLike)):
+        path = os.fspath(source)
+        if not os.path.isfile(path):
+            raise ValueError(f"{what} file {path!r} does not exist")
+        with open(path, "rb") as fh:
+            return fh.read(), None
+    raise TypeError(f"{what} must be a path, bytes or a loaded COCO {('dict' if what == 'ground_truth' else 'list')}; "
+                    f"got {type(source).__name__}")
+
+
+def _decode(source, type_, what: str):
+    data, obj = _read(source, what)
+    if HAVE_MSGSPEC:
+        try:
+            if data is not None:
+                return msgspec.json.decode(data, type=type_)
+            return msgspec.convert(obj, type=type_)
+        except msgspec.ValidationError as exc:
+            raise ValueError(f"{what}: {exc}") from None
+        except msgspec.DecodeError as exc:
+            raise ValueError(f"{what} is not valid JSON ({exc})") from None
+    import json  # pragma: no cover - fallback without msgspec
+
+    if data is not None:  # pragma: no cover
+        try:
+            obj = json.loads(data)
+        except ValueError as exc:
+            raise ValueError(f"{what} is not valid JSON ({exc})") from None
+    return _fallback_convert(obj, type_, what)  # pragma: no cover
+
+
+def _check_boxes(boxes: np.ndarray, what: str) -> None:
+    finite = np.isfinite(boxes).all(axis=1)
+    if not finite.all():
+        row = int(np.flatnonzero(~finite)[0])
+        raise ValueError(f"{what}: [{row}].bbox contains NaN or infinite values ({boxes[row].tolist()})")
+    bad = (boxes[:, 2] < 0) | (boxes[:, 3] < 0)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"{what}: [{row}].bbox has a negative width or height ({boxes[row].tolist()})")
+
+
+def _bbox_array(items) -> np.ndarray:
+    n = len(items)
+    flat = np.fromiter((v for it in items for v in it.bbox), dtype=np.float64, count=4 * n)
+    return flat.reshape(n, 4)
+
+
+def _sorted_ids(ids, what: str) -> list:
+    try:
+        return sorted(set(ids))
+    except TypeError:
+        raise ValueError(f"{what} mixes integer and string ids") from None
+
+
+def _index_of(sorted_ids: list, values: list, what: str) -> np.ndarray:
+    """Positions of ``values`` in ``sorted_ids`` (-1 when absent)."""
+    if sorted_ids and all(isinstance(i, int) for i in sorted_ids) and all(isinstance(v, int) for v in values):
+        keys = np.asarray(sorted_ids, dtype=np.int64)
+        vals = np.asarray(values, dtype=np.int64) if values else np.zeros(0, np.int64)
+        pos = np.searchsorted(keys, vals)
+        pos_clip = np.minimum(pos, max(len(keys) - 1, 0))
+        found = (pos < len(keys)) & (keys[pos_clip] == vals) if len(keys) else np.zeros(len(vals), bool)
+        return np.where(found, pos, -1).astype(np.int64)
+    lookup = {k: i for i, k in enumerate(sorted_ids)}
+    return np.fromiter((lookup.get(v, -1) for v in values), dtype=np.int64, count=len(values))
+
+
+def load_ground_truth(source) -> CocoGroundTruth:
+    """Load a COCO ground truth (path, bytes or dict) into flat arrays."""
+    gt = _decode(source, _GroundTruth if HAVE_MSGSPEC else None, "ground_truth")
+    image_ids = _sorted_ids([img.id for img in gt.images], "ground_truth images")
+    category_ids = _sorted_ids([c.id for c in gt.categories], "ground_truth categories")
+    names = {c.id: c.name for c in gt.categories}
+    anns = gt.annotations
+    image_index = _index_of(image_ids, [a.image_id for a in anns], "ground_truth")
+    cat_index = _index_of(category_ids, [a.category_id for a in anns], "ground_truth")
+    boxes = _bbox_array(anns)
+    _check_boxes(boxes, "ground_truth annotations")
+    area = np.array([a.area if a.area is not None else np.nan for a in anns], dtype=np.float64)
+    missing = np.isnan(area)
+    if missing.any():
+        area[missing] = boxes[missing, 2] * boxes[missing, 3]
+    if not np.all(np.isfinite(area)):
+        row = int(np.flatnonzero(~np.isfinite(area))[0])
+        raise ValueError(f"ground_truth annotations: [{row}].area must be finite; got {area[row]!r}")
+    iscrowd = np.array([bool(a.iscrowd) for a in anns], dtype=np.uint8)
+    zero_id = np.array([a.id == 0 for a in anns], dtype=np.uint8)
+    ann_ids = [a.id for a in anns if a.id is not None]
+    if len(set(ann_ids)) != len(ann_ids):
+        seen = set()
+        dup = next(i for i in ann_ids if i in seen or seen.add(i))
+        raise ValueError(f"ground_truth annotations: duplicate annotation id {dup!r}")
+    keep = (image_index >= 0) & (cat_index >= 0)
+    return CocoGroundTruth(
+        image_ids=image_ids,
+        category_ids=category_ids,
+        category_names=names,
+        image_index=np.ascontiguousarray(image_index[keep]),
+        category=np.ascontiguousarray(np.asarray([a.category_id for a in anns], dtype=np.int64).reshape(-1)[keep]),
+        boxes=np.ascontiguousarray(boxes[keep]),
+        area=np.ascontiguousarray(area[keep]),
+        iscrowd=np.ascontiguousarray(iscrowd[keep]),
+        zero_id=np.ascontiguousarray(zero_id[keep]),
+    )
+
+
+def load_results(source, gt: CocoGroundTruth) -> CocoResults:
+    """Load COCO results (path, bytes or list) against a loaded ground truth."""
+    res = _decode(source, list[_Result] if HAVE_MSGSPEC else None, "results")
+    image_index = _index_of(gt.image_ids, [r.image_id for r in res], "results")
+    if np.any(image_index < 0):
+        row = int(np.flatnonzero(image_index < 0)[0])
+        raise ValueError(f"results: [{row}].image_id {res[row].image_id!r} is not an image of the ground truth")
+    category = np.fromiter((r.category_id for r in res), dtype=np.int64, count=len(res))
+    scores = np.fromiter((r.score for r in res), dtype=np.float64, count=len(res))
+    boxes = _bbox_array(res)
+    _check_boxes(boxes, "results")
+    if not np.all(np.isfinite(scores)):
+        row = int(np.flatnonzero(~np.isfinite(scores))[0])
+        raise ValueError(f"results: [{row}].score must be finite; got {scores[row]!r}")
+    cats = np.asarray(gt.category_ids, dtype=np.int64)
+    keep = np.isin(category, cats)
+    if not keep.all():
+        image_index, category, boxes, scores = image_index[keep], category[keep], boxes[keep], scores[keep]
+    return CocoResults(
+        image_index=np.ascontiguousarray(image_index, dtype=np.int64),
+        category=np.ascontiguousarray(category),
+        boxes=np.ascontiguousarray(boxes),
+        scores=np.ascontiguousarray(scores),
+    )
+
+
+# --------------------------------------------------------------------------------------
+# stdlib fallback (no msgspec): same checks, plain Python
+
+
+class _Obj:  # pragma: no cover - fallback
+    __slots__ = ("__dict__",)
+
+    def __init__(self, **kw):
+        self.__dict__.update(kw)
+
+
+def _fallback_convert(obj, type_, what):  # pragma: no cover - fallback without msgspec
+    def number(v, where):
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise ValueError(f"{what}: Expected `float`, got `{type(v).__name__}` - at `{where}`")
+        return float(v)
+
+    def ident(v, where, allow_str=True):
+        if isinstance(v, bool) or not (isinstance(v, int) or (allow_str and isinstance(v, str))):
+            raise ValueError(f"{what}: Expected `int`, got `{type(v).__name__}` - at `{where}`")
+        return v
+
+    def bbox(v, where):
+        if not isinstance(v, (list, tuple)) or len(v) != 4:
+            raise ValueError(f"{what}: Expected `array` of length 4 - at `{where}`")
+        return tuple(number(x, f"{where}[{i}]") for i, x in enumerate(v))
+
+    def field(d, key, where):
+        if not isinstance(d, dict):
+            raise ValueError(f"{what}: Expected `object`, got `{type(d).__name__}` - at `{where}`")
+        if key not in d:
+            raise ValueError(f"{what}: Object missing required field `{key}` - at `{where}`")
+        return d[key]
+
+    if what == "results":
+        if not isinstance(obj, list):
+            raise ValueError(f"{what}: Expected `array`, got `{type(obj).__name__}`")
+        out = []
+        for i, r in enumerate(obj):
+            w = f"$[{i}]"
+            out.append(_Obj(image_id=ident(field(r, "image_id", w), w + ".image_id"),
+                            category_id=ident(field(r, "category_id", w), w + ".category_id", False),
+                            bbox=bbox(field(r, "bbox", w), w + ".bbox"),
+                            score=number(field(r, "score", w), w + ".score")))
+        return out
+    if not isinstance(obj, dict):
+        raise ValueError(f"{what}: Expected `object`, got `{type(obj).__name__}`")
+    images = [_Obj(id=ident(field(im, "id", f"$.images[{i}]"), f"$.images[{i}].id"))
+              for i, im in enumerate(field(obj, "images", "$"))]
+    cats = [_Obj(id=ident(field(c, "id", f"$.categories[{i}]"), f"$.categories[{i}].id", False),
+                 name=str(c.get("name", ""))) for i, c in enumerate(obj.get("categories", []))]
+    anns = []
+    for i, a in enumerate(obj.get("annotations", [])):
+        w = f"$.annotations[{i}]"
+        area = a.get("area") if isinstance(a, dict) else None
+        anns.append(_Obj(image_id=ident(field(a, "image_id", w), w + ".image_id"),
+                         category_id=ident(field(a, "category_id", w), w + ".category_id", False),
+                         bbox=bbox(field(a, "bbox", w), w + ".bbox"), id=a.get("id"),
+                         area=None if area is None else number(area, w + ".area"),
+                         iscrowd=a.get("iscrowd", 0)))
+    return _Obj(images=images, categories=cats, annotations=anns)

@@ -1,0 +1,470 @@
+"""COCO matching: per-group IoU blocks and greedy detection/ground-truth matching.
+
+Evaluation works on *groups*: the detections and ground truths of one
+(image, category) pair.  Everything is flat: group ``g`` owns detections
+``det_offsets[g]:det_offsets[g+1]`` (sorted by decreasing score, stable, and
+already cut to the largest ``max_detections``) and ground truths
+``gt_offsets[g]:gt_offsets[g+1]`` (in input order).  Two steps:
+
+1. :func:`_iou_blocks` computes one row-major ``(n_det_g, n_gt_g)`` IoU block
+   per group with pycocotools' arithmetic (``maskApi.c`` ``bbIou`` on xywh
+   boxes), so that an IoU sitting exactly on a threshold compares the way it
+   does in pycocotools.  For a crowd ground truth the value is
+   ``intersection / area(det)``.  Rotated boxes and quads get their blocks from
+   :func:`detmetrics.rotated._iou_blocks_oriented` instead.
+2. :func:`_match_groups` is geometry-free: from the blocks and the area fields
+   it runs pycocotools' ``evaluateImg`` for every area range and IoU threshold:
+
+   * a ground truth is *ignored* for an area range when it is a crowd or its
+     area is outside ``[lo, hi]`` (both ends inclusive); ground truths are
+     visited non-ignored first (stable);
+   * each detection, in score order, takes the unmatched ground truth with the
+     highest IoU ``>= min(t, 1 - 1e-10)`` (a later candidate replaces the
+     current one only when its IoU is ``>=`` the best so far, so the last of
+     equal IoUs wins); crowds stay available and may take many detections; once
+     a non-ignored ground truth is matched, ignored ones are not considered;
+   * a detection matched to an ignored ground truth is ignored, and so is an
+     unmatched detection whose area is outside the range;
+   * as in pycocotools, whose match record is the ground-truth *id*, a match
+     with a ground truth whose annotation id is 0 counts as no match (the
+     ``gt_zero_id`` flag; :func:`detmetrics.mean_ap` never produces it).
+
+The output is one code per detection, area range and threshold,
+``det_code`` of shape ``(D, A, T)`` (uint8: ``0`` ignored, ``1`` true positive,
+``2`` false positive; detection-major so that one detection's codes share a
+cache line), and ``gt_ignored`` of shape ``(G, A)`` (uint8), which is all the
+accumulation needs (see :mod:`detmetrics.ap`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._backend import kernel, parallel_kernel, prange
+
+__all__: list[str] = []
+
+# pycocotools' match test is ``iou >= min(t, 1 - 1e-10)``
+_IOU_CAP = 1.0 - 1e-10
+
+
+def _effective_thresholds(iou_thresholds: np.ndarray) -> np.ndarray:
+    """``min(t, 1 - 1e-10)`` for every threshold (pycocotools' evaluateImg)."""
+    return np.ascontiguousarray([min(float(t), _IOU_CAP) for t in iou_thresholds], dtype=np.float64)
+
+
+def _block_offsets(det_offsets: np.ndarray, gt_offsets: np.ndarray) -> np.ndarray:
+    sizes = np.diff(det_offsets) * np.diff(gt_offsets)
+    iou_offsets = np.zeros(sizes.shape[0] + 1, dtype=np.int64)
+    np.cumsum(sizes, out=iou_offsets[1:])
+    return iou_offsets
+
+
+# --------------------------------------------------------------------------------------
+# grouping: (category, image) buckets, detections by decreasing score inside
+
+
+def _group(det_key, det_score, gt_key, n_buckets, max_det, backend):
+    """Order detections and ground truths into (category, image) groups.
+
+    ``det_key`` / ``gt_key`` are dense bucket numbers ``category * n_images +
+    image`` in ``[0, n_buckets)``.  Detections are ordered by bucket and,
+    inside a bucket, by decreasing score (stable), then cut to ``max_det`` per
+    bucket; ground truths by bucket (stable).  Only non-empty buckets become
+    groups.
+
+    Returns
+    -------
+    det_order, det_rank, gt_order, det_offsets, gt_offsets : ndarray, int64
+        ``det_rank`` is each kept detection's position inside its group.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> out = _group(np.array([1, 0, 1]), np.array([0.5, 0.1, 0.9]), np.array([1]), 2, 100, "numpy")
+    >>> [x.tolist() for x in out]
+    [[1, 2, 0], [0, 0, 1], [0], [0, 1, 3], [0, 0, 1]]
+    """
+    if backend == "numba" and n_buckets <= 4 * (det_key.shape[0] + gt_key.shape[0]) + (1 << 20):
+        n_det = det_key.shape[0]
+        det_order = np.empty(n_det, dtype=np.int64)
+        det_rank = np.empty(n_det, dtype=np.int64)
+        det_counts = np.zeros(n_buckets + 1, dtype=np.int64)
+        gt_order = np.empty(gt_key.shape[0], dtype=np.int64)
+        gt_counts = np.zeros(n_buckets + 1, dtype=np.int64)
+        n_kept = _group_kernel(det_key, det_score, gt_key, max_det, det_order, det_rank, det_counts,
+                               gt_order, gt_counts)
+        present = np.flatnonzero((np.diff(det_counts) > 0) | (np.diff(gt_counts) > 0))
+        det_offsets = np.append(det_counts[present], n_kept).astype(np.int64)
+        gt_offsets = np.append(gt_counts[present], gt_key.shape[0]).astype(np.int64)
+        return det_order[:n_kept], det_rank[:n_kept], gt_order, det_offsets, gt_offsets
+    return _group_reference(det_key, det_score, gt_key, max_det)
+
+
+def _group_reference(det_key, det_score, gt_key, max_det):
+    order = np.argsort(-det_score, kind="stable")
+    order = order[np.argsort(det_key[order], kind="stable")]
+    keys = det_key[order]
+    idx = np.arange(keys.shape[0], dtype=np.int64)
+    start = np.ones(keys.shape[0], dtype=bool)
+    start[1:] = keys[1:] != keys[:-1]
+    rank = idx - np.maximum.accumulate(np.where(start, idx, 0)) if keys.shape[0] else idx
+    keep = rank < max_det
+    order, keys, rank = order[keep], keys[keep], rank[keep]
+    gt_order = np.argsort(gt_key, kind="stable")
+    gt_keys = gt_key[gt_order]
+    groups = np.unique(np.concatenate([keys, gt_keys]))
+    det_offsets = np.append(np.searchsorted(keys, groups, side="left"), keys.shape[0]).astype(np.int64)
+    gt_offsets = np.append(np.searchsorted(gt_keys, groups, side="left"), gt_keys.shape[0]).astype(np.int64)
+    return order.astype(np.int64), rank.astype(np.int64), gt_order.astype(np.int64), det_offsets, gt_offsets
+
+
+@kernel
+def _group_kernel(det_key, det_score, gt_key, max_det, det_order, det_rank, det_counts, gt_order, gt_counts):
+    # counting sort by bucket (stable), then a stable sort by decreasing score inside each
+    # bucket (insertion sort for small buckets, merge sort otherwise), then the cut.
+    # Returns the number of detections kept; det_counts / gt_counts become the (kept)
+    # start offsets of every bucket.
+    n_buckets = det_counts.shape[0] - 1
+    n_det = det_key.shape[0]
+    starts = np.zeros(n_buckets + 1, dtype=np.int64)
+    for i in range(n_det):
+        starts[det_key[i] + 1] += 1
+    for b in range(n_buckets):
+        starts[b + 1] += starts[b]
+    fill = starts[:-1].copy()
+    tmp = np.empty(n_det, dtype=np.int64)
+    for i in range(n_det):
+        b = det_key[i]
+        tmp[fill[b]] = i
+        fill[b] += 1
+    kept = 0
+    for b in range(n_buckets):
+        s0 = starts[b]
+        s1 = starts[b + 1]
+        n = s1 - s0
+        det_counts[b] = kept
+        if n == 0:
+            continue
+        if n <= 32:
+            for i in range(s0 + 1, s1):
+                v = tmp[i]
+                sv = det_score[v]
+                j = i - 1
+                while j >= s0 and det_score[tmp[j]] < sv:
+                    tmp[j + 1] = tmp[j]
+                    j -= 1
+                tmp[j + 1] = v
+        else:
+            neg = np.empty(n, dtype=np.float64)
+            for i in range(n):
+                neg[i] = -det_score[tmp[s0 + i]]
+            local = np.argsort(neg, kind="mergesort")
+            seg = tmp[s0:s1].copy()
+            for i in range(n):
+                tmp[s0 + i] = seg[local[i]]
+        take = n if n < max_det else max_det
+        for i in range(take):
+            det_order[kept] = tmp[s0 + i]
+            det_rank[kept] = i
+            kept += 1
+    det_counts[n_buckets] = kept
+    n_gt = gt_key.shape[0]
+    for i in range(n_gt):
+        gt_counts[gt_key[i] + 1] += 1
+    for b in range(n_buckets):
+        gt_counts[b + 1] += gt_counts[b]
+    fill = gt_counts[:-1].copy()
+    for i in range(n_gt):
+        b = gt_key[i]
+        gt_order[fill[b]] = i
+        fill[b] += 1
+    return kept
+
+
+# --------------------------------------------------------------------------------------
+# IoU blocks (axis-aligned, xywh, pycocotools arithmetic)
+
+
+def _iou_blocks(det_boxes_xywh, gt_boxes_xywh, gt_crowd, det_offsets, gt_offsets, backend):
+    """Per-group IoU blocks of xywh boxes with pycocotools' ``bbIou`` arithmetic.
+
+    Parameters
+    ----------
+    det_boxes_xywh, gt_boxes_xywh : ndarray of shape (D, 4), (G, 4), float64
+        Validated xywh boxes, grouped by the offsets.
+    gt_crowd : ndarray of shape (G,), uint8
+        Non-zero for crowd ground truths (value ``intersection / area(det)``).
+    det_offsets, gt_offsets : ndarray of shape (n_groups + 1,), int64
+    backend : {"numba", "numpy"}
+        Already resolved.
+
+    Returns
+    -------
+    iou_flat : ndarray, float64
+        Block ``g`` is ``iou_flat[iou_offsets[g]:iou_offsets[g+1]]``, row-major
+        ``(n_det_g, n_gt_g)``.
+    iou_offsets : ndarray of shape (n_groups + 1,), int64
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> det = np.array([[0., 0., 10., 10.], [5., 0., 10., 10.]])
+    >>> gt = np.array([[0., 0., 10., 10.]])
+    >>> off_d, off_g = np.array([0, 2]), np.array([0, 1])
+    >>> iou, off = _iou_blocks(det, gt, np.zeros(1, np.uint8), off_d, off_g, "numpy")
+    >>> (iou * 3).tolist(), off.tolist()
+    ([3.0, 1.0], [0, 2])
+    """
+    det_offsets = np.ascontiguousarray(det_offsets, dtype=np.int64)
+    gt_offsets = np.ascontiguousarray(gt_offsets, dtype=np.int64)
+    gt_crowd = np.ascontiguousarray(gt_crowd, dtype=np.uint8)
+    iou_offsets = _block_offsets(det_offsets, gt_offsets)
+    iou_flat = np.empty(int(iou_offsets[-1]), dtype=np.float64)
+    if backend == "numba":
+        _iou_blocks_kernel(det_boxes_xywh, gt_boxes_xywh, gt_crowd, det_offsets, gt_offsets, iou_offsets, iou_flat)
+    else:
+        _iou_blocks_reference(det_boxes_xywh, gt_boxes_xywh, gt_crowd, det_offsets, gt_offsets, iou_offsets, iou_flat)
+    return iou_flat, iou_offsets
+
+
+def _bbox_iou_reference(d: np.ndarray, g: np.ndarray, crowd: np.ndarray) -> np.ndarray:
+    """``(n_det, n_gt)`` IoU of xywh boxes exactly as ``maskApi.c`` ``bbIou`` computes it."""
+    da = d[:, 2] * d[:, 3]
+    ga = g[:, 2] * g[:, 3]
+    w = np.minimum(d[:, None, 2] + d[:, None, 0], g[None, :, 2] + g[None, :, 0]) - np.maximum(d[:, None, 0], g[None, :, 0])
+    h = np.minimum(d[:, None, 3] + d[:, None, 1], g[None, :, 3] + g[None, :, 1]) - np.maximum(d[:, None, 1], g[None, :, 1])
+    inter = w * h
+    union = np.where(crowd[None, :] != 0, da[:, None], (da[:, None] + ga[None, :]) - inter)
+    overlap = (w > 0) & (h > 0) & (union > 0)
+    return np.divide(inter, union, out=np.zeros_like(inter), where=overlap)
+
+
+def _iou_blocks_reference(det, gt, gt_crowd, det_offsets, gt_offsets, iou_offsets, out):
+    for g in range(det_offsets.shape[0] - 1):
+        d0, d1 = det_offsets[g], det_offsets[g + 1]
+        g0, g1 = gt_offsets[g], gt_offsets[g + 1]
+        if d1 > d0 and g1 > g0:
+            block = _bbox_iou_reference(det[d0:d1], gt[g0:g1], gt_crowd[g0:g1])
+            out[iou_offsets[g]:iou_offsets[g + 1]] = block.ravel()
+
+
+# measured at COCO scale (2 cores, ~150k groups): prange over groups ~1.6x faster than a
+# serial loop; the groups are independent and write disjoint slices of ``out``.
+@parallel_kernel
+def _iou_blocks_kernel(det, gt, gt_crowd, det_offsets, gt_offsets, iou_offsets, out):
+    n_groups = det_offsets.shape[0] - 1
+    for g in prange(n_groups):
+        pos = iou_offsets[g]
+        g0 = gt_offsets[g]
+        g1 = gt_offsets[g + 1]
+        for i in range(det_offsets[g], det_offsets[g + 1]):
+            dx = det[i, 0]
+            dy = det[i, 1]
+            dw = det[i, 2]
+            dh = det[i, 3]
+            da = dw * dh
+            for j in range(g0, g1):
+                gx = gt[j, 0]
+                gy = gt[j, 1]
+                gw = gt[j, 2]
+                gh = gt[j, 3]
+                value = 0.0
+                w = min(dw + dx, gw + gx) - max(dx, gx)
+                if w > 0.0:
+                    h = min(dh + dy, gh + gy) - max(dy, gy)
+                    if h > 0.0:
+                        inter = w * h
+                        if gt_crowd[j] != 0:
+                            union = da
+                        else:
+                            union = (da + gw * gh) - inter
+                        if union > 0.0:
+                            value = inter / union
+                out[pos] = value
+                pos += 1
+
+
+# --------------------------------------------------------------------------------------
+# greedy matching (geometry-free)
+
+
+def _match_groups(iou_flat, iou_offsets, det_offsets, gt_offsets, det_area, gt_area, gt_crowd, gt_zero_id,
+                  area_ranges, thresholds, backend):
+    """pycocotools' ``evaluateImg`` for every group, area range and IoU threshold.
+
+    Parameters
+    ----------
+    iou_flat, iou_offsets : the blocks from :func:`_iou_blocks` (or the oriented hook).
+    det_offsets, gt_offsets : ndarray of shape (n_groups + 1,), int64
+    det_area, gt_area : ndarray of shape (D,), (G,), float64
+        Areas compared with the area ranges (detections: box area; ground
+        truths: their ``area`` field).
+    gt_crowd, gt_zero_id : ndarray of shape (G,), uint8
+    area_ranges : ndarray of shape (A, 2), float64
+    thresholds : ndarray of shape (T,), float64
+        Effective thresholds ``min(t, 1 - 1e-10)`` (:func:`_effective_thresholds`).
+    backend : {"numba", "numpy"}
+
+    Returns
+    -------
+    det_code : ndarray of shape (D, A, T), uint8
+        0 ignored, 1 true positive (matched, not ignored), 2 false positive.
+    gt_ignored : ndarray of shape (G, A), uint8
+
+    Examples
+    --------
+    One group, two detections on one ground truth: the higher-scored one matches.
+
+    >>> import numpy as np
+    >>> code, gig = _match_groups(
+    ...     np.array([0.9, 0.8]), np.array([0, 2]), np.array([0, 2]), np.array([0, 1]),
+    ...     np.array([100.0, 100.0]), np.array([100.0]), np.zeros(1, np.uint8), np.zeros(1, np.uint8),
+    ...     np.array([[0.0, 1e10]]), np.array([0.5]), "numpy")
+    >>> code.tolist(), gig.tolist()
+    ([[[1]], [[2]]], [[0]])
+    """
+    n_det = det_area.shape[0]
+    n_gt = gt_area.shape[0]
+    n_area = area_ranges.shape[0]
+    n_thr = thresholds.shape[0]
+    det_code = np.empty((n_det, n_area, n_thr), dtype=np.uint8)
+    gt_ignored = np.empty((n_gt, n_area), dtype=np.uint8)
+    args = (iou_flat, iou_offsets, det_offsets, gt_offsets, det_area, gt_area, gt_crowd, gt_zero_id,
+            area_ranges, thresholds, det_code, gt_ignored)
+    if backend == "numba":
+        _match_groups_kernel(*args)
+    else:
+        _match_groups_reference(*args)
+    return det_code, gt_ignored
+
+
+def _match_groups_reference(iou_flat, iou_offsets, det_offsets, gt_offsets, det_area, gt_area, gt_crowd,
+                            gt_zero_id, area_ranges, thresholds, det_code, gt_ignored):
+    for a, (lo, hi) in enumerate(area_ranges):
+        gt_ignored[:, a] = (gt_crowd != 0) | (gt_area < lo) | (gt_area > hi)
+        det_outside = (det_area < lo) | (det_area > hi)
+        for g in range(det_offsets.shape[0] - 1):
+            d0, d1 = det_offsets[g], det_offsets[g + 1]
+            g0, g1 = gt_offsets[g], gt_offsets[g + 1]
+            n_d, n_g = d1 - d0, g1 - g0
+            ious = iou_flat[iou_offsets[g]:iou_offsets[g + 1]].reshape(n_d, n_g)
+            ignored = gt_ignored[g0:g1, a]
+            order = np.argsort(ignored, kind="stable")  # non-ignored ground truths first
+            crowd = gt_crowd[g0:g1]
+            for t, threshold in enumerate(thresholds):
+                taken = np.zeros(n_g, dtype=bool)
+                for i in range(n_d):
+                    best, m = threshold, -1
+                    for j in order:
+                        if taken[j] and not crowd[j]:
+                            continue
+                        if m > -1 and not ignored[m] and ignored[j]:
+                            break
+                        if ious[i, j] < best:
+                            continue
+                        best, m = ious[i, j], j
+                    matched = m > -1 and not gt_zero_id[g0 + m]
+                    if m > -1:
+                        taken[m] = True
+                    is_ignored = (m > -1 and ignored[m]) or (not matched and det_outside[d0 + i])
+                    det_code[d0 + i, a, t] = 0 if is_ignored else (1 if matched else 2)
+
+
+# Each group first collects, per detection, its candidate ground truths (IoU >= the smallest
+# threshold): any other ground truth would only ever hit ``continue`` or the ignore ``break``
+# (the order is non-ignored first), so skipping it changes nothing, and most detections have
+# 0-2 candidates.  prange over groups: groups write disjoint slices.
+@parallel_kernel
+def _match_groups_kernel(iou_flat, iou_offsets, det_offsets, gt_offsets, det_area, gt_area, gt_crowd,
+                         gt_zero_id, area_ranges, thresholds, det_code, gt_ignored):
+    n_area = area_ranges.shape[0]
+    n_thr = thresholds.shape[0]
+    n_groups = det_offsets.shape[0] - 1
+    lowest = thresholds[0]
+    for t in range(n_thr):
+        lowest = min(lowest, thresholds[t])
+    for a in range(n_area):
+        lo = area_ranges[a, 0]
+        hi = area_ranges[a, 1]
+        for j in range(gt_area.shape[0]):
+            gt_ignored[j, a] = 1 if (gt_crowd[j] != 0 or gt_area[j] < lo or gt_area[j] > hi) else 0
+    for g in prange(n_groups):
+        d0 = det_offsets[g]
+        d1 = det_offsets[g + 1]
+        g0 = gt_offsets[g]
+        n_d = d1 - d0
+        n_g = gt_offsets[g + 1] - g0
+        if n_d == 0:
+            continue
+        base = iou_offsets[g]
+        if n_g == 0:
+            for a in range(n_area):
+                for i in range(d0, d1):
+                    outside = det_area[i] < area_ranges[a, 0] or det_area[i] > area_ranges[a, 1]
+                    for t in range(n_thr):
+                        det_code[i, a, t] = 0 if outside else 2
+            continue
+        # candidates of each detection, in ground-truth input order
+        cand_start = np.empty(n_d + 1, dtype=np.int64)
+        n_cand = 0
+        for i in range(n_d):
+            row = base + i * n_g
+            for j in range(n_g):
+                if iou_flat[row + j] >= lowest:
+                    n_cand += 1
+        cand = np.empty(n_cand, dtype=np.int64)
+        visit = np.empty(n_cand, dtype=np.int64)
+        taken = np.empty(n_g, dtype=np.uint8)
+        c = 0
+        for i in range(n_d):
+            cand_start[i] = c
+            row = base + i * n_g
+            for j in range(n_g):
+                if iou_flat[row + j] >= lowest:
+                    cand[c] = j
+                    c += 1
+        cand_start[n_d] = c
+        for a in range(n_area):
+            lo = area_ranges[a, 0]
+            hi = area_ranges[a, 1]
+            # visiting order per detection: non-ignored candidates first (stable)
+            for i in range(n_d):
+                k = cand_start[i]
+                for q in range(cand_start[i], cand_start[i + 1]):
+                    if gt_ignored[g0 + cand[q], a] == 0:
+                        visit[k] = cand[q]
+                        k += 1
+                for q in range(cand_start[i], cand_start[i + 1]):
+                    if gt_ignored[g0 + cand[q], a] != 0:
+                        visit[k] = cand[q]
+                        k += 1
+            for t in range(n_thr):
+                for j in range(n_g):
+                    taken[j] = 0
+                for i in range(n_d):
+                    best = thresholds[t]
+                    m = -1
+                    row = base + i * n_g
+                    for q in range(cand_start[i], cand_start[i + 1]):
+                        j = visit[q]
+                        if taken[j] != 0 and gt_crowd[g0 + j] == 0:
+                            continue
+                        if m > -1 and gt_ignored[g0 + m, a] == 0 and gt_ignored[g0 + j, a] != 0:
+                            break
+                        value = iou_flat[row + j]
+                        if value < best:
+                            continue
+                        best = value
+                        m = j
+                    d = d0 + i
+                    outside = det_area[d] < lo or det_area[d] > hi
+                    if m > -1:
+                        taken[m] = 1
+                        matched = gt_zero_id[g0 + m] == 0
+                        if gt_ignored[g0 + m, a] != 0 or (not matched and outside):
+                            det_code[d, a, t] = 0
+                        else:
+                            det_code[d, a, t] = 1 if matched else 2
+                    else:
+                        det_code[d, a, t] = 0 if outside else 2
