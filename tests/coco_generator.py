@@ -358,6 +358,18 @@ def _small_special_datasets():
                                                 ann(2, 3, 5, [0, 0, 100, 100]), ann(3, 3, 2, [0, 0, 20, 20])]},
                 [det(7, 5, [0, 0, 10, 10], 0.9), det(7, 5, [0, 0, 10, 9], 0.8), det(7, 5, [50, 50, 40, 40], 0.7),
                  det(3, 5, [0, 0, 100, 100], 0.6), det(3, 2, [0, 0, 20, 20], 0.5)]))
+    # recall k / n_gt for every k (n_gt = 100 and 50): recall lands on the 101 recall thresholds
+    many_img = [{"id": 1000 + i} for i in range(10)]
+    grid_anns, grid_dets, k = [], [], 1
+    for cat, n_gt in ((5, 100), (2, 50)):
+        for j in range(n_gt):
+            box = [float(12 * (j % 10)), float(12 * (j // 10)), 10.0, 10.0]
+            grid_anns.append(ann(k, 1000 + j % 10, cat, box))
+            grid_dets.append(det(1000 + j % 10, cat, box, round(1.0 - j / 200, 4)))
+            if j % 3 == 0:  # a false positive tied with it
+                grid_dets.append(det(1000 + (j + 1) % 10, cat, [500.0, 500.0, 10.0, 10.0], round(1.0 - j / 200, 4)))
+            k += 1
+    out.append(("recall_grid", {"images": many_img, "categories": cats, "annotations": grid_anns}, grid_dets))
     # IoU exactly at each default threshold, and just below, for regular and crowd gts
     anns, dets, k = [], [], 1
     for j, t in enumerate(COCO_IOU_THRESHOLDS):

@@ -1,0 +1,232 @@
+"""COCO bbox evaluation at COCO scale: pycocotools vs faster-coco-eval vs detmetrics.
+
+All three run on the same files (written by ``gen_coco_scale.py`` when
+missing) in one process run. Phases:
+
+- load: reading ``gt.json`` and ``results.json`` into each library's own
+  form (pycocotools / faster-coco-eval: ``COCO(gt)`` + ``loadRes``;
+  detmetrics: its JSON loader into arrays);
+- eval+acc: evaluation and accumulation from the loaded data (COCOeval's
+  ``evaluate()`` + ``accumulate()`` + ``summarize()``; detmetrics from its
+  loaded arrays);
+- total: from file paths to the 12 stats (pycocotools / faster-coco-eval:
+  load + eval+acc; detmetrics: ``evaluate_coco(gt_path, results_path)``
+  timed end to end).
+
+Medians over repeats; pycocotools takes ~30 s per run at full scale, so it
+runs fewer times (``--coco-repeats``, default 1 at full scale). detmetrics'
+numba backend is warmed up (compiled) first. The 12 stats of every library
+are compared with pycocotools' (max abs diff printed), and detmetrics' peak
+memory is measured in a fresh subprocess (``ru_maxrss``, and tracemalloc's
+peak of Python/NumPy allocations).
+
+    python benchmarks/bench_coco.py                 # full scale (~2-3 min)
+    python benchmarks/bench_coco.py --scale small   # 500 images, quick
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from gen_coco_scale import DEFAULT_OUT, write  # noqa: E402
+
+def _median_time(fn, repeats):
+    """(median seconds, last return value) of ``repeats`` calls."""
+    times, out = [], None
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times)), out
+
+
+@contextlib.contextmanager
+def _quiet():
+    with contextlib.redirect_stdout(io.StringIO()):
+        yield
+
+
+# ---------------------------------------------------------------- pycocotools
+def _pycocotools(gt_path, res_path, repeats):
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    def load():
+        with _quiet():
+            gt = COCO(gt_path)
+            return gt, gt.loadRes(res_path)
+
+    def evaluate(loaded):
+        with _quiet():
+            ev = COCOeval(loaded[0], loaded[1], "bbox")
+            ev.evaluate()
+            ev.accumulate()
+            ev.summarize()
+        return np.asarray(ev.stats)
+
+    return _phases(load, evaluate, repeats)
+
+
+# ------------------------------------------------------------ faster-coco-eval
+def _faster_coco_eval(gt_path, res_path, repeats):
+    from faster_coco_eval import COCO, COCOeval_faster
+
+    def load():
+        with _quiet():
+            gt = COCO(gt_path)
+            return gt, gt.loadRes(res_path)
+
+    def evaluate(loaded):
+        with _quiet():
+            ev = COCOeval_faster(loaded[0], loaded[1], iouType="bbox", print_function=lambda *a, **k: None)
+            ev.evaluate()
+            ev.accumulate()
+            ev.summarize()
+        return np.asarray(ev.stats[:12])
+
+    return _phases(load, evaluate, repeats)
+
+
+# ------------------------------------------------------------------ detmetrics
+def _detmetrics(gt_path, res_path, repeats, backend):
+    """detmetrics' phases: its JSON loader into arrays, then matching + accumulation.
+
+    The split mirrors ``evaluate_coco``'s body with private helpers; if they
+    change, eval+acc falls back to total - load.
+    """
+    from detmetrics import evaluate_coco
+    from detmetrics._coco_json import load_ground_truth, load_results
+
+    def load():
+        gt = load_ground_truth(gt_path)
+        return gt, load_results(res_path, gt)
+
+    def evaluate(loaded):
+        from detmetrics.evaluate import _compute, _match_flat, _parse_options
+
+        gt, res = loaded
+        opts = _parse_options("xywh", None, (1, 10, 100), "coco", "coco", backend)
+        flat = dict(
+            kind="xy", n_images=len(gt.image_ids),
+            det_img=res.image_index, det_label=res.category, det_score=res.scores, det_box=res.boxes,
+            det_area=res.boxes[:, 2] * res.boxes[:, 3],
+            gt_img=gt.image_index, gt_label=gt.category, gt_box=gt.boxes, gt_area=gt.area,
+            gt_crowd=gt.iscrowd, gt_zero_id=gt.zero_id,
+        )
+        state = _match_flat(flat, opts, backend, category_ids=gt.category_ids)
+        return _compute(state, opts, backend, category_ids=gt.category_ids, category_names=gt.category_names)
+
+    t_load, loaded = _median_time(load, repeats)
+    t_total, result = _median_time(lambda: evaluate_coco(gt_path, res_path, backend=backend), repeats)
+    try:
+        t_eval, split = _median_time(lambda: evaluate(loaded), repeats)
+        assert np.array_equal(np.asarray(split.stats), np.asarray(result.stats))
+    except (ImportError, AttributeError, TypeError, KeyError, AssertionError):
+        t_eval = t_total - t_load
+    return t_load, t_eval, t_total, np.asarray(result.stats)
+
+
+def _phases(load, evaluate, repeats):
+    t_load, loaded = _median_time(load, repeats)
+    t_eval, stats = _median_time(lambda: evaluate(loaded), repeats)
+    return t_load, t_eval, t_load + t_eval, stats
+
+
+_MEMORY_SNIPPET = """
+import resource, sys, time, tracemalloc
+from detmetrics import evaluate_coco
+gt, res, small_gt, small_res = sys.argv[1:5]
+evaluate_coco(small_gt, small_res, backend="numba")          # compile / load the cache
+with open("/proc/self/statm") as f:                           # current RSS, in pages
+    base = int(f.read().split()[1]) * resource.getpagesize() / 1024
+tracemalloc.start()
+evaluate_coco(gt, res, backend="numba")
+_, peak = tracemalloc.get_traced_memory()
+tracemalloc.stop()
+rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(base / 1024, rss / 1024, peak / 2**20)
+"""
+
+
+def _memory(gt_path, res_path, small_gt, small_res):
+    out = subprocess.run([sys.executable, "-c", _MEMORY_SNIPPET, gt_path, res_path, small_gt, small_res],
+                         capture_output=True, text=True, check=True)
+    base, rss, traced = (float(v) for v in out.stdout.split())
+    return base, rss, traced
+
+
+def _ensure_data(folder, scale):
+    gt_path, res_path = os.path.join(folder, "gt.json"), os.path.join(folder, "results.json")
+    if not (os.path.exists(gt_path) and os.path.exists(res_path)):
+        write(folder, scale)
+    return gt_path, res_path
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", choices=("full", "small"), default="full")
+    parser.add_argument("--dir", default=None, help=f"data folder (default {DEFAULT_OUT}[/small])")
+    parser.add_argument("--repeats", type=int, default=5, help="repeats for detmetrics (median)")
+    parser.add_argument("--fce-repeats", type=int, default=3, help="repeats for faster-coco-eval")
+    parser.add_argument("--coco-repeats", type=int, default=None,
+                        help="repeats for pycocotools (default 1 at full scale, 3 at small)")
+    args = parser.parse_args(argv)
+    folder = args.dir or (DEFAULT_OUT if args.scale == "full" else os.path.join(DEFAULT_OUT, "small"))
+    coco_repeats = args.coco_repeats or (1 if args.scale == "full" else 3)
+    gt_path, res_path = _ensure_data(folder, args.scale)
+    small_gt, small_res = _ensure_data(os.path.join(DEFAULT_OUT, "small"), "small")
+
+    with open(gt_path) as f:
+        gt = json.load(f)
+    with open(res_path) as f:
+        n_results = len(json.load(f))
+    print(f"data: {folder}: {len(gt['images'])} images, {len(gt['categories'])} categories, "
+          f"{len(gt['annotations'])} ground truths, {n_results} results")
+
+    # warm up numba (compile or load the cache) on the small files
+    from detmetrics import evaluate_coco
+
+    t0 = time.perf_counter()
+    evaluate_coco(small_gt, small_res, backend="numba")
+    print(f"detmetrics numba warm-up (first call, compile or cache load): {time.perf_counter() - t0:.1f} s")
+
+    rows = {}
+    rows["pycocotools"] = _pycocotools(gt_path, res_path, coco_repeats)
+    rows["faster-coco-eval"] = _faster_coco_eval(gt_path, res_path, args.fce_repeats)
+    rows["detmetrics (numba)"] = _detmetrics(gt_path, res_path, args.repeats, "numba")
+    rows["detmetrics (numpy)"] = _detmetrics(gt_path, res_path, max(1, min(args.repeats, 3)), "numpy")
+
+    ref = rows["pycocotools"]
+    fce = rows["faster-coco-eval"]
+    print()
+    print(f"repeats (medians): pycocotools {coco_repeats}, faster-coco-eval {args.fce_repeats}, "
+          f"detmetrics numba {args.repeats}, numpy {max(1, min(args.repeats, 3))}")
+    header = (f"{'library':<20} {'load s':>8} {'eval+acc s':>11} {'total s':>9} "
+              f"{'x pycoco (eval / total)':>24} {'x fce (eval / total)':>21} {'max |d stats|':>14}")
+    print(header)
+    print("-" * len(header))
+    for name, (t_load, t_eval, t_total, stats) in rows.items():
+        diff = float(np.max(np.abs(stats - ref[3])))
+        vs_coco = f"{ref[1] / t_eval:7.1f} / {ref[2] / t_total:6.1f}"
+        vs_fce = f"{fce[1] / t_eval:6.1f} / {fce[2] / t_total:6.1f}"
+        print(f"{name:<20} {t_load:8.3f} {t_eval:11.3f} {t_total:9.3f} {vs_coco:>24} {vs_fce:>21} {diff:14.2e}")
+    print()
+    print("stats (pycocotools):", np.array2string(ref[3], precision=4, max_line_width=200))
+    base, rss, traced = _memory(gt_path, res_path, small_gt, small_res)
+    print(f"detmetrics peak memory (numba, evaluate_coco from paths, fresh process): "
+          f"max RSS {rss:.0f} MB (RSS before the evaluation, after imports + JIT warm-up: {base:.0f} MB); "
+          f"tracemalloc peak during the evaluation {traced:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
