@@ -266,38 +266,46 @@ def _accumulate_category(k, c0, c1, det_score, det_rank, det_code, n_gt, max_det
     first_score = np.zeros(n_max, dtype=np.float64)
     nd = np.zeros(n_max, dtype=np.int64)
     tp = np.zeros(n_max, dtype=np.float64)
-    fp = np.zeros(n_max, dtype=np.float64)
     ne = np.zeros(n_max, dtype=np.int64)
     for i in range(n_seg):
         for m in range(first_m[i], n_max):
             if nd[m] == 0:
                 first_score[m] = det_score[c0 + local[i]]
             nd[m] += 1
+    # positions (in score order) of each max_detections subset, concatenated
+    sel_start = np.zeros(n_max + 1, dtype=np.int64)
+    for m in range(n_max):
+        sel_start[m + 1] = sel_start[m] + nd[m]
+    sel = np.empty(sel_start[n_max], dtype=np.int64)
+    fill = sel_start[:n_max].copy()
+    for i in range(n_seg):
+        for m in range(first_m[i], n_max):
+            sel[fill[m]] = i
+            fill[m] += 1
     for a in range(n_gt.shape[1]):
         npig = n_gt[k, a]
         if npig == 0:
             continue
         for t in range(n_thr):
-            for m in range(n_max):
-                tp[m] = 0.0
-                fp[m] = 0.0
-                ne[m] = 0
             row = a * n_thr + t
-            for i in range(n_seg):
-                c = codes[row, i]
-                if c == 0:
-                    continue
-                if c == 1:
-                    for m in range(first_m[i], n_max):
-                        tp[m] += 1.0
-                        e = ne[m]
-                        ev_rc[m, e] = tp[m] / npig
-                        ev_pr[m, e] = tp[m] / (fp[m] + tp[m] + eps)
+            for m in range(n_max):
+                # scalar counters (no store-to-load chains); false positives branch-free
+                tp_m = 0.0
+                fp_m = 0
+                e = 0
+                for q in range(sel_start[m], sel_start[m + 1]):
+                    i = sel[q]
+                    c = codes[row, i]
+                    if c == 1:
+                        tp_m += 1.0
+                        ev_rc[m, e] = tp_m / npig
+                        ev_pr[m, e] = tp_m / (float(fp_m) + tp_m + eps)
                         ev_score[m, e] = det_score[c0 + local[i]]
-                        ne[m] = e + 1
-                else:
-                    for m in range(first_m[i], n_max):
-                        fp[m] += 1.0
+                        e += 1
+                    else:
+                        fp_m += c >> 1
+                tp[m] = tp_m
+                ne[m] = e
             for m in range(n_max):
                 n_ev = ne[m]
                 recall[t, k, a, m] = tp[m] / npig if nd[m] > 0 else 0.0

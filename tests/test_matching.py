@@ -1,0 +1,183 @@
+"""detmetrics.matching: IoU blocks, grouping and the greedy matching kernel.
+
+Reference == kernel (exactly: same arithmetic, same integer decisions) on
+hypothesis-drawn groups; the IoU blocks against pycocotools' own ``maskUtils.iou``
+(bit for bit); matching semantics on hand-built cases.
+"""
+
+import numpy as np
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+from numpy.testing import assert_array_equal
+
+from detmetrics._backend import HAVE_NUMBA
+from detmetrics.matching import (
+    _effective_thresholds,
+    _group,
+    _iou_blocks,
+    _match_groups,
+)
+
+COCO_AREAS = np.array([[0.0, 1e10], [0.0, 32.0**2], [32.0**2, 96.0**2], [96.0**2, 1e10]])
+COCO_T = _effective_thresholds(np.linspace(0.5, 0.95, 10))
+
+
+def xywh_boxes(max_size=8):
+    side = st.sampled_from([0.0, 0.5, 1.0, 2.0, 3.0, 4.0, 5.0, 8.0, 10.0])
+    coord = st.sampled_from([0.0, 0.5, 1.0, 2.0, 3.0, 5.0])
+    box = st.tuples(coord, coord, side, side)
+    return st.lists(box, max_size=max_size).map(lambda b: np.array(b, dtype=np.float64).reshape(-1, 4))
+
+
+@st.composite
+def grouped(draw, max_groups=4):
+    """Groups of (dets, gts, crowd) as flat arrays plus offsets."""
+    n_groups = draw(st.integers(0, max_groups))
+    dets, gts, crowd, d_off, g_off = [], [], [], [0], [0]
+    for _ in range(n_groups):
+        d = draw(xywh_boxes())
+        g = draw(xywh_boxes(6))
+        c = np.array([draw(st.integers(0, 3)) == 0 for _ in range(len(g))], dtype=np.uint8)
+        dets.append(d)
+        gts.append(g)
+        crowd.append(c)
+        d_off.append(d_off[-1] + len(d))
+        g_off.append(g_off[-1] + len(g))
+    cat = lambda xs, shape: np.concatenate(xs) if xs else np.zeros(shape)  # noqa: E731
+    return (np.ascontiguousarray(cat(dets, (0, 4))), np.ascontiguousarray(cat(gts, (0, 4))),
+            np.ascontiguousarray(cat(crowd, (0,)), dtype=np.uint8),
+            np.array(d_off, dtype=np.int64), np.array(g_off, dtype=np.int64))
+
+
+@settings(deadline=None)
+@given(grouped())
+def test_iou_blocks_reference_equals_kernel(data):
+    det, gt, crowd, d_off, g_off = data
+    ref, ref_off = _iou_blocks(det, gt, crowd, d_off, g_off, "numpy")
+    if HAVE_NUMBA:
+        out, out_off = _iou_blocks(det, gt, crowd, d_off, g_off, "numba")
+        assert_array_equal(out_off, ref_off)
+        assert_array_equal(out, ref)  # same arithmetic: bit for bit
+
+
+@settings(deadline=None)
+@given(grouped())
+def test_iou_blocks_equal_pycocotools(data):
+    from pycocotools import mask as mask_utils
+
+    det, gt, crowd, d_off, g_off = data
+    out, off = _iou_blocks(det, gt, crowd, d_off, g_off, "numba" if HAVE_NUMBA else "numpy")
+    for g in range(len(d_off) - 1):
+        d, t = det[d_off[g]:d_off[g + 1]], gt[g_off[g]:g_off[g + 1]]
+        block = out[off[g]:off[g + 1]].reshape(len(d), len(t))
+        if len(d) and len(t):
+            expected = np.asarray(mask_utils.iou(d.tolist(), t.tolist(), crowd[g_off[g]:g_off[g + 1]].tolist()))
+            assert_array_equal(block, expected)
+
+
+def test_iou_blocks_crowd_uses_detection_area():
+    det = np.array([[0.0, 0.0, 10.0, 10.0]])
+    gt = np.array([[0.0, 0.0, 100.0, 100.0], [0.0, 0.0, 100.0, 100.0]])
+    out, _ = _iou_blocks(det, gt, np.array([1, 0], np.uint8), np.array([0, 1]), np.array([0, 2]), "numpy")
+    assert out.tolist() == [1.0, 0.01]
+
+
+@st.composite
+def match_inputs(draw):
+    """Random IoU blocks (values at and around thresholds), areas, crowds, zero ids."""
+    n_groups = draw(st.integers(0, 4))
+    values = st.sampled_from([0.0, 0.3, 0.5, 0.55, 0.7, 0.75, 0.9, 0.95, 1.0, 0.5 - 1e-12, 1 - 1e-10])
+    areas = st.sampled_from([0.0, 10.0, 32.0**2, 32.0**2 + 1, 50.0**2, 96.0**2, 200.0**2])
+    d_off, g_off, blocks = [0], [0], []
+    for _ in range(n_groups):
+        nd, ng = draw(st.integers(0, 6)), draw(st.integers(0, 5))
+        d_off.append(d_off[-1] + nd)
+        g_off.append(g_off[-1] + ng)
+        blocks.append(np.array([draw(values) for _ in range(nd * ng)], dtype=np.float64))
+    n_det, n_gt = d_off[-1], g_off[-1]
+    d_off, g_off = np.array(d_off, np.int64), np.array(g_off, np.int64)
+    iou = np.concatenate(blocks) if blocks else np.zeros(0)
+    iou_off = np.zeros(n_groups + 1, np.int64)
+    np.cumsum(np.diff(d_off) * np.diff(g_off), out=iou_off[1:])
+    det_area = np.array([draw(areas) for _ in range(n_det)], dtype=np.float64)
+    gt_area = np.array([draw(areas) for _ in range(n_gt)], dtype=np.float64)
+    crowd = np.array([draw(st.integers(0, 3)) == 0 for _ in range(n_gt)], dtype=np.uint8)
+    zero = np.array([draw(st.integers(0, 7)) == 0 for _ in range(n_gt)], dtype=np.uint8)
+    thresholds = draw(st.sampled_from([COCO_T, _effective_thresholds([0.5]), _effective_thresholds([0.0, 1.0])]))
+    return iou, iou_off, d_off, g_off, det_area, gt_area, crowd, zero, COCO_AREAS, thresholds
+
+
+@settings(deadline=None)
+@given(match_inputs())
+def test_match_reference_equals_kernel(args):
+    ref = _match_groups(*args, "numpy")
+    if HAVE_NUMBA:
+        out = _match_groups(*args, "numba")
+        for a, b in zip(ref, out):
+            assert_array_equal(a, b)
+
+
+def _one_group(ious, crowd=None, det_area=None, gt_area=None, thresholds=(0.5,), zero=None):
+    ious = np.asarray(ious, dtype=np.float64)
+    nd, ng = ious.shape
+    crowd = np.zeros(ng, np.uint8) if crowd is None else np.asarray(crowd, np.uint8)
+    zero = np.zeros(ng, np.uint8) if zero is None else np.asarray(zero, np.uint8)
+    det_area = np.full(nd, 100.0) if det_area is None else np.asarray(det_area, float)
+    gt_area = np.full(ng, 100.0) if gt_area is None else np.asarray(gt_area, float)
+    out = []
+    for backend in ("numpy", "numba") if HAVE_NUMBA else ("numpy",):
+        code, gig = _match_groups(ious.ravel(), np.array([0, nd * ng]), np.array([0, nd]), np.array([0, ng]),
+                                  det_area, gt_area, crowd, zero, np.array([[0.0, 1e10]]),
+                                  _effective_thresholds(thresholds), backend)
+        out.append(code[:, 0, 0].tolist())
+    assert all(o == out[0] for o in out)
+    return out[0]
+
+
+@pytest.mark.parametrize("ious, kwargs, expected", [
+    # the higher-scored detection takes the ground truth, the second is a false positive
+    ([[0.9], [0.8]], {}, [1, 2]),
+    # the best IoU wins; among equal IoUs the last candidate wins (``>=`` replaces)
+    ([[0.6, 0.6]], {}, [1]),
+    # exactly at the threshold matches; just below does not
+    ([[0.5]], {}, [1]),
+    ([[0.5 - 1e-12]], {}, [2]),
+    # threshold 1.0 is capped at 1 - 1e-10
+    ([[1.0]], {"thresholds": (1.0,)}, [1]),
+    # a crowd matches many detections, which are ignored
+    ([[0.7], [0.7]], {"crowd": [1]}, [0, 0]),
+    # a non-ignored ground truth is preferred over a crowd, even with a lower IoU
+    ([[0.6, 0.9]], {"crowd": [0, 1]}, [1]),
+    # an unmatched detection outside the area range is ignored
+    ([[0.1]], {"det_area": [1e11]}, [0]),
+    # a match with annotation id 0 counts as no match (pycocotools)
+    ([[0.9]], {"zero": [1]}, [2]),
+])
+def test_matching_semantics(ious, kwargs, expected):
+    assert _one_group(ious, **kwargs) == expected
+
+
+@settings(deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 5), st.sampled_from([0.1, 0.5, 0.5, 0.9])), max_size=80),
+       st.lists(st.integers(0, 5), max_size=10), st.integers(1, 4))
+@example([(0, 0.5)] * 40 + [(1, 0.9)], [1], 3)
+def test_group_reference_equals_kernel(dets, gts, max_det):
+    det_key = np.array([d[0] for d in dets], dtype=np.int64)
+    score = np.array([d[1] for d in dets], dtype=np.float64)
+    gt_key = np.array(gts, dtype=np.int64)
+    ref = _group(det_key, score, gt_key, 6, max_det, "numpy")
+    if HAVE_NUMBA:
+        out = _group(det_key, score, gt_key, 6, max_det, "numba")
+        for a, b in zip(ref, out):
+            assert_array_equal(a, b)
+    order, rank, gt_order, d_off, g_off = ref
+    assert np.all(rank < max_det)
+    # inside a group, decreasing scores and input order among ties
+    for g in range(len(d_off) - 1):
+        idx = order[d_off[g]:d_off[g + 1]]
+        s = score[idx]
+        assert np.all(np.diff(s) <= 0)
+        for i in range(len(idx) - 1):
+            if s[i] == s[i + 1]:
+                assert idx[i] < idx[i + 1]
