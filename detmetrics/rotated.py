@@ -532,7 +532,11 @@ def _intersection_reference(p, q, area_p, area_q) -> float:
     # are ordered by their coordinates so that the result does not depend on argument order
     p_first = area_p < area_q or (area_p == area_q and tuple(p.ravel()) < tuple(q.ravel()))
     subject, clip = (p, q) if p_first else (q, p)
-    inter = _shoelace_reference(_clip_reference(subject, clip))
+    # clip in coordinates relative to the subject's first vertex: for nearby polygons far
+    # from the origin (1e6 + small boxes) the shift is exact and the crossing points keep
+    # their full relative precision
+    origin = subject[0]
+    inter = _shoelace_reference(_clip_reference(subject - origin, clip - origin))
     return min(max(inter, 0.0), smallest)
 
 
@@ -642,16 +646,18 @@ def _intersection_kernel(p, q, area_p, area_q, buf):
     else:
         subject, clip = q, p
     # Sutherland-Hodgman, ping-ponging between rows (0, 1) and (2, 3) of buf
+    ox, oy = subject[0, 0], subject[0, 1]  # work relative to the subject's first vertex
     n = 4
     for v in range(4):
-        buf[0, v] = subject[v, 0]
-        buf[1, v] = subject[v, 1]
+        buf[0, v] = subject[v, 0] - ox
+        buf[1, v] = subject[v, 1] - oy
     src = 0
     for k in range(4):
         if n == 0:
             break
         k1 = (k + 1) % 4
-        ax, ay, bx, by = clip[k, 0], clip[k, 1], clip[k1, 0], clip[k1, 1]
+        ax, ay = clip[k, 0] - ox, clip[k, 1] - oy
+        bx, by = clip[k1, 0] - ox, clip[k1, 1] - oy
         dst = 2 - src
         m = 0
         side_first = _side_kernel(ax, ay, bx, by, buf[src, 0], buf[src + 1, 0])
