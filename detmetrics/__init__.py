@@ -40,6 +40,8 @@ _EXPORTS = {
     "normalize_rotated": "rotated",
     "rotated_to_radians": "rotated",
     "rotated_to_degrees": "rotated",
+    # ap
+    "average_precision": "ap",
     # evaluate
     "mean_ap": "evaluate",
     "evaluate_coco": "evaluate",

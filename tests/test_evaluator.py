@@ -1,0 +1,132 @@
+"""detmetrics.Evaluator: sharded, merged, pickled evaluation equals mean_ap on all the data."""
+
+import multiprocessing
+import pickle
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from numpy.testing import assert_allclose
+
+from detmetrics import Evaluator, mean_ap
+from detmetrics.strategies import detection_datasets
+
+FIELDS = ("stats", "precision", "recall", "scores", "ap")
+
+
+def assert_same(r, expected):
+    assert r.category_ids == expected.category_ids
+    for name in FIELDS:
+        assert_allclose(getattr(r, name), getattr(expected, name), rtol=0, atol=1e-12)
+
+
+def _shards(n, rnd, n_shards):
+    ids = list(range(n))
+    rnd.shuffle(ids)
+    cuts = sorted(rnd.randint(0, n) for _ in range(n_shards - 1))
+    bounds = [0] + cuts + [n]
+    return [ids[a:b] for a, b in zip(bounds, bounds[1:])]
+
+
+@settings(deadline=None, max_examples=40)
+@given(detection_datasets(max_images=8), st.randoms(use_true_random=False), st.integers(1, 4),
+       st.sampled_from(["coco", "voc"]))
+def test_random_shards_any_merge_order_equal_mean_ap(data, rnd, n_shards, interpolation):
+    predictions, ground_truths = data
+    expected = mean_ap(predictions, ground_truths, interpolation=interpolation)
+    evaluators = []
+    for shard in _shards(len(predictions), rnd, n_shards):
+        ev = Evaluator(interpolation=interpolation)
+        # several updates per shard, images given by their global position
+        for part in (shard[: len(shard) // 2], shard[len(shard) // 2:]):
+            ev.update([predictions[i] for i in part], [ground_truths[i] for i in part], image_ids=part)
+        evaluators.append(pickle.loads(pickle.dumps(ev)))
+    rnd.shuffle(evaluators)
+    total = evaluators[0]
+    for ev in evaluators[1:]:
+        total.merge(ev)
+    assert total.n_images == len(predictions)
+    assert_same(total.compute(), expected)
+
+
+@settings(deadline=None, max_examples=20)
+@given(detection_datasets(max_images=6))
+def test_sequential_updates_without_ids_equal_mean_ap(data):
+    predictions, ground_truths = data
+    ev = Evaluator()
+    for i in range(len(predictions)):
+        ev.update(predictions[i:i + 1], ground_truths[i:i + 1])
+    assert_same(ev.compute(), mean_ap(predictions, ground_truths))
+    # merging auto-numbered evaluators appends the other's images after ours
+    a, b = Evaluator(), Evaluator()
+    half = len(predictions) // 2
+    a.update(predictions[:half], ground_truths[:half])
+    b.update(predictions[half:], ground_truths[half:])
+    assert_same(a.merge(b).compute(), mean_ap(predictions, ground_truths))
+
+
+def test_reset_and_empty():
+    ev = Evaluator()
+    assert ev.compute().map == -1.0
+    ev.update([{"boxes": [[0, 0, 1, 1]], "scores": [1.0], "labels": [0]}], [{"boxes": [[0, 0, 1, 1]], "labels": [0]}])
+    assert ev.compute().map == pytest.approx(1.0, abs=1e-12)
+    ev.reset()
+    assert ev.n_images == 0 and ev.compute().stats.tolist() == [-1.0] * 12
+
+
+def _shard_worker(args):
+    predictions, ground_truths, ids = args
+    ev = Evaluator(iou_thresholds=(0.5, 0.75))
+    ev.update(predictions, ground_truths, image_ids=ids)
+    return ev
+
+
+def test_multiprocessing_pool():
+    rng = np.random.default_rng(0)
+    predictions, ground_truths = [], []
+    for _ in range(12):
+        gt = rng.integers(0, 50, (5, 2)).astype(float)
+        gt = np.hstack([gt, gt + rng.integers(1, 30, (5, 2))])
+        det = gt + rng.integers(-3, 4, gt.shape)
+        det[:, 2:] = np.maximum(det[:, 2:], det[:, :2])
+        predictions.append({"boxes": det, "scores": rng.choice([0.3, 0.5, 0.9], 5), "labels": rng.integers(0, 3, 5)})
+        ground_truths.append({"boxes": gt, "labels": rng.integers(0, 3, 5)})
+    chunks = [(predictions[i:i + 4], ground_truths[i:i + 4], list(range(i, i + 4))) for i in range(0, 12, 4)]
+    with multiprocessing.get_context("spawn").Pool(2) as pool:
+        parts = pool.map(_shard_worker, chunks)
+    total = parts[2].merge(parts[0]).merge(parts[1])
+    assert_same(total.compute(), mean_ap(predictions, ground_truths, iou_thresholds=(0.5, 0.75)))
+
+
+P = {"boxes": [[0, 0, 1, 1]], "scores": [0.5], "labels": [1]}
+G = {"boxes": [[0, 0, 1, 1]], "labels": [1]}
+
+
+def _twice(first, second):
+    ev = Evaluator()
+    ev.update([P], [G], **first)
+    ev.update([P], [G], **second)
+
+
+@pytest.mark.parametrize("call, exception, match", [
+    (lambda: Evaluator(iou_treshold=0.5), TypeError, "unexpected option"),
+    (lambda: Evaluator(max_detections=(5, 5)), ValueError, "strictly increasing"),
+    (lambda: _twice({"image_ids": [3]}, {"image_ids": [3]}), ValueError, "image id 3 was already evaluated"),
+    (lambda: _twice({"image_ids": [3]}, {}), ValueError, "on every update or on none"),
+    (lambda: Evaluator().update([P, P], [G, G], image_ids=[1, 1]), ValueError, "duplicate"),
+    (lambda: Evaluator().update([P], [G], image_ids=[1, 2]), ValueError, "one integer per image"),
+    (lambda: Evaluator().merge(Evaluator(iou_thresholds=[0.5])), ValueError, "different options"),
+    (lambda: Evaluator().merge("x"), TypeError, "must be an Evaluator"),
+])
+def test_bad_input(call, exception, match):
+    with pytest.raises(exception, match=match):
+        call()
+
+
+def test_merge_refuses_overlapping_ids():
+    a, b = Evaluator(), Evaluator()
+    a.update([P], [G], image_ids=[7])
+    b.update([P], [G], image_ids=[7])
+    with pytest.raises(ValueError, match="image id 7 was already evaluated"):
+        a.merge(b)
