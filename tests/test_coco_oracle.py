@@ -217,3 +217,34 @@ def test_hypothesis_datasets_with_all_area_ranges_match_pycocotools(data):
     for backend in BACKENDS:
         _check_evaluate_coco(gt, results, stats, ev, backend, what=backend)
         _check_mean_ap(gt, results, stats, ev, backend, what=backend)
+
+
+def _convert(boxes, box_format):
+    b = np.asarray(boxes, dtype=np.float64)
+    if box_format == "xyxy":
+        return np.column_stack([b[:, 0], b[:, 1], b[:, 0] + b[:, 2], b[:, 1] + b[:, 3]])
+    return np.column_stack([b[:, 0] + b[:, 2] / 2, b[:, 1] + b[:, 3] / 2, b[:, 2], b[:, 3]])
+
+
+@pytest.mark.parametrize("box_format", ["xyxy", "cxcywh"])
+@settings(max_examples=15)
+@given(data=coco_datasets(max_images=5, max_categories=3, max_dets_per_image=15, crowd=False, grid=120,
+                          max_side=100))
+def test_mean_ap_box_formats_and_default_fields(box_format, data):
+    """Integer-grid boxes (exact conversions) in xyxy / cxcywh; ground truths without the
+    optional "area" / "iscrowd" keys mean area = w * h and no crowd."""
+    gt, results = data
+    for a in gt["annotations"]:
+        a["area"] = a["bbox"][2] * a["bbox"][3]
+    stats, ev, _ = run_pycocotools(gt, results)
+    predictions, ground_truths, _ = to_mean_ap(gt, results)
+    for p in predictions:
+        p["boxes"] = _convert(p["boxes"], box_format)
+    for g in ground_truths:
+        g["boxes"] = _convert(g["boxes"], box_format)
+        del g["area"], g["iscrowd"]
+    all_ids = _cat_ids(gt)
+    for backend in BACKENDS:
+        result = mean_ap(predictions, ground_truths, box_format=box_format, backend=backend)
+        cat_index = [all_ids.index(int(c)) for c in result.category_ids]
+        assert_matches(result, stats, ev, cat_index=cat_index, what=f"{box_format}/{backend}")
