@@ -140,7 +140,9 @@ def _accumulate(cat_offsets, det_score, det_rank, det_code, n_gt, max_detections
     det_code : ndarray of shape (D, A, T), uint8
         0 ignored, 1 true positive, 2 false positive (:func:`detmetrics.matching._match_groups`).
     n_gt : ndarray of shape (K, A), int64
-        Non-ignored ground truths per category and area range.
+        Non-ignored ground truths per category and area range (the matching
+        guarantees at most that many true positives per threshold, which the
+        kernel relies on to size its buffers).
     max_detections : ndarray of shape (M,), int64
     rec_thresholds : ndarray of shape (R,), float64
     interpolation : {"coco", "voc11", "voc"}
@@ -172,18 +174,27 @@ def _accumulate(cat_offsets, det_score, det_rank, det_code, n_gt, max_detections
     n_area = n_gt.shape[1] if n_gt.ndim == 2 else 0
     n_max = max_detections.shape[0]
     n_rec = rec_thresholds.shape[0]
-    precision = -np.ones((n_thresholds, n_rec, n_cat, n_area, n_max))
-    scores = -np.ones((n_thresholds, n_rec, n_cat, n_area, n_max))
-    recall = -np.ones((n_thresholds, n_cat, n_area, n_max))
-    ap = -np.ones((n_thresholds, n_cat, n_area, n_max))
     order = np.empty(det_score.shape[0], dtype=np.int64)
     all_point = interpolation == "voc"
-    args = (cat_offsets, det_score, det_rank, det_code, n_gt, max_detections, rec_thresholds,
-            all_point, _EPS, precision, recall, scores, ap, order)
     if backend == "numba":
-        _accumulate_kernel(*args)
+        # the kernel writes category-major arrays (K, A, M, T[, R]): each category's block is
+        # contiguous, instead of cache-missing strided writes; transposed once here
+        blocks = [np.full((n_cat, n_area, n_max, n_thresholds, n_rec), -1.0) for _ in range(2)]
+        blocks += [np.full((n_cat, n_area, n_max, n_thresholds), -1.0) for _ in range(2)]
+        rows = np.ascontiguousarray(det_code.reshape(det_code.shape[0], n_area * n_thresholds))
+        _accumulate_kernel(cat_offsets, det_score, det_rank, rows, n_thresholds, n_gt, max_detections, rec_thresholds,
+                           all_point, _EPS, blocks[0], blocks[2], blocks[1], blocks[3], order)
+        precision = np.ascontiguousarray(blocks[0].transpose(3, 4, 0, 1, 2))
+        scores = np.ascontiguousarray(blocks[1].transpose(3, 4, 0, 1, 2))
+        recall = np.ascontiguousarray(blocks[2].transpose(3, 0, 1, 2))
+        ap = np.ascontiguousarray(blocks[3].transpose(3, 0, 1, 2))
     else:
-        _accumulate_reference(*args)
+        precision = -np.ones((n_thresholds, n_rec, n_cat, n_area, n_max))
+        scores = -np.ones((n_thresholds, n_rec, n_cat, n_area, n_max))
+        recall = -np.ones((n_thresholds, n_cat, n_area, n_max))
+        ap = -np.ones((n_thresholds, n_cat, n_area, n_max))
+        _accumulate_reference(cat_offsets, det_score, det_rank, det_code, n_gt, max_detections, rec_thresholds,
+                              all_point, _EPS, precision, recall, scores, ap, order)
     return precision, recall, scores, ap, order
 
 
@@ -227,129 +238,121 @@ def _accumulate_reference(cat_offsets, det_score, det_rank, det_code, n_gt, max_
 
 
 @kernel
-def _accumulate_category(k, c0, c1, det_score, det_rank, det_code, n_gt, max_detections,
+def _accumulate_category(k, c0, c1, det_score, det_rank, det_code, n_thr, n_gt, max_detections,
                          rec_thresholds, all_point, eps, precision, recall, scores, ap, order):
     # Same numbers as the reference, computed only where they can matter: recall changes
     # only at true positives, so ``searchsorted(recall, r, "left")`` for r > 0 lands on a
-    # true positive, and the monotone envelope at a true positive is the maximum precision
-    # over the true positives from there on (false positives only lower the precision,
-    # ignored detections repeat it).  One pass over the detections serves every
-    # max_detections entry at once (their subsets are nested).
+    # true positive, and the monotone envelope there is the maximum precision over the
+    # true positives from there on (false positives lower the precision, ignored
+    # detections repeat it).  One pass over the detections in score order serves every
+    # (area, threshold) row and max_detections subset at once: false positives are
+    # counted with branch-free row-vector adds, true positives (rare) are recorded as
+    # events with the false-positive counts of that moment.
     n_seg = c1 - c0
     n_max = max_detections.shape[0]
+    n_rows = det_code.shape[1]  # area-major (area, threshold) rows
+    n_rec = rec_thresholds.shape[0]
     neg = np.empty(n_seg, dtype=np.float64)
     for i in range(n_seg):
         neg[i] = -det_score[c0 + i]
     local = np.argsort(neg, kind="mergesort")  # stable
+    capacity = 0
+    for a in range(n_gt.shape[1]):
+        capacity = max(capacity, n_gt[k, a])
+    capacity = min(capacity, n_seg)
+    ev_pos = np.empty((n_rows, capacity), dtype=np.int64)
+    ev_fp = np.empty((n_rows, capacity, n_max), dtype=np.int64)
+    n_ev = np.zeros(n_rows, dtype=np.int64)
+    fp_count = np.zeros((n_max, n_rows), dtype=np.int64)
     first_m = np.empty(n_seg, dtype=np.int64)
+    first_score = np.zeros(n_max, dtype=np.float64)
+    nd = np.zeros(n_max, dtype=np.int64)
     for i in range(n_seg):
         d = c0 + local[i]
         order[c0 + i] = d
-        m0 = n_max
+        m0 = n_max  # first max_detections entry that keeps this detection (n_max: none)
         for m in range(n_max - 1, -1, -1):
             if det_rank[d] < max_detections[m]:
                 m0 = m
         first_m[i] = m0
-    n_rec = rec_thresholds.shape[0]
-    n_area = det_code.shape[1]
-    n_thr = det_code.shape[2]
-    # the category's codes in score order, one contiguous row per (area, threshold)
-    codes = np.empty((n_area * n_thr, n_seg), dtype=np.uint8)
-    for i in range(n_seg):
-        d = c0 + local[i]
-        for a in range(n_area):
-            for t in range(n_thr):
-                codes[a * n_thr + t, i] = det_code[d, a, t]
-    ev_rc = np.empty((n_max, n_seg), dtype=np.float64)
-    ev_pr = np.empty((n_max, n_seg), dtype=np.float64)
-    ev_score = np.empty((n_max, n_seg), dtype=np.float64)
-    first_score = np.zeros(n_max, dtype=np.float64)
-    nd = np.zeros(n_max, dtype=np.int64)
-    tp = np.zeros(n_max, dtype=np.float64)
-    ne = np.zeros(n_max, dtype=np.int64)
-    for i in range(n_seg):
-        for m in range(first_m[i], n_max):
+        for m in range(m0, n_max):
             if nd[m] == 0:
-                first_score[m] = det_score[c0 + local[i]]
+                first_score[m] = det_score[d]
             nd[m] += 1
-    # positions (in score order) of each max_detections subset, concatenated
-    sel_start = np.zeros(n_max + 1, dtype=np.int64)
-    for m in range(n_max):
-        sel_start[m + 1] = sel_start[m] + nd[m]
-    sel = np.empty(sel_start[n_max], dtype=np.int64)
-    fill = sel_start[:n_max].copy()
-    for i in range(n_seg):
-        for m in range(first_m[i], n_max):
-            sel[fill[m]] = i
-            fill[m] += 1
-    for a in range(n_gt.shape[1]):
+            for r in range(n_rows):
+                fp_count[m, r] += det_code[d, r] >> 1
+        has_tp = False
+        for r in range(n_rows):
+            has_tp |= det_code[d, r] == 1
+        if has_tp:
+            for r in range(n_rows):
+                if det_code[d, r] == 1:
+                    e = n_ev[r]
+                    if e < capacity:
+                        ev_pos[r, e] = i
+                        for m in range(n_max):
+                            ev_fp[r, e, m] = fp_count[m, r]
+                        n_ev[r] = e + 1
+    ev_rc = np.empty(capacity, dtype=np.float64)
+    ev_pr = np.empty(capacity, dtype=np.float64)
+    ev_score = np.empty(capacity, dtype=np.float64)
+    for r in range(n_rows):
+        a = r // n_thr
+        t = r - a * n_thr
         npig = n_gt[k, a]
         if npig == 0:
             continue
-        for t in range(n_thr):
-            row = a * n_thr + t
-            for m in range(n_max):
-                # scalar counters (no store-to-load chains); false positives branch-free
-                tp_m = 0.0
-                fp_m = 0
-                e = 0
-                for q in range(sel_start[m], sel_start[m + 1]):
-                    i = sel[q]
-                    c = codes[row, i]
-                    if c == 1:
-                        tp_m += 1.0
-                        ev_rc[m, e] = tp_m / npig
-                        ev_pr[m, e] = tp_m / (float(fp_m) + tp_m + eps)
-                        ev_score[m, e] = det_score[c0 + local[i]]
-                        e += 1
-                    else:
-                        fp_m += c >> 1
-                tp[m] = tp_m
-                ne[m] = e
-            for m in range(n_max):
-                n_ev = ne[m]
-                recall[t, k, a, m] = tp[m] / npig if nd[m] > 0 else 0.0
-                for e in range(n_ev - 1, 0, -1):
-                    if ev_pr[m, e] > ev_pr[m, e - 1]:
-                        ev_pr[m, e - 1] = ev_pr[m, e]
-                e = 0
-                total = 0.0
-                for r in range(n_rec):
-                    x = rec_thresholds[r]
-                    if x <= 0.0:
-                        # searchsorted gives index 0: envelope over everything, first detection's score
-                        if nd[m] > 0:
-                            precision[t, r, k, a, m] = ev_pr[m, 0] if n_ev > 0 else 0.0
-                            scores[t, r, k, a, m] = first_score[m]
-                        else:
-                            precision[t, r, k, a, m] = 0.0
-                            scores[t, r, k, a, m] = 0.0
-                    else:
-                        while e < n_ev and ev_rc[m, e] < x:
-                            e += 1
-                        if e < n_ev:
-                            precision[t, r, k, a, m] = ev_pr[m, e]
-                            scores[t, r, k, a, m] = ev_score[m, e]
-                        else:
-                            precision[t, r, k, a, m] = 0.0
-                            scores[t, r, k, a, m] = 0.0
-                    total += precision[t, r, k, a, m]
-                if all_point:
-                    area = 0.0
-                    previous = 0.0
-                    for q in range(n_ev):
-                        area += (ev_rc[m, q] - previous) * ev_pr[m, q]
-                        previous = ev_rc[m, q]
-                    ap[t, k, a, m] = area
+        for m in range(n_max):
+            tp_m = 0.0
+            n_e = 0
+            for q in range(n_ev[r]):
+                i = ev_pos[r, q]
+                if first_m[i] <= m:
+                    tp_m += 1.0
+                    ev_rc[n_e] = tp_m / npig
+                    ev_pr[n_e] = tp_m / (float(ev_fp[r, q, m]) + tp_m + eps)
+                    ev_score[n_e] = det_score[c0 + local[i]]
+                    n_e += 1
+            recall[k, a, m, t] = tp_m / npig if nd[m] > 0 else 0.0
+            for e in range(n_e - 1, 0, -1):
+                if ev_pr[e] > ev_pr[e - 1]:
+                    ev_pr[e - 1] = ev_pr[e]
+            e = 0
+            total = 0.0
+            for ri in range(n_rec):
+                x = rec_thresholds[ri]
+                value = 0.0
+                score = 0.0
+                if x <= 0.0:
+                    # searchsorted gives index 0: envelope over everything, first detection's score
+                    if nd[m] > 0:
+                        value = ev_pr[0] if n_e > 0 else 0.0
+                        score = first_score[m]
                 else:
-                    ap[t, k, a, m] = total / n_rec
+                    while e < n_e and ev_rc[e] < x:
+                        e += 1
+                    if e < n_e:
+                        value = ev_pr[e]
+                        score = ev_score[e]
+                precision[k, a, m, t, ri] = value
+                scores[k, a, m, t, ri] = score
+                total += value
+            if all_point:
+                area = 0.0
+                previous = 0.0
+                for q in range(n_e):
+                    area += (ev_rc[q] - previous) * ev_pr[q]
+                    previous = ev_rc[q]
+                ap[k, a, m, t] = area
+            else:
+                ap[k, a, m, t] = total / n_rec
 
 
 # measured at COCO scale (80 categories, 2 cores): prange over categories ~1.8x over serial.
 @parallel_kernel
-def _accumulate_kernel(cat_offsets, det_score, det_rank, det_code, n_gt, max_detections,
+def _accumulate_kernel(cat_offsets, det_score, det_rank, det_code, n_thr, n_gt, max_detections,
                        rec_thresholds, all_point, eps, precision, recall, scores, ap, order):
     n_cat = cat_offsets.shape[0] - 1
     for k in prange(n_cat):
-        _accumulate_category(k, cat_offsets[k], cat_offsets[k + 1], det_score, det_rank, det_code, n_gt, max_detections, rec_thresholds, all_point, eps,
+        _accumulate_category(k, cat_offsets[k], cat_offsets[k + 1], det_score, det_rank, det_code, n_thr, n_gt, max_detections, rec_thresholds, all_point, eps,
                              precision, recall, scores, ap, order)

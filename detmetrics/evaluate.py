@@ -432,13 +432,8 @@ def _compute(state: _State, opts: _Options, backend: str, category_ids=None, cat
     )
     # raw curve data at area "all" and the largest max_detections (every detection is within it)
     a_all = list(opts.area_ranges).index("all")
-    curve = dict(
-        cat_offsets=cat_offsets,
-        scores=state.det_score[order],
-        tp=np.ascontiguousarray((state.det_code[order, a_all, :] == 1).T),
-        fp=np.ascontiguousarray((state.det_code[order, a_all, :] == 2).T),
-        n_gt=n_gt[:, a_all].copy(),
-    )
+    curve = dict(cat_offsets=cat_offsets, order=order, scores=state.det_score, code=state.det_code, area=a_all,
+                 n_gt=n_gt[:, a_all].copy())
     return EvaluationResult(
         category_ids=[int(c) for c in cats],
         iou_thresholds=opts.iou_thresholds.copy(),
@@ -624,16 +619,17 @@ class EvaluationResult:
     def _curve_data(self, category_id, t):
         c = self._curve
         if category_id is None:
-            scores, tp, fp = c["scores"], c["tp"][t], c["fp"][t]
-            order = np.argsort(-scores, kind="stable")
-            scores, tp, fp = scores[order], tp[order], fp[order]
+            index = c["order"]  # categories in turn, then a stable sort on -score
+            index = index[np.argsort(-c["scores"][index], kind="stable")]
             n_gt = int(c["n_gt"].sum())
         else:
             if category_id not in self.category_ids:
                 raise ValueError(f"category_id {category_id!r} is not among the evaluated categories")
             k = self.category_ids.index(category_id)
-            s = slice(c["cat_offsets"][k], c["cat_offsets"][k + 1])
-            scores, tp, fp, n_gt = c["scores"][s], c["tp"][t, s], c["fp"][t, s], int(c["n_gt"][k])
+            index = c["order"][c["cat_offsets"][k]:c["cat_offsets"][k + 1]]
+            n_gt = int(c["n_gt"][k])
+        code = c["code"][index, c["area"], t]
+        scores, tp, fp = c["scores"][index], code == 1, code == 2
         keep = tp | fp  # ignored detections (crowd matches, outside the range) do not count
         return scores[keep], tp[keep], fp[keep], n_gt
 
