@@ -419,3 +419,20 @@ BAD_INPUT = [
 def test_bad_input(call, exception, match):
     with pytest.raises(exception, match=match):
         call()
+
+
+# ---------------------------------------------------------------------------------------
+# the public strategies build valid data
+
+
+@given(rotated_boxes(max_size=10), quads(max_size=10))
+def test_strategies_build_valid_data(b, q):
+    assert b.dtype == np.float64 and b.shape[1:] == (5,)
+    assert_array_equal(as_rotated_boxes(b), b)
+    assert as_quads(q).shape == q.shape
+
+
+@given(rotated_boxes(min_size=1, max_size=10, allow_zero_area=False), quads(min_size=1, max_size=10, allow_zero_area=False))
+def test_strategies_without_zero_area(b, q):
+    assert np.all(b[:, 2:4] > 0)
+    assert np.all(_oriented_area(as_quads(q)) > 0)
