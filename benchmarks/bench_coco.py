@@ -14,11 +14,13 @@ missing) in one process run. Phases:
   timed end to end).
 
 Medians over repeats; pycocotools takes ~30 s per run at full scale, so it
-runs fewer times (``--coco-repeats``, default 1 at full scale). detmetrics'
+runs fewer times (``--coco-repeats``, default 1 at full scale), and so does
+detmetrics' NumPy reference backend (``--numpy-repeats``). detmetrics'
 numba backend is warmed up (compiled) first. The 12 stats of every library
 are compared with pycocotools' (max abs diff printed), and detmetrics' peak
-memory is measured in a fresh subprocess (``ru_maxrss``, and tracemalloc's
-peak of Python/NumPy allocations).
+memory is measured in fresh subprocesses (peak RSS, ``VmHWM``; and, in a separate
+run since its own bookkeeping inflates RSS, tracemalloc's peak of
+Python/NumPy allocations -- Numba's kernel allocations are not traced).
 
     python benchmarks/bench_coco.py                 # full scale (~2-3 min)
     python benchmarks/bench_coco.py --scale small   # 500 images, quick
@@ -143,25 +145,32 @@ def _phases(load, evaluate, repeats):
 
 
 _MEMORY_SNIPPET = """
-import resource, sys, time, tracemalloc
+import resource, sys, tracemalloc
 from detmetrics import evaluate_coco
-gt, res, small_gt, small_res = sys.argv[1:5]
+gt, res, small_gt, small_res, traced = sys.argv[1:6]
 evaluate_coco(small_gt, small_res, backend="numba")          # compile / load the cache
 with open("/proc/self/statm") as f:                           # current RSS, in pages
-    base = int(f.read().split()[1]) * resource.getpagesize() / 1024
-tracemalloc.start()
+    base = int(f.read().split()[1]) * resource.getpagesize() / 2**20
+if traced == "1":                                             # tracemalloc's own traces inflate RSS
+    tracemalloc.start()
 evaluate_coco(gt, res, backend="numba")
-_, peak = tracemalloc.get_traced_memory()
-tracemalloc.stop()
-rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(base / 1024, rss / 1024, peak / 2**20)
+peak = tracemalloc.get_traced_memory()[1] / 2**20 if traced == "1" else 0.0
+# VmHWM, not ru_maxrss: on Linux ru_maxrss survives exec and may hold the parent's peak
+with open("/proc/self/status") as f:
+    hwm = next(int(line.split()[1]) for line in f if line.startswith("VmHWM:")) / 1024
+print(base, hwm, peak)
 """
 
 
 def _memory(gt_path, res_path, small_gt, small_res):
-    out = subprocess.run([sys.executable, "-c", _MEMORY_SNIPPET, gt_path, res_path, small_gt, small_res],
-                         capture_output=True, text=True, check=True)
-    base, rss, traced = (float(v) for v in out.stdout.split())
+    """(RSS before, max RSS) of a fresh process, and tracemalloc's peak in another one (MB)."""
+    def run(traced):
+        out = subprocess.run([sys.executable, "-c", _MEMORY_SNIPPET, gt_path, res_path, small_gt, small_res, traced],
+                             capture_output=True, text=True, check=True)
+        return [float(v) for v in out.stdout.split()]
+
+    base, rss, _ = run("0")
+    traced = run("1")[2]
     return base, rss, traced
 
 
@@ -178,11 +187,14 @@ def main(argv=None):
     parser.add_argument("--dir", default=None, help=f"data folder (default {DEFAULT_OUT}[/small])")
     parser.add_argument("--repeats", type=int, default=5, help="repeats for detmetrics (median)")
     parser.add_argument("--fce-repeats", type=int, default=3, help="repeats for faster-coco-eval")
+    parser.add_argument("--numpy-repeats", type=int, default=None,
+                        help="repeats for detmetrics' numpy backend (default 1 at full scale, 3 at small)")
     parser.add_argument("--coco-repeats", type=int, default=None,
                         help="repeats for pycocotools (default 1 at full scale, 3 at small)")
     args = parser.parse_args(argv)
     folder = args.dir or (DEFAULT_OUT if args.scale == "full" else os.path.join(DEFAULT_OUT, "small"))
     coco_repeats = args.coco_repeats or (1 if args.scale == "full" else 3)
+    numpy_repeats = args.numpy_repeats or (1 if args.scale == "full" else 3)
     gt_path, res_path = _ensure_data(folder, args.scale)
     small_gt, small_res = _ensure_data(os.path.join(DEFAULT_OUT, "small"), "small")
 
@@ -204,13 +216,13 @@ def main(argv=None):
     rows["pycocotools"] = _pycocotools(gt_path, res_path, coco_repeats)
     rows["faster-coco-eval"] = _faster_coco_eval(gt_path, res_path, args.fce_repeats)
     rows["detmetrics (numba)"] = _detmetrics(gt_path, res_path, args.repeats, "numba")
-    rows["detmetrics (numpy)"] = _detmetrics(gt_path, res_path, max(1, min(args.repeats, 3)), "numpy")
+    rows["detmetrics (numpy)"] = _detmetrics(gt_path, res_path, numpy_repeats, "numpy")
 
     ref = rows["pycocotools"]
     fce = rows["faster-coco-eval"]
     print()
     print(f"repeats (medians): pycocotools {coco_repeats}, faster-coco-eval {args.fce_repeats}, "
-          f"detmetrics numba {args.repeats}, numpy {max(1, min(args.repeats, 3))}")
+          f"detmetrics numba {args.repeats}, numpy {numpy_repeats}")
     header = (f"{'library':<20} {'load s':>8} {'eval+acc s':>11} {'total s':>9} "
               f"{'x pycoco (eval / total)':>24} {'x fce (eval / total)':>21} {'max |d stats|':>14}")
     print(header)
@@ -224,8 +236,8 @@ def main(argv=None):
     print("stats (pycocotools):", np.array2string(ref[3], precision=4, max_line_width=200))
     base, rss, traced = _memory(gt_path, res_path, small_gt, small_res)
     print(f"detmetrics peak memory (numba, evaluate_coco from paths, fresh process): "
-          f"max RSS {rss:.0f} MB (RSS before the evaluation, after imports + JIT warm-up: {base:.0f} MB); "
-          f"tracemalloc peak during the evaluation {traced:.0f} MB")
+          f"peak RSS {rss:.0f} MB (RSS before the evaluation, after imports + JIT warm-up: {base:.0f} MB); "
+          f"tracemalloc peak during the evaluation (separate run) {traced:.0f} MB")
 
 
 if __name__ == "__main__":

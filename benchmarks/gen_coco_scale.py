@@ -5,8 +5,8 @@ non-contiguous ids, COCO's 80 category ids (1..90 with gaps) with a skewed
 class frequency, ~36.8k ground truths (about 41% small, 34% medium, 25% large
 by box area, ~1% crowds, ``area`` fields smaller than ``w * h`` as polygon
 areas are), and up to 100 detections per image (~400k in all): jittered copies
-of the ground truths with high scores, duplicates, and false positives with
-low scores; boxes rounded to 2 decimals and scores to 3, so that score ties are
+of the ground truths with high scores, duplicates, and false positives (mostly
+of the classes present in the image) with low scores; boxes rounded to 2 decimals and scores to 3, so that score ties are
 frequent, as in real exports.
 
 Usage::
@@ -85,7 +85,14 @@ def generate(n_images=5000, seed=0, max_dets=100):
     fx = rng.random(n_fp) * (widths[fp_img] - fw)
     fy = rng.random(n_fp) * (heights[fp_img] - fh)
     fp_box = np.column_stack([fx, fy, fw, fh])
+    # a detector's false positives are mostly of the classes in the image (mislocalised,
+    # duplicates, parts), the rest of any class
     fp_cat = cat_ids[rng.choice(n_cat, size=n_fp, p=cat_p)]
+    gt_start = np.searchsorted(gt_img, np.arange(n_images))
+    n_in_img = n_gt_img[fp_img]
+    same = (rng.random(n_fp) < 0.6) & (n_in_img > 0)
+    pick = gt_start[fp_img] + (rng.random(n_fp) * np.maximum(n_in_img, 1)).astype(np.int64)
+    fp_cat[same] = gt_cat[pick[same]]
     fp_score = rng.beta(1.0, 6.0, size=n_fp)
 
     det_img = np.concatenate([tp_img, fp_img])

@@ -9,8 +9,9 @@ and the full ``precision [T,R,K,A,M]``, ``recall [T,K,A,M]`` and
 backends, from loaded dicts, from JSON files, and through ``mean_ap``.
 
 Custom ``max_detections``: pycocotools' ``summarize()`` computes stats[0]
-with maxDets=100 hard-coded (cocoapi#558) and gives -1 when 100 is not in
-``maxDets``; detmetrics uses the largest ``max_detections``, so stats[0] is
+with maxDets=100 hard-coded (cocoapi#558): -1 when 100 is not in
+``maxDets``, the 100 column when 100 is not the largest. detmetrics uses the
+largest ``max_detections``, so stats[0] is
 compared against the mean that COCOeval's own ``precision`` array gives at
 the largest ``maxDets``.
 """
