@@ -188,7 +188,7 @@ def _flatten(predictions, ground_truths, box_format: str):
                     raise ValueError(f"{name} has shape {arr.shape} but earlier boxes were of kind {kind!r}; "
                                      "all boxes must share one kind (axis-aligned, rotated or quads)")
             boxes_list.append(arr)
-        n_det = boxes_list_len = det_boxes[-1].shape[0] if det_boxes[-1].size else 0
+        n_det = det_boxes[-1].shape[0] if det_boxes[-1].size else 0
         n_gt = gt_boxes[-1].shape[0] if gt_boxes[-1].size else 0
         scores = as_array(pred["scores"], f"predictions[{i}]['scores']").reshape(-1) \
             if np.ndim(pred["scores"]) <= 1 else None
@@ -218,7 +218,6 @@ def _flatten(predictions, ground_truths, box_format: str):
         gt_labels.append(glabels)
         det_counts.append(n_det)
         gt_counts.append(n_gt)
-        del boxes_list_len
     kind = kind or "xy"
     n_images = len(det_counts)
     det_img = np.repeat(np.arange(n_images, dtype=np.int64), np.asarray(det_counts, dtype=np.int64))
@@ -505,6 +504,11 @@ class EvaluationResult:
 
     def __post_init__(self):
         self.stats = self._stats()
+
+    def __repr__(self) -> str:
+        return (f"EvaluationResult(map={self.map:.4f}, map50={self.map50:.4f}, map75={self.map75:.4f}, "
+                f"mar_100={self.mar_100:.4f}, categories={len(self.category_ids)}, "
+                f"interpolation={self.interpolation!r})")
 
     # ---------------------------------------------------------------- statistics
     def _mean(self, ap: bool, iou=None, area="all", m=-1) -> float:
