@@ -176,7 +176,7 @@ def _flatten(predictions, ground_truths, box_format: str):
         _check_dict(gt, f"ground_truths[{i}]", _GT_KEYS, _GT_OPTIONAL)
         for src, boxes_list, what in ((pred, det_boxes, "predictions"), (gt, gt_boxes, "ground_truths")):
             name = f"{what}[{i}]['boxes']"
-            arr = as_array(src["boxes"], name)
+            arr = _fast_array(src["boxes"], name)
             k = _kind_of(arr)
             if k == "bad":
                 raise ValueError(f"{name} must have shape (N, 4), (N, 5) (rotated) or (N, 4, 2) (quads); "
@@ -190,7 +190,7 @@ def _flatten(predictions, ground_truths, box_format: str):
             boxes_list.append(arr)
         n_det = det_boxes[-1].shape[0] if det_boxes[-1].size else 0
         n_gt = gt_boxes[-1].shape[0] if gt_boxes[-1].size else 0
-        scores = as_array(pred["scores"], f"predictions[{i}]['scores']").reshape(-1) \
+        scores = _fast_array(pred["scores"], f"predictions[{i}]['scores']").reshape(-1) \
             if np.ndim(pred["scores"]) <= 1 else None
         if scores is None:
             raise ValueError(f"predictions[{i}]['scores'] must be 1-dimensional; got shape {np.shape(pred['scores'])}")
@@ -205,13 +205,11 @@ def _flatten(predictions, ground_truths, box_format: str):
             if gt.get(key) is None:
                 store.append(None)
                 continue
-            arr = as_array(gt[key], f"ground_truths[{i}][{key!r}]", dtype=dtype).reshape(-1) \
+            arr = _fast_array(gt[key], f"ground_truths[{i}][{key!r}]", dtype=dtype).reshape(-1) \
                 if np.ndim(gt[key]) <= 1 else None
             if arr is None or arr.shape[0] != n_gt:
                 raise ValueError(f"ground_truths[{i}][{key!r}] must have one value per box ({n_gt}); "
                                  f"got shape {np.shape(gt[key])}")
-            if not np.all(np.isfinite(arr)):
-                raise ValueError(f"ground_truths[{i}][{key!r}] contains NaN or infinite values")
             store.append(arr)
         det_scores.append(scores)
         det_labels.append(labels)
@@ -228,8 +226,7 @@ def _flatten(predictions, ground_truths, box_format: str):
     if not np.all(np.isfinite(scores)):
         row = int(np.flatnonzero(~np.isfinite(scores))[0])
         raise ValueError(f"predictions[{int(det_img[row])}]['scores'] contains NaN or infinite values")
-    crowd = np.concatenate([c if c is not None else np.zeros(n) for c, n in zip(gt_crowd, gt_counts)]) \
-        if gt_counts else np.zeros(0)
+    crowd, crowd_given = _optional_column(gt_crowd, gt_counts, 0.0)
     if kind == "xy":
         det_area = det_box[:, 2] * det_box[:, 3]
         gt_wh = gt_box[:, 2] * gt_box[:, 3]
@@ -238,9 +235,14 @@ def _flatten(predictions, ground_truths, box_format: str):
 
         det_area = _oriented_area(det_box)
         gt_wh = _oriented_area(gt_box)
-    area = np.concatenate([a if a is not None else np.full(n, np.nan) for a, n in zip(gt_area, gt_counts)]) \
-        if gt_counts else np.zeros(0)
-    missing = np.isnan(area)
+    area, given = _optional_column(gt_area, gt_counts, np.nan)
+    if not np.all(np.isfinite(crowd)):
+        row = int(np.flatnonzero(~np.isfinite(crowd))[0])
+        raise ValueError(f"ground_truths[{_locate(row, gt_counts)[0]}]['iscrowd'] contains NaN or infinite values")
+    if not np.all(np.isfinite(area[given])):
+        row = int(np.flatnonzero(given & ~np.isfinite(area))[0])
+        raise ValueError(f"ground_truths[{_locate(row, gt_counts)[0]}]['area'] contains NaN or infinite values")
+    missing = ~given
     area[missing] = gt_wh[missing]
     return dict(
         kind=kind, n_images=n_images,
@@ -251,8 +253,25 @@ def _flatten(predictions, ground_truths, box_format: str):
     )
 
 
+def _optional_column(columns, counts, default):
+    """Concatenate optional per-image columns (None = absent): (values float64, given mask)."""
+    flags = np.array([c is not None for c in columns], dtype=bool)
+    given = np.repeat(flags, np.asarray(counts, dtype=np.int64)) if counts else np.zeros(0, bool)
+    values = np.full(given.shape[0], default, dtype=np.float64)
+    if flags.any():
+        values[given] = np.concatenate([c for c in columns if c is not None])
+    return values, given
+
+
+def _fast_array(value, name, dtype=np.float64):
+    """``as_array`` with a shortcut for arrays that are already numeric (the common case)."""
+    if isinstance(value, np.ndarray) and value.dtype.kind in ("iu" if dtype is np.int64 else "iuf"):
+        return value
+    return as_array(value, name, dtype=dtype)
+
+
 def _labels(value, name):
-    arr = as_array(value, name, dtype=np.int64)
+    arr = _fast_array(value, name, dtype=np.int64)
     if arr.ndim > 1:
         raise ValueError(f"{name} must be 1-dimensional; got shape {arr.shape}")
     return arr.reshape(-1)
