@@ -117,14 +117,14 @@ def _decode(source, type_, what: str):
             raise ValueError(f"{what}: {exc}") from None
         except msgspec.DecodeError as exc:
             raise ValueError(f"{what} is not valid JSON ({exc})") from None
-    import json  # pragma: no cover - fallback without msgspec
+    import json  # fallback without msgspec
 
-    if data is not None:  # pragma: no cover
+    if data is not None:
         try:
             obj = json.loads(data)
         except ValueError as exc:
             raise ValueError(f"{what} is not valid JSON ({exc})") from None
-    return _fallback_convert(obj, type_, what)  # pragma: no cover
+    return _fallback_convert(obj, type_, what)
 
 
 def _check_boxes(boxes: np.ndarray, what: str) -> None:
@@ -233,14 +233,14 @@ def load_results(source, gt: CocoGroundTruth) -> CocoResults:
 # stdlib fallback (no msgspec): same checks, plain Python
 
 
-class _Obj:  # pragma: no cover - fallback
+class _Obj:
     __slots__ = ("__dict__",)
 
     def __init__(self, **kw):
         self.__dict__.update(kw)
 
 
-def _fallback_convert(obj, type_, what):  # pragma: no cover - fallback without msgspec
+def _fallback_convert(obj, type_, what):
     def number(v, where):
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             raise ValueError(f"{what}: Expected `float`, got `{type(v).__name__}` - at `{where}`")

@@ -295,3 +295,25 @@ G = {"boxes": [[0, 0, 1, 1]], "labels": [1]}
 def test_bad_input(call, exception, match):
     with pytest.raises(exception, match=match):
         call()
+
+
+def test_stdlib_json_fallback_without_msgspec(monkeypatch, tmp_path):
+    from detmetrics import _coco_json
+
+    gt = {"images": [{"id": 2}, {"id": 1}], "categories": [{"id": 1, "name": "a"}],
+          "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [0, 0, 10, 10], "area": 100},
+                          {"id": 2, "image_id": 2, "category_id": 1, "bbox": [0, 0, 10, 10], "iscrowd": 0}]}
+    res = [{"image_id": 1, "category_id": 1, "bbox": [0, 0, 10, 10], "score": 0.9},
+           {"image_id": 2, "category_id": 1, "bbox": [5, 5, 10, 10], "score": 0.8}]
+    expected = evaluate_coco(gt, res)
+    (tmp_path / "gt.json").write_text(json.dumps(gt))
+    (tmp_path / "res.json").write_text(json.dumps(res))
+    monkeypatch.setattr(_coco_json, "HAVE_MSGSPEC", False)
+    for r in (evaluate_coco(gt, res), evaluate_coco(tmp_path / "gt.json", tmp_path / "res.json")):
+        assert_allclose(r.stats, expected.stats, rtol=0, atol=0)
+    with pytest.raises(ValueError, match="score"):
+        evaluate_coco(gt, [{k: v for k, v in res[0].items() if k != "score"}])
+    with pytest.raises(ValueError, match="length 4"):
+        evaluate_coco(gt, [{**res[0], "bbox": [0, 0, 1]}])
+    with pytest.raises(ValueError, match="not valid JSON"):
+        evaluate_coco(gt, b"[{")
