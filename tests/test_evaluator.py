@@ -130,3 +130,23 @@ def test_merge_refuses_overlapping_ids():
     b.update([P], [G], image_ids=[7])
     with pytest.raises(ValueError, match="image id 7 was already evaluated"):
         a.merge(b)
+
+
+def test_rotated_and_quads_shards():
+    rng = np.random.default_rng(1)
+    preds, gts = [], []
+    for _ in range(6):
+        g = np.column_stack([rng.integers(10, 90, (4, 2)), rng.integers(2, 20, (4, 2)), rng.uniform(-1, 1, 4)])
+        d = g + np.column_stack([rng.integers(-2, 3, (4, 2)), np.zeros((4, 2)), rng.uniform(-0.1, 0.1, 4)])
+        preds.append({"boxes": d, "scores": rng.choice([0.2, 0.6, 0.9], 4), "labels": rng.integers(0, 2, 4)})
+        gts.append({"boxes": g, "labels": rng.integers(0, 2, 4)})
+    expected = mean_ap(preds, gts)
+    a, b = Evaluator(), Evaluator()
+    a.update(preds[:2], gts[:2], image_ids=[0, 1])
+    b.update(preds[2:], gts[2:], image_ids=range(2, 6))
+    assert_same(b.merge(a).compute(), expected)
+    from detmetrics import rotated_to_corners
+
+    quads_p = [{**p, "boxes": rotated_to_corners(p["boxes"])} for p in preds]
+    quads_g = [{**g, "boxes": rotated_to_corners(g["boxes"])} for g in gts]
+    assert_allclose(mean_ap(quads_p, quads_g).stats, expected.stats, rtol=0, atol=1e-9)
