@@ -443,7 +443,8 @@ def deep_copy(gt, results):
 def run_pycocotools(gt, results, *, iou_thresholds=None, max_detections=None, area_ranges=None):
     """pycocotools' bbox ``COCOeval`` on copies of the data, prints silenced.
 
-    Returns ``(stats, eval_dict, params)`` (``eval_dict`` is ``COCOeval.eval``).
+    Returns ``(stats, eval_dict, params)`` (``eval_dict`` is ``COCOeval.eval``;
+    ``stats`` is NaN when fewer than 3 maxDets make ``summarize()`` fail).
     An empty results list is loaded by hand (``COCO.loadRes`` cannot load it).
     ``area_ranges`` is a dict ``name -> (lo, hi)`` as ``mean_ap`` takes it.
     """
@@ -475,6 +476,8 @@ def run_pycocotools(gt, results, *, iou_thresholds=None, max_detections=None, ar
             ev.params.areaRngLbl = list(area_ranges)
         ev.evaluate()
         ev.accumulate()
+        if len(ev.params.maxDets) < 3:  # summarize() indexes maxDets[2]
+            return np.full(12, np.nan), ev.eval, ev.params
         ev.summarize()
     return np.asarray(ev.stats, dtype=np.float64), ev.eval, ev.params
 

@@ -153,12 +153,13 @@ def test_custom_parameters_match_pycocotools(custom, backend):
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_more_area_ranges_and_max_detections_arrays(backend):
-    """Five area ranges and four maxDets: the eval arrays (summarize() assumes 4 and 3)."""
+@pytest.mark.parametrize("max_detections", [(1, 10, 50, 120), (7,), (3, 300)])
+def test_more_area_ranges_and_max_detections_arrays(max_detections, backend):
+    """Five area ranges and 1, 2 or 4 maxDets: the eval arrays (summarize() assumes 4 and 3)."""
     kwargs = dict(
         area_ranges={"all": (0.0, 1e10), "tiny": (0.0, 8.0**2), "small": (8.0**2, 32.0**2),
                      "medium": (32.0**2, 96.0**2), "large": (96.0**2, 1e10)},
-        max_detections=(1, 10, 50, 120),
+        max_detections=max_detections,
     )
     for name in ("seed0_img40_cat8", "area_boundaries", "ties_over_100"):
         gt, results = DATASETS[name]
