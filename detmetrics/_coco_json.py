@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from itertools import chain
+from operator import attrgetter
 
 import numpy as np
 
@@ -140,8 +142,12 @@ def _check_boxes(boxes: np.ndarray, what: str) -> None:
 
 def _bbox_array(items) -> np.ndarray:
     n = len(items)
-    flat = np.fromiter((v for it in items for v in it.bbox), dtype=np.float64, count=4 * n)
+    flat = np.fromiter(chain.from_iterable(map(attrgetter("bbox"), items)), dtype=np.float64, count=4 * n)
     return flat.reshape(n, 4)
+
+
+def _column(items, field: str, dtype) -> np.ndarray:
+    return np.fromiter(map(attrgetter(field), items), dtype=dtype, count=len(items))
 
 
 def _sorted_ids(ids, what: str) -> list:
@@ -151,17 +157,22 @@ def _sorted_ids(ids, what: str) -> list:
         raise ValueError(f"{what} mixes integer and string ids") from None
 
 
-def _index_of(sorted_ids: list, values: list, what: str) -> np.ndarray:
-    """Positions of ``values`` in ``sorted_ids`` (-1 when absent)."""
-    if sorted_ids and all(isinstance(i, int) for i in sorted_ids) and all(isinstance(v, int) for v in values):
+def _index_of(sorted_ids: list, items, field: str) -> np.ndarray:
+    """Positions of every ``item.<field>`` in ``sorted_ids`` (-1 when absent)."""
+    vals = None
+    if all(isinstance(i, int) for i in sorted_ids):
+        try:
+            vals = _column(items, field, np.int64)
+        except (TypeError, ValueError):  # string ids
+            vals = None
+    if vals is not None:
         keys = np.asarray(sorted_ids, dtype=np.int64)
-        vals = np.asarray(values, dtype=np.int64) if values else np.zeros(0, np.int64)
         pos = np.searchsorted(keys, vals)
         pos_clip = np.minimum(pos, max(len(keys) - 1, 0))
         found = (pos < len(keys)) & (keys[pos_clip] == vals) if len(keys) else np.zeros(len(vals), bool)
         return np.where(found, pos, -1).astype(np.int64)
     lookup = {k: i for i, k in enumerate(sorted_ids)}
-    return np.fromiter((lookup.get(v, -1) for v in values), dtype=np.int64, count=len(values))
+    return np.fromiter((lookup.get(v, -1) for v in map(attrgetter(field), items)), dtype=np.int64, count=len(items))
 
 
 def load_ground_truth(source) -> CocoGroundTruth:
@@ -171,8 +182,8 @@ def load_ground_truth(source) -> CocoGroundTruth:
     category_ids = _sorted_ids([c.id for c in gt.categories], "ground_truth categories")
     names = {c.id: c.name for c in gt.categories}
     anns = gt.annotations
-    image_index = _index_of(image_ids, [a.image_id for a in anns], "ground_truth")
-    cat_index = _index_of(category_ids, [a.category_id for a in anns], "ground_truth")
+    image_index = _index_of(image_ids, anns, "image_id")
+    cat_index = _index_of(category_ids, anns, "category_id")
     boxes = _bbox_array(anns)
     _check_boxes(boxes, "ground_truth annotations")
     area = np.array([a.area if a.area is not None else np.nan for a in anns], dtype=np.float64)
@@ -206,12 +217,12 @@ def load_ground_truth(source) -> CocoGroundTruth:
 def load_results(source, gt: CocoGroundTruth) -> CocoResults:
     """Load COCO results (path, bytes or list) against a loaded ground truth."""
     res = _decode(source, list[_Result] if HAVE_MSGSPEC else None, "results")
-    image_index = _index_of(gt.image_ids, [r.image_id for r in res], "results")
+    image_index = _index_of(gt.image_ids, res, "image_id")
     if np.any(image_index < 0):
         row = int(np.flatnonzero(image_index < 0)[0])
         raise ValueError(f"results: [{row}].image_id {res[row].image_id!r} is not an image of the ground truth")
-    category = np.fromiter((r.category_id for r in res), dtype=np.int64, count=len(res))
-    scores = np.fromiter((r.score for r in res), dtype=np.float64, count=len(res))
+    category = _column(res, "category_id", np.int64)
+    scores = _column(res, "score", np.float64)
     boxes = _bbox_array(res)
     _check_boxes(boxes, "results")
     if not np.all(np.isfinite(scores)):
