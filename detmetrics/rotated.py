@@ -767,14 +767,6 @@ def _nms_oriented_reference(polys, bounds, area, order, labels, iou_threshold) -
 
 
 @kernel
-def _pair_iou_kernel(polys, bounds, area, i, j, buf):
-    if not _bounds_overlap(bounds[i], bounds[j]):
-        return 0.0
-    inter = _intersection_kernel(polys[i], polys[j], area[i], area[j], buf)
-    return _iou_kernel(inter, area[i], area[j])
-
-
-@kernel
 def _nms_oriented_kernel(polys, bounds, area, order, labels, iou_threshold, suppressed, keep, capacity):
     buf = np.empty((4, capacity), dtype=np.float64)
     n = order.shape[0]
@@ -876,10 +868,14 @@ def _soft_nms_oriented_kernel(
         new_scores[count] = current[best]
         count += 1
         alive[best] = False
+        xmin, ymin, xmax, ymax = bounds[best, 0], bounds[best, 1], bounds[best, 2], bounds[best, 3]
         for j in range(n):
             if not alive[j]:
                 continue
-            iou = _pair_iou_kernel(polys, bounds, area, best, j, buf)
+            iou = 0.0
+            if xmin < bounds[j, 2] and bounds[j, 0] < xmax and ymin < bounds[j, 3] and bounds[j, 1] < ymax:
+                inter = _intersection_kernel(polys[best], polys[j], area[best], area[j], buf)
+                iou = _iou_kernel(inter, area[best], area[j])
             if gaussian:
                 if sigma > 0.0:
                     weight = np.exp(-(iou * iou) / sigma)
