@@ -5,8 +5,9 @@ these functions return the same 12 statistics and the same ``precision``,
 ``recall`` and ``scores`` arrays.  The pipeline is fully flat:
 
 1. detections of every (image, category) group are sorted by decreasing
-   score (stable) and cut to the largest ``max_detections`` with two NumPy
-   stable argsorts, no Python loop over groups;
+   score (stable) and cut to the largest ``max_detections`` (a counting sort
+   by group plus a per-group stable sort in Numba, or two NumPy stable
+   argsorts), with no Python loop over groups;
 2. per-group IoU blocks (:mod:`detmetrics.matching`) and the greedy matching
    for every area range and IoU threshold;
 3. accumulation per category, area range and ``max_detections``
@@ -23,8 +24,16 @@ Differences from pycocotools, all deliberate and documented:
   one repeated when fewer are given).
 * A ground truth without an ``area`` gets ``w * h`` (pycocotools raises).
 * An empty results list is valid and scores 0 where there is ground truth.
-* Bad input (NaN, negative sizes, unknown image ids, missing fields) raises
-  ``ValueError`` / ``TypeError`` instead of producing a number.
+* Bad input (NaN, negative sizes, unknown image ids, missing fields,
+  duplicate annotation ids) raises ``ValueError`` / ``TypeError`` instead of
+  producing a number.
+* ``interpolation="voc11"`` / ``"voc"`` are not in pycocotools; see
+  :mod:`detmetrics.ap` for what the ``precision`` array holds then.
+
+Rotated boxes ``(N, 5)`` and quads ``(N, 4, 2)`` in :func:`mean_ap` are
+matched with the same rules on exact polygon IoU (crowds: intersection over
+the detection's polygon area); their area (for area ranges, unless ``area``
+is given) is the polygon area.
 
 A category without ground truth (for an area range) keeps -1 in
 ``precision``/``recall``/``scores`` and in ``per_class`` and is left out of the
