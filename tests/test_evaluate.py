@@ -317,3 +317,17 @@ def test_stdlib_json_fallback_without_msgspec(monkeypatch, tmp_path):
         evaluate_coco(gt, [{**res[0], "bbox": [0, 0, 1]}])
     with pytest.raises(ValueError, match="not valid JSON"):
         evaluate_coco(gt, b"[{")
+
+
+@settings(deadline=None, max_examples=20)
+@given(detection_datasets(max_images=4, box_format="xywh"))
+def test_box_formats_agree(data):
+    from detmetrics import convert_boxes
+
+    predictions, ground_truths = data
+    base = mean_ap(predictions, ground_truths, box_format="xywh")
+    for fmt in ("xyxy", "cxcywh"):
+        conv = lambda d: {**d, "boxes": convert_boxes(np.asarray(d["boxes"]).reshape(-1, 4), "xywh", fmt)}  # noqa: E731
+        r = mean_ap([conv(p) for p in predictions], [conv(g) for g in ground_truths], box_format=fmt)
+        # coordinates on a grid of halves: the conversions are exact, so are the IoUs
+        assert_allclose(r.stats, base.stats, rtol=0, atol=1e-12)
