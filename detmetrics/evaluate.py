@@ -395,8 +395,8 @@ def _match_flat(flat, opts: _Options, backend: str, image_keys=None, category_id
     gt_key = gt_code * n_img + flat["gt_img"]
     order, rank, gt_order, det_offsets, gt_offsets = _group(
         det_key, flat["det_score"], gt_key, max(cats.shape[0], 1) * n_img, opts.max_detections[-1], backend)
-    det_box = np.ascontiguousarray(flat["det_box"][order])
-    gt_box = np.ascontiguousarray(flat["gt_box"][gt_order])
+    det_box = np.take(flat["det_box"], order, axis=0)  # np.take: ~3x faster than fancy row indexing
+    gt_box = np.take(flat["gt_box"], gt_order, axis=0)
     gt_crowd = np.ascontiguousarray(flat["gt_crowd"][gt_order])
     if flat["kind"] == "xy":
         iou_flat, iou_offsets = _iou_blocks(det_box, gt_box, gt_crowd, det_offsets, gt_offsets, backend)

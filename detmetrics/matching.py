@@ -426,9 +426,25 @@ def _match_groups_kernel(iou_flat, iou_offsets, det_offsets, gt_offsets, det_are
                     cand[c] = j
                     c += 1
         cand_start[n_d] = c
+        # detections with candidates ("active"); the others are false positives or, outside
+        # the area range, ignored, at every threshold
+        active = np.empty(n_d, dtype=np.int64)
+        n_active = 0
+        for i in range(n_d):
+            if cand_start[i + 1] > cand_start[i]:
+                active[n_active] = i
+                n_active += 1
         for a in range(n_area):
             lo = area_ranges[a, 0]
             hi = area_ranges[a, 1]
+            for i in range(n_d):
+                if cand_start[i + 1] == cand_start[i]:
+                    d = d0 + i
+                    value = 0 if (det_area[d] < lo or det_area[d] > hi) else 2
+                    for t in range(n_thr):
+                        det_code[d, a, t] = value
+            if n_active == 0:
+                continue
             # visiting order per detection: non-ignored candidates first (stable)
             for i in range(n_d):
                 k = cand_start[i]
@@ -443,7 +459,8 @@ def _match_groups_kernel(iou_flat, iou_offsets, det_offsets, gt_offsets, det_are
             for t in range(n_thr):
                 for j in range(n_g):
                     taken[j] = 0
-                for i in range(n_d):
+                for p in range(n_active):
+                    i = active[p]
                     best = thresholds[t]
                     m = -1
                     row = base + i * n_g
