@@ -27,11 +27,11 @@ _EXPORTS = {
     "generalized_box_iou": "iou",
     "distance_box_iou": "iou",
     "complete_box_iou": "iou",
-    # nms
-    "filter_by_confidence": "nms",
-    "nms": "nms",
-    "batched_nms": "nms",
-    "soft_nms": "nms",
+    # postprocess (the module is not called nms: it would shadow the function)
+    "filter_by_confidence": "postprocess",
+    "nms": "postprocess",
+    "batched_nms": "postprocess",
+    "soft_nms": "postprocess",
     # rotated
     "rotated_iou": "rotated",
     "polygon_iou": "rotated",
