@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._backend import resolve_backend
-from ._validate import as_array, check_box_format, check_choice
+from ._validate import as_array, as_labels, check_box_format, check_choice
 from .ap import INTERPOLATIONS, _accumulate, recall_thresholds
 from .matching import _effective_thresholds, _group, _iou_blocks, _match_groups
 
@@ -739,7 +739,7 @@ class EvaluationResult:
 
 
 def mean_ap(predictions, ground_truths, *, box_format="xyxy", iou_thresholds=None, max_detections=(1, 10, 100),
-            area_ranges="coco", interpolation="coco", backend="auto") -> EvaluationResult:
+            area_ranges="coco", interpolation="coco", backend="auto", category_ids=None) -> EvaluationResult:
     """COCO mean average precision of per-image detections (pycocotools-exact).
 
     Parameters
@@ -765,6 +765,12 @@ def mean_ap(predictions, ground_truths, *, box_format="xyxy", iou_thresholds=Non
     interpolation : {"coco", "voc11", "voc"}
         See :mod:`detmetrics.ap`.
     backend : {"auto", "numba", "numpy"}
+    category_ids : sequence of int, optional
+        The categories to evaluate (the K axis of the arrays, sorted), as a
+        COCO ground truth lists them; a category with neither ground truth nor
+        detections then still gets its (-1) column, as in pycocotools.  Every
+        label must be one of them.  Default: the labels that occur.
+        (An extension of the DESIGN.md signature.)
 
     Returns
     -------
@@ -772,8 +778,9 @@ def mean_ap(predictions, ground_truths, *, box_format="xyxy", iou_thresholds=Non
 
     Notes
     -----
-    Categories are the union of the labels of predictions and ground truths;
-    one without ground truth gets -1 and is left out of the means.  Ties in
+    Categories are the union of the labels of predictions and ground truths
+    (or ``category_ids``); one without ground truth gets -1 and is left out of
+    the means.  Ties in
     score across images are broken by image position (COCOeval breaks them by
     image id); inside an image by input order.
 
@@ -793,8 +800,22 @@ def mean_ap(predictions, ground_truths, *, box_format="xyxy", iou_thresholds=Non
     opts = _parse_options(box_format, iou_thresholds, max_detections, area_ranges, interpolation, backend)
     resolved = resolve_backend(backend)
     flat = _flatten(predictions, ground_truths, box_format)
-    state = _match_flat(flat, opts, resolved)
-    return _compute(state, opts, resolved)
+    cats = None if category_ids is None else _check_category_ids(category_ids, flat)
+    state = _match_flat(flat, opts, resolved, category_ids=cats)
+    return _compute(state, opts, resolved, category_ids=cats)
+
+
+def _check_category_ids(category_ids, flat) -> np.ndarray:
+    """Validate ``category_ids`` (unique sorted int64) and that every label is among them."""
+    if isinstance(category_ids, (str, bytes)) or not hasattr(category_ids, "__len__"):
+        raise TypeError(f"category_ids must be a sequence of ints; got {type(category_ids).__name__}")
+    cats = as_labels(category_ids, "category_ids")
+    cats = np.unique(cats)
+    for name, labels in (("predictions", flat["det_label"]), ("ground_truths", flat["gt_label"])):
+        missing = np.setdiff1d(labels, cats)
+        if missing.size:
+            raise ValueError(f"{name} has label {int(missing[0])}, which is not in category_ids")
+    return cats
 
 
 def evaluate_coco(ground_truth, results, *, iou_thresholds=None, max_detections=(1, 10, 100), area_ranges="coco",

@@ -331,3 +331,24 @@ def test_box_formats_agree(data):
         r = mean_ap([conv(p) for p in predictions], [conv(g) for g in ground_truths], box_format=fmt)
         # coordinates on a grid of halves: the conversions are exact, so are the IoUs
         assert_allclose(r.stats, base.stats, rtol=0, atol=1e-12)
+
+
+def test_category_ids_adds_empty_categories_and_rejects_unknown_labels():
+    import numpy as np
+    import pytest
+
+    from detmetrics import mean_ap
+
+    preds = [{"boxes": [[0, 0, 10, 10]], "scores": [0.9], "labels": [3]}]
+    gts = [{"boxes": [[0, 0, 10, 10]], "labels": [3]}]
+    plain = mean_ap(preds, gts)
+    wide = mean_ap(preds, gts, category_ids=[7, 3, 1])
+    assert wide.category_ids == [1, 3, 7]
+    assert wide.precision.shape[2] == 3
+    assert np.all(wide.precision[:, :, [0, 2]] == -1)
+    np.testing.assert_array_equal(wide.precision[:, :, 1], plain.precision[:, :, 0])
+    assert wide.stats.tolist() == plain.stats.tolist()
+    with pytest.raises(ValueError, match="label 3, which is not in category_ids"):
+        mean_ap(preds, gts, category_ids=[1, 2])
+    with pytest.raises(TypeError, match="category_ids"):
+        mean_ap(preds, gts, category_ids=5)
