@@ -91,7 +91,8 @@ def as_boxes(boxes, name: str = "boxes", *, box_format: str = "xyxy", columns: i
     """
     check_box_format(box_format)
     arr = as_array(boxes, name)
-    if arr.size == 0 and arr.ndim <= 2 and (arr.ndim < 2 or arr.shape[-1] in (0, 4)):
+    # empty: [] or (0, 4) / (0, 0); not (3, 0), which is three rows of the wrong width
+    if arr.size == 0 and (arr.ndim == 1 or (arr.ndim == 2 and arr.shape[0] == 0 and arr.shape[1] in (0, 4))):
         return np.zeros((0, 4), dtype=np.float64)
     if arr.ndim != 2 or arr.shape[1] != 4:
         raise ValueError(f"{name} must have shape (N, 4) for box_format={box_format!r}; got shape {arr.shape}")
@@ -114,11 +115,8 @@ def as_boxes(boxes, name: str = "boxes", *, box_format: str = "xyxy", columns: i
 
 def as_scores(scores, name: str = "scores", *, length: int | None = None, length_of: str = "boxes") -> np.ndarray:
     """Validate a 1-D score vector; return contiguous float64 of shape ``(N,)``."""
-    arr = as_array(scores, name)
-    if arr.size == 0 and arr.ndim <= 1:
-        arr = arr.reshape(0)
-    if arr.ndim != 1:
-        raise ValueError(f"{name} must be 1-dimensional; got shape {arr.shape}")
+    # ndim is checked before as_array's ascontiguousarray, which turns a scalar into shape (1,)
+    arr = as_array(scores, name, ndim=1)
     _check_finite(arr, name)
     if length is not None and arr.shape[0] != length:
         raise ValueError(f"{name} has length {arr.shape[0]} but {length_of} has {length} rows")
@@ -130,11 +128,7 @@ def as_labels(labels, name: str = "labels", *, length: int | None = None, length
 
     Floats holding whole numbers (``1.0``) are accepted; ``1.5`` is an error.
     """
-    arr = as_array(labels, name, dtype=np.int64)
-    if arr.size == 0 and arr.ndim <= 1:
-        arr = arr.reshape(0)
-    if arr.ndim != 1:
-        raise ValueError(f"{name} must be 1-dimensional; got shape {arr.shape}")
+    arr = as_array(labels, name, dtype=np.int64, ndim=1)  # ndim before the scalar -> (1,) promotion
     if length is not None and arr.shape[0] != length:
         raise ValueError(f"{name} has length {arr.shape[0]} but {length_of} has {length} rows")
     return arr

@@ -46,7 +46,10 @@ __all__ = ["filter_by_confidence", "nms", "batched_nms", "soft_nms"]
 
 def _is_oriented(boxes) -> bool:
     """True for ``(N, 5)`` rotated boxes and ``(N, 4, 2)`` quads (no copy for ndarrays)."""
-    shape = np.shape(boxes) if not hasattr(boxes, "shape") else tuple(boxes.shape)
+    try:
+        shape = np.shape(boxes) if not hasattr(boxes, "shape") else tuple(boxes.shape)
+    except ValueError:  # ragged nesting: as_boxes reports it, naming the argument
+        return False
     return (len(shape) == 2 and shape[1] == 5) or (len(shape) == 3 and shape[1:] == (4, 2))
 
 
