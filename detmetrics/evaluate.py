@@ -807,15 +807,22 @@ def mean_ap(predictions, ground_truths, *, box_format="xyxy", iou_thresholds=Non
 
 def _check_category_ids(category_ids, flat) -> np.ndarray:
     """Validate ``category_ids`` (unique sorted int64) and that every label is among them."""
+    cats = _as_category_ids(category_ids)
+    _check_labels_in(cats, flat)
+    return cats
+
+
+def _as_category_ids(category_ids) -> np.ndarray:
     if isinstance(category_ids, (str, bytes)) or not hasattr(category_ids, "__len__"):
         raise TypeError(f"category_ids must be a sequence of ints; got {type(category_ids).__name__}")
-    cats = as_labels(category_ids, "category_ids")
-    cats = np.unique(cats)
+    return np.unique(as_labels(category_ids, "category_ids"))
+
+
+def _check_labels_in(cats: np.ndarray, flat) -> None:
     for name, labels in (("predictions", flat["det_label"]), ("ground_truths", flat["gt_label"])):
         missing = np.setdiff1d(labels, cats)
         if missing.size:
             raise ValueError(f"{name} has label {int(missing[0])}, which is not in category_ids")
-    return cats
 
 
 def evaluate_coco(ground_truth, results, *, iou_thresholds=None, max_detections=(1, 10, 100), area_ranges="coco",
@@ -901,10 +908,13 @@ class Evaluator:
     """
 
     def __init__(self, **options):
-        allowed = {"box_format", "iou_thresholds", "max_detections", "area_ranges", "interpolation", "backend"}
+        allowed = {"box_format", "iou_thresholds", "max_detections", "area_ranges", "interpolation", "backend",
+                   "category_ids"}
         unknown = set(options) - allowed
         if unknown:
             raise TypeError(f"Evaluator got unexpected option(s) {sorted(unknown)}; expected {sorted(allowed)}")
+        category_ids = options.pop("category_ids", None)
+        self._category_ids = None if category_ids is None else _as_category_ids(category_ids)
         self._options = _parse_options(**options)
         self.reset()
 
@@ -925,6 +935,8 @@ class Evaluator:
         opts = self._options
         backend = resolve_backend(opts.backend)
         flat = _flatten(predictions, ground_truths, opts.box_format)
+        if self._category_ids is not None:
+            _check_labels_in(self._category_ids, flat)
         n = flat["n_images"]
         explicit = image_ids is not None
         if self._explicit is not None and explicit != self._explicit:
@@ -967,6 +979,9 @@ class Evaluator:
                 (b.box_format, b.max_detections, b.area_ranges, b.interpolation) or \
                 not np.array_equal(a.iou_thresholds, b.iou_thresholds):
             raise ValueError("cannot merge evaluators with different options")
+        if (self._category_ids is None) != (other._category_ids is None) or (
+                self._category_ids is not None and not np.array_equal(self._category_ids, other._category_ids)):
+            raise ValueError("cannot merge evaluators with different category_ids")
         if other._n_images == 0:
             return self
         if self._explicit is not None and other._explicit is not None and self._explicit != other._explicit:
@@ -999,4 +1014,4 @@ class Evaluator:
             state = _State.concat(self._states)
         else:
             state = _State.empty(len(opts.area_ranges), opts.iou_thresholds.shape[0])
-        return _compute(state, opts, backend)
+        return _compute(state, opts, backend, category_ids=self._category_ids)

@@ -118,10 +118,28 @@ def _twice(first, second):
     (lambda: Evaluator().update([P], [G], image_ids=[1, 2]), ValueError, "one integer per image"),
     (lambda: Evaluator().merge(Evaluator(iou_thresholds=[0.5])), ValueError, "different options"),
     (lambda: Evaluator().merge("x"), TypeError, "must be an Evaluator"),
+    (lambda: Evaluator(category_ids=[2, 3]).update([P], [G]), ValueError, "label 1, which is not in category_ids"),
+    (lambda: Evaluator(category_ids="ab"), TypeError, "category_ids must be a sequence"),
+    (lambda: Evaluator(category_ids=[1]).merge(Evaluator()), ValueError, "different category_ids"),
 ])
 def test_bad_input(call, exception, match):
     with pytest.raises(exception, match=match):
         call()
+
+
+@settings(deadline=None, max_examples=20)
+@given(detection_datasets(max_images=6), st.lists(st.integers(0, 12), max_size=4))
+def test_category_ids_equal_mean_ap(data, extra):
+    predictions, ground_truths = data
+    labels = {int(x) for d in predictions + ground_truths for x in np.asarray(d["labels"]).ravel()}
+    cats = sorted(labels | set(extra))
+    half = len(predictions) // 2
+    a, b = Evaluator(category_ids=cats), Evaluator(category_ids=cats)
+    a.update(predictions[:half], ground_truths[:half])
+    b.update(predictions[half:], ground_truths[half:])
+    result = a.merge(b).compute()
+    assert result.category_ids == cats
+    assert_same(result, mean_ap(predictions, ground_truths, category_ids=cats))
 
 
 def test_merge_refuses_overlapping_ids():
