@@ -408,6 +408,15 @@ def test_yaml_errors(tmp_path):
         read(root)
 
 
+def test_yolo_predictions_against_coco_ground_truth(tmp_path):
+    gt = read_coco_gt({"images": [{"id": 4, "file_name": "x/a.jpg", "width": 100, "height": 50}], "annotations": [],
+                       "categories": [{"id": 3, "name": "a"}, {"id": 7, "name": "b"}]})
+    (tmp_path / "a.txt").write_text("1 0.5 0.5 0.2 0.2 0.9\n")
+    pred = load_predictions(tmp_path, gt)
+    assert pred.records[0]["labels"].tolist() == [7]
+    np.testing.assert_allclose(pred.records[0]["boxes"], [[40, 20, 20, 10]])
+
+
 def test_load_dispatches_on_suffix(tmp_path):
     assert load_ground_truth(sample_path("coco-gt")).source == "coco"
     gt = load_ground_truth(sample_path("yolo") / "data.yaml")
@@ -416,3 +425,68 @@ def test_load_dispatches_on_suffix(tmp_path):
     with pytest.raises(ValueError, match="image_id 1 is not an image"):  # COCO ids vs YOLO stems
         load_predictions(sample_path("coco-results"), gt)
     json.loads(sample_path("coco-gt").read_text())  # valid JSON for any tool
+
+
+# ----------------------------------------------------------------------------------------------
+# evaluation: YOLO folder == its COCO conversion == pycocotools on that conversion (oracle)
+
+
+def _pycocotools_stats(gt_json, res_json):
+    import contextlib
+    import io
+
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco_gt = COCO(str(gt_json))
+        coco_dt = coco_gt.loadRes(str(res_json))
+        ev = COCOeval(coco_gt, coco_dt, "bbox")
+        ev.evaluate()
+        ev.accumulate()
+        ev.summarize()
+    return ev
+
+
+def _check_yolo_vs_coco(tmp, gt, pred):
+    from detmetrics import mean_ap
+
+    write_coco_gt(gt, tmp / "gt.json")
+    write_coco_results(pred, tmp / "res.json")
+    from_yolo = mean_ap(pred.records, gt.records, **gt.mean_ap_kwargs())
+    cgt = read_coco_gt(tmp / "gt.json")
+    from_coco = mean_ap(read_coco_results(tmp / "res.json", cgt, category_ids="ids").records, cgt.records,
+                        **cgt.mean_ap_kwargs())
+    np.testing.assert_array_equal(from_yolo.stats, from_coco.stats)
+    np.testing.assert_array_equal(from_yolo.precision, from_coco.precision)
+    np.testing.assert_array_equal(from_yolo.recall, from_coco.recall)
+    ev = _pycocotools_stats(tmp / "gt.json", tmp / "res.json")
+    np.testing.assert_allclose(from_yolo.stats, ev.stats, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(from_coco.precision, ev.eval["precision"], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(from_coco.recall, ev.eval["recall"], rtol=0, atol=1e-12)
+    return from_yolo
+
+
+def test_sample_yolo_equals_coco_equals_pycocotools(tmp_path):
+    gt = read_yolo_dataset(sample_path("yolo"))
+    pred = read_yolo_predictions(sample_path("yolo") / "predictions", gt)
+    result = _check_yolo_vs_coco(tmp_path, gt, pred)
+    assert 0 < result.map < 1
+    # the bundled COCO pair is that conversion
+    ev = _pycocotools_stats(sample_path("coco-gt"), sample_path("coco-results"))
+    np.testing.assert_allclose(result.stats, ev.stats, rtol=0, atol=1e-12)
+
+
+@given(gt_pred_pairs(max_images=5))
+def test_generated_yolo_folders_vs_pycocotools(tmp_path_factory, pair):
+    from hypothesis import assume
+
+    gt, pred = pair
+    assume(pred.n_objects > 0)  # pycocotools' loadRes cannot load an empty results list
+    tmp = tmp_path_factory.mktemp("oracle")
+    (tmp / "data.yaml").write_text("path: .\nval: images/val\nnames: [a, b, c]\n")
+    write_yolo_labels(gt, tmp / "labels" / "val")
+    write_yolo_predictions(pred, tmp / "pred")
+    gt = read_yolo_dataset(tmp, sizes=_write_sizes(tmp, gt))  # the files, as a user would read them
+    pred = read_yolo_predictions(tmp / "pred", gt)
+    _check_yolo_vs_coco(tmp, gt, pred)

@@ -82,8 +82,16 @@ class DetectionData:
         return int(sum(len(r["labels"]) for r in self.records))
 
     def mean_ap_kwargs(self) -> dict:
-        """Keyword arguments that tell :func:`detmetrics.mean_ap` how to read ``records``."""
-        return {} if self.obb else {"box_format": "xywh"}
+        """Keyword arguments that tell :func:`detmetrics.mean_ap` how to read ``records``.
+
+        ``box_format`` for axis-aligned boxes and ``category_ids``: every class
+        of the dataset, in id order, so the result's category axis is the
+        dataset's (as in pycocotools), including classes with no boxes at all.
+        """
+        kwargs = {} if self.obb else {"box_format": "xywh"}
+        if self.class_names:
+            kwargs["category_ids"] = sorted(self.class_names)
+        return kwargs
 
 
 def empty_record(kind: str, obb: bool) -> dict:
