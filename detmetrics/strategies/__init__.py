@@ -26,3 +26,9 @@ except ImportError as exc:  # pragma: no cover
 from ._boxes import SCORE_SET, box_pairs, boxes, labels, nms_inputs, scores  # noqa: E402,F401
 from ._rotated import SPECIAL_ANGLES, quads, rotated_boxes  # noqa: E402,F401
 from ._coco import coco_datasets, detection_datasets, detections, ground_truths  # noqa: E402,F401
+
+__all__ = [
+    "boxes", "scores", "labels", "box_pairs", "nms_inputs", "SCORE_SET",
+    "rotated_boxes", "quads", "SPECIAL_ANGLES",
+    "detections", "ground_truths", "detection_datasets", "coco_datasets",
+]
