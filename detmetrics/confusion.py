@@ -170,21 +170,12 @@ def _iou_blocks(det_boxes, gt_boxes, backend: str):
 
             blocks.append(polygon_iou(gb.reshape(-1, 4, 2), db.reshape(-1, 4, 2), backend=backend).ravel())
         else:
-            blocks.append(_box_iou(gb, db).ravel())
+            from .iou import box_iou
+
+            blocks.append(box_iou(gb, db, backend=backend).ravel())
     offsets = _offsets(blocks)
     flat = np.ascontiguousarray(np.concatenate(blocks) if blocks else np.zeros(0), dtype=np.float64)
     return flat, offsets
-
-
-def _box_iou(b1: np.ndarray, b2: np.ndarray) -> np.ndarray:
-    lt = np.maximum(b1[:, None, :2], b2[None, :, :2])
-    rb = np.minimum(b1[:, None, 2:], b2[None, :, 2:])
-    wh = np.clip(rb - lt, 0.0, None)
-    inter = wh[..., 0] * wh[..., 1]
-    area1 = (b1[:, 2] - b1[:, 0]) * (b1[:, 3] - b1[:, 1])
-    area2 = (b2[:, 2] - b2[:, 0]) * (b2[:, 3] - b2[:, 1])
-    union = area1[:, None] + area2[None, :] - inter
-    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
 
 
 def _confusion_reference(iou_flat, iou_offsets, det_labels, det_offsets, gt_labels, gt_offsets,
