@@ -114,19 +114,11 @@ def _detmetrics(gt_path, res_path, repeats, backend):
         return gt, load_results(res_path, gt)
 
     def evaluate(loaded):
-        from detmetrics.evaluate import _compute, _match_flat, _parse_options
+        from detmetrics.evaluate import _evaluate_loaded, _parse_options
 
         gt, res = loaded
         opts = _parse_options("xywh", None, (1, 10, 100), "coco", "coco", backend)
-        flat = dict(
-            kind="xy", n_images=len(gt.image_ids),
-            det_img=res.image_index, det_label=res.category, det_score=res.scores, det_box=res.boxes,
-            det_area=res.boxes[:, 2] * res.boxes[:, 3],
-            gt_img=gt.image_index, gt_label=gt.category, gt_box=gt.boxes, gt_area=gt.area,
-            gt_crowd=gt.iscrowd, gt_zero_id=gt.zero_id,
-        )
-        state = _match_flat(flat, opts, backend, category_ids=gt.category_ids)
-        return _compute(state, opts, backend, category_ids=gt.category_ids, category_names=gt.category_names)
+        return _evaluate_loaded(gt, res, opts, backend)
 
     t_load, loaded = _median_time(load, repeats)
     t_total, result = _median_time(lambda: evaluate_coco(gt_path, res_path, backend=backend), repeats)

@@ -869,6 +869,11 @@ def evaluate_coco(ground_truth, results, *, iou_thresholds=None, max_detections=
     resolved = resolve_backend(backend)
     gt = load_ground_truth(ground_truth)
     res = load_results(results, gt)
+    return _evaluate_loaded(gt, res, opts, resolved)
+
+
+def _evaluate_loaded(gt, res, opts: _Options, backend: str) -> EvaluationResult:
+    """Match and accumulate already-loaded COCO ground truth and results (``_coco_json`` columns)."""
     flat = dict(
         kind="xy", n_images=len(gt.image_ids),
         det_img=res.image_index, det_label=res.category, det_score=res.scores, det_box=res.boxes,
@@ -876,8 +881,8 @@ def evaluate_coco(ground_truth, results, *, iou_thresholds=None, max_detections=
         gt_img=gt.image_index, gt_label=gt.category, gt_box=gt.boxes, gt_area=gt.area,
         gt_crowd=gt.iscrowd, gt_zero_id=gt.zero_id,
     )
-    state = _match_flat(flat, opts, resolved, category_ids=gt.category_ids)
-    return _compute(state, opts, resolved, category_ids=gt.category_ids, category_names=gt.category_names)
+    state = _match_flat(flat, opts, backend, category_ids=gt.category_ids)
+    return _compute(state, opts, backend, category_ids=gt.category_ids, category_names=gt.category_names)
 
 
 class Evaluator:
