@@ -445,13 +445,7 @@ def write_coco_gt(data: DetectionData, path=None) -> dict:
         images.append(entry)
     annotations = []
     for k, record in enumerate(data.records):
-        boxes = np.asarray(record["boxes"], dtype=np.float64)
-        segmentation = None
-        if data.obb:
-            quads = boxes.reshape(-1, 4, 2)
-            lo, hi = quads.min(axis=1), quads.max(axis=1)
-            boxes = np.column_stack([lo, hi - lo]) if len(quads) else np.zeros((0, 4))
-            segmentation = quads.reshape(-1, 8)
+        boxes, segmentation = _coco_boxes(record["boxes"], data.obb)
         labels = np.asarray(record["labels"]).tolist()
         crowd = np.asarray(record.get("iscrowd", np.zeros(len(labels)))).tolist()
         area = np.asarray(record["area"], dtype=np.float64).tolist() if "area" in record else (boxes[:, 2] * boxes[:, 3]).tolist()
@@ -474,6 +468,18 @@ def write_coco_gt(data: DetectionData, path=None) -> dict:
     return coco
 
 
+def _coco_boxes(boxes, obb: bool):
+    """COCO ``bbox`` rows (xywh) of a record's boxes; for oriented quads the
+    enclosing axis-aligned box plus the ``(N, 8)`` corner rows (else ``None``)."""
+    boxes = np.asarray(boxes, dtype=np.float64)
+    if not obb:
+        return boxes, None
+    quads = boxes.reshape(-1, 4, 2)
+    lo, hi = quads.min(axis=1), quads.max(axis=1)
+    enclosing = np.column_stack([lo, hi - lo]) if len(quads) else np.zeros((0, 4))
+    return enclosing, quads.reshape(-1, 8)
+
+
 def write_coco_results(data: DetectionData, path=None) -> list:
     """Write predictions as a COCO results list (``image_id``, ``category_id``, ``bbox``, ``score``).
 
@@ -487,13 +493,8 @@ def write_coco_results(data: DetectionData, path=None) -> list:
     ids = coco_image_ids(data)
     results = []
     for k, record in enumerate(data.records):
-        boxes = np.asarray(record["boxes"], dtype=np.float64)
-        polys = None
-        if data.obb:
-            quads = boxes.reshape(-1, 4, 2)
-            lo, hi = quads.min(axis=1), quads.max(axis=1)
-            boxes = np.column_stack([lo, hi - lo]) if len(quads) else np.zeros((0, 4))
-            polys = quads.reshape(-1, 8).tolist()
+        boxes, polys = _coco_boxes(record["boxes"], data.obb)
+        polys = None if polys is None else polys.tolist()
         labels = np.asarray(record["labels"]).tolist()
         scores = np.asarray(record["scores"], dtype=np.float64).tolist()
         for j, box in enumerate(boxes.tolist()):
