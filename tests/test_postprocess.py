@@ -257,17 +257,18 @@ def test_soft_nms_gaussian_hand_example(backend):
 
 
 # ---------------------------------------------------------------------------
-# filter_by_confidence (one implementation; checked against its definition)
+# filter_by_confidence (reference and top-k kernel, both checked against the definition)
 # ---------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
 @given(
-    scores=st.lists(st.sampled_from(SCORE_SET + (-1.0, 2.5)), max_size=30),
+    scores=st.lists(st.sampled_from(SCORE_SET + (-1.0, 2.5, -0.0)), max_size=30),
     min_score=st.sampled_from([-math.inf, -1.0, 0.0, 0.3, 0.5, 1.0, 3.0]),
-    max_detections=st.one_of(st.none(), st.integers(0, 10)),
+    max_detections=st.one_of(st.none(), st.integers(0, 35)),
 )
-def test_filter_by_confidence_definition(scores, min_score, max_detections):
-    keep = filter_by_confidence(scores, min_score, max_detections=max_detections)
+def test_filter_by_confidence_definition(backend, scores, min_score, max_detections):
+    keep = filter_by_confidence(scores, min_score, max_detections=max_detections, backend=backend)
     expected = sorted((i for i, v in enumerate(scores) if v >= min_score), key=lambda i: (-scores[i], i))
     if max_detections is not None:
         expected = expected[:max_detections]
@@ -275,11 +276,25 @@ def test_filter_by_confidence_definition(scores, min_score, max_detections):
     assert keep.tolist() == expected
 
 
+@given(
+    scores=st.lists(st.sampled_from(SCORE_SET), min_size=0, max_size=300),
+    min_score=st.sampled_from([-math.inf, 0.0, 0.5]),
+    max_detections=st.one_of(st.none(), st.integers(0, 300)),
+)
+def test_filter_by_confidence_reference_equals_kernel(scores, min_score, max_detections):
+    s = np.asarray(scores, dtype=np.float64)
+    assert_array_equal(filter_by_confidence(s, min_score, max_detections=max_detections, backend="numba"),
+                       filter_by_confidence(s, min_score, max_detections=max_detections, backend="numpy"))
+
+
 def test_filter_by_confidence_hand():
     assert filter_by_confidence([0.2, 0.9, 0.5, 0.9], 0.5).tolist() == [1, 3, 2]  # inclusive, stable
     assert filter_by_confidence([0.2, 0.9, 0.5, 0.9], 0.5, max_detections=np.int64(1)).tolist() == [1]
     assert filter_by_confidence([0.2, 0.9], 0.5, max_detections=0).tolist() == []
     assert filter_by_confidence(np.array([3, 1, 2], dtype=np.int8), 2).tolist() == [0, 2]
+    # ties at the cut: the lowest indices among equal scores survive, on both backends
+    for backend in ("numpy", "numba"):
+        assert filter_by_confidence([0.5, 0.9, 0.5, 0.5], 0.0, max_detections=3, backend=backend).tolist() == [1, 0, 2]
 
 
 # ---------------------------------------------------------------------------
@@ -399,6 +414,7 @@ BAD = [
     (lambda: filter_by_confidence([0.5], 0.1, max_detections=2.0), TypeError, "max_detections must be a non-negative int or None; got 2.0"),
     (lambda: filter_by_confidence([0.5], 0.1, max_detections=True), TypeError, "max_detections must be a non-negative int"),
     (lambda: filter_by_confidence([0.5], 0.1, max_detections="10"), TypeError, "max_detections must be a non-negative int"),
+    (lambda: filter_by_confidence([0.5], 0.1, backend="cuda"), ValueError, "backend must be one of"),
 ]
 
 
