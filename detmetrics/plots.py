@@ -74,12 +74,13 @@ def plot_pr_curves(result, class_names=None, *, iou_threshold=0.5, path=None, ma
     names = _names(result, class_names)
     precision = np.asarray(result.precision, dtype=np.float64)  # [T, R, K, A, M]
     recall_points = np.asarray(result.recall_thresholds, dtype=np.float64)
+    a_all = list(result.area_ranges).index("all")
     if iou_threshold is None:
-        curves = precision[:, :, :, 0, -1]
+        curves = precision[:, :, :, a_all, -1]
         label = f"IoU {result.iou_thresholds[0]:.2f}:{result.iou_thresholds[-1]:.2f}"
     else:
         t = _iou_index(result, iou_threshold)
-        curves = precision[t : t + 1, :, :, 0, -1]
+        curves = precision[t : t + 1, :, :, a_all, -1]
         label = f"IoU {iou_threshold:.2f}"
     fig = _figure()
     ax = fig.add_subplot()

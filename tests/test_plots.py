@@ -66,3 +66,21 @@ def test_metric_at_thresholds_counts_ties():
     # at 0.5 both tied detections are kept: the value after the last of them
     np.testing.assert_allclose(_at_thresholds(curve, grid, "precision"), [0.5, 0.5, 2 / 3, 2 / 3, 1.0, 1.0])
     np.testing.assert_allclose(_at_thresholds(curve, grid, "recall"), [0.5, 0.5, 0.5, 0.5, 0.25, 0.0])
+
+
+@pytest.mark.parametrize("area_ranges", ["coco", {"small": (0, 32**2), "all": (0, 1e10)}])
+def test_pr_curves_plot_the_results_precision(evaluated, area_ranges):
+    from detmetrics import mean_ap
+
+    _, pred, gt = evaluated
+    result = mean_ap(pred.records, gt.records, area_ranges=area_ranges, **gt.mean_ap_kwargs())
+    a = list(result.area_ranges).index("all")  # not the first range in the dict case
+    for iou_threshold, rows in ((0.5, slice(0, 1)), (None, slice(None))):
+        lines = plot_pr_curves(result, iou_threshold=iou_threshold).axes[0].get_lines()
+        p = result.precision[rows, :, :, a, -1]
+        with_gt = [k for k in range(p.shape[2]) if p[0, 0, k] > -1]
+        expected = [np.where(p[:, :, k] < 0, 0.0, p[:, :, k]).mean(axis=0) for k in with_gt]
+        assert len(lines) == len(with_gt) + 1
+        for line, curve in zip(lines, expected):
+            np.testing.assert_allclose(line.get_ydata(), curve, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(lines[-1].get_ydata(), np.mean(expected, axis=0), rtol=0, atol=1e-12)
