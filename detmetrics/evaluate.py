@@ -50,7 +50,7 @@ import numpy as np
 from ._backend import resolve_backend
 from ._validate import as_array, as_labels, check_box_format, check_choice
 from .ap import INTERPOLATIONS, _accumulate, recall_thresholds
-from .matching import _effective_thresholds, _group, _iou_blocks, _match_groups
+from .matching import MATCHING_RULES, _effective_thresholds, _group, _iou_blocks, _match_groups, _match_groups_voc
 
 __all__ = ["mean_ap", "evaluate_coco", "EvaluationResult", "Evaluator", "COCO_AREA_RANGES"]
 
@@ -64,7 +64,7 @@ COCO_AREA_RANGES = {
 
 _PRED_KEYS = ("boxes", "scores", "labels")
 _GT_KEYS = ("boxes", "labels")
-_GT_OPTIONAL = ("iscrowd", "area")
+_GT_OPTIONAL = ("iscrowd", "area", "difficult")
 
 
 # --------------------------------------------------------------------------------------
@@ -79,6 +79,7 @@ class _Options:
     area_ranges: dict
     interpolation: str
     backend: str
+    matching: str = "coco"
 
     @property
     def area_array(self) -> np.ndarray:
@@ -86,9 +87,10 @@ class _Options:
 
 
 def _parse_options(box_format="xyxy", iou_thresholds=None, max_detections=(1, 10, 100), area_ranges="coco",
-                   interpolation="coco", backend="auto") -> _Options:
+                   interpolation="coco", backend="auto", matching="coco") -> _Options:
     check_box_format(box_format)
     check_choice(interpolation, "interpolation", INTERPOLATIONS)
+    check_choice(matching, "matching", MATCHING_RULES)
     resolve_backend(backend)  # validate early
     if iou_thresholds is None:
         thresholds = np.linspace(0.5, 0.95, int(np.round((0.95 - 0.5) / 0.05)) + 1, endpoint=True)
@@ -140,7 +142,7 @@ def _parse_options(box_format="xyxy", iou_thresholds=None, max_detections=(1, 10
     else:
         raise TypeError(f"area_ranges must be 'coco' or a dict name -> (lo, hi); got {type(area_ranges).__name__}")
     return _Options(box_format, np.ascontiguousarray(thresholds, dtype=np.float64), max_dets, ranges,
-                    interpolation, backend)
+                    interpolation, backend, matching)
 
 
 # --------------------------------------------------------------------------------------
@@ -178,7 +180,7 @@ def _flatten(predictions, ground_truths, box_format: str):
     if len(predictions) != len(ground_truths):
         raise ValueError(f"predictions has {len(predictions)} images but ground_truths has {len(ground_truths)}")
     det_boxes, det_scores, det_labels, det_counts = [], [], [], []
-    gt_boxes, gt_labels, gt_crowd, gt_area, gt_counts = [], [], [], [], []
+    gt_boxes, gt_labels, gt_crowd, gt_area, gt_difficult, gt_counts = [], [], [], [], [], []
     kind = None
     for i, (pred, gt) in enumerate(zip(predictions, ground_truths)):
         _check_dict(pred, f"predictions[{i}]", _PRED_KEYS)
@@ -210,7 +212,8 @@ def _flatten(predictions, ground_truths, box_format: str):
         glabels = _labels(gt["labels"], f"ground_truths[{i}]['labels']")
         if glabels.shape[0] != n_gt:
             raise ValueError(f"ground_truths[{i}] has {n_gt} boxes but {glabels.shape[0]} labels")
-        for key, store, dtype in (("iscrowd", gt_crowd, np.float64), ("area", gt_area, np.float64)):
+        for key, store, dtype in (("iscrowd", gt_crowd, np.float64), ("area", gt_area, np.float64),
+                                  ("difficult", gt_difficult, np.float64)):
             if gt.get(key) is None:
                 store.append(None)
                 continue
@@ -236,6 +239,7 @@ def _flatten(predictions, ground_truths, box_format: str):
         row = int(np.flatnonzero(~np.isfinite(scores))[0])
         raise ValueError(f"predictions[{int(det_img[row])}]['scores'] contains NaN or infinite values")
     crowd, crowd_given = _optional_column(gt_crowd, gt_counts, 0.0)
+    difficult, _ = _optional_column(gt_difficult, gt_counts, 0.0)
     if kind == "xy":
         det_area = det_box[:, 2] * det_box[:, 3]
         gt_wh = gt_box[:, 2] * gt_box[:, 3]
@@ -245,9 +249,10 @@ def _flatten(predictions, ground_truths, box_format: str):
         det_area = _oriented_area(det_box)
         gt_wh = _oriented_area(gt_box)
     area, given = _optional_column(gt_area, gt_counts, np.nan)
-    if not np.all(np.isfinite(crowd)):
-        row = int(np.flatnonzero(~np.isfinite(crowd))[0])
-        raise ValueError(f"ground_truths[{_locate(row, gt_counts)[0]}]['iscrowd'] contains NaN or infinite values")
+    for key, column in (("iscrowd", crowd), ("difficult", difficult)):
+        if not np.all(np.isfinite(column)):
+            row = int(np.flatnonzero(~np.isfinite(column))[0])
+            raise ValueError(f"ground_truths[{_locate(row, gt_counts)[0]}][{key!r}] contains NaN or infinite values")
     if not np.all(np.isfinite(area[given])):
         row = int(np.flatnonzero(given & ~np.isfinite(area))[0])
         raise ValueError(f"ground_truths[{_locate(row, gt_counts)[0]}]['area'] contains NaN or infinite values")
@@ -259,6 +264,7 @@ def _flatten(predictions, ground_truths, box_format: str):
         det_box=det_box, det_area=np.ascontiguousarray(det_area),
         gt_img=gt_img, gt_label=_cat(gt_labels), gt_box=gt_box, gt_area=np.ascontiguousarray(area),
         gt_crowd=np.ascontiguousarray(crowd != 0, dtype=np.uint8), gt_zero_id=np.zeros(gt_img.shape[0], np.uint8),
+        gt_difficult=np.ascontiguousarray(difficult != 0, dtype=np.uint8),
     )
 
 
@@ -404,12 +410,21 @@ def _match_flat(flat, opts: _Options, backend: str, image_keys=None, category_id
         from .rotated import _iou_blocks_oriented
 
         iou_flat, iou_offsets = _iou_blocks_oriented(det_box, gt_box, gt_crowd, det_offsets, gt_offsets, backend)
-    det_codes, gt_ignored = _match_groups(
-        iou_flat, iou_offsets, det_offsets, gt_offsets,
-        np.ascontiguousarray(flat["det_area"][order]), np.ascontiguousarray(flat["gt_area"][gt_order]),
-        gt_crowd, np.ascontiguousarray(flat["gt_zero_id"][gt_order]),
-        opts.area_array, _effective_thresholds(opts.iou_thresholds), backend,
-    )
+    det_area = np.ascontiguousarray(flat["det_area"][order])
+    gt_area = np.ascontiguousarray(flat["gt_area"][gt_order])
+    difficult = flat.get("gt_difficult")
+    difficult = None if difficult is None else np.ascontiguousarray(difficult[gt_order])
+    if opts.matching == "voc":
+        det_codes, gt_ignored = _match_groups_voc(
+            iou_flat, iou_offsets, det_offsets, gt_offsets, det_area, gt_area, gt_crowd,
+            opts.area_array, opts.iou_thresholds, backend, gt_difficult=difficult,
+        )
+    else:
+        det_codes, gt_ignored = _match_groups(
+            iou_flat, iou_offsets, det_offsets, gt_offsets, det_area, gt_area,
+            gt_crowd, np.ascontiguousarray(flat["gt_zero_id"][gt_order]),
+            opts.area_array, _effective_thresholds(opts.iou_thresholds), backend, gt_difficult=difficult,
+        )
     det_img = flat["det_img"][order]
     gt_img = flat["gt_img"][gt_order]
     if image_keys is not None:
@@ -471,6 +486,7 @@ def _compute(state: _State, opts: _Options, backend: str, category_ids=None, cat
         precision=precision, recall=recall, scores=scores, ap=ap,
         n_gt=n_gt[:, a_all].copy(), n_det=np.diff(cat_offsets),
         category_names=dict(category_names or {}),
+        matching=opts.matching,
         _curve=curve,
     )
 
@@ -512,6 +528,8 @@ class EvaluationResult:
         "ap_large", "ar", "n_gt", "n_det"}`` (-1 for a category without ground
         truth); ``ar`` is the recall at the largest ``max_detections``, area
         "all", averaged over thresholds.
+    iou_thresholds, recall_thresholds, max_detections, area_ranges, interpolation, matching
+        The options the result was computed with.
     """
 
     category_ids: list
@@ -527,6 +545,7 @@ class EvaluationResult:
     n_gt: np.ndarray
     n_det: np.ndarray
     category_names: dict = field(default_factory=dict)
+    matching: str = "coco"
     _curve: dict = field(default=None, repr=False)
     stats: np.ndarray = field(init=False)
 
@@ -636,6 +655,7 @@ class EvaluationResult:
             max_detections=list(self.max_detections),
             area_ranges={k: [float(v[0]), float(v[1])] for k, v in self.area_ranges.items()},
             interpolation=self.interpolation,
+            matching=self.matching,
             per_class={str(k): v for k, v in self.per_class.items()},
         )
         return out
@@ -739,7 +759,8 @@ class EvaluationResult:
 
 
 def mean_ap(predictions, ground_truths, *, box_format="xyxy", iou_thresholds=None, max_detections=(1, 10, 100),
-            area_ranges="coco", interpolation="coco", backend="auto", category_ids=None) -> EvaluationResult:
+            area_ranges="coco", interpolation="coco", backend="auto", category_ids=None,
+            matching="coco") -> EvaluationResult:
     """COCO mean average precision of per-image detections (pycocotools-exact).
 
     Parameters
@@ -751,8 +772,10 @@ def mean_ap(predictions, ground_truths, *, box_format="xyxy", iou_thresholds=Non
         ``"labels"`` ``(N,)`` (any integers).
     ground_truths : list of dict
         Same length; ``"boxes"``, ``"labels"`` and optionally ``"iscrowd"``
-        (non-zero = crowd) and ``"area"`` (used for the area ranges; default
-        the box area).
+        (non-zero = crowd), ``"area"`` (used for the area ranges; default
+        the box area) and ``"difficult"`` (non-zero = ignored like a ground
+        truth outside the area range: ordinary IoU, a detection matched to it
+        is neither a true nor a false positive, not counted; VOC / DOTA's flag).
     box_format : {"xyxy", "xywh", "cxcywh"}
         IoUs are computed on xywh with pycocotools' arithmetic; pass
         ``"xywh"`` to get pycocotools' numbers bit for bit on COCO boxes.
@@ -771,6 +794,15 @@ def mean_ap(predictions, ground_truths, *, box_format="xyxy", iou_thresholds=Non
         detections then still gets its (-1) column, as in pycocotools.  Every
         label must be one of them.  Default: the labels that occur.
         (An extension of the DESIGN.md signature.)
+    matching : {"coco", "voc"}
+        ``"coco"``: pycocotools' rule (a detection takes the best-overlapping
+        ground truth still free, ``iou >= t``).  ``"voc"``: the PASCAL VOC /
+        DOTA devkits' ``voc_eval`` rule (a detection looks only at the ground
+        truth it overlaps most and is a false positive when that one is
+        already taken; ``iou > t``).  With ``iou_thresholds=[0.5]``,
+        ``interpolation="voc11"`` or ``"voc"`` and ``max_detections`` large
+        enough to keep every detection, this is the devkits' AP (score ties
+        aside: they use an unstable sort).  (An extension of DESIGN.md.)
 
     Returns
     -------
@@ -797,7 +829,7 @@ def mean_ap(predictions, ground_truths, *, box_format="xyxy", iou_thresholds=Non
     >>> mean_ap([{"boxes": [], "scores": [], "labels": []}], gts).map
     0.0
     """
-    opts = _parse_options(box_format, iou_thresholds, max_detections, area_ranges, interpolation, backend)
+    opts = _parse_options(box_format, iou_thresholds, max_detections, area_ranges, interpolation, backend, matching)
     resolved = resolve_backend(backend)
     flat = _flatten(predictions, ground_truths, box_format)
     cats = None if category_ids is None else _check_category_ids(category_ids, flat)
@@ -826,7 +858,7 @@ def _check_labels_in(cats: np.ndarray, flat) -> None:
 
 
 def evaluate_coco(ground_truth, results, *, iou_thresholds=None, max_detections=(1, 10, 100), area_ranges="coco",
-                  interpolation="coco", backend="auto") -> EvaluationResult:
+                  interpolation="coco", backend="auto", matching="coco") -> EvaluationResult:
     """pycocotools' bbox ``COCOeval`` on COCO JSON, without pycocotools.
 
     Parameters
@@ -837,7 +869,7 @@ def evaluate_coco(ground_truth, results, *, iou_thresholds=None, max_detections=
         A COCO results file: entries ``image_id``, ``category_id``, ``bbox``
         (xywh) and ``score``.  An empty list is valid (AP 0 where there is
         ground truth).
-    iou_thresholds, max_detections, area_ranges, interpolation, backend
+    iou_thresholds, max_detections, area_ranges, interpolation, backend, matching
         As :func:`mean_ap`.
 
     Returns
@@ -865,7 +897,7 @@ def evaluate_coco(ground_truth, results, *, iou_thresholds=None, max_detections=
     """
     from ._coco_json import load_ground_truth, load_results
 
-    opts = _parse_options("xywh", iou_thresholds, max_detections, area_ranges, interpolation, backend)
+    opts = _parse_options("xywh", iou_thresholds, max_detections, area_ranges, interpolation, backend, matching)
     resolved = resolve_backend(backend)
     gt = load_ground_truth(ground_truth)
     res = load_results(results, gt)
@@ -914,7 +946,7 @@ class Evaluator:
 
     def __init__(self, **options):
         allowed = {"box_format", "iou_thresholds", "max_detections", "area_ranges", "interpolation", "backend",
-                   "category_ids"}
+                   "category_ids", "matching"}
         unknown = set(options) - allowed
         if unknown:
             raise TypeError(f"Evaluator got unexpected option(s) {sorted(unknown)}; expected {sorted(allowed)}")
@@ -980,8 +1012,8 @@ class Evaluator:
         if not isinstance(other, Evaluator):
             raise TypeError(f"other must be an Evaluator; got {type(other).__name__}")
         a, b = self._options, other._options
-        if (a.box_format, a.max_detections, a.area_ranges, a.interpolation) != \
-                (b.box_format, b.max_detections, b.area_ranges, b.interpolation) or \
+        if (a.box_format, a.max_detections, a.area_ranges, a.interpolation, a.matching) != \
+                (b.box_format, b.max_detections, b.area_ranges, b.interpolation, b.matching) or \
                 not np.array_equal(a.iou_thresholds, b.iou_thresholds):
             raise ValueError("cannot merge evaluators with different options")
         if (self._category_ids is None) != (other._category_ids is None) or (

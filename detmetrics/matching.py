@@ -15,8 +15,9 @@ already cut to the largest ``max_detections``) and ground truths
 2. :func:`_match_groups` is geometry-free: from the blocks and the area fields
    it runs pycocotools' ``evaluateImg`` for every area range and IoU threshold:
 
-   * a ground truth is *ignored* for an area range when it is a crowd or its
-     area is outside ``[lo, hi]`` (both ends inclusive); ground truths are
+   * a ground truth is *ignored* for an area range when it is a crowd, marked
+     ``difficult`` (VOC / DOTA's flag: ordinary IoU, but never a true
+     positive, and not counted) or its area is outside ``[lo, hi]`` (both ends inclusive); ground truths are
      visited non-ignored first (stable);
    * each detection, in score order, takes the unmatched ground truth with the
      highest IoU ``>= min(t, 1 - 1e-10)`` (a later candidate replaces the
@@ -28,6 +29,15 @@ already cut to the largest ``max_detections``) and ground truths
    * as in pycocotools, whose match record is the ground-truth *id*, a match
      with a ground truth whose annotation id is 0 counts as no match (the
      ``gt_zero_id`` flag; :func:`detmetrics.mean_ap` never produces it).
+
+``matching="voc"`` replaces step 2 by the PASCAL VOC / DOTA devkits' rule
+(:func:`_match_groups_voc`): each detection looks only at the ground truth it
+overlaps most (the first of equal IoUs); with ``iou > t`` (strict) it is a
+true positive when that ground truth is free, a false positive when it is
+already taken and ignored when it is ignored; otherwise a false positive.
+Ignored ground truths (crowd, ``difficult``, outside the area range) and the
+area rule for unmatched detections are as above; the annotation-id-0 quirk
+does not apply.
 
 The output is one code per detection, area range and threshold,
 ``det_code`` of shape ``(D, A, T)`` (uint8: ``0`` ignored, ``1`` true positive,
@@ -43,6 +53,9 @@ import numpy as np
 from ._backend import kernel
 
 __all__: list[str] = []
+
+#: ``matching=`` rules: pycocotools' and the PASCAL VOC / DOTA devkits'
+MATCHING_RULES = ("coco", "voc")
 
 # pycocotools' match test is ``iou >= min(t, 1 - 1e-10)``
 _IOU_CAP = 1.0 - 1e-10
@@ -290,7 +303,7 @@ def _iou_blocks_kernel(det, gt, gt_crowd, det_offsets, gt_offsets, iou_offsets, 
 
 
 def _match_groups(iou_flat, iou_offsets, det_offsets, gt_offsets, det_area, gt_area, gt_crowd, gt_zero_id,
-                  area_ranges, thresholds, backend):
+                  area_ranges, thresholds, backend, gt_difficult=None):
     """pycocotools' ``evaluateImg`` for every group, area range and IoU threshold.
 
     Parameters
@@ -305,6 +318,8 @@ def _match_groups(iou_flat, iou_offsets, det_offsets, gt_offsets, det_area, gt_a
     thresholds : ndarray of shape (T,), float64
         Effective thresholds ``min(t, 1 - 1e-10)`` (:func:`_effective_thresholds`).
     backend : {"numba", "numpy"}
+    gt_difficult : ndarray of shape (G,), uint8, optional
+        Ground truths ignored at every area range (with their ordinary IoU).
 
     Returns
     -------
@@ -329,8 +344,8 @@ def _match_groups(iou_flat, iou_offsets, det_offsets, gt_offsets, det_area, gt_a
     n_area = area_ranges.shape[0]
     n_thr = thresholds.shape[0]
     det_code = np.empty((n_det, n_area, n_thr), dtype=np.uint8)
-    gt_ignored = np.empty((n_gt, n_area), dtype=np.uint8)
-    args = (iou_flat, iou_offsets, det_offsets, gt_offsets, det_area, gt_area, gt_crowd, gt_zero_id,
+    gt_ignored = _ignored_ground_truths(gt_area, _always_ignored(gt_crowd, gt_difficult), area_ranges)
+    args = (iou_flat, iou_offsets, det_offsets, gt_offsets, det_area, gt_crowd, gt_zero_id,
             area_ranges, thresholds, det_code, gt_ignored)
     if backend == "numba":
         _match_groups_kernel(*args)
@@ -339,10 +354,22 @@ def _match_groups(iou_flat, iou_offsets, det_offsets, gt_offsets, det_area, gt_a
     return det_code, gt_ignored
 
 
-def _match_groups_reference(iou_flat, iou_offsets, det_offsets, gt_offsets, det_area, gt_area, gt_crowd,
+def _always_ignored(gt_crowd, gt_difficult):
+    if gt_difficult is None:
+        return gt_crowd
+    return np.ascontiguousarray((gt_crowd != 0) | (gt_difficult != 0), dtype=np.uint8)
+
+
+def _ignored_ground_truths(gt_area, always, area_ranges):
+    """``(G, A)`` uint8: crowd / difficult (``always``) or area outside ``[lo, hi]``."""
+    lo, hi = area_ranges[:, 0], area_ranges[:, 1]
+    out = (always[:, None] != 0) | (gt_area[:, None] < lo[None, :]) | (gt_area[:, None] > hi[None, :])
+    return np.ascontiguousarray(out, dtype=np.uint8)
+
+
+def _match_groups_reference(iou_flat, iou_offsets, det_offsets, gt_offsets, det_area, gt_crowd,
                             gt_zero_id, area_ranges, thresholds, det_code, gt_ignored):
     for a, (lo, hi) in enumerate(area_ranges):
-        gt_ignored[:, a] = (gt_crowd != 0) | (gt_area < lo) | (gt_area > hi)
         det_outside = (det_area < lo) | (det_area > hi)
         for g in range(det_offsets.shape[0] - 1):
             d0, d1 = det_offsets[g], det_offsets[g + 1]
@@ -377,7 +404,7 @@ def _match_groups_reference(iou_flat, iou_offsets, det_offsets, gt_offsets, det_
 # 0-2 candidates.  Serial: measured at COCO scale (2 shared cores) prange over groups did not
 # pay (parallel 92 ms vs serial 74 ms).
 @kernel
-def _match_groups_kernel(iou_flat, iou_offsets, det_offsets, gt_offsets, det_area, gt_area, gt_crowd,
+def _match_groups_kernel(iou_flat, iou_offsets, det_offsets, gt_offsets, det_area, gt_crowd,
                          gt_zero_id, area_ranges, thresholds, det_code, gt_ignored):
     n_area = area_ranges.shape[0]
     n_thr = thresholds.shape[0]
@@ -385,11 +412,6 @@ def _match_groups_kernel(iou_flat, iou_offsets, det_offsets, gt_offsets, det_are
     lowest = thresholds[0]
     for t in range(n_thr):
         lowest = min(lowest, thresholds[t])
-    for a in range(n_area):
-        lo = area_ranges[a, 0]
-        hi = area_ranges[a, 1]
-        for j in range(gt_area.shape[0]):
-            gt_ignored[j, a] = 1 if (gt_crowd[j] != 0 or gt_area[j] < lo or gt_area[j] > hi) else 0
     for g in range(n_groups):
         d0 = det_offsets[g]
         d1 = det_offsets[g + 1]
@@ -486,3 +508,115 @@ def _match_groups_kernel(iou_flat, iou_offsets, det_offsets, gt_offsets, det_are
                             det_code[d, a, t] = 1 if matched else 2
                     else:
                         det_code[d, a, t] = 0 if outside else 2
+
+
+# --------------------------------------------------------------------------------------
+# VOC / DOTA devkit matching
+
+
+def _match_groups_voc(iou_flat, iou_offsets, det_offsets, gt_offsets, det_area, gt_area, gt_crowd, area_ranges,
+                      thresholds, backend, gt_difficult=None):
+    """The VOC / DOTA devkits' ``voc_eval`` matching for every group, area range and threshold.
+
+    Same inputs and outputs as :func:`_match_groups`, except that
+    ``thresholds`` are the raw IoU thresholds (the test is ``iou > t``).
+
+    Examples
+    --------
+    One detection overlapping two ground truths, the better one already taken by a
+    higher-scored detection: a false positive here, a true positive under COCO's rule.
+
+    >>> import numpy as np
+    >>> args = (np.array([0.9, 0.1, 0.8, 0.6]), np.array([0, 4]), np.array([0, 2]), np.array([0, 2]),
+    ...         np.array([100.0, 100.0]), np.array([100.0, 100.0]), np.zeros(2, np.uint8),
+    ...         np.array([[0.0, 1e10]]), np.array([0.5]))
+    >>> code, _ = _match_groups_voc(*args, "numpy")
+    >>> code[:, 0, 0].tolist()
+    [1, 2]
+    >>> _match_groups(*args[:7], np.zeros(2, np.uint8), *args[7:], "numpy")[0][:, 0, 0].tolist()
+    [1, 1]
+    """
+    n_det = det_area.shape[0]
+    det_code = np.empty((n_det, area_ranges.shape[0], thresholds.shape[0]), dtype=np.uint8)
+    gt_ignored = _ignored_ground_truths(gt_area, _always_ignored(gt_crowd, gt_difficult), area_ranges)
+    args = (iou_flat, iou_offsets, det_offsets, gt_offsets, det_area, area_ranges, thresholds, det_code, gt_ignored)
+    if backend == "numba":
+        _match_groups_voc_kernel(*args)
+    else:
+        _match_groups_voc_reference(*args)
+    return det_code, gt_ignored
+
+
+def _match_groups_voc_reference(iou_flat, iou_offsets, det_offsets, gt_offsets, det_area, area_ranges,
+                                thresholds, det_code, gt_ignored):
+    for g in range(det_offsets.shape[0] - 1):
+        d0, d1 = det_offsets[g], det_offsets[g + 1]
+        g0, g1 = gt_offsets[g], gt_offsets[g + 1]
+        n_d, n_g = d1 - d0, g1 - g0
+        if n_d == 0:
+            continue
+        ious = iou_flat[iou_offsets[g]:iou_offsets[g + 1]].reshape(n_d, n_g)
+        best = np.argmax(ious, axis=1) if n_g else np.full(n_d, -1)  # first of equal IoUs
+        best_iou = ious[np.arange(n_d), best] if n_g else np.zeros(n_d)
+        for a, (lo, hi) in enumerate(area_ranges):
+            outside = (det_area[d0:d1] < lo) | (det_area[d0:d1] > hi)
+            ignored = gt_ignored[g0:g1, a]
+            for t, threshold in enumerate(thresholds):
+                taken = np.zeros(n_g, dtype=bool)
+                for i in range(n_d):
+                    m = best[i]
+                    if m < 0 or not best_iou[i] > threshold:
+                        code = 0 if outside[i] else 2
+                    elif ignored[m]:
+                        code = 0
+                    elif taken[m]:
+                        code = 0 if outside[i] else 2
+                    else:
+                        taken[m] = True
+                        code = 1
+                    det_code[d0 + i, a, t] = code
+
+
+@kernel
+def _match_groups_voc_kernel(iou_flat, iou_offsets, det_offsets, gt_offsets, det_area, area_ranges, thresholds,
+                             det_code, gt_ignored):
+    n_area = area_ranges.shape[0]
+    n_thr = thresholds.shape[0]
+    for g in range(det_offsets.shape[0] - 1):
+        d0 = det_offsets[g]
+        n_d = det_offsets[g + 1] - d0
+        g0 = gt_offsets[g]
+        n_g = gt_offsets[g + 1] - g0
+        if n_d == 0:
+            continue
+        # each detection's best ground truth does not depend on the area range or threshold
+        best = np.full(n_d, -1, dtype=np.int64)
+        best_iou = np.zeros(n_d, dtype=np.float64)
+        base = iou_offsets[g]
+        for i in range(n_d):
+            row = base + i * n_g
+            for j in range(n_g):
+                if best[i] < 0 or iou_flat[row + j] > best_iou[i]:
+                    best[i] = j
+                    best_iou[i] = iou_flat[row + j]
+        taken = np.empty(n_g, dtype=np.uint8)
+        for a in range(n_area):
+            lo = area_ranges[a, 0]
+            hi = area_ranges[a, 1]
+            for t in range(n_thr):
+                taken[:] = 0
+                threshold = thresholds[t]
+                for i in range(n_d):
+                    d = d0 + i
+                    outside = det_area[d] < lo or det_area[d] > hi
+                    m = best[i]
+                    if m < 0 or not best_iou[i] > threshold:
+                        code = 0 if outside else 2
+                    elif gt_ignored[g0 + m, a] != 0:
+                        code = 0
+                    elif taken[m] != 0:
+                        code = 0 if outside else 2
+                    else:
+                        taken[m] = 1
+                        code = 1
+                    det_code[d, a, t] = code
