@@ -62,6 +62,9 @@ def _add_eval_options(parser: argparse.ArgumentParser) -> None:
                             "ultralytics keeps 300: --max-dets 1 10 300)")
     group.add_argument("--interpolation", choices=["coco", "voc11", "voc"], default="coco",
                        help="coco: 101-point (pycocotools); voc11: VOC2007 11-point; voc: all-point (VOC2010+, DOTA)")
+    group.add_argument("--matching", choices=["coco", "voc"], default="coco",
+                       help="coco: pycocotools' rule; voc: the PASCAL VOC / DOTA devkits' rule (a detection looks "
+                            "only at the object it overlaps most; IoU > T)")
     group.add_argument("--backend", choices=["auto", "numba", "numpy"], default="auto")
     group.add_argument("--conf", type=float, default=0.25, metavar="C",
                        help="confidence threshold of the confusion matrix (default 0.25, as ultralytics)")
@@ -172,7 +175,7 @@ def _flush_warnings(caught) -> None:
 
 
 def _eval_options(args) -> dict:
-    options = {"interpolation": args.interpolation, "backend": args.backend}
+    options = {"interpolation": args.interpolation, "matching": args.matching, "backend": args.backend}
     if args.iou_thresholds:
         options["iou_thresholds"] = _iou_thresholds(args.iou_thresholds)
     if args.max_dets:
