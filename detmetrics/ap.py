@@ -32,10 +32,9 @@ Interpolation modes (``interpolation=``):
 A category without any non-ignored ground truth (for that area range) keeps
 ``-1`` everywhere, as in pycocotools.
 
-The mode changes only the summary of the curve: matching is COCO's in every
-mode.  The VOC / DOTA devkits' ``voc_eval`` matches a detection to its single
-best ground truth (a false positive when that one is taken) with a strict
-``iou > t``; ``docs/protocols.md`` lists when that gives a different AP.
+The mode changes only the summary of the curve; which detection matches
+which object is :func:`detmetrics.mean_ap`'s ``matching=`` (``"coco"`` or the
+VOC / DOTA devkits' ``"voc"``).
 """
 
 from __future__ import annotations
