@@ -21,33 +21,19 @@ from detmetrics import Evaluator, box_iou, mean_ap, rotated_iou
 from detmetrics._backend import HAVE_NUMBA
 from detmetrics.matching import _match_groups_voc
 from detmetrics.strategies import detection_datasets
+from test_matching import match_inputs
+from test_postprocess import _iou as plain_iou
 
 BACKENDS = ("numpy", "numba") if HAVE_NUMBA else ("numpy",)
-AREAS = np.array([[0.0, 1e10], [0.0, 32.0**2], [32.0**2, 96.0**2], [96.0**2, 1e10]])
 
 
 @st.composite
 def voc_match_inputs(draw):
-    n_groups = draw(st.integers(0, 4))
-    values = st.sampled_from([0.0, 0.3, 0.5, 0.55, 0.7, 0.75, 0.9, 1.0, 0.5 - 1e-12, 0.5 + 1e-12])
-    areas = st.sampled_from([0.0, 10.0, 32.0**2, 50.0**2, 96.0**2, 200.0**2])
-    d_off, g_off, blocks = [0], [0], []
-    for _ in range(n_groups):
-        nd, ng = draw(st.integers(0, 6)), draw(st.integers(0, 5))
-        d_off.append(d_off[-1] + nd)
-        g_off.append(g_off[-1] + ng)
-        blocks.append(np.array([draw(values) for _ in range(nd * ng)], dtype=np.float64))
-    n_det, n_gt = d_off[-1], g_off[-1]
-    d_off, g_off = np.array(d_off, np.int64), np.array(g_off, np.int64)
-    iou = np.concatenate(blocks) if blocks else np.zeros(0)
-    iou_off = np.zeros(n_groups + 1, np.int64)
-    np.cumsum(np.diff(d_off) * np.diff(g_off), out=iou_off[1:])
-    det_area = np.array([draw(areas) for _ in range(n_det)], dtype=np.float64)
-    gt_area = np.array([draw(areas) for _ in range(n_gt)], dtype=np.float64)
-    crowd = np.array([draw(st.integers(0, 4)) == 0 for _ in range(n_gt)], dtype=np.uint8)
-    difficult = np.array([draw(st.integers(0, 4)) == 0 for _ in range(n_gt)], dtype=np.uint8)
-    thresholds = draw(st.sampled_from([np.linspace(0.5, 0.95, 10), np.array([0.5]), np.array([0.0, 1.0])]))
-    return (iou, iou_off, d_off, g_off, det_area, gt_area, crowd, AREAS, thresholds), difficult
+    """test_matching's random IoU blocks (values on and around the thresholds), plus difficult flags."""
+    args = draw(match_inputs())
+    iou, iou_off, d_off, g_off, det_area, gt_area, crowd, _, areas, thresholds = args
+    difficult = np.array([draw(st.integers(0, 4)) == 0 for _ in range(len(gt_area))], dtype=np.uint8)
+    return (iou, iou_off, d_off, g_off, det_area, gt_area, crowd, areas, thresholds), difficult
 
 
 @settings(deadline=None)
@@ -65,16 +51,7 @@ def test_voc_match_reference_equals_kernel(data):
 # independent oracle: the devkits' voc_eval, written out in plain Python
 
 
-def _iou(a, b):
-    """Plain IoU of two xyxy boxes (0 when the union is 0)."""
-    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = w * h
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
-
-
-def voc_eval(predictions, ground_truths, label, threshold, overlap=_iou):
+def voc_eval(predictions, ground_truths, label, threshold, overlap=plain_iou):
     """(recall, precision) of one class, the devkits' way, or None without positives."""
     gts = {}
     n_pos = 0
