@@ -17,8 +17,8 @@ already cut to the largest ``max_detections``) and ground truths
 
    * a ground truth is *ignored* for an area range when it is a crowd, marked
      ``difficult`` (VOC / DOTA's flag: ordinary IoU, but never a true
-     positive, and not counted) or its area is outside ``[lo, hi]`` (both ends inclusive); ground truths are
-     visited non-ignored first (stable);
+     positive, and not counted) or its area is outside ``[lo, hi]`` (both
+     ends inclusive); ground truths are visited non-ignored first (stable);
    * each detection, in score order, takes the unmatched ground truth with the
      highest IoU ``>= min(t, 1 - 1e-10)`` (a later candidate replaces the
      current one only when its IoU is ``>=`` the best so far, so the last of
@@ -340,7 +340,6 @@ def _match_groups(iou_flat, iou_offsets, det_offsets, gt_offsets, det_area, gt_a
     ([[[1]], [[2]]], [[0]])
     """
     n_det = det_area.shape[0]
-    n_gt = gt_area.shape[0]
     n_area = area_ranges.shape[0]
     n_thr = thresholds.shape[0]
     det_code = np.empty((n_det, n_area, n_thr), dtype=np.uint8)

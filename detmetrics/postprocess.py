@@ -159,9 +159,11 @@ def _filter_by_confidence_kernel(scores, min_score, limit):
         chosen = np.empty(limit, dtype=np.int64)
         m = 0
         for j in range(count):
-            if values[j] > kth or (values[j] == kth and ties_left > 0):
-                if values[j] == kth:
-                    ties_left -= 1
+            if values[j] > kth:
+                chosen[m] = candidates[j]
+                m += 1
+            elif values[j] == kth and ties_left > 0:
+                ties_left -= 1
                 chosen[m] = candidates[j]
                 m += 1
         candidates = chosen
