@@ -1,4 +1,4 @@
-"""``python -m detmetrics`` runs the command line (see :mod:`detmetrics.cli`)."""
+"""``python -m detmetrics`` runs the command line (see ``detmetrics.cli``)."""
 
 import sys
 

@@ -42,7 +42,7 @@ def kernel(func):
 
 
 def parallel_kernel(func):
-    """Like :func:`kernel` with ``parallel=True``, for independent outer loops (``prange``)."""
+    """Like ``kernel`` with ``parallel=True``, for independent outer loops (``prange``)."""
     if HAVE_NUMBA:
         return _numba.njit(cache=True, nogil=True, parallel=True)(func)
     return func

@@ -1,4 +1,4 @@
-"""COCO JSON loading for :func:`detmetrics.evaluate_coco` (flat NumPy arrays out).
+"""COCO JSON loading for ``detmetrics.evaluate_coco`` (flat NumPy arrays out).
 
 msgspec decodes the files straight into typed structs (validation and
 decoding in one pass, about twice as fast as ``json.load``); without msgspec

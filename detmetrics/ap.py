@@ -33,7 +33,7 @@ A category without any non-ignored ground truth (for that area range) keeps
 ``-1`` everywhere, as in pycocotools.
 
 The mode changes only the summary of the curve; which detection matches
-which object is :func:`detmetrics.mean_ap`'s ``matching=`` (``"coco"`` or the
+which object is ``detmetrics.mean_ap``'s ``matching=`` (``"coco"`` or the
 VOC / DOTA devkits' ``"voc"``).
 """
 
@@ -142,7 +142,7 @@ def _accumulate(cat_offsets, det_score, det_rank, det_code, n_gt, max_detections
     det_rank : ndarray of shape (D,), int64
         Position of the detection inside its (image, category) group.
     det_code : ndarray of shape (D, A, T), uint8
-        0 ignored, 1 true positive, 2 false positive (:func:`detmetrics.matching._match_groups`).
+        0 ignored, 1 true positive, 2 false positive (``detmetrics.matching._match_groups``).
     n_gt : ndarray of shape (K, A), int64
         Non-ignored ground truths per category and area range (the matching
         guarantees at most that many true positives per threshold, which the

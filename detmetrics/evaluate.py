@@ -8,10 +8,10 @@ these functions return the same 12 statistics and the same ``precision``,
    score (stable) and cut to the largest ``max_detections`` (a counting sort
    by group plus a per-group stable sort in Numba, or two NumPy stable
    argsorts), with no Python loop over groups;
-2. per-group IoU blocks (:mod:`detmetrics.matching`) and the greedy matching
+2. per-group IoU blocks (``detmetrics.matching``) and the greedy matching
    for every area range and IoU threshold;
 3. accumulation per category, area range and ``max_detections``
-   (:mod:`detmetrics.ap`).
+   (``detmetrics.ap``).
 
 Differences from pycocotools, all deliberate and documented:
 
@@ -28,9 +28,9 @@ Differences from pycocotools, all deliberate and documented:
   duplicate annotation ids) raises ``ValueError`` / ``TypeError`` instead of
   producing a number.
 * ``interpolation="voc11"`` / ``"voc"`` are not in pycocotools; see
-  :mod:`detmetrics.ap` for what the ``precision`` array holds then.
+  ``detmetrics.ap`` for what the ``precision`` array holds then.
 
-Rotated boxes ``(N, 5)`` and quads ``(N, 4, 2)`` in :func:`mean_ap` are
+Rotated boxes ``(N, 5)`` and quads ``(N, 4, 2)`` in ``mean_ap`` are
 matched with the same rules on exact polygon IoU (crowds: intersection over
 the detection's polygon area); their area (for area ranges, unless ``area``
 is given) is the polygon area.
@@ -388,7 +388,7 @@ def _unique_ints(*arrays) -> np.ndarray:
 
 
 def _match_flat(flat, opts: _Options, backend: str, image_keys=None, category_ids=None) -> _State:
-    """Sort, group, compute IoU blocks and match; ``flat`` as returned by :func:`_flatten`."""
+    """Sort, group, compute IoU blocks and match; ``flat`` as returned by ``_flatten``."""
     det_label, gt_label = flat["det_label"], flat["gt_label"]
     if category_ids is None:
         cats = _unique_ints(det_label, gt_label)
@@ -740,7 +740,7 @@ class EvaluationResult:
     def precision_recall_f1(self, score_threshold, *, iou_threshold=0.5) -> dict:
         """Precision, recall and F1 of the detections with ``score >= score_threshold``.
 
-        Same structure as :meth:`best_f1`; precision is 0 when no detection
+        Same structure as ``best_f1``; precision is 0 when no detection
         passes the threshold.
         """
         threshold = float(score_threshold)
@@ -786,7 +786,7 @@ def mean_ap(predictions, ground_truths, *, box_format="xyxy", iou_thresholds=Non
     area_ranges : "coco" or dict name -> (lo, hi)
         ``"all"`` is added (``(0, 1e10)``) when missing; bounds are inclusive.
     interpolation : {"coco", "voc11", "voc"}
-        See :mod:`detmetrics.ap`.
+        See ``detmetrics.ap``.
     backend : {"auto", "numba", "numpy"}
     category_ids : sequence of int, optional
         The categories to evaluate (the K axis of the arrays, sorted), as a
@@ -870,7 +870,7 @@ def evaluate_coco(ground_truth, results, *, iou_thresholds=None, max_detections=
         (xywh) and ``score``.  An empty list is valid (AP 0 where there is
         ground truth).
     iou_thresholds, max_detections, area_ranges, interpolation, backend, matching
-        As :func:`mean_ap`.
+        As ``mean_ap``.
 
     Returns
     -------
@@ -918,13 +918,13 @@ def _evaluate_loaded(gt, res, opts: _Options, backend: str) -> EvaluationResult:
 
 
 class Evaluator:
-    """Incremental, mergeable COCO evaluation (the options of :func:`mean_ap`).
+    """Incremental, mergeable COCO evaluation (the options of ``mean_ap``).
 
     ``update`` matches a batch of images at once and keeps only per-detection
     match flags (a few bytes per detection and threshold), never boxes.
     Evaluators built on different shards (processes, Dask workers) combine
-    with ``merge``; ``compute`` gives the same :class:`EvaluationResult` as
-    :func:`mean_ap` on all the images at once.  Evaluators pickle.
+    with ``merge``; ``compute`` gives the same ``EvaluationResult`` as
+    ``mean_ap`` on all the images at once.  Evaluators pickle.
 
     Images are ordered by ``image_ids`` when given (every update must then give
     them, unique across updates and merged shards); that order breaks score
@@ -968,7 +968,7 @@ class Evaluator:
         return self._n_images
 
     def update(self, predictions, ground_truths, image_ids=None) -> None:
-        """Match a batch of images (per-image dicts as :func:`mean_ap` takes them)."""
+        """Match a batch of images (per-image dicts as ``mean_ap`` takes them)."""
         opts = self._options
         backend = resolve_backend(opts.backend)
         flat = _flatten(predictions, ground_truths, opts.box_format)
@@ -1044,7 +1044,7 @@ class Evaluator:
         return self
 
     def compute(self) -> EvaluationResult:
-        """The :class:`EvaluationResult` of every image seen (updated and merged)."""
+        """The ``EvaluationResult`` of every image seen (updated and merged)."""
         opts = self._options
         backend = resolve_backend(opts.backend)
         if self._states:

@@ -6,13 +6,13 @@ Evaluation works on *groups*: the detections and ground truths of one
 already cut to the largest ``max_detections``) and ground truths
 ``gt_offsets[g]:gt_offsets[g+1]`` (in input order).  Two steps:
 
-1. :func:`_iou_blocks` computes one row-major ``(n_det_g, n_gt_g)`` IoU block
+1. ``_iou_blocks`` computes one row-major ``(n_det_g, n_gt_g)`` IoU block
    per group with pycocotools' arithmetic (``maskApi.c`` ``bbIou`` on xywh
    boxes), so that an IoU sitting exactly on a threshold compares the way it
    does in pycocotools.  For a crowd ground truth the value is
    ``intersection / area(det)``.  Rotated boxes and quads get their blocks from
-   :func:`detmetrics.rotated._iou_blocks_oriented` instead.
-2. :func:`_match_groups` is geometry-free: from the blocks and the area fields
+   ``detmetrics.rotated._iou_blocks_oriented`` instead.
+2. ``_match_groups`` is geometry-free: from the blocks and the area fields
    it runs pycocotools' ``evaluateImg`` for every area range and IoU threshold:
 
    * a ground truth is *ignored* for an area range when it is a crowd, marked
@@ -28,10 +28,10 @@ already cut to the largest ``max_detections``) and ground truths
      unmatched detection whose area is outside the range;
    * as in pycocotools, whose match record is the ground-truth *id*, a match
      with a ground truth whose annotation id is 0 counts as no match (the
-     ``gt_zero_id`` flag; :func:`detmetrics.mean_ap` never produces it).
+     ``gt_zero_id`` flag; ``detmetrics.mean_ap`` never produces it).
 
 ``matching="voc"`` replaces step 2 by the PASCAL VOC / DOTA devkits' rule
-(:func:`_match_groups_voc`): each detection looks only at the ground truth it
+(``_match_groups_voc``): each detection looks only at the ground truth it
 overlaps most (the first of equal IoUs); with ``iou > t`` (strict) it is a
 true positive when that ground truth is free, a false positive when it is
 already taken and ignored when it is ignored; otherwise a false positive.
@@ -43,7 +43,7 @@ The output is one code per detection, area range and threshold,
 ``det_code`` of shape ``(D, A, T)`` (uint8: ``0`` ignored, ``1`` true positive,
 ``2`` false positive; detection-major so that one detection's codes share a
 cache line), and ``gt_ignored`` of shape ``(G, A)`` (uint8), which is all the
-accumulation needs (see :mod:`detmetrics.ap`).
+accumulation needs (see ``detmetrics.ap``).
 """
 
 from __future__ import annotations
@@ -308,7 +308,7 @@ def _match_groups(iou_flat, iou_offsets, det_offsets, gt_offsets, det_area, gt_a
 
     Parameters
     ----------
-    iou_flat, iou_offsets : the blocks from :func:`_iou_blocks` (or the oriented hook).
+    iou_flat, iou_offsets : the blocks from ``_iou_blocks`` (or the oriented hook).
     det_offsets, gt_offsets : ndarray of shape (n_groups + 1,), int64
     det_area, gt_area : ndarray of shape (D,), (G,), float64
         Areas compared with the area ranges (detections: box area; ground
@@ -316,7 +316,7 @@ def _match_groups(iou_flat, iou_offsets, det_offsets, gt_offsets, det_area, gt_a
     gt_crowd, gt_zero_id : ndarray of shape (G,), uint8
     area_ranges : ndarray of shape (A, 2), float64
     thresholds : ndarray of shape (T,), float64
-        Effective thresholds ``min(t, 1 - 1e-10)`` (:func:`_effective_thresholds`).
+        Effective thresholds ``min(t, 1 - 1e-10)`` (``_effective_thresholds``).
     backend : {"numba", "numpy"}
     gt_difficult : ndarray of shape (G,), uint8, optional
         Ground truths ignored at every area range (with their ordinary IoU).
@@ -517,7 +517,7 @@ def _match_groups_voc(iou_flat, iou_offsets, det_offsets, gt_offsets, det_area, 
                       thresholds, backend, gt_difficult=None):
     """The VOC / DOTA devkits' ``voc_eval`` matching for every group, area range and threshold.
 
-    Same inputs and outputs as :func:`_match_groups`, except that
+    Same inputs and outputs as ``_match_groups``, except that
     ``thresholds`` are the raw IoU thresholds (the test is ``iou > t``).
 
     Examples

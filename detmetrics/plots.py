@@ -6,14 +6,14 @@ Agg canvas -- never through ``pyplot`` -- so they work headless and leave
 the caller's matplotlib backend alone.  Each returns the figure and saves it
 when ``path`` is given.
 
-* :func:`plot_pr_curves`: COCO's interpolated precision at the 101 recall
+* ``plot_pr_curves``: COCO's interpolated precision at the 101 recall
   points (the curve whose mean is AP), per class and the mean over classes,
   at one IoU threshold or averaged over all of them (AP50 vs AP50:95).
-* :func:`plot_metric_vs_confidence`: F1, precision or recall of the
+* ``plot_metric_vs_confidence``: F1, precision or recall of the
   detections with ``score >= threshold`` as the threshold sweeps 0..1 (raw,
   un-interpolated counts at IoU 0.5), per class and the mean; the mean F1
   curve's peak is the confidence to deploy with.
-* :func:`plot_confusion_matrix`: :func:`detmetrics.confusion.confusion_matrix`
+* ``plot_confusion_matrix``: ``detmetrics.confusion.confusion_matrix``
   with its background row and column, counts or column-normalized.
 """
 
@@ -186,7 +186,7 @@ def plot_confusion_matrix(matrix, class_names=None, *, normalize=False, path=Non
     Parameters
     ----------
     matrix : array-like of shape (K + 1, K + 1)
-        From :func:`detmetrics.confusion.confusion_matrix`.
+        From ``detmetrics.confusion.confusion_matrix``.
     class_names : sequence or dict, optional
         K names (dict: class index -> name).
     normalize : bool, default=False

@@ -13,7 +13,7 @@ Semantics (torchvision's CPU kernel for ``nms``; Bodla et al. 2017 for ``soft_nm
   coordinates and can change IoUs near the threshold).
 * ``(N, 5)`` boxes are rotated ``(cx, cy, w, h, angle)`` and ``(N, 4, 2)``
   boxes are convex quadrilaterals; both use exact polygon IoU
-  (:mod:`detmetrics.rotated`) with the same ranking and suppression rules.
+  (``detmetrics.rotated``) with the same ranking and suppression rules.
 
 The Numba kernels visit, for each kept box, only boxes that can overlap it:
 boxes are bucketed in horizontal strips (by ``y1`` rank), each strip sorted by
@@ -225,20 +225,20 @@ def nms(boxes, scores, iou_threshold=0.5, *, box_format="xyxy", backend="auto") 
 def batched_nms(boxes, scores, labels, iou_threshold=0.5, *, box_format="xyxy", backend="auto") -> np.ndarray:
     """Class-aware NMS: boxes with different labels never suppress each other.
 
-    The result equals running :func:`nms` separately on each label's boxes and
+    The result equals running ``nms`` separately on each label's boxes and
     merging the kept indices by decreasing score (stable, so equal scores keep
     input order).  Computed exactly, without the coordinate-offset trick.
 
     Parameters
     ----------
     boxes : array-like of shape (N, 4), (N, 5) or (N, 4, 2)
-        As in :func:`nms`.
+        As in ``nms``.
     scores : array-like of shape (N,)
     labels : array-like of shape (N,), integers
         Class of each box (any integers, negative allowed).
     iou_threshold : float in [0, 1], default=0.5
     box_format, backend
-        As in :func:`nms`.
+        As in ``nms``.
 
     Returns
     -------
@@ -471,7 +471,7 @@ def soft_nms(
     Parameters
     ----------
     boxes : array-like of shape (N, 4), (N, 5) or (N, 4, 2)
-        As in :func:`nms`.
+        As in ``nms``.
     scores : array-like of shape (N,)
     method : {"gaussian", "linear"}, default="gaussian"
     sigma : float > 0, default=0.5
@@ -481,7 +481,7 @@ def soft_nms(
     score_threshold : float >= 0, default=0.001
         Boxes whose (decayed) score is below it are dropped.
     box_format, backend
-        As in :func:`nms`.
+        As in ``nms``.
 
     Returns
     -------

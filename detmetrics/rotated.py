@@ -10,7 +10,7 @@ Its corners are::
                                                     [sin(angle),  cos(angle)]]
 
 so ``w`` is measured along the direction ``(cos(angle), sin(angle))`` and
-``h`` along ``(-sin(angle), cos(angle))``.  :func:`rotated_to_corners` lists
+``h`` along ``(-sin(angle), cos(angle))``.  ``rotated_to_corners`` lists
 them in the order ``(-w/2, -h/2), (+w/2, -h/2), (+w/2, +h/2), (-w/2, +h/2)``
 (counter-clockwise in that frame), rolled to start at the corner with the
 smallest ``(x, y)``.
@@ -24,10 +24,10 @@ it only matters that both inputs use the same convention.
 
 Equivalent representations describe the same rectangle: ``angle`` and
 ``angle + pi`` (a rectangle is centrally symmetric), and ``(w, h, angle)`` and
-``(h, w, angle + pi/2)``.  :func:`normalize_rotated` maps all of them to one
+``(h, w, angle + pi/2)``.  ``normalize_rotated`` maps all of them to one
 canonical form: ``w >= h`` and ``angle`` in ``[-pi/2, pi/2)`` (mmrotate's
-"le90").  :func:`rotated_to_radians` / :func:`rotated_to_degrees` convert the
-angle column; :func:`corners_to_rotated` goes back from 4 corners.
+"le90").  ``rotated_to_radians`` / ``rotated_to_degrees`` convert the
+angle column; ``corners_to_rotated`` goes back from 4 corners.
 
 Quadrilaterals (DOTA, YOLO-OBB labels) are ``(N, 4, 2)`` arrays of corners
 (``(N, 8)`` is accepted too).  They must be convex with their vertices in
@@ -262,7 +262,7 @@ def corners_to_rotated(quads) -> np.ndarray:
     rectangle that encloses it (one of its sides lies along an edge of the quad;
     on ties the first edge of the canonically ordered quad wins), which is what
     DOTA / YOLO-OBB tooling does with OpenCV's ``minAreaRect``.  The result is
-    normalised by :func:`normalize_rotated` (``w >= h``, ``angle`` in
+    normalised by ``normalize_rotated`` (``w >= h``, ``angle`` in
     ``[-pi/2, pi/2)``).  A quad whose corners all coincide gives ``w = h = 0``,
     ``angle = 0``.
 

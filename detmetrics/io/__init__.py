@@ -1,10 +1,10 @@
 """Read and write detection files: COCO JSON and YOLO txt folders (detect and OBB).
 
-The readers return a :class:`DetectionData`: the per-image dicts that
-:func:`detmetrics.mean_ap` takes, plus image ids, file names, class names and
-image sizes.  :func:`load_ground_truth` and :func:`load_predictions` detect
+The readers return a ``DetectionData``: the per-image dicts that
+``detmetrics.mean_ap`` takes, plus image ids, file names, class names and
+image sizes.  ``load_ground_truth`` and ``load_predictions`` detect
 the format from the path (a ``.json`` file is COCO, a folder or a ``.yaml`` is
-YOLO); :func:`evaluate_files` reads a pair and runs :func:`detmetrics.mean_ap`.
+YOLO); ``evaluate_files`` reads a pair and runs ``detmetrics.mean_ap``.
 
 >>> from detmetrics.io import load_ground_truth, load_predictions, sample_path
 >>> gt = load_ground_truth(sample_path("yolo"))
@@ -72,7 +72,7 @@ def load_ground_truth(path, *, split: str = "val", sizes=None, obb=None, progres
     """Read ground truth from a COCO ``.json`` file or a YOLO dataset (folder or ``data.yaml``).
 
     The YOLO options (``split``, ``sizes``, ``obb``, ``progress``) are those of
-    :func:`read_yolo_dataset`; they are ignored for COCO files.
+    ``read_yolo_dataset``; they are ignored for COCO files.
     """
     p = Path(path)
     if p.suffix.lower() == ".json":
@@ -94,11 +94,11 @@ def load_predictions(path, ground_truth: DetectionData, *, category_ids: str = "
 
 def evaluate_files(ground_truth, predictions, *, split: str = "val", sizes=None, obb=None,
                    category_ids: str = "auto", progress=None, **options):
-    """Read a ground-truth / predictions pair and evaluate it with :func:`detmetrics.mean_ap`.
+    """Read a ground-truth / predictions pair and evaluate it with ``detmetrics.mean_ap``.
 
     ``ground_truth`` and ``predictions`` are paths (see
-    :func:`load_ground_truth` and :func:`load_predictions`) or already read
-    :class:`DetectionData`; ``options`` go to :func:`detmetrics.mean_ap`
+    ``load_ground_truth`` and ``load_predictions``) or already read
+    ``DetectionData``; ``options`` go to ``detmetrics.mean_ap``
     (``iou_thresholds``, ``max_detections``, ``interpolation``, ``backend``, ...).
 
     Returns

@@ -16,7 +16,7 @@ IMAGE_SUFFIXES = (".bmp", ".dng", ".jpeg", ".jpg", ".mpo", ".png", ".tif", ".tif
 
 @dataclass
 class DetectionData:
-    """Per-image detection data read from files, in the form :func:`detmetrics.mean_ap` takes.
+    """Per-image detection data read from files, in the form ``detmetrics.mean_ap`` takes.
 
     Attributes
     ----------
@@ -82,7 +82,7 @@ class DetectionData:
         return int(sum(len(r["labels"]) for r in self.records))
 
     def mean_ap_kwargs(self) -> dict:
-        """Keyword arguments that tell :func:`detmetrics.mean_ap` how to read ``records``.
+        """Keyword arguments that tell ``detmetrics.mean_ap`` how to read ``records``.
 
         ``box_format`` for axis-aligned boxes and ``category_ids``: every class
         of the dataset, in id order, so the result's category axis is the

@@ -483,7 +483,7 @@ def _coco_boxes(boxes, obb: bool):
 def write_coco_results(data: DetectionData, path=None) -> list:
     """Write predictions as a COCO results list (``image_id``, ``category_id``, ``bbox``, ``score``).
 
-    Ids follow :func:`write_coco_gt` for the ground truth the predictions
+    Ids follow ``write_coco_gt`` for the ground truth the predictions
     were read with, so the pair scores with pycocotools.  Oriented boxes add
     ``"poly"`` (8 numbers) next to the enclosing ``bbox``.  Returns the list.
     """

@@ -175,7 +175,7 @@ def read_yolo_predictions(path, ground_truth: DetectionData, *, progress=None) -
         (which needs ``width`` and ``height`` for its images), class index ``i``
         is the ``i``-th category in increasing id order.
     progress : bool, optional
-        Show a progress bar; see :func:`read_yolo_dataset`.
+        Show a progress bar; see ``read_yolo_dataset``.
 
     Returns
     -------

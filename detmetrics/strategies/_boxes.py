@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 __all__ = ["boxes", "scores", "labels", "box_pairs", "nms_inputs", "SCORE_SET"]
 
-#: Scores drawn by :func:`scores` (duplicates force ties).
+#: Scores drawn by ``scores`` (duplicates force ties).
 SCORE_SET = (0.05, 0.1, 0.3, 0.5, 0.5, 0.7, 0.9, 1.0)
 
 
@@ -70,7 +70,7 @@ def boxes(draw, *, min_size=0, max_size=30, box_format="xyxy", grid=16, max_side
 
 
 def scores(size: int):
-    """``(size,)`` float64 scores from :data:`SCORE_SET` (ties are common)."""
+    """``(size,)`` float64 scores from ``SCORE_SET`` (ties are common)."""
     return st.lists(st.sampled_from(SCORE_SET), min_size=size, max_size=size).map(
         lambda v: np.array(v, dtype=np.float64)
     )

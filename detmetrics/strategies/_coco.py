@@ -132,7 +132,7 @@ def ground_truths(draw, *, labels=(0, 1, 2), min_size=0, max_size=10, grid=40, m
     ``iscrowd`` (int64, 0/1; all 0 when ``crowd`` is false) and ``area``
     (float64; usually ``w * h``, sometimes exactly 32**2 / 96**2 / 0 or another
     value, as COCO's polygon areas) follow the COCO annotation fields. Other
-    parameters as in :func:`detections`.
+    parameters as in ``detections``.
 
     Examples
     --------
@@ -184,7 +184,7 @@ def detection_datasets(draw, *, labels=(0, 1, 2), min_images=0, max_images=6, ma
                        max_dets_per_image=10, grid=40, max_side=12, crowd=True, box_format="xyxy"):
     """``(predictions, ground_truths)``: two equally long lists of per-image dicts.
 
-    The per-image dict form of :func:`detections` and :func:`ground_truths`,
+    The per-image dict form of ``detections`` and ``ground_truths``,
     ready for ``mean_ap(predictions, ground_truths)``; most detections are
     small perturbations of a ground truth of the same image (usually with its
     label), the rest are drawn anywhere.
