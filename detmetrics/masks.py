@@ -1,0 +1,1583 @@
+"""Binary masks as COCO run-length encoding (RLE), equal to ``pycocotools.mask``.
+
+An RLE is a dict ``{"size": [h, w], "counts": ...}``.  The mask's pixels are
+read in column-major (Fortran) order, ``x`` outer and ``y`` inner, and
+``counts`` holds the lengths of alternating runs, background first (so a
+mask whose first pixel is set starts with a ``0``).  ``counts`` may be
+
+* ``bytes`` or ``str``: pycocotools' compressed text.  Each count, after the
+  first three, is stored as the difference to the count two places before;
+  the value is written 5 bits per character, least significant group first,
+  bit ``0x20`` meaning "more characters follow" and bit ``0x10`` of the last
+  character the sign, and the character is that 6-bit value plus 48 (so the
+  alphabet is ASCII 48-111).  This is ``maskApi.c``'s ``rleToString`` /
+  ``rleFrString``; ``encode`` writes exactly pycocotools' bytes.
+* a list (or 1-D array) of non-negative integers: uncompressed counts, as
+  COCO's crowd annotations store them.
+
+Every function here is number-for-number (and, for RLE output, byte-for-byte)
+equal to its ``pycocotools.mask`` counterpart on valid input: ``encode``,
+``decode``, ``area``, ``to_bbox`` (``toBbox``), ``from_polygons`` and
+``from_boxes`` (``frPyObjects`` on polygons / xywh boxes), ``merge``, ``iou``.
+The differences are in the interface and in what is refused:
+
+* masks are ``(N, H, W)`` (pycocotools: ``(H, W, N)`` Fortran arrays); a
+  ``(H, W)`` mask or a single RLE dict gives a single result, a list gives a
+  list or an array, as in pycocotools;
+* ``iou`` of an empty set is a ``(0, M)`` / ``(N, 0)`` array (pycocotools:
+  ``[]``); boxes are not accepted (``detmetrics.box_iou`` is for boxes);
+* a ``ValueError`` names the argument (and the RLE's position) for counts that
+  do not add up to ``h * w``, negative counts, garbage compressed strings,
+  RLEs of different sizes compared or merged (pycocotools returns -1 / an
+  empty RLE or reads out of bounds), masks that are not 2-D / 3-D or hold
+  values other than 0 and 1, and polygons with an odd number of coordinates or
+  fewer than 3 points (see ``from_polygons``).
+
+Flat layout (what the kernels and the evaluator see)
+----------------------------------------------------
+``N`` RLEs are three arrays: ``counts`` (int64, all counts one after the
+other), ``count_offsets`` (int64, ``N + 1``; RLE ``i`` owns
+``counts[count_offsets[i]:count_offsets[i + 1]]``) and ``sizes`` (int64,
+``(N, 2)``, ``(h, w)``).  ``_flatten`` builds them from user input (masks or
+RLE dicts) after validation.  For IoU the foreground runs are turned into
+half-open intervals of column-major pixel indices, ``starts`` / ``ends``
+(int64) with ``interval_offsets``, plus each RLE's area and exact bounding
+box; two masks then intersect by merging their sorted interval lists, never
+by touching pixels.
+
+``_mask_iou_blocks`` scores groups the way ``detmetrics.matching._iou_blocks``
+scores boxes: group ``g`` owns detections ``det_offsets[g]:det_offsets[g+1]``
+and ground truths ``gt_offsets[g]:gt_offsets[g+1]`` (rows of the flat RLE
+arrays) and gets a row-major ``(n_det_g, n_gt_g)`` block of ``iou_flat`` at
+``iou_offsets[g]``; a crowd ground truth scores ``inter / area(det)``.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+
+from ._backend import kernel, resolve_backend
+from ._validate import as_array, as_boxes, as_labels, as_scores, check_threshold
+
+__all__ = ["area", "batched_nms", "decode", "encode", "from_boxes", "from_polygons", "iou", "merge", "nms", "to_bbox"]
+
+_UINT32 = 1 << 32
+# pycocotools upsamples polygon coordinates by 5 into C ints: |5 * coordinate| must stay below 2**31
+_MAX_COORD = 4.0e8
+
+
+# --------------------------------------------------------------------------------------
+# input gates
+
+
+def _describe(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _as_masks(masks, name: str):
+    """Validate ``(N, H, W)`` / ``(H, W)`` 0-1 masks; return ``(uint8 (N, W, H) column-major copy, single, (H, W))``."""
+    if masks is None or isinstance(masks, (str, bytes, dict)):
+        raise TypeError(f"{name} must be an array of shape (N, H, W) or (H, W); got {type(masks).__name__}")
+    try:
+        arr = np.asarray(masks)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{name} could not be read as a rectangular array ({exc})") from None
+    if arr.ndim not in (2, 3):
+        raise ValueError(f"{name} must have shape (N, H, W) or (H, W); got shape {arr.shape}")
+    single = arr.ndim == 2
+    if single:
+        arr = arr[None]
+    if arr.dtype == np.bool_:
+        arr = arr.view(np.uint8)
+    elif arr.dtype.kind in "iuf":
+        if arr.size and not np.all((arr == 0) | (arr == 1)):
+            bad = tuple(int(i) for i in np.argwhere((arr != 0) & (arr != 1))[0])
+            where = bad[1:] if single else bad
+            raise ValueError(
+                f"{name} must hold only 0 and 1 (or booleans); got {arr[bad]!r} at index {where}; "
+                "threshold probability maps first"
+            )
+    else:
+        raise TypeError(f"{name} must be a boolean or 0/1 numeric array; got dtype {arr.dtype}")
+    # column-major pixel order per mask: (N, W, H) C-contiguous
+    cm = np.ascontiguousarray(arr.transpose(0, 2, 1), dtype=np.uint8)
+    return cm, single, (int(arr.shape[1]), int(arr.shape[2]))
+
+
+def _as_size(value, name: str):
+    try:
+        h, w = value
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}['size'] must be [height, width]; got {_describe(value)}") from None
+    for v in (h, w):
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (numbers.Integral, np.integer)) or v < 0:
+            raise ValueError(f"{name}['size'] must be two non-negative integers; got {_describe(value)}")
+    return int(h), int(w)
+
+
+def _as_rles(rles, name: str, backend: str):
+    """Validate RLE dicts; return ``(counts, count_offsets, sizes, single)`` in the flat layout."""
+    single = isinstance(rles, dict)
+    items = [rles] if single else rles
+    if isinstance(items, (str, bytes)) or not hasattr(items, "__len__"):
+        raise TypeError(f"{name} must be an RLE dict or a list of RLE dicts; got {type(rles).__name__}")
+    n = len(items)
+    sizes = np.empty((n, 2), dtype=np.int64)
+    strings, string_pos, lists, list_pos = [], [], [], []
+    for i, rle in enumerate(items):
+        where = name if single else f"{name}[{i}]"
+        if not isinstance(rle, dict):
+            raise TypeError(f"{where} must be an RLE dict with 'size' and 'counts'; got {type(rle).__name__}")
+        if "size" not in rle or "counts" not in rle:
+            raise ValueError(f"{where} must have keys 'size' and 'counts'; got keys {sorted(rle)}")
+        sizes[i] = _as_size(rle["size"], where)
+        counts = rle["counts"]
+        if isinstance(counts, str):
+            try:
+                counts = counts.encode("ascii")
+            except UnicodeEncodeError:
+                raise ValueError(f"{where}['counts'] is not a valid compressed RLE string (non-ASCII text)") from None
+        if isinstance(counts, (bytes, bytearray, memoryview)):
+            strings.append(bytes(counts))
+            string_pos.append(i)
+        else:
+            lists.append(counts)
+            list_pos.append(i)
+    parts = [None] * n
+    if strings:
+        buf = np.frombuffer(b"".join(strings), dtype=np.uint8)
+        lengths = np.fromiter((len(s) for s in strings), dtype=np.int64, count=len(strings))
+        str_offsets = np.zeros(len(strings) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=str_offsets[1:])
+        if backend == "numba":
+            counts, offsets, err = _from_strings_kernel(buf, str_offsets)
+        else:
+            counts, offsets, err = _from_strings_reference(buf, str_offsets)
+        if err[0] != 0:
+            k = int(err[1])
+            where = name if single else f"{name}[{string_pos[k]}]"
+            reason = {
+                1: "a character outside pycocotools' alphabet (ASCII 48-111)",
+                2: "a value cut off at the end of the string",
+                3: "a negative or out-of-range run length",
+                4: "a value longer than 7 characters",
+            }[int(err[0])]
+            raise ValueError(
+                f"{where}['counts'] is not a valid compressed RLE string: {reason} at character {int(err[2])}"
+            )
+        if not lists:
+            order = np.asarray(string_pos, dtype=np.int64)
+            if single or np.array_equal(order, np.arange(n)):
+                return _checked(counts, offsets, sizes, name, single)
+        for k, i in enumerate(string_pos):
+            parts[i] = counts[offsets[k] : offsets[k + 1]]
+    for i, raw in zip(list_pos, lists):
+        where = name if single else f"{name}[{i}]"
+        try:
+            arr = np.asarray(raw)
+        except (ValueError, TypeError):
+            raise ValueError(f"{where}['counts'] must be bytes, str or a list of integers") from None
+        if arr.ndim != 1 or (arr.size and arr.dtype.kind not in "iuf") or arr.dtype == object:
+            raise ValueError(f"{where}['counts'] must be bytes, str or a 1-D list of integers; got {_describe(raw)}")
+        if arr.size and (arr.dtype.kind == "f" and not np.all(arr == np.round(arr))):
+            raise ValueError(f"{where}['counts'] must hold integers; got {_describe(raw)}")
+        if arr.size and np.any(arr < 0):
+            raise ValueError(f"{where}['counts'] must be non-negative; got {int(arr[arr < 0][0])}")
+        parts[i] = arr.astype(np.int64)
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum([p.shape[0] for p in parts], out=offsets[1:])
+    counts = np.concatenate(parts).astype(np.int64) if n else np.zeros(0, dtype=np.int64)
+    return _checked(counts, offsets, sizes, name, single)
+
+
+def _checked(counts, offsets, sizes, name, single):
+    cs = np.zeros(counts.shape[0] + 1, dtype=np.int64)
+    np.cumsum(counts, out=cs[1:])
+    totals = cs[offsets[1:]] - cs[offsets[:-1]]
+    pixels = sizes[:, 0] * sizes[:, 1]
+    bad = np.flatnonzero(totals != pixels)
+    if bad.size:
+        i = int(bad[0])
+        where = name if single else f"{name}[{i}]"
+        h, w = int(sizes[i, 0]), int(sizes[i, 1])
+        raise ValueError(f"{where}['counts'] add up to {int(totals[i])} pixels but 'size' [{h}, {w}] has {h * w}")
+    return np.ascontiguousarray(counts), offsets, sizes, single
+
+
+def _flatten(obj, name: str, backend: str):
+    """Masks (array) or RLE dicts -> ``(counts, count_offsets, sizes, single)``."""
+    if isinstance(obj, dict) or (isinstance(obj, (list, tuple)) and (len(obj) == 0 or isinstance(obj[0], dict))):
+        return _as_rles(obj, name, backend)
+    cm, single, (h, w) = _as_masks(obj, name)
+    counts, offsets = _encode_counts(cm, backend)
+    sizes = np.empty((cm.shape[0], 2), dtype=np.int64)
+    sizes[:, 0], sizes[:, 1] = h, w
+    return counts, offsets, sizes, single
+
+
+def _to_dicts(counts, offsets, sizes, backend: str) -> list:
+    if backend == "numba":
+        buf, str_offsets = _to_strings_kernel(counts, offsets)
+    else:
+        buf, str_offsets = _to_strings_reference(counts, offsets)
+    raw = buf.tobytes()
+    so = str_offsets.tolist()
+    hw = sizes.tolist()
+    return [{"size": hw[i], "counts": raw[so[i] : so[i + 1]]} for i in range(offsets.shape[0] - 1)]
+
+
+# --------------------------------------------------------------------------------------
+# encode / decode
+
+
+def encode(masks, *, backend="auto"):
+    """Run-length encode binary masks, exactly as ``pycocotools.mask.encode``.
+
+    Parameters
+    ----------
+    masks : array-like of shape (N, H, W) or (H, W)
+        Booleans or numbers that are all 0 or 1 (any other value is an error:
+        threshold probability maps first).
+    backend : {"auto", "numba", "numpy"}, default="auto"
+
+    Returns
+    -------
+    rles : list of dict, or dict for a (H, W) mask
+        ``{"size": [H, W], "counts": bytes}`` with pycocotools' compressed
+        counts, byte for byte.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from detmetrics.masks import encode
+    >>> m = np.zeros((3, 4), dtype=bool)
+    >>> m[1:, 1:3] = True
+    >>> encode(m)
+    {'size': [3, 4], 'counts': b'42102'}
+    >>> len(encode(np.zeros((0, 5, 5), dtype=bool)))
+    0
+    """
+    backend = resolve_backend(backend)
+    cm, single, (h, w) = _as_masks(masks, "masks")
+    counts, offsets = _encode_counts(cm, backend)
+    sizes = np.empty((cm.shape[0], 2), dtype=np.int64)
+    sizes[:, 0], sizes[:, 1] = h, w
+    out = _to_dicts(counts, offsets, sizes, backend)
+    return out[0] if single else out
+
+
+def _encode_counts(cm, backend):
+    flat = cm.reshape(cm.shape[0], cm.shape[1] * cm.shape[2])
+    if backend == "numba":
+        return _encode_kernel(flat)
+    return _encode_reference(flat)
+
+
+def _encode_reference(flat):
+    """Run lengths of every row of ``flat`` (masks in column-major pixel order), background first."""
+    parts = []
+    for row in flat:
+        change = np.flatnonzero(np.diff(np.concatenate([[0], row]).astype(np.int8)) != 0)
+        parts.append(np.diff(np.concatenate([[0], change, [row.shape[0]]])))
+    offsets = np.zeros(flat.shape[0] + 1, dtype=np.int64)
+    np.cumsum([p.shape[0] for p in parts], out=offsets[1:])
+    counts = np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, dtype=np.int64)
+    return counts, offsets
+
+
+@kernel
+def _encode_kernel(flat):
+    n, a = flat.shape
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    for i in range(n):  # pass 1: number of runs
+        k = 1
+        p = 0
+        for j in range(a):
+            if flat[i, j] != p:
+                k += 1
+                p = flat[i, j]
+        offsets[i + 1] = offsets[i] + k
+    counts = np.empty(offsets[n], dtype=np.int64)
+    for i in range(n):  # pass 2: run lengths
+        pos = offsets[i]
+        p = 0
+        c = 0
+        for j in range(a):
+            if flat[i, j] != p:
+                counts[pos] = c
+                pos += 1
+                c = 0
+                p = flat[i, j]
+            c += 1
+        counts[pos] = c
+    return counts, offsets
+
+
+def decode(rles, *, backend="auto"):
+    """Decode RLEs to boolean masks, exactly as ``pycocotools.mask.decode``.
+
+    Parameters
+    ----------
+    rles : dict or list of dict
+        ``{"size": [h, w], "counts": bytes | str | list}``; all of one size.
+    backend : {"auto", "numba", "numpy"}, default="auto"
+
+    Returns
+    -------
+    masks : ndarray of shape (N, H, W), or (H, W) for a single dict, bool
+        Each mask is laid out column-major in memory (a transposed view, as
+        pycocotools' Fortran output), so ``decode`` costs one pass.
+
+    Examples
+    --------
+    >>> from detmetrics.masks import decode
+    >>> decode({"size": [3, 4], "counts": b"42102"}).astype(int).tolist()
+    [[0, 0, 0, 0], [0, 1, 1, 0], [0, 1, 1, 0]]
+    >>> decode({"size": [2, 2], "counts": [0, 4]}).all()
+    np.True_
+    """
+    backend = resolve_backend(backend)
+    counts, offsets, sizes, single = _as_rles(rles, "rles", backend)
+    n = sizes.shape[0]
+    if n == 0:
+        return np.zeros((0, 0, 0), dtype=bool)
+    _check_one_size(sizes, "rles")
+    h, w = int(sizes[0, 0]), int(sizes[0, 1])
+    if backend == "numba":
+        out = np.empty((n, w * h), dtype=np.uint8)
+        _decode_kernel(counts, offsets, out)
+    else:
+        out = _decode_reference(counts, offsets, h * w)
+    masks = out.view(np.bool_).reshape(n, w, h).transpose(0, 2, 1)
+    return masks[0] if single else masks
+
+
+def _check_one_size(sizes, name):
+    bad = np.flatnonzero(np.any(sizes != sizes[0], axis=1))
+    if bad.size:
+        i = int(bad[0])
+        raise ValueError(
+            f"{name} must all have one size; {name}[0] is {sizes[0].tolist()} but {name}[{i}] is {sizes[i].tolist()}"
+        )
+
+
+def _decode_reference(counts, offsets, a):
+    out = np.empty((offsets.shape[0] - 1, a), dtype=np.uint8)
+    for i in range(out.shape[0]):
+        c = counts[offsets[i] : offsets[i + 1]]
+        out[i] = np.repeat(np.arange(c.shape[0]) % 2, c)
+    return out
+
+
+@kernel
+def _decode_kernel(counts, offsets, out):
+    for i in range(out.shape[0]):
+        pos = 0
+        v = 0
+        for j in range(offsets[i], offsets[i + 1]):
+            c = counts[j]
+            for k in range(pos, pos + c):
+                out[i, k] = v
+            pos += c
+            v = 1 - v
+
+
+# --------------------------------------------------------------------------------------
+# compressed counts strings (maskApi.c rleToString / rleFrString)
+
+
+def _to_strings_reference(counts, offsets):
+    chars = []
+    str_offsets = np.zeros(offsets.shape[0], dtype=np.int64)
+    for i in range(offsets.shape[0] - 1):
+        c = counts[offsets[i] : offsets[i + 1]].tolist()
+        for j, x in enumerate(c):
+            if j > 2:
+                x -= c[j - 2]
+            more = True
+            while more:
+                ch = x & 0x1F
+                x >>= 5  # arithmetic shift, as on C's long
+                more = x != -1 if ch & 0x10 else x != 0
+                if more:
+                    ch |= 0x20
+                chars.append(ch + 48)
+        str_offsets[i + 1] = len(chars)
+    return np.array(chars, dtype=np.uint8), str_offsets
+
+
+@kernel
+def _to_strings_kernel(counts, offsets):
+    n = offsets.shape[0] - 1
+    buf = np.empty(7 * counts.shape[0], dtype=np.uint8)  # a count below 2**32 takes at most 7 characters
+    str_offsets = np.zeros(n + 1, dtype=np.int64)
+    p = 0
+    for i in range(n):
+        o = offsets[i]
+        for j in range(o, offsets[i + 1]):
+            x = counts[j]
+            if j - o > 2:
+                x -= counts[j - 2]
+            more = True
+            while more:
+                ch = x & 0x1F
+                x >>= 5
+                if ch & 0x10:
+                    more = x != -1
+                else:
+                    more = x != 0
+                if more:
+                    ch |= 0x20
+                buf[p] = ch + 48
+                p += 1
+        str_offsets[i + 1] = p
+    return buf[:p], str_offsets
+
+
+def _from_strings_reference(buf, str_offsets):
+    """Parse concatenated compressed strings; ``err = [code, string, char]`` (code 0: fine)."""
+    n = str_offsets.shape[0] - 1
+    out, offsets = [], np.zeros(n + 1, dtype=np.int64)
+    err = np.zeros(3, dtype=np.int64)
+    data = buf.tolist()
+    for i in range(n):
+        cnts = []
+        p, end = int(str_offsets[i]), int(str_offsets[i + 1])
+        while p < end:
+            x, k, more = 0, 0, True
+            while more:
+                if p >= end:
+                    err[:] = (2, i, p - str_offsets[i])
+                    return np.zeros(0, np.int64), offsets, err
+                c = data[p] - 48
+                if c < 0 or c > 63:
+                    err[:] = (1, i, p - str_offsets[i])
+                    return np.zeros(0, np.int64), offsets, err
+                if k == 7:
+                    err[:] = (4, i, p - str_offsets[i])
+                    return np.zeros(0, np.int64), offsets, err
+                x |= (c & 0x1F) << (5 * k)
+                more = bool(c & 0x20)
+                p += 1
+                k += 1
+                if not more and c & 0x10:
+                    x |= -1 << (5 * k)
+            if len(cnts) > 2:
+                x += cnts[-2]
+            if x < 0 or x >= _UINT32:
+                err[:] = (3, i, p - 1 - str_offsets[i])
+                return np.zeros(0, np.int64), offsets, err
+            cnts.append(x)
+        out.extend(cnts)
+        offsets[i + 1] = len(out)
+    return np.array(out, dtype=np.int64), offsets, err
+
+
+@kernel
+def _from_strings_kernel(buf, str_offsets):
+    n = str_offsets.shape[0] - 1
+    counts = np.empty(buf.shape[0], dtype=np.int64)  # every count takes at least one character
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    err = np.zeros(3, dtype=np.int64)
+    m = 0
+    for i in range(n):
+        p = str_offsets[i]
+        end = str_offsets[i + 1]
+        first = m
+        while p < end:
+            x = 0
+            k = 0
+            more = True
+            while more:
+                if p >= end:
+                    err[0], err[1], err[2] = 2, i, p - str_offsets[i]
+                    return counts[:0], offsets, err
+                c = np.int64(buf[p]) - 48
+                if c < 0 or c > 63:
+                    err[0], err[1], err[2] = 1, i, p - str_offsets[i]
+                    return counts[:0], offsets, err
+                if k == 7:
+                    err[0], err[1], err[2] = 4, i, p - str_offsets[i]
+                    return counts[:0], offsets, err
+                x |= (c & 0x1F) << (5 * k)
+                more = (c & 0x20) != 0
+                p += 1
+                k += 1
+                if not more and (c & 0x10) != 0:
+                    x |= np.int64(-1) << (5 * k)
+            if m - first > 2:
+                x += counts[m - 2]
+            if x < 0 or x >= 4294967296:
+                err[0], err[1], err[2] = 3, i, p - 1 - str_offsets[i]
+                return counts[:0], offsets, err
+            counts[m] = x
+            m += 1
+        offsets[i + 1] = m
+    return counts[:m], offsets, err
+
+
+# --------------------------------------------------------------------------------------
+# area and bounding box
+
+
+def area(rles, *, backend="auto"):
+    """Number of foreground pixels of each RLE, as ``pycocotools.mask.area``.
+
+    Parameters
+    ----------
+    rles : dict or list of dict
+    backend : {"auto", "numba", "numpy"}, default="auto"
+
+    Returns
+    -------
+    area : ndarray of shape (N,), int64, or int for a single dict
+
+    Examples
+    --------
+    >>> from detmetrics.masks import area
+    >>> area([{"size": [3, 4], "counts": b"42102"}, {"size": [2, 2], "counts": [4]}]).tolist()
+    [4, 0]
+    """
+    backend = resolve_backend(backend)
+    counts, offsets, _, single = _as_rles(rles, "rles", backend)
+    out = _area_flat(counts, offsets, backend)
+    return int(out[0]) if single else out
+
+
+def _area_flat(counts, offsets, backend):
+    if backend == "numba":
+        out = np.empty(offsets.shape[0] - 1, dtype=np.int64)
+        _area_kernel(counts, offsets, out)
+        return out
+    return _area_reference(counts, offsets)
+
+
+def _area_reference(counts, offsets):
+    return np.array(
+        [counts[offsets[i] + 1 : offsets[i + 1] : 2].sum() for i in range(offsets.shape[0] - 1)], dtype=np.int64
+    )
+
+
+@kernel
+def _area_kernel(counts, offsets, out):
+    for i in range(out.shape[0]):
+        s = 0
+        for j in range(offsets[i] + 1, offsets[i + 1], 2):
+            s += counts[j]
+        out[i] = s
+
+
+def to_bbox(rles, *, backend="auto"):
+    """Bounding box ``[x, y, w, h]`` of each RLE, as ``pycocotools.mask.toBbox``.
+
+    The box encloses the foreground pixels, ``w = x_max - x_min + 1``; an
+    all-background RLE gives ``[0, 0, 0, 0]``.  This is pycocotools 2.0.x's
+    ``rleToBbox`` (the fixed one: the original cocoapi 2.0 could report a box
+    too tall).  Its one oddity is kept: an RLE with at least two counts whose
+    foreground runs all have length 0 (e.g. ``[5, 0]``) gives
+    ``[w, h, 2**32 + 1 - w, 2**32 + 1 - h]``, the C code's unsigned wrap-around.
+
+    Parameters
+    ----------
+    rles : dict or list of dict
+    backend : {"auto", "numba", "numpy"}, default="auto"
+
+    Returns
+    -------
+    boxes : ndarray of shape (N, 4), or (4,) for a single dict, float64
+        COCO ``xywh``.
+
+    Examples
+    --------
+    >>> from detmetrics.masks import to_bbox
+    >>> to_bbox({"size": [3, 4], "counts": b"42102"}).tolist()
+    [1.0, 1.0, 2.0, 2.0]
+    >>> to_bbox({"size": [3, 4], "counts": [12]}).tolist()
+    [0.0, 0.0, 0.0, 0.0]
+    """
+    backend = resolve_backend(backend)
+    counts, offsets, sizes, single = _as_rles(rles, "rles", backend)
+    out = np.empty((sizes.shape[0], 4), dtype=np.float64)
+    if backend == "numba":
+        _to_bbox_kernel(counts, offsets, sizes, out)
+    else:
+        _to_bbox_reference(counts, offsets, sizes, out)
+    return out[0] if single else out
+
+
+def _to_bbox_reference(counts, offsets, sizes, out):
+    for i in range(sizes.shape[0]):
+        h, w = int(sizes[i, 0]), int(sizes[i, 1])
+        c = counts[offsets[i] : offsets[i + 1]]
+        m = (c.shape[0] // 2) * 2
+        if m == 0:
+            out[i] = 0.0
+            continue
+        ends = np.cumsum(c[:m])
+        fg = np.arange(1, m, 2)
+        fg = fg[c[fg] > 0]
+        starts, lasts = ends[fg] - c[fg], ends[fg] - 1
+        xs = min([w] + (starts // h).tolist()) if fg.size else w
+        xe = max([0] + (lasts // h).tolist()) if fg.size else 0
+        if fg.size and np.any(starts // h < lasts // h):  # a run over a column boundary covers rows 0 and h-1
+            ys, ye = 0, h - 1
+        else:
+            ys = min([h] + (starts % h).tolist()) if fg.size else h
+            ye = max([0] + (lasts % h).tolist()) if fg.size else 0
+        out[i] = (xs, ys, (xe - xs + 1) % _UINT32, (ye - ys + 1) % _UINT32)
+
+
+@kernel
+def _to_bbox_kernel(counts, offsets, sizes, out):
+    for i in range(sizes.shape[0]):
+        h = sizes[i, 0]
+        w = sizes[i, 1]
+        o = offsets[i]
+        m = ((offsets[i + 1] - o) // 2) * 2
+        if m == 0:
+            for t in range(4):
+                out[i, t] = 0.0
+            continue
+        xs, ys, xe, ye = w, h, 0, 0
+        cc = 0
+        for j in range(m):
+            start = cc
+            c = counts[o + j]
+            cc += c
+            if j % 2 == 0 or c == 0:
+                continue
+            x0 = start // h
+            x1 = (cc - 1) // h
+            xs = min(xs, x0)
+            xe = max(xe, x1)
+            if x0 < x1:
+                ys = 0
+                ye = h - 1
+            else:
+                ys = min(ys, start % h)
+                ye = max(ye, (cc - 1) % h)
+        out[i, 0] = xs
+        out[i, 1] = ys
+        out[i, 2] = (xe - xs + 1) % 4294967296
+        out[i, 3] = (ye - ys + 1) % 4294967296
+
+
+# --------------------------------------------------------------------------------------
+# polygons and boxes (maskApi.c rleFrPoly, rleFrBbox, rleMerge)
+
+
+def _as_polygon(part, name):
+    if isinstance(part, (str, bytes, dict)) or part is None:
+        raise TypeError(f"{name} must be a flat list of coordinates [x1, y1, x2, y2, ...]; got {type(part).__name__}")
+    try:
+        arr = np.asarray(part, dtype=np.float64).ravel()
+    except (ValueError, TypeError):
+        raise ValueError(
+            f"{name} must be a flat list of numbers [x1, y1, x2, y2, ...]; got {_describe(part)}"
+        ) from None
+    if arr.shape[0] % 2:
+        raise ValueError(
+            f"{name} has an odd number of coordinates ({arr.shape[0]}); pycocotools would drop the last one"
+        )
+    if arr.shape[0] < 6:
+        raise ValueError(
+            f"{name} has {arr.shape[0] // 2} points; a polygon needs at least 3 "
+            "(pycocotools reads a first part of 4 numbers as an xywh box: use from_boxes)"
+        )
+    if not np.all(np.isfinite(arr)) or np.any(np.abs(arr) > _MAX_COORD):
+        raise ValueError(f"{name} has NaN, infinite or out-of-range (|v| > {_MAX_COORD:g}) coordinates")
+    return arr
+
+
+def _check_image_size(height, width):
+    out = []
+    for v, nm in ((height, "height"), (width, "width")):
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (numbers.Integral, np.integer)) or v < 1:
+            raise ValueError(f"{nm} must be a positive integer; got {_describe(v)}")
+        out.append(int(v))
+    return out
+
+
+def from_polygons(polygons, height, width, *, backend="auto") -> list:
+    """Rasterise polygons to RLEs, exactly as pycocotools' ``frPyObjects`` + ``merge``.
+
+    Each instance is a list of parts (``[[x1, y1, x2, y2, ...], ...]``, COCO's
+    ``segmentation``); its parts are rasterised one by one with ``maskApi.c``'s
+    ``rleFrPoly`` (coordinates upsampled by 5 and rounded, edges walked on that
+    grid, a pixel is inside when its centre's column crossing lies below the
+    boundary) and united with ``rleMerge``, which is what ``COCO.annToRLE``
+    does.  Points may lie on or outside the image border.
+
+    pycocotools accepts parts with an odd number of coordinates (it drops the
+    last one) and, as later parts, 1- or 2-point parts; a first part of
+    exactly 4 numbers makes ``frPyObjects`` read every part as an xywh box.
+    Those inputs are refused here (``ValueError``): use ``from_boxes`` for
+    boxes.
+
+    Parameters
+    ----------
+    polygons : list of instances
+        An instance is a list of parts or a single flat part; a part is a
+        flat sequence of at least 6 finite numbers.
+    height, width : int
+        Image size, ``>= 1``.
+    backend : {"auto", "numba", "numpy"}, default="auto"
+
+    Returns
+    -------
+    rles : list of dict
+        One compressed RLE per instance.
+
+    Examples
+    --------
+    >>> from detmetrics.masks import area, from_polygons
+    >>> rles = from_polygons([[[0, 0, 4, 0, 4, 4, 0, 4]], [[1, 1, 3, 1, 2, 3], [5, 5, 7, 5, 7, 7]]], 8, 8)
+    >>> rles[0]
+    {'size': [8, 8], 'counts': b'04400000P1'}
+    >>> area(rles).tolist()
+    [16, 3]
+    """
+    backend = resolve_backend(backend)
+    h, w = _check_image_size(height, width)
+    if isinstance(polygons, (str, bytes, dict)) or not hasattr(polygons, "__len__"):
+        raise TypeError(
+            f"polygons must be a list of instances (lists of [x1, y1, ...] parts); got {type(polygons).__name__}"
+        )
+    parts, part_counts = [], []
+    for i, inst in enumerate(polygons):
+        if isinstance(inst, (str, bytes, dict)) or not hasattr(inst, "__len__"):
+            raise TypeError(f"polygons[{i}] must be a list of [x1, y1, ...] parts; got {type(inst).__name__}")
+        if len(inst) == 0:
+            raise ValueError(f"polygons[{i}] has no parts")
+        flat = not hasattr(inst[0], "__len__")
+        items = [inst] if flat else inst
+        for j, part in enumerate(items):
+            parts.append(_as_polygon(part, f"polygons[{i}]" if flat else f"polygons[{i}][{j}]").reshape(-1, 2))
+        part_counts.append(len(items))
+    return _rasterize(parts, part_counts, h, w, backend)
+
+
+def from_boxes(boxes, height, width, *, box_format="xywh", backend="auto") -> list:
+    """Rasterise boxes to RLEs, exactly as pycocotools' ``frPyObjects`` on boxes (``rleFrBbox``).
+
+    A box is the polygon of its 4 corners, rasterised like ``from_polygons``.
+
+    Parameters
+    ----------
+    boxes : array-like of shape (N, 4)
+        In ``box_format`` (COCO ``xywh`` by default).
+    height, width : int
+        Image size, ``>= 1``.
+    box_format : {"xywh", "xyxy", "cxcywh"}, default="xywh"
+    backend : {"auto", "numba", "numpy"}, default="auto"
+
+    Returns
+    -------
+    rles : list of dict
+
+    Examples
+    --------
+    >>> from detmetrics.masks import area, from_boxes
+    >>> area(from_boxes([[1, 1, 3, 2], [0, 0, 10, 10]], 5, 6)).tolist()
+    [6, 30]
+    """
+    backend = resolve_backend(backend)
+    h, w = _check_image_size(height, width)
+    b = as_boxes(boxes, "boxes", box_format=box_format)  # xyxy; for xywh x2 = x + w as rleFrBbox computes it
+    if b.size and np.any(np.abs(b) > _MAX_COORD):
+        raise ValueError(f"boxes has out-of-range (|v| > {_MAX_COORD:g}) coordinates")
+    xs, ys, xe, ye = b[:, 0], b[:, 1], b[:, 2], b[:, 3]
+    corners = np.stack([xs, ys, xs, ye, xe, ye, xe, ys], axis=1).reshape(-1, 4, 2)
+    return _rasterize(list(corners), [1] * corners.shape[0], h, w, backend)
+
+
+def _rasterize(parts, part_counts, h, w, backend):
+    n_parts = len(parts)
+    point_offsets = np.zeros(n_parts + 1, dtype=np.int64)
+    np.cumsum([p.shape[0] for p in parts], out=point_offsets[1:])
+    xy = np.ascontiguousarray(np.concatenate(parts) if parts else np.zeros((0, 2)), dtype=np.float64)
+    part_offsets = np.zeros(len(part_counts) + 1, dtype=np.int64)
+    np.cumsum(part_counts, out=part_offsets[1:])
+    if backend == "numba":
+        counts, offsets = _polygons_kernel(xy, point_offsets, part_offsets, h, w)
+    else:
+        counts, offsets = _polygons_reference(xy, point_offsets, part_offsets, h, w)
+    sizes = np.empty((offsets.shape[0] - 1, 2), dtype=np.int64)
+    sizes[:, 0], sizes[:, 1] = h, w
+    return _to_dicts(counts, offsets, sizes, backend)
+
+
+def _polygons_reference(xy, point_offsets, part_offsets, h, w):
+    out = []
+    for i in range(part_offsets.shape[0] - 1):
+        rles = [
+            _poly_reference(xy[point_offsets[p] : point_offsets[p + 1]], h, w)
+            for p in range(part_offsets[i], part_offsets[i + 1])
+        ]
+        merged = rles[0]
+        for other in rles[1:]:
+            merged = _merge_two_reference(merged, other, False)
+        out.append(np.asarray(merged, dtype=np.int64))
+    offsets = np.zeros(len(out) + 1, dtype=np.int64)
+    np.cumsum([o.shape[0] for o in out], out=offsets[1:])
+    return (np.concatenate(out) if out else np.zeros(0, np.int64)), offsets
+
+
+def _poly_reference(xy, h, w):
+    """``rleFrPoly`` on one polygon ``(k, 2)``: run lengths (a list of ints)."""
+    scale = 5.0
+    k = xy.shape[0]
+    # C's (int) truncates toward zero
+    x = np.trunc(scale * xy[:, 0] + 0.5).astype(np.int64).tolist()
+    y = np.trunc(scale * xy[:, 1] + 0.5).astype(np.int64).tolist()
+    x.append(x[0])
+    y.append(y[0])
+    u, v = [], []
+    for j in range(k):  # walk each edge on the upsampled grid, one point per step of the longer axis
+        xs, xe, ys, ye = x[j], x[j + 1], y[j], y[j + 1]
+        dx, dy = abs(xe - xs), abs(ys - ye)
+        flip = (dx >= dy and xs > xe) or (dx < dy and ys > ye)
+        if flip:
+            xs, xe, ys, ye = xe, xs, ye, ys
+        if dx >= dy:
+            # dx == dy == 0 (a repeated point): C computes 0/0; the point's y is never read
+            s = (ye - ys) / dx if dx else 0.0
+            for d in range(dx + 1):
+                t = dx - d if flip else d
+                u.append(t + xs)
+                v.append(int(ys + s * t + 0.5))
+        else:
+            s = (xe - xs) / dy
+            for d in range(dy + 1):
+                t = dy - d if flip else d
+                v.append(t + ys)
+                u.append(int(xs + s * t + 0.5))
+    bounds = []  # column crossings: (pixel column, first row below the boundary)
+    for j in range(1, len(u)):
+        if u[j] == u[j - 1]:
+            continue
+        xd = float(u[j] if u[j] < u[j - 1] else u[j] - 1)
+        xd = (xd + 0.5) / scale - 0.5
+        if math.floor(xd) != xd or xd < 0 or xd > w - 1:
+            continue
+        yd = float(min(v[j - 1], v[j]))
+        yd = (yd + 0.5) / scale - 0.5
+        yd = 0.0 if yd < 0 else (float(h) if yd > h else yd)
+        bounds.append(int(xd) * h + math.ceil(yd))
+    bounds.append(h * w)
+    a = np.diff(np.sort(np.asarray(bounds, dtype=np.int64)), prepend=0).tolist()
+    b = [a[0]]
+    j = 1
+    while j < len(a):  # a zero difference: two crossings at one pixel cancel, join the runs around them
+        if a[j] > 0:
+            b.append(a[j])
+            j += 1
+        else:
+            j += 1
+            if j < len(a):
+                b[-1] += a[j]
+                j += 1
+    return b
+
+
+def _merge_two_reference(A, B, intersect):
+    """``rleMerge``'s loop for two RLEs of one size (lists of ints), its exact output."""
+    A = list(A) or [0]
+    B = list(B) or [0]
+    ca, cb = A[0], B[0]
+    v = va = vb = False
+    a = b = 1
+    cc, ct = 0, 1
+    out = []
+    while ct > 0:
+        c = min(ca, cb)
+        cc += c
+        ct = 0
+        ca -= c
+        if not ca and a < len(A):
+            ca = A[a]
+            a += 1
+            va = not va
+        ct += ca
+        cb -= c
+        if not cb and b < len(B):
+            cb = B[b]
+            b += 1
+            vb = not vb
+        ct += cb
+        vp = v
+        v = (va and vb) if intersect else (va or vb)
+        if v != vp or ct == 0:
+            out.append(cc)
+            cc = 0
+    return out
+
+
+@kernel
+def _poly_kernel(xy, p0, p1, h, w):
+    scale = 5.0
+    k = p1 - p0
+    x = np.empty(k + 1, dtype=np.int64)
+    y = np.empty(k + 1, dtype=np.int64)
+    for j in range(k):
+        x[j] = int(scale * xy[p0 + j, 0] + 0.5)
+        y[j] = int(scale * xy[p0 + j, 1] + 0.5)
+    x[k] = x[0]
+    y[k] = y[0]
+    m = 0
+    for j in range(k):
+        m += max(abs(x[j] - x[j + 1]), abs(y[j] - y[j + 1])) + 1
+    u = np.empty(m, dtype=np.int64)
+    v = np.empty(m, dtype=np.int64)
+    m = 0
+    for j in range(k):
+        xs = x[j]
+        xe = x[j + 1]
+        ys = y[j]
+        ye = y[j + 1]
+        dx = abs(xe - xs)
+        dy = abs(ys - ye)
+        flip = (dx >= dy and xs > xe) or (dx < dy and ys > ye)
+        if flip:
+            xs, xe = xe, xs
+            ys, ye = ye, ys
+        if dx >= dy:
+            s = (ye - ys) / dx if dx != 0 else 0.0
+            for d in range(dx + 1):
+                t = dx - d if flip else d
+                u[m] = t + xs
+                v[m] = int(ys + s * t + 0.5)
+                m += 1
+        else:
+            s = (xe - xs) / dy
+            for d in range(dy + 1):
+                t = dy - d if flip else d
+                v[m] = t + ys
+                u[m] = int(xs + s * t + 0.5)
+                m += 1
+    a = np.empty(m + 1, dtype=np.int64)
+    n = 0
+    for j in range(1, m):
+        if u[j] == u[j - 1]:
+            continue
+        xd = float(u[j] if u[j] < u[j - 1] else u[j] - 1)
+        xd = (xd + 0.5) / scale - 0.5
+        if math.floor(xd) != xd or xd < 0 or xd > w - 1:
+            continue
+        yd = float(min(v[j - 1], v[j]))
+        yd = (yd + 0.5) / scale - 0.5
+        if yd < 0:
+            yd = 0.0
+        elif yd > h:
+            yd = float(h)
+        a[n] = int(xd) * h + math.ceil(yd)
+        n += 1
+    a[n] = h * w
+    n += 1
+    a = np.sort(a[:n])
+    prev = 0
+    for j in range(n):
+        t = a[j]
+        a[j] -= prev
+        prev = t
+    b = np.empty(n, dtype=np.int64)
+    j = 1
+    mb = 1
+    b[0] = a[0]
+    while j < n:
+        if a[j] > 0:
+            b[mb] = a[j]
+            mb += 1
+            j += 1
+        else:
+            j += 1
+            if j < n:
+                b[mb - 1] += a[j]
+                j += 1
+    return b[:mb]
+
+
+@kernel
+def _merge_two_kernel(A, B, intersect):
+    na = A.shape[0]
+    nb = B.shape[0]
+    out = np.empty(na + nb + 2, dtype=np.int64)
+    ca = A[0] if na > 0 else 0
+    cb = B[0] if nb > 0 else 0
+    v = False
+    va = False
+    vb = False
+    a = 1
+    b = 1
+    cc = 0
+    ct = 1
+    m = 0
+    while ct > 0:
+        c = min(ca, cb)
+        cc += c
+        ct = 0
+        ca -= c
+        if ca == 0 and a < na:
+            ca = A[a]
+            a += 1
+            va = not va
+        ct += ca
+        cb -= c
+        if cb == 0 and b < nb:
+            cb = B[b]
+            b += 1
+            vb = not vb
+        ct += cb
+        vp = v
+        if intersect:
+            v = va and vb
+        else:
+            v = va or vb
+        if v != vp or ct == 0:
+            out[m] = cc
+            m += 1
+            cc = 0
+    return out[:m]
+
+
+@kernel
+def _polygons_kernel(xy, point_offsets, part_offsets, h, w):
+    n = part_offsets.shape[0] - 1
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    cap = 1024
+    counts = np.empty(cap, dtype=np.int64)
+    for i in range(n):
+        p = part_offsets[i]
+        merged = _poly_kernel(xy, point_offsets[p], point_offsets[p + 1], h, w)
+        for q in range(p + 1, part_offsets[i + 1]):
+            merged = _merge_two_kernel(merged, _poly_kernel(xy, point_offsets[q], point_offsets[q + 1], h, w), False)
+        need = offsets[i] + merged.shape[0]
+        if need > cap:
+            while cap < need:
+                cap *= 2
+            grown = np.empty(cap, dtype=np.int64)
+            grown[: offsets[i]] = counts[: offsets[i]]
+            counts = grown
+        counts[offsets[i] : need] = merged
+        offsets[i + 1] = need
+    return counts[: offsets[n]].copy(), offsets
+
+
+def merge(rles, intersect=False, *, backend="auto") -> dict:
+    """Union (or intersection) of RLEs of one size, exactly as ``pycocotools.mask.merge``.
+
+    Parameters
+    ----------
+    rles : list of dict
+        At least one RLE; all of one size.
+    intersect : bool, default=False
+        Intersection instead of union.
+    backend : {"auto", "numba", "numpy"}, default="auto"
+
+    Returns
+    -------
+    rle : dict
+        Compressed, byte for byte pycocotools' output (``rleMerge`` keeps some
+        zero-length runs of its inputs; so does this).
+
+    Examples
+    --------
+    >>> from detmetrics.masks import area, merge
+    >>> a = {"size": [2, 2], "counts": [0, 2, 2]}
+    >>> b = {"size": [2, 2], "counts": [1, 2, 1]}
+    >>> area(merge([a, b])), area(merge([a, b], intersect=True))
+    (3, 1)
+    """
+    backend = resolve_backend(backend)
+    if isinstance(rles, dict):
+        rles = [rles]
+    counts, offsets, sizes, _ = _as_rles(rles, "rles", backend)
+    if sizes.shape[0] == 0:
+        raise ValueError("rles must hold at least one RLE")
+    _check_one_size(sizes, "rles")
+    parts = [counts[offsets[i] : offsets[i + 1]] for i in range(sizes.shape[0])]
+    merged = parts[0]
+    for other in parts[1:]:
+        if backend == "numba":
+            merged = _merge_two_kernel(np.ascontiguousarray(merged), np.ascontiguousarray(other), bool(intersect))
+        else:
+            merged = _merge_two_reference(merged, other, bool(intersect))
+    merged = np.asarray(merged, dtype=np.int64)
+    return _to_dicts(merged, np.array([0, merged.shape[0]], dtype=np.int64), sizes[:1], backend)[0]
+
+
+# --------------------------------------------------------------------------------------
+# IoU on runs
+
+
+def iou(rles1, rles2, iscrowd=None, *, backend="auto") -> np.ndarray:
+    """Pairwise mask IoU on run-length encodings, as ``pycocotools.mask.iou``.
+
+    ``iou = inter / union`` in pixels; for a crowd ground truth (``iscrowd``
+    true) ``inter / area(rles1[i])``; 0 when the masks do not intersect.
+    Computed on runs (merged interval lists, after a bounding-box test), never
+    on decoded pixels.
+
+    Parameters
+    ----------
+    rles1 : list of dict, or array-like of shape (N, H, W)
+        Detections: RLE dicts or 0/1 masks.
+    rles2 : list of dict, or array-like of shape (M, H, W)
+        Ground truths, of the same image size as ``rles1``.
+    iscrowd : array-like of shape (M,), optional
+        Crowd flags of ``rles2`` (default: none).
+    backend : {"auto", "numba", "numpy"}, default="auto"
+
+    Returns
+    -------
+    iou : ndarray of shape (N, M), float64
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from detmetrics.masks import iou
+    >>> a = np.zeros((1, 4, 4), dtype=bool); a[0, :2] = True
+    >>> b = np.zeros((2, 4, 4), dtype=bool); b[0, 1:3] = True; b[1] = True
+    >>> iou(a, b).tolist(), iou(a, b, [0, 1]).tolist()
+    ([[0.3333333333333333, 0.5]], [[0.3333333333333333, 1.0]])
+    """
+    backend = resolve_backend(backend)
+    d = _flatten(rles1, "rles1", backend)
+    g = _flatten(rles2, "rles2", backend)
+    n_gt = g[2].shape[0]
+    crowd = _as_crowd(iscrowd, n_gt)
+    sizes = np.concatenate([d[2], g[2]])
+    if sizes.shape[0]:
+        bad = np.flatnonzero(np.any(sizes != sizes[0], axis=1))
+        if bad.size:
+            i = int(bad[0])
+            which = f"rles1[{i}]" if i < d[2].shape[0] else f"rles2[{i - d[2].shape[0]}]"
+            first = "rles1[0]" if d[2].shape[0] else "rles2[0]"
+            raise ValueError(
+                f"RLEs of different sizes compared: {first} is {sizes[0].tolist()} but {which} is {sizes[i].tolist()}"
+            )
+    di = _intervals(d[0], d[1], d[2], backend)
+    gi = _intervals(g[0], g[1], g[2], backend)
+    out = np.empty((d[2].shape[0], n_gt), dtype=np.float64)
+    if backend == "numba":
+        _iou_kernel(*di, *gi, crowd, out)
+    else:
+        _iou_reference(di, gi, crowd, out)
+    return out
+
+
+def _as_crowd(iscrowd, n):
+    if iscrowd is None:
+        return np.zeros(n, dtype=np.uint8)
+    arr = np.asarray(iscrowd)
+    if arr.dtype == np.bool_:
+        arr = arr.astype(np.uint8)
+    arr = as_array(arr, "iscrowd", dtype=np.int64, ndim=1)
+    if arr.shape[0] != n:
+        raise ValueError(f"iscrowd has length {arr.shape[0]} but rles2 has {n} RLEs")
+    return np.ascontiguousarray(arr != 0, dtype=np.uint8)
+
+
+def _intervals(counts, offsets, sizes, backend):
+    """Foreground runs as half-open pixel intervals + area + exact box ``(x0, y0, x1, y1)`` (inclusive)."""
+    if backend == "numba":
+        return _intervals_kernel(counts, offsets, sizes)
+    return _intervals_reference(counts, offsets, sizes)
+
+
+def _intervals_reference(counts, offsets, sizes):
+    n = sizes.shape[0]
+    starts, ends = [], []
+    ioff = np.zeros(n + 1, dtype=np.int64)
+    areas = np.zeros(n, dtype=np.int64)
+    boxes = np.zeros((n, 4), dtype=np.int64)
+    for i in range(n):
+        c = counts[offsets[i] : offsets[i + 1]]
+        stop = np.cumsum(c)
+        fg = np.arange(1, c.shape[0], 2)
+        fg = fg[c[fg] > 0]
+        s, e = stop[fg] - c[fg], stop[fg]
+        starts.append(s)
+        ends.append(e)
+        ioff[i + 1] = ioff[i] + s.shape[0]
+        areas[i] = int((e - s).sum())
+        if s.shape[0]:
+            h = int(sizes[i, 0])
+            cols0, cols1 = s // h, (e - 1) // h
+            wraps = np.any(cols0 < cols1)
+            boxes[i] = (
+                cols0.min(),
+                0 if wraps else (s % h).min(),
+                cols1.max(),
+                h - 1 if wraps else ((e - 1) % h).max(),
+            )
+    cat = lambda parts: np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, np.int64)
+    return cat(starts), cat(ends), ioff, areas, boxes
+
+
+@kernel
+def _intervals_kernel(counts, offsets, sizes):
+    n = sizes.shape[0]
+    ioff = np.zeros(n + 1, dtype=np.int64)
+    for i in range(n):
+        k = 0
+        for j in range(offsets[i] + 1, offsets[i + 1], 2):
+            if counts[j] > 0:
+                k += 1
+        ioff[i + 1] = ioff[i] + k
+    starts = np.empty(ioff[n], dtype=np.int64)
+    ends = np.empty(ioff[n], dtype=np.int64)
+    areas = np.zeros(n, dtype=np.int64)
+    boxes = np.zeros((n, 4), dtype=np.int64)
+    for i in range(n):
+        h = sizes[i, 0]
+        pos = ioff[i]
+        cc = 0
+        x0, y0, x1, y1 = np.int64(1) << 62, np.int64(1) << 62, np.int64(-1), np.int64(-1)
+        total = 0
+        for j in range(offsets[i], offsets[i + 1]):
+            c = counts[j]
+            start = cc
+            cc += c
+            if (j - offsets[i]) % 2 == 0 or c == 0:
+                continue
+            starts[pos] = start
+            ends[pos] = cc
+            pos += 1
+            total += c
+            c0 = start // h
+            c1 = (cc - 1) // h
+            x0 = min(x0, c0)
+            x1 = max(x1, c1)
+            if c0 < c1:
+                y0 = 0
+                y1 = h - 1
+            else:
+                y0 = min(y0, start % h)
+                y1 = max(y1, (cc - 1) % h)
+        areas[i] = total
+        if total > 0:
+            boxes[i, 0], boxes[i, 1], boxes[i, 2], boxes[i, 3] = x0, y0, x1, y1
+    return starts, ends, ioff, areas, boxes
+
+
+def _pair_value_reference(da, ga, inter, crowd):
+    if inter == 0:
+        return 0.0
+    union = da if crowd else da + ga - inter
+    return float(inter) / float(union)
+
+
+def _inter_reference(s1, e1, s2, e2):
+    """Pixels in both interval lists: every pair's overlap, summed (obviously right, quadratic)."""
+    if s1.shape[0] == 0 or s2.shape[0] == 0:
+        return 0
+    overlap = np.minimum(e1[:, None], e2[None, :]) - np.maximum(s1[:, None], s2[None, :])
+    return int(np.clip(overlap, 0, None).sum())
+
+
+def _iou_reference(di, gi, crowd, out):
+    s1, e1, o1, a1, _ = di
+    s2, e2, o2, a2, _ = gi
+    for i in range(out.shape[0]):
+        for j in range(out.shape[1]):
+            inter = _inter_reference(
+                s1[o1[i] : o1[i + 1]], e1[o1[i] : o1[i + 1]], s2[o2[j] : o2[j + 1]], e2[o2[j] : o2[j + 1]]
+            )
+            out[i, j] = _pair_value_reference(int(a1[i]), int(a2[j]), inter, crowd[j] != 0)
+
+
+@kernel
+def _lower_bound_end(ends, lo, hi, x):
+    # first index in [lo, hi) whose interval end is > x
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if ends[mid] <= x:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+@kernel
+def _pair_inter(s1, e1, i0, i1, b1, s2, e2, j0, j1, b2):
+    """Pixels shared by two interval lists (boxes first, then a merge over the common span)."""
+    if i0 == i1 or j0 == j1:
+        return 0
+    if b1[0] > b2[2] or b2[0] > b1[2] or b1[1] > b2[3] or b2[1] > b1[3]:
+        return 0
+    lo = max(s1[i0], s2[j0])
+    hi = min(e1[i1 - 1], e2[j1 - 1])
+    if lo >= hi:
+        return 0
+    i = _lower_bound_end(e1, i0, i1, lo)
+    j = _lower_bound_end(e2, j0, j1, lo)
+    inter = 0
+    while i < i1 and j < j1:
+        a = s1[i]
+        b = s2[j]
+        if a >= hi or b >= hi:
+            break
+        ea = e1[i]
+        eb = e2[j]
+        start = max(b, a)
+        stop = min(eb, ea)
+        if stop > start:
+            inter += stop - start
+        if ea < eb:
+            i += 1
+        else:
+            j += 1
+    return inter
+
+
+@kernel
+def _iou_kernel(s1, e1, o1, a1, b1, s2, e2, o2, a2, b2, crowd, out):
+    for i in range(out.shape[0]):
+        for j in range(out.shape[1]):
+            inter = _pair_inter(s1, e1, o1[i], o1[i + 1], b1[i], s2, e2, o2[j], o2[j + 1], b2[j])
+            if inter == 0:
+                out[i, j] = 0.0
+            elif crowd[j] != 0:
+                out[i, j] = inter / a1[i]
+            else:
+                out[i, j] = inter / (a1[i] + a2[j] - inter)
+
+
+# --------------------------------------------------------------------------------------
+# per-group blocks for the evaluator
+
+
+def _mask_iou_blocks(
+    det_counts,
+    det_count_offsets,
+    det_sizes,
+    gt_counts,
+    gt_count_offsets,
+    gt_sizes,
+    gt_crowd,
+    det_offsets,
+    gt_offsets,
+    backend,
+):
+    """Per-group mask IoU blocks, in ``detmetrics.matching._iou_blocks``' layout.
+
+    Parameters
+    ----------
+    det_counts, det_count_offsets, det_sizes : ndarray
+        Detection RLEs in the flat layout (module docstring), in group order.
+    gt_counts, gt_count_offsets, gt_sizes : ndarray
+        Ground-truth RLEs, in group order.
+    gt_crowd : ndarray of shape (G,), uint8
+        Non-zero for crowd ground truths (value ``inter / area(det)``).
+    det_offsets, gt_offsets : ndarray of shape (n_groups + 1,), int64
+    backend : {"numba", "numpy"}
+        Already resolved.
+
+    Returns
+    -------
+    iou_flat : ndarray, float64
+        Block ``g`` is ``iou_flat[iou_offsets[g]:iou_offsets[g+1]]``, row-major ``(n_det_g, n_gt_g)``.
+    iou_offsets : ndarray of shape (n_groups + 1,), int64
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> det = _flatten(np.eye(3, dtype=bool)[None].repeat(2, 0), "det", "numpy")
+    >>> gt = _flatten(np.eye(3, dtype=bool)[None], "gt", "numpy")
+    >>> iou, off = _mask_iou_blocks(*det[:3], *gt[:3], np.zeros(1, np.uint8), np.array([0, 1, 2]),
+    ...                             np.array([0, 1, 1]), "numpy")
+    >>> iou.tolist(), off.tolist()
+    ([1.0], [0, 1, 1])
+    """
+    det_offsets = np.ascontiguousarray(det_offsets, dtype=np.int64)
+    gt_offsets = np.ascontiguousarray(gt_offsets, dtype=np.int64)
+    gt_crowd = np.ascontiguousarray(gt_crowd, dtype=np.uint8)
+    sizes = np.diff(det_offsets) * np.diff(gt_offsets)
+    iou_offsets = np.zeros(sizes.shape[0] + 1, dtype=np.int64)
+    np.cumsum(sizes, out=iou_offsets[1:])
+    _check_group_sizes(det_sizes, gt_sizes, det_offsets, gt_offsets)
+    di = _intervals(det_counts, det_count_offsets, det_sizes, backend)
+    gi = _intervals(gt_counts, gt_count_offsets, gt_sizes, backend)
+    iou_flat = np.empty(int(iou_offsets[-1]), dtype=np.float64)
+    if backend == "numba":
+        _mask_iou_blocks_kernel(*di, *gi, gt_crowd, det_offsets, gt_offsets, iou_offsets, iou_flat)
+    else:
+        for g in range(det_offsets.shape[0] - 1):
+            d0, d1, g0, g1 = det_offsets[g], det_offsets[g + 1], gt_offsets[g], gt_offsets[g + 1]
+            block = np.empty((d1 - d0, g1 - g0), dtype=np.float64)
+            _iou_reference(_slice_intervals(di, d0, d1), _slice_intervals(gi, g0, g1), gt_crowd[g0:g1], block)
+            iou_flat[iou_offsets[g] : iou_offsets[g + 1]] = block.ravel()
+    return iou_flat, iou_offsets
+
+
+def _slice_intervals(iv, i0, i1):
+    starts, ends, ioff, areas, boxes = iv
+    return starts, ends, ioff[i0 : i1 + 1], areas[i0:i1], boxes[i0:i1]
+
+
+def _check_group_sizes(det_sizes, gt_sizes, det_offsets, gt_offsets):
+    n_groups = det_offsets.shape[0] - 1
+    det_group = np.repeat(np.arange(n_groups), np.diff(det_offsets))
+    gt_group = np.repeat(np.arange(n_groups), np.diff(gt_offsets))
+    ref = np.full((n_groups, 2), -1, dtype=np.int64)
+    ref[gt_group[::-1]] = gt_sizes[: gt_group.shape[0]][::-1]  # first ground truth of each group
+    ref[det_group[::-1]] = det_sizes[: det_group.shape[0]][::-1]
+    for name, grp, sz in (("detection", det_group, det_sizes), ("ground truth", gt_group, gt_sizes)):
+        bad = np.flatnonzero(np.any(sz[: grp.shape[0]] != ref[grp], axis=1))
+        if bad.size:
+            k = int(bad[0])
+            raise ValueError(
+                f"RLEs of different sizes compared: {name} {k} is {sz[k].tolist()} but group "
+                f"{int(grp[k])} holds masks of size {ref[grp[k]].tolist()}"
+            )
+
+
+@kernel
+def _mask_iou_blocks_kernel(
+    s1, e1, o1, a1, b1, s2, e2, o2, a2, b2, gt_crowd, det_offsets, gt_offsets, iou_offsets, out
+):
+    for g in range(det_offsets.shape[0] - 1):
+        pos = iou_offsets[g]
+        for i in range(det_offsets[g], det_offsets[g + 1]):
+            for j in range(gt_offsets[g], gt_offsets[g + 1]):
+                inter = _pair_inter(s1, e1, o1[i], o1[i + 1], b1[i], s2, e2, o2[j], o2[j + 1], b2[j])
+                if inter == 0:
+                    out[pos] = 0.0
+                elif gt_crowd[j] != 0:
+                    out[pos] = inter / a1[i]
+                else:
+                    out[pos] = inter / (a1[i] + a2[j] - inter)
+                pos += 1
+
+
+# --------------------------------------------------------------------------------------
+# mask NMS
+
+
+def nms(masks, scores, iou_threshold=0.5, *, backend="auto") -> np.ndarray:
+    """Greedy non-maximum suppression on masks, with ``detmetrics.nms``' semantics.
+
+    Masks are visited by decreasing score (stable: equal scores in input
+    order); each mask not yet suppressed is kept and suppresses every later
+    mask whose mask IoU with it is ``> iou_threshold`` (strict).  Mask IoU is
+    computed on runs, only for the pairs the greedy pass needs.
+
+    Parameters
+    ----------
+    masks : array-like of shape (N, H, W), or list of N RLE dicts
+        0/1 masks or RLEs of one size.
+    scores : array-like of shape (N,)
+    iou_threshold : float in [0, 1], default=0.5
+    backend : {"auto", "numba", "numpy"}, default="auto"
+
+    Returns
+    -------
+    keep : ndarray of shape (K,), int64
+        Indices of kept masks by decreasing score.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from detmetrics.masks import nms
+    >>> m = np.zeros((3, 4, 4), dtype=bool)
+    >>> m[0, :2] = True; m[1, :3] = True; m[2, 3:] = True
+    >>> nms(m, [0.9, 0.8, 0.7]).tolist(), nms(m, [0.9, 0.8, 0.7], 0.7).tolist()
+    ([0, 2], [0, 1, 2])
+    """
+    return _nms(masks, scores, None, iou_threshold, backend)
+
+
+def batched_nms(masks, scores, labels, iou_threshold=0.5, *, backend="auto") -> np.ndarray:
+    """Class-aware mask NMS: masks with different labels never suppress each other.
+
+    Equals ``nms`` on each label's masks, the kept indices merged by
+    decreasing score (stable), as ``detmetrics.batched_nms``.
+
+    Parameters
+    ----------
+    masks : array-like of shape (N, H, W), or list of N RLE dicts
+    scores : array-like of shape (N,)
+    labels : array-like of shape (N,), integers
+    iou_threshold : float in [0, 1], default=0.5
+    backend : {"auto", "numba", "numpy"}, default="auto"
+
+    Returns
+    -------
+    keep : ndarray of shape (K,), int64
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from detmetrics.masks import batched_nms
+    >>> m = np.ones((3, 2, 2), dtype=bool)
+    >>> batched_nms(m, [0.9, 0.8, 0.7], [0, 0, 1]).tolist()
+    [0, 2]
+    """
+    return _nms(masks, scores, labels, iou_threshold, backend)
+
+
+def _nms(masks, scores, labels, iou_threshold, backend):
+    backend = resolve_backend(backend)
+    counts, offsets, sizes, single = _flatten(masks, "masks", backend)
+    if single:
+        raise ValueError("masks must be (N, H, W) or a list of RLEs; got a single mask")
+    n = sizes.shape[0]
+    s = as_scores(scores, "scores", length=n, length_of="masks")
+    lab = np.zeros(n, dtype=np.int64) if labels is None else as_labels(labels, "labels", length=n, length_of="masks")
+    thr = check_threshold(iou_threshold, "iou_threshold")
+    if n:
+        _check_one_size(sizes, "masks")
+    iv = _intervals(counts, offsets, sizes, backend)
+    order = np.argsort(-s, kind="stable").astype(np.int64)
+    if backend == "numba":
+        keep = np.empty(n, dtype=np.int64)
+        k = _nms_kernel(*iv, order, lab, thr, keep)
+        return keep[:k].copy()
+    return _nms_reference(iv, order, lab, thr)
+
+
+def _nms_reference(iv, order, labels, thr):
+    n = order.shape[0]
+    full = np.empty((n, n), dtype=np.float64)
+    _iou_reference(iv, iv, np.zeros(n, dtype=np.uint8), full)
+    suppressed = np.zeros(n, dtype=bool)
+    keep = []
+    for rank, i in enumerate(order):
+        if suppressed[i]:
+            continue
+        keep.append(i)
+        later = order[rank + 1 :]
+        later = later[~suppressed[later] & (labels[later] == labels[i])]
+        suppressed[later[full[i, later] > thr]] = True
+    return np.array(keep, dtype=np.int64)
+
+
+@kernel
+def _nms_kernel(starts, ends, ioff, areas, boxes, order, labels, thr, keep):
+    n = order.shape[0]
+    suppressed = np.zeros(n, dtype=np.uint8)
+    k = 0
+    for r in range(n):
+        i = order[r]
+        if suppressed[i]:
+            continue
+        keep[k] = i
+        k += 1
+        for q in range(r + 1, n):
+            j = order[q]
+            if suppressed[j] or labels[j] != labels[i]:
+                continue
+            inter = _pair_inter(
+                starts, ends, ioff[i], ioff[i + 1], boxes[i], starts, ends, ioff[j], ioff[j + 1], boxes[j]
+            )
+            if inter == 0:
+                continue
+            value = inter / (areas[i] + areas[j] - inter)
+            if value > thr:
+                suppressed[j] = 1
+    return k
