@@ -579,7 +579,7 @@ def to_bbox(rles, *, backend="auto"):
     ``rleToBbox`` (the fixed one: the original cocoapi 2.0 could report a box
     too tall).  Its one oddity is kept: an RLE with at least two counts whose
     foreground runs all have length 0 (e.g. ``[5, 0]``) gives
-    ``[w, h, 2**32 + 1 - w, 2**32 + 1 - h]``, the C code's unsigned wrap-around.
+    ``[w, h, (1 - w) % 2**32, (1 - h) % 2**32]``, the C code's unsigned wrap-around.
 
     Parameters
     ----------
@@ -1273,11 +1273,14 @@ def _pair_value_reference(da, ga, inter, crowd):
 
 
 def _inter_reference(s1, e1, s2, e2):
-    """Pixels in both interval lists: every pair's overlap, summed (obviously right, quadratic)."""
+    """Pixels in both interval lists: sweep the sorted interval ends, count where both lists cover."""
     if s1.shape[0] == 0 or s2.shape[0] == 0:
         return 0
-    overlap = np.minimum(e1[:, None], e2[None, :]) - np.maximum(s1[:, None], s2[None, :])
-    return int(np.clip(overlap, 0, None).sum())
+    pos = np.concatenate([s1, e1, s2, e2])
+    step = np.concatenate([np.ones_like(s1), -np.ones_like(e1), np.ones_like(s2), -np.ones_like(e2)])
+    order = np.argsort(pos, kind="stable")
+    cover = np.cumsum(step[order])[:-1]  # how many lists cover [pos[k], pos[k + 1])
+    return int(np.diff(pos[order])[cover == 2].sum())
 
 
 def _iou_reference(di, gi, crowd, out):
