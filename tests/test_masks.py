@@ -235,11 +235,15 @@ def test_single_mask_and_single_dict_give_single_results():
 @given(masks=mask_stacks(), data=st.data())
 def test_reference_equals_kernel(masks, data):
     n, h, w = masks.shape
-    cm = np.ascontiguousarray(masks.transpose(0, 2, 1), dtype=np.uint8).reshape(n, h * w)
-    c_ref, o_ref = dm._encode_reference(cm)
-    c_k, o_k = dm._encode_kernel(cm)
-    assert_array_equal(c_ref, c_k)
-    assert_array_equal(o_ref, o_k)
+    m = np.ascontiguousarray(masks, dtype=np.uint8)
+    mt = np.ascontiguousarray(masks.transpose(0, 2, 1), dtype=np.uint8)  # column-major masks
+    c_ref, o_ref = dm._encode_reference(m, False)
+    for arr, xfirst in ((m, False), (mt, True)):
+        c_k, o_k = dm._encode_kernel(arr, xfirst)
+        assert_array_equal(c_ref, c_k)
+        assert_array_equal(o_ref, o_k)
+        assert_array_equal(dm._encode_reference(arr, xfirst)[0], c_ref)
+    cm = mt.reshape(n, h * w)
     s_ref, so_ref = dm._to_strings_reference(c_ref, o_ref)
     s_k, so_k = dm._to_strings_kernel(c_ref, o_ref)
     assert_array_equal(s_ref, s_k)
@@ -249,7 +253,7 @@ def test_reference_equals_kernel(masks, data):
     for a, b in zip(back_ref, back_k):
         assert_array_equal(a, b)
     assert_array_equal(back_ref[0], c_ref)
-    out = np.empty_like(cm)
+    out = np.zeros_like(cm)
     dm._decode_kernel(c_ref, o_ref, out)
     assert_array_equal(out, dm._decode_reference(c_ref, o_ref, cm.shape[1]))
     area = np.empty(masks.shape[0], dtype=np.int64)
