@@ -54,6 +54,7 @@ arrays) and gets a row-major ``(n_det_g, n_gt_g)`` block of ``iou_flat`` at
 
 from __future__ import annotations
 
+import itertools
 import math
 import numbers
 
@@ -847,6 +848,9 @@ def from_polygons(polygons, height, width, *, backend="auto") -> list:
         raise TypeError(
             f"polygons must be a list of instances (lists of [x1, y1, ...] parts); got {type(polygons).__name__}"
         )
+    fast = _polygons_fast(polygons)
+    if fast is not None:
+        return _rasterize_flat(*fast, h, w, backend)
     parts, part_counts = [], []
     for i, inst in enumerate(polygons):
         if isinstance(inst, (str, bytes, dict)) or not hasattr(inst, "__len__"):
@@ -895,11 +899,41 @@ def from_boxes(boxes, height, width, *, box_format="xywh", backend="auto") -> li
     return _rasterize(list(corners), [1] * corners.shape[0], h, w, backend)
 
 
+def _polygons_fast(polygons):
+    """COCO's own form (instances = lists of flat lists of numbers, all valid) in one pass, or None.
+
+    None sends the input through the per-part checks, which name the offending part.
+    """
+    try:
+        parts = [p for inst in polygons for p in inst]
+        lengths = np.fromiter((len(p) for p in parts), dtype=np.int64, count=len(parts))
+        part_counts = [len(inst) for inst in polygons]
+        flat = np.fromiter(itertools.chain.from_iterable(parts), dtype=np.float64, count=int(lengths.sum()))
+    except (TypeError, ValueError):
+        return None
+    if (
+        not parts
+        or any(isinstance(p, (str, bytes, dict)) for p in parts)
+        or min(part_counts) == 0
+        or np.any(lengths % 2)
+        or np.any(lengths < 6)
+        or not np.all(np.isfinite(flat))
+        or np.any(np.abs(flat) > _MAX_COORD)
+    ):
+        return None
+    point_offsets = np.zeros(len(parts) + 1, dtype=np.int64)
+    np.cumsum(lengths // 2, out=point_offsets[1:])
+    return flat.reshape(-1, 2), point_offsets, part_counts
+
+
 def _rasterize(parts, part_counts, h, w, backend):
-    n_parts = len(parts)
-    point_offsets = np.zeros(n_parts + 1, dtype=np.int64)
+    point_offsets = np.zeros(len(parts) + 1, dtype=np.int64)
     np.cumsum([p.shape[0] for p in parts], out=point_offsets[1:])
     xy = np.ascontiguousarray(np.concatenate(parts) if parts else np.zeros((0, 2)), dtype=np.float64)
+    return _rasterize_flat(xy, point_offsets, part_counts, h, w, backend)
+
+
+def _rasterize_flat(xy, point_offsets, part_counts, h, w, backend):
     part_offsets = np.zeros(len(part_counts) + 1, dtype=np.int64)
     np.cumsum(part_counts, out=part_offsets[1:])
     if backend == "numba":
@@ -1018,6 +1052,27 @@ def _merge_two_reference(A, B, intersect):
 
 
 @kernel
+def _crossing(pu, pv, cu, cv, h, w):
+    """``rleFrPoly``'s test for consecutive boundary points: the pixel index a column crossing
+    starts at, or -1 (same column, or not at a pixel centre, or outside the image)."""
+    if cu == pu:
+        return -1
+    xd = float(cu if cu < pu else cu - 1)
+    xd = (xd + 0.5) / 5.0 - 0.5
+    if math.floor(xd) != xd or xd < 0 or xd > w - 1:
+        return -1
+    yd = float(min(pv, cv))
+    yd = (yd + 0.5) / 5.0 - 0.5
+    if yd < 0:
+        yd = 0.0
+    elif yd > h:
+        yd = float(h)
+    return int(xd) * h + math.ceil(yd)
+
+
+# The boundary points are streamed (each compared with the one before) instead of stored, as
+# the reference stores them: same points, same order, same crossings.
+@kernel
 def _poly_kernel(xy, p0, p1, h, w):
     scale = 5.0
     k = p1 - p0
@@ -1031,9 +1086,10 @@ def _poly_kernel(xy, p0, p1, h, w):
     m = 0
     for j in range(k):
         m += max(abs(x[j] - x[j + 1]), abs(y[j] - y[j + 1])) + 1
-    u = np.empty(m, dtype=np.int64)
-    v = np.empty(m, dtype=np.int64)
-    m = 0
+    a = np.empty(m + 1, dtype=np.int64)
+    n = 0
+    first = True
+    pu, pv = 0, 0
     for j in range(k):
         xs = x[j]
         xe = x[j + 1]
@@ -1049,33 +1105,28 @@ def _poly_kernel(xy, p0, p1, h, w):
             s = (ye - ys) / dx if dx != 0 else 0.0
             for d in range(dx + 1):
                 t = dx - d if flip else d
-                u[m] = t + xs
-                v[m] = int(ys + s * t + 0.5)
-                m += 1
+                cu = t + xs
+                cv = int(ys + s * t + 0.5)
+                if not first:
+                    c = _crossing(pu, pv, cu, cv, h, w)
+                    if c >= 0:
+                        a[n] = c
+                        n += 1
+                first = False
+                pu, pv = cu, cv
         else:
             s = (xe - xs) / dy
             for d in range(dy + 1):
                 t = dy - d if flip else d
-                v[m] = t + ys
-                u[m] = int(xs + s * t + 0.5)
-                m += 1
-    a = np.empty(m + 1, dtype=np.int64)
-    n = 0
-    for j in range(1, m):
-        if u[j] == u[j - 1]:
-            continue
-        xd = float(u[j] if u[j] < u[j - 1] else u[j] - 1)
-        xd = (xd + 0.5) / scale - 0.5
-        if math.floor(xd) != xd or xd < 0 or xd > w - 1:
-            continue
-        yd = float(min(v[j - 1], v[j]))
-        yd = (yd + 0.5) / scale - 0.5
-        if yd < 0:
-            yd = 0.0
-        elif yd > h:
-            yd = float(h)
-        a[n] = int(xd) * h + math.ceil(yd)
-        n += 1
+                cv = t + ys
+                cu = int(xs + s * t + 0.5)
+                if not first:
+                    c = _crossing(pu, pv, cu, cv, h, w)
+                    if c >= 0:
+                        a[n] = c
+                        n += 1
+                first = False
+                pu, pv = cu, cv
     a[n] = h * w
     n += 1
     a = np.sort(a[:n])
