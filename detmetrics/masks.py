@@ -155,23 +155,18 @@ def _as_rles(rles, name: str, backend: str):
             list_pos.append(i)
     parts = [None] * n
     if strings:
-        buf = np.frombuffer(b"".join(strings), dtype=np.uint8)
-        lengths = np.fromiter((len(s) for s in strings), dtype=np.int64, count=len(strings))
-        str_offsets = np.zeros(len(strings) + 1, dtype=np.int64)
-        np.cumsum(lengths, out=str_offsets[1:])
-        if backend == "numba":
-            counts, offsets, err = _from_strings_kernel(buf, str_offsets)
-        else:
-            counts, offsets, err = _from_strings_reference(buf, str_offsets)
+        for k, text in enumerate(strings):
+            if _SEPARATOR in text:  # the separator below is outside the alphabet: report it here
+                where = name if single else f"{name}[{string_pos[k]}]"
+                raise ValueError(
+                    f"{where}['counts'] is not a valid compressed RLE string: a character outside "
+                    f"pycocotools' alphabet (ASCII 48-111) at character {text.index(_SEPARATOR)}"
+                )
+        counts, offsets, err = _parse_strings(strings, np.full(len(strings), -1, dtype=np.int64), backend)
         if err[0] != 0:
             k = int(err[1])
             where = name if single else f"{name}[{string_pos[k]}]"
-            reason = {
-                1: "a character outside pycocotools' alphabet (ASCII 48-111)",
-                2: "a value cut off at the end of the string",
-                3: "a negative or out-of-range run length",
-                4: "a value longer than 7 characters",
-            }[int(err[0])]
+            reason = _STRING_ERRORS[int(err[0])]
             raise ValueError(
                 f"{where}['counts'] is not a valid compressed RLE string: {reason} at character {int(err[2])}"
             )
@@ -207,24 +202,26 @@ def _as_rles_fast(items, name, single, backend):
     """
     try:
         counts = [r["counts"] for r in items]
-        sizes = np.array([r["size"] for r in items], dtype=None)
+        size_list = [r["size"] for r in items]
+        n = len(counts)
+        first = size_list[0] if n else None
+        if n and all(sz == first for sz in size_list):  # one image: build the array from one entry
+            one = np.array(first)
+            sizes = np.empty((n,) + one.shape, dtype=one.dtype)
+            sizes[:] = one
+        else:
+            sizes = np.array(size_list)
     except (TypeError, KeyError, IndexError, ValueError):
         return None
-    n = len(counts)
     if sizes.shape != (n, 2) or (n and (sizes.dtype.kind not in "iu" or sizes.min() < 0)):
         return None
-    if not all(type(c) is bytes for c in counts):
+    if n == 0 or not all(type(c) is bytes for c in counts):
         return None
-    buf = np.frombuffer(b"".join(counts), dtype=np.uint8)
-    str_offsets = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum([len(c) for c in counts], out=str_offsets[1:])
-    if backend == "numba":
-        flat, offsets, err = _from_strings_kernel(buf, str_offsets)
-    else:
-        flat, offsets, err = _from_strings_reference(buf, str_offsets)
-    if err[0] != 0:
+    sizes = np.ascontiguousarray(sizes, dtype=np.int64)
+    flat, offsets, err = _parse_strings(counts, sizes[:, 0] * sizes[:, 1], backend)
+    if err[0] != 0:  # including counts that do not add up: the general path names the problem
         return None
-    return _checked(flat, offsets, np.ascontiguousarray(sizes, dtype=np.int64), name, single)
+    return flat, offsets, sizes, single
 
 
 def _checked(counts, offsets, sizes, name, single):
@@ -522,28 +519,52 @@ def _to_strings_kernel(counts, offsets):
     return buf[:p], str_offsets
 
 
-def _from_strings_reference(buf, str_offsets):
-    """Parse concatenated compressed strings; ``err = [code, string, char]`` (code 0: fine)."""
-    n = str_offsets.shape[0] - 1
-    out, offsets = [], np.zeros(n + 1, dtype=np.int64)
+_SEPARATOR = b" "  # joins the strings for one kernel call; ASCII 32 is outside the alphabet
+
+
+def _parse_strings(strings, pixels, backend):
+    """Parse compressed strings (bytes) -> ``(counts, offsets, err)``; ``pixels[i] >= 0`` checks the sum."""
+    buf = np.frombuffer(_SEPARATOR.join(strings), dtype=np.uint8)
+    if backend == "numba":
+        return _from_strings_kernel(buf, len(strings), pixels)
+    return _from_strings_reference(buf, len(strings), pixels)
+
+
+# error codes of the string parsers: err = [code, string, character or total]
+_STRING_ERRORS = {
+    1: "a character outside pycocotools' alphabet (ASCII 48-111)",
+    2: "a value cut off at the end of the string",
+    3: "a negative or out-of-range run length",
+    4: "a value longer than 7 characters",
+}
+
+
+def _from_strings_reference(buf, n, pixels):
+    """``rleFrString`` on ``n`` strings joined by spaces; err 5: counts do not add up, 6: not n strings."""
+    offsets = np.zeros(n + 1, dtype=np.int64)
     err = np.zeros(3, dtype=np.int64)
-    data = buf.tolist()
-    for i in range(n):
+    empty = np.zeros(0, dtype=np.int64)
+    texts = bytes(buf).split(_SEPARATOR)
+    if len(texts) != n:
+        err[:] = (6, min(len(texts), n), 0)
+        return empty, offsets, err
+    out = []
+    for i, text in enumerate(texts):
         cnts = []
-        p, end = int(str_offsets[i]), int(str_offsets[i + 1])
+        p, end = 0, len(text)
         while p < end:
             x, k, more = 0, 0, True
             while more:
                 if p >= end:
-                    err[:] = (2, i, p - str_offsets[i])
-                    return np.zeros(0, np.int64), offsets, err
-                c = data[p] - 48
+                    err[:] = (2, i, p)
+                    return empty, offsets, err
+                c = text[p] - 48
                 if c < 0 or c > 63:
-                    err[:] = (1, i, p - str_offsets[i])
-                    return np.zeros(0, np.int64), offsets, err
+                    err[:] = (1, i, p)
+                    return empty, offsets, err
                 if k == 7:
-                    err[:] = (4, i, p - str_offsets[i])
-                    return np.zeros(0, np.int64), offsets, err
+                    err[:] = (4, i, p)
+                    return empty, offsets, err
                 x |= (c & 0x1F) << (5 * k)
                 more = bool(c & 0x20)
                 p += 1
@@ -553,54 +574,79 @@ def _from_strings_reference(buf, str_offsets):
             if len(cnts) > 2:
                 x += cnts[-2]
             if x < 0 or x >= _UINT32:
-                err[:] = (3, i, p - 1 - str_offsets[i])
-                return np.zeros(0, np.int64), offsets, err
+                err[:] = (3, i, p - 1)
+                return empty, offsets, err
             cnts.append(x)
+        if pixels[i] >= 0 and sum(cnts) != pixels[i]:
+            err[:] = (5, i, sum(cnts))
+            return empty, offsets, err
         out.extend(cnts)
         offsets[i + 1] = len(out)
     return np.array(out, dtype=np.int64), offsets, err
 
 
 @kernel
-def _from_strings_kernel(buf, str_offsets):
-    n = str_offsets.shape[0] - 1
-    counts = np.empty(buf.shape[0], dtype=np.int64)  # every count takes at least one character
+def _from_strings_kernel(buf, n, pixels):
+    counts = np.empty(buf.shape[0] + 1, dtype=np.int64)  # every count takes at least one character
     offsets = np.zeros(n + 1, dtype=np.int64)
     err = np.zeros(3, dtype=np.int64)
+    size = buf.shape[0]
+    i = 0  # current string
+    first = 0  # its first count
+    start = 0  # its first character
+    total = 0
     m = 0
-    for i in range(n):
-        p = str_offsets[i]
-        end = str_offsets[i + 1]
-        first = m
-        while p < end:
-            x = 0
-            k = 0
-            more = True
-            while more:
-                if p >= end:
-                    err[0], err[1], err[2] = 2, i, p - str_offsets[i]
-                    return counts[:0], offsets, err
-                c = np.int64(buf[p]) - 48
-                if c < 0 or c > 63:
-                    err[0], err[1], err[2] = 1, i, p - str_offsets[i]
-                    return counts[:0], offsets, err
-                if k == 7:
-                    err[0], err[1], err[2] = 4, i, p - str_offsets[i]
-                    return counts[:0], offsets, err
-                x |= (c & 0x1F) << (5 * k)
-                more = (c & 0x20) != 0
-                p += 1
-                k += 1
-                if not more and (c & 0x10) != 0:
-                    x |= np.int64(-1) << (5 * k)
-            if m - first > 2:
-                x += counts[m - 2]
-            if x < 0 or x >= 4294967296:
-                err[0], err[1], err[2] = 3, i, p - 1 - str_offsets[i]
+    p = 0
+    while True:
+        if p == size or buf[p] == 32:  # end of string i
+            if i >= n:
+                err[0], err[1], err[2] = 6, n, 0
                 return counts[:0], offsets, err
-            counts[m] = x
-            m += 1
-        offsets[i + 1] = m
+            if pixels[i] >= 0 and total != pixels[i]:
+                err[0], err[1], err[2] = 5, i, total
+                return counts[:0], offsets, err
+            offsets[i + 1] = m
+            i += 1
+            if p == size:
+                break
+            p += 1
+            start = p
+            first = m
+            total = 0
+            continue
+        # x = sum of the 5-bit groups times 32**k; a set sign bit in the last character
+        # subtracts 32**(k + 1), which is C's ``x |= -1 << 5 * k`` without variable shifts
+        x = 0
+        scale = 1
+        more = True
+        while more:
+            if p >= size or buf[p] == 32:
+                err[0], err[1], err[2] = 2, i, p - start
+                return counts[:0], offsets, err
+            c = np.int64(buf[p]) - 48
+            if c < 0 or c > 63:
+                err[0], err[1], err[2] = 1, i, p - start
+                return counts[:0], offsets, err
+            if scale == 34359738368:  # 32**7: an eighth character
+                err[0], err[1], err[2] = 4, i, p - start
+                return counts[:0], offsets, err
+            x += (c & 0x1F) * scale
+            scale *= 32
+            more = (c & 0x20) != 0
+            p += 1
+            if not more and (c & 0x10) != 0:
+                x -= scale
+        if m - first > 2:
+            x += counts[m - 2]
+        if x < 0 or x >= 4294967296:
+            err[0], err[1], err[2] = 3, i, p - 1 - start
+            return counts[:0], offsets, err
+        counts[m] = x
+        total += x
+        m += 1
+    if i != n:
+        err[0], err[1], err[2] = 6, i, 0
+        return counts[:0], offsets, err
     return counts[:m], offsets, err
 
 

@@ -248,8 +248,10 @@ def test_reference_equals_kernel(masks, data):
     s_k, so_k = dm._to_strings_kernel(c_ref, o_ref)
     assert_array_equal(s_ref, s_k)
     assert_array_equal(so_ref, so_k)
-    back_ref = dm._from_strings_reference(s_ref, so_ref)
-    back_k = dm._from_strings_kernel(s_ref, so_ref)
+    joined = np.frombuffer(b" ".join(s_ref[so_ref[i] : so_ref[i + 1]].tobytes() for i in range(n)), np.uint8)
+    pixels = np.full(n, h * w, dtype=np.int64)
+    back_ref = dm._from_strings_reference(joined, n, pixels)
+    back_k = dm._from_strings_kernel(joined, n, pixels)
     for a, b in zip(back_ref, back_k):
         assert_array_equal(a, b)
     assert_array_equal(back_ref[0], c_ref)
