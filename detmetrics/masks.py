@@ -1361,7 +1361,7 @@ def iou(rles1, rles2, iscrowd=None, *, backend="auto") -> np.ndarray:
     gi = _intervals(g[0], g[1], g[2], backend)
     out = np.empty((d[2].shape[0], n_gt), dtype=np.float64)
     if backend == "numba":
-        _iou_kernel(*di, *gi, crowd, out)
+        _iou_kernel(*di, *gi, crowd, int(sizes[0, 0]) if sizes.shape[0] else 1, out)
     else:
         _iou_reference(di, gi, crowd, out)
     return out
@@ -1505,17 +1505,17 @@ def _lower_bound_end(ends, lo, hi, x):
 
 
 @kernel
-def _pair_inter(s1, e1, i0, i1, s2, e2, j0, j1):
+def _pair_inter(s1, e1, i0, i1, s2, e2, j0, j1, lo, hi):
     """Pixels shared by interval lists ``i0:i1`` of ``(s1, e1)`` and ``j0:j1`` of ``(s2, e2)``.
 
     Callers test the two boxes first, inline: a call with array arguments
     costs reference-count updates, which measured more than the box test for the many pairs
-    that are far apart.
+    that are far apart.  ``[lo, hi)`` bounds the pixel indices of the boxes' intersection.
     """
     if i0 == i1 or j0 == j1:
         return 0
-    lo = max(s1[i0], s2[j0])
-    hi = min(e1[i1 - 1], e2[j1 - 1])
+    lo = max(lo, s1[i0], s2[j0])  # [lo, hi): the pixels both boxes cover lie in there
+    hi = min(hi, e1[i1 - 1], e2[j1 - 1])
     if lo >= hi:
         return 0
     i = _lower_bound_end(e1, i0, i1, lo)
@@ -1540,13 +1540,15 @@ def _pair_inter(s1, e1, i0, i1, s2, e2, j0, j1):
 
 
 @kernel
-def _iou_kernel(s1, e1, o1, a1, b1, s2, e2, o2, a2, b2, crowd, out):
+def _iou_kernel(s1, e1, o1, a1, b1, s2, e2, o2, a2, b2, crowd, h, out):
     for i in range(out.shape[0]):
         for j in range(out.shape[1]):
             if b1[i, 0] > b2[j, 2] or b2[j, 0] > b1[i, 2] or b1[i, 1] > b2[j, 3] or b2[j, 1] > b1[i, 3]:
                 out[i, j] = 0.0
                 continue
-            inter = _pair_inter(s1, e1, o1[i], o1[i + 1], s2, e2, o2[j], o2[j + 1])
+            lo = max(b1[i, 0], b2[j, 0]) * h + max(b1[i, 1], b2[j, 1])
+            hi = min(b1[i, 2], b2[j, 2]) * h + min(b1[i, 3], b2[j, 3]) + 1
+            inter = _pair_inter(s1, e1, o1[i], o1[i + 1], s2, e2, o2[j], o2[j + 1], lo, hi)
             if inter == 0:
                 out[i, j] = 0.0
             elif crowd[j] != 0:
@@ -1612,7 +1614,8 @@ def _mask_iou_blocks(
     gi = _intervals(gt_counts, gt_count_offsets, gt_sizes, backend)
     iou_flat = np.empty(int(iou_offsets[-1]), dtype=np.float64)
     if backend == "numba":
-        _mask_iou_blocks_kernel(*di, *gi, gt_crowd, det_offsets, gt_offsets, iou_offsets, iou_flat)
+        det_h = np.ascontiguousarray(det_sizes[:, 0], dtype=np.int64)
+        _mask_iou_blocks_kernel(det_h, *di, *gi, gt_crowd, det_offsets, gt_offsets, iou_offsets, iou_flat)
     else:
         for g in range(det_offsets.shape[0] - 1):
             d0, d1, g0, g1 = det_offsets[g], det_offsets[g + 1], gt_offsets[g], gt_offsets[g + 1]
@@ -1646,7 +1649,7 @@ def _check_group_sizes(det_sizes, gt_sizes, det_offsets, gt_offsets):
 
 @kernel
 def _mask_iou_blocks_kernel(
-    s1, e1, o1, a1, b1, s2, e2, o2, a2, b2, gt_crowd, det_offsets, gt_offsets, iou_offsets, out
+    det_h, s1, e1, o1, a1, b1, s2, e2, o2, a2, b2, gt_crowd, det_offsets, gt_offsets, iou_offsets, out
 ):
     for g in range(det_offsets.shape[0] - 1):
         pos = iou_offsets[g]
@@ -1656,7 +1659,10 @@ def _mask_iou_blocks_kernel(
                     out[pos] = 0.0
                     pos += 1
                     continue
-                inter = _pair_inter(s1, e1, o1[i], o1[i + 1], s2, e2, o2[j], o2[j + 1])
+                h = det_h[i]
+                lo = max(b1[i, 0], b2[j, 0]) * h + max(b1[i, 1], b2[j, 1])
+                hi = min(b1[i, 2], b2[j, 2]) * h + min(b1[i, 3], b2[j, 3]) + 1
+                inter = _pair_inter(s1, e1, o1[i], o1[i + 1], s2, e2, o2[j], o2[j + 1], lo, hi)
                 if inter == 0:
                     out[pos] = 0.0
                 elif gt_crowd[j] != 0:
@@ -1747,7 +1753,7 @@ def _nms(masks, scores, labels, iou_threshold, backend):
     order = np.argsort(-s, kind="stable").astype(np.int64)
     if backend == "numba":
         keep = np.empty(n, dtype=np.int64)
-        k = _nms_kernel(*iv, order, lab, thr, keep)
+        k = _nms_kernel(*iv, order, lab, thr, int(sizes[0, 0]) if n else 1, keep)
         return keep[:k].copy()
     return _nms_reference(iv, order, lab, thr)
 
@@ -1769,7 +1775,7 @@ def _nms_reference(iv, order, labels, thr):
 
 
 @kernel
-def _nms_kernel(starts, ends, ioff, areas, boxes, order, labels, thr, keep):
+def _nms_kernel(starts, ends, ioff, areas, boxes, order, labels, thr, h, keep):
     n = order.shape[0]
     suppressed = np.zeros(n, dtype=np.uint8)
     k = 0
@@ -1790,7 +1796,9 @@ def _nms_kernel(starts, ends, ioff, areas, boxes, order, labels, thr, keep):
                 or boxes[j, 1] > boxes[i, 3]
             ):
                 continue
-            inter = _pair_inter(starts, ends, ioff[i], ioff[i + 1], starts, ends, ioff[j], ioff[j + 1])
+            lo = max(boxes[i, 0], boxes[j, 0]) * h + max(boxes[i, 1], boxes[j, 1])
+            hi = min(boxes[i, 2], boxes[j, 2]) * h + min(boxes[i, 3], boxes[j, 3]) + 1
+            inter = _pair_inter(starts, ends, ioff[i], ioff[i + 1], starts, ends, ioff[j], ioff[j + 1], lo, hi)
             if inter == 0:
                 continue
             value = inter / (areas[i] + areas[j] - inter)

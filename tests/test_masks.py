@@ -275,7 +275,7 @@ def test_reference_equals_kernel(masks, data):
     )
     i_ref, i_k = np.empty((masks.shape[0],) * 2), np.empty((masks.shape[0],) * 2)
     dm._iou_reference(iv_ref, iv_ref, crowd, i_ref)
-    dm._iou_kernel(*iv_k, *iv_k, crowd, i_k)
+    dm._iou_kernel(*iv_k, *iv_k, crowd, h, i_k)
     assert_array_equal(i_ref, i_k)
     if masks.shape[0] >= 2:
         for intersect in (False, True):
@@ -291,7 +291,7 @@ def test_reference_equals_kernel(masks, data):
     thr = data.draw(st.sampled_from([0.0, 0.3, 0.5, 1.0]))
     order = np.argsort(-scores, kind="stable").astype(np.int64)
     keep = np.empty(masks.shape[0], dtype=np.int64)
-    k = dm._nms_kernel(*iv_k, order, labels, thr, keep)
+    k = dm._nms_kernel(*iv_k, order, labels, thr, h, keep)
     assert_array_equal(keep[:k], dm._nms_reference(iv_ref, order, labels, thr))
 
 
