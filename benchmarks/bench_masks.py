@@ -28,29 +28,32 @@ Rows (each library from the same inputs; results checked equal first):
 * ``iou large``: the 4000 x 3000 image, 60 x 30.
 
 Medians of ``--repeat`` runs after a warm-up (numba compiles or loads its
-cache).  ``x pycoco`` / ``x fce`` = their time / ours.
+cache), the libraries interleaved run by run; ``--clock cpu`` times this
+process's CPU time instead of wall time (steadier when other jobs share the
+cores).  ``x pycoco`` / ``x fce`` = their time / ours.
 
-Run:  python benchmarks/bench_masks.py [--images 20] [--repeat 5] [--quick]
+Run:  python benchmarks/bench_masks.py [--images 20] [--repeat 5] [--clock wall|cpu] [--quick]
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import median_time, print_table  # noqa: E402
-from pycocotools import mask as coco_mask  # noqa: E402
+from _common import median_time, print_table
+from pycocotools import mask as coco_mask
 
-from detmetrics import masks as dm  # noqa: E402
+from detmetrics import masks as dm
 
 try:  # faster-coco-eval's pycocotools-compatible mask module
     from faster_coco_eval.core import mask as fce_mask
-except Exception:  # pragma: no cover - optional anchor
+except ImportError:  # pragma: no cover - optional anchor
     fce_mask = None
 
 
@@ -73,6 +76,12 @@ def make_image(rng, h, w, n_gt, n_match, n_other, r_lo, r_hi):
     return gts, dets, crowd
 
 
+def _cpu(fn):
+    start = time.process_time()
+    fn()
+    return time.process_time() - start
+
+
 def rasterise(instances, h, w):
     return [coco_mask.merge(coco_mask.frPyObjects(parts, h, w)) for parts in instances]
 
@@ -80,11 +89,17 @@ def rasterise(instances, h, w):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=None, help="640 x 480 images (default 20)")
-    parser.add_argument("--repeat", type=int, default=None, help="timed runs per row (median; default 5)")
+    parser.add_argument("--repeat", type=int, default=None, help="timed runs per row (median; default 7)")
     parser.add_argument("--quick", action="store_true", help="smoke run: 3 images, 2 repeats")
+    parser.add_argument(
+        "--clock",
+        choices=["wall", "cpu"],
+        default="wall",
+        help="wall time (default) or this process's CPU time (steadier on a shared machine)",
+    )
     args = parser.parse_args(argv)
     n_images = args.images or (3 if args.quick else 20)
-    repeat = args.repeat or (2 if args.quick else 5)
+    repeat = args.repeat or (2 if args.quick else 7)
     rng = np.random.default_rng(0)
     h, w = 480, 640
     images = [make_image(rng, h, w, 50, 60, 40, 10, 80) for _ in range(n_images)]
@@ -106,8 +121,10 @@ def main(argv=None):
     ops = {
         "encode": (
             lambda: dm.encode(masks0),
-            {k: (lambda m=m: m.encode(np.asfortranarray(masks0.transpose(1, 2, 0).view(np.uint8))))
-             for k, m in libs.items()},
+            {
+                k: (lambda m=m: m.encode(np.asfortranarray(masks0.transpose(1, 2, 0).view(np.uint8))))
+                for k, m in libs.items()
+            },
             lambda a, b: [r["counts"] for r in a] == [r["counts"] for r in b],
         ),
         "encode F": (
@@ -132,8 +149,10 @@ def main(argv=None):
         ),
         "frPyObjects": (
             lambda: [dm.from_polygons(g, h, w) for g, _, _ in images],
-            {k: (lambda m=m: [[m.merge(m.frPyObjects(p, h, w)) for p in g] for g, _, _ in images])
-             for k, m in libs.items()},
+            {
+                k: (lambda m=m: [[m.merge(m.frPyObjects(p, h, w)) for p in g] for g, _, _ in images])
+                for k, m in libs.items()
+            },
             lambda a, b: a == b,
         ),
         "iou": (
@@ -157,16 +176,23 @@ def main(argv=None):
         "iou": f"{n_images} x 100x50",
         "iou large": f"{len(big_dt)}x{len(big_gt)} {big_h}x{big_w}",
     }
+    clock = time.process_time if args.clock == "cpu" else time.perf_counter
     rows = []
     for name, (ours, anchors, same) in ops.items():
         mine = ours()  # warm-up: compile or load the kernels
         for lib, fn in anchors.items():
             if not same(mine, fn()):
                 raise SystemExit(f"{name}: detmetrics and {lib} disagree")
-        t_ours = median_time(ours, repeat)
+        # interleaved (ours, then each anchor, repeat times) so that a busy machine slows all alike
+        fns = {"detmetrics": ours, **anchors}
+        times = {k: [] for k in fns}
+        for _ in range(repeat):
+            for k, fn in fns.items():
+                times[k].append(median_time(fn, 1, number=1) if clock is time.perf_counter else _cpu(fn))
+        t_ours = float(np.median(times["detmetrics"]))
         row = {"op": name, "size": sizes[name], "detmetrics ms": 1e3 * t_ours}
-        for lib, fn in anchors.items():
-            t = median_time(fn, repeat)
+        for lib in anchors:
+            t = float(np.median(times[lib]))
             short = "pycoco" if lib == "pycocotools" else "fce"
             row[f"{short} ms"] = 1e3 * t
             row[f"x {short}"] = t / t_ours
@@ -174,7 +200,10 @@ def main(argv=None):
     columns = ["op", "size", "detmetrics ms", "pycoco ms", "x pycoco"]
     if fce_mask is not None:
         columns += ["fce ms", "x fce"]
-    print(f"results equal for every row; medians of {repeat} runs; x = their time / detmetrics' (numba)")
+    print(
+        f"results equal for every row; {args.clock} clock, medians of {repeat} interleaved runs; "
+        "x = their time / detmetrics' (numba)"
+    )
     print_table(rows, columns)
 
 

@@ -587,6 +587,9 @@ def _from_strings_reference(buf, n, pixels):
 
 @kernel
 def _from_strings_kernel(buf, n, pixels):
+    # one flat loop over the characters (measured ~2x faster than a loop per value): a value is
+    # the sum of its 5-bit groups times 32**k; a set sign bit (0x10) in its last character
+    # subtracts 32**(k + 1), which is C's ``x |= -1 << 5 * k`` without variable shifts
     counts = np.empty(buf.shape[0] + 1, dtype=np.int64)  # every count takes at least one character
     offsets = np.zeros(n + 1, dtype=np.int64)
     err = np.zeros(3, dtype=np.int64)
@@ -596,9 +599,14 @@ def _from_strings_kernel(buf, n, pixels):
     start = 0  # its first character
     total = 0
     m = 0
-    p = 0
-    while True:
-        if p == size or buf[p] == 32:  # end of string i
+    x = 0
+    scale = 1
+    for p in range(size + 1):
+        b = buf[p] if p < size else 32
+        if b == 32:  # end of string i
+            if scale != 1:
+                err[0], err[1], err[2] = 2, i, p - start
+                return counts[:0], offsets, err
             if i >= n:
                 err[0], err[1], err[2] = 6, n, 0
                 return counts[:0], offsets, err
@@ -607,43 +615,33 @@ def _from_strings_kernel(buf, n, pixels):
                 return counts[:0], offsets, err
             offsets[i + 1] = m
             i += 1
-            if p == size:
-                break
-            p += 1
-            start = p
+            start = p + 1
             first = m
             total = 0
             continue
-        # x = sum of the 5-bit groups times 32**k; a set sign bit in the last character
-        # subtracts 32**(k + 1), which is C's ``x |= -1 << 5 * k`` without variable shifts
-        x = 0
-        scale = 1
-        more = True
-        while more:
-            if p >= size or buf[p] == 32:
-                err[0], err[1], err[2] = 2, i, p - start
-                return counts[:0], offsets, err
-            c = np.int64(buf[p]) - 48
-            if c < 0 or c > 63:
-                err[0], err[1], err[2] = 1, i, p - start
-                return counts[:0], offsets, err
-            if scale == 34359738368:  # 32**7: an eighth character
-                err[0], err[1], err[2] = 4, i, p - start
-                return counts[:0], offsets, err
-            x += (c & 0x1F) * scale
-            scale *= 32
-            more = (c & 0x20) != 0
-            p += 1
-            if not more and (c & 0x10) != 0:
-                x -= scale
+        c = np.int64(b) - 48
+        if c < 0 or c > 63:
+            err[0], err[1], err[2] = 1, i, p - start
+            return counts[:0], offsets, err
+        if scale == 34359738368:  # 32**7: an eighth character
+            err[0], err[1], err[2] = 4, i, p - start
+            return counts[:0], offsets, err
+        x += (c & 0x1F) * scale
+        scale *= 32
+        if c & 0x20:
+            continue
+        if c & 0x10:
+            x -= scale
         if m - first > 2:
             x += counts[m - 2]
         if x < 0 or x >= 4294967296:
-            err[0], err[1], err[2] = 3, i, p - 1 - start
+            err[0], err[1], err[2] = 3, i, p - start
             return counts[:0], offsets, err
         counts[m] = x
         total += x
         m += 1
+        x = 0
+        scale = 1
     if i != n:
         err[0], err[1], err[2] = 6, i, 0
         return counts[:0], offsets, err
