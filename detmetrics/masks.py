@@ -858,10 +858,10 @@ def from_polygons(polygons, height, width, *, backend="auto") -> list:
     does.  Points may lie on or outside the image border.
 
     pycocotools accepts parts with an odd number of coordinates (it drops the
-    last one) and, as later parts, 1- or 2-point parts; a first part of
-    exactly 4 numbers makes ``frPyObjects`` read every part as an xywh box.
-    Those inputs are refused here (``ValueError``): use ``from_boxes`` for
-    boxes.
+    last one) and, as later parts, 1- or 2-point parts; given a first part of
+    exactly 4 numbers ``frPyObjects`` takes every part for an xywh box (and
+    fails unless they come as an array).  Those inputs are refused here
+    (``ValueError``): use ``from_boxes`` for boxes.
 
     Parameters
     ----------
@@ -980,18 +980,21 @@ def _rasterize(parts, part_counts, h, w, backend):
 def _rasterize_flat(xy, point_offsets, part_counts, h, w, backend):
     part_offsets = np.zeros(len(part_counts) + 1, dtype=np.int64)
     np.cumsum(part_counts, out=part_offsets[1:])
+    hs = np.full(len(part_counts), h, dtype=np.int64)
+    ws = np.full(len(part_counts), w, dtype=np.int64)
     if backend == "numba":
-        counts, offsets = _polygons_kernel(xy, point_offsets, part_offsets, h, w)
+        counts, offsets = _polygons_kernel(xy, point_offsets, part_offsets, hs, ws)
     else:
-        counts, offsets = _polygons_reference(xy, point_offsets, part_offsets, h, w)
+        counts, offsets = _polygons_reference(xy, point_offsets, part_offsets, hs, ws)
     sizes = np.empty((offsets.shape[0] - 1, 2), dtype=np.int64)
     sizes[:, 0], sizes[:, 1] = h, w
     return _to_dicts(counts, offsets, sizes, backend)
 
 
-def _polygons_reference(xy, point_offsets, part_offsets, h, w):
+def _polygons_reference(xy, point_offsets, part_offsets, hs, ws):
     out = []
     for i in range(part_offsets.shape[0] - 1):
+        h, w = int(hs[i]), int(ws[i])
         rles = [
             _poly_reference(xy[point_offsets[p] : point_offsets[p + 1]], h, w)
             for p in range(part_offsets[i], part_offsets[i + 1])
@@ -1009,6 +1012,8 @@ def _poly_reference(xy, h, w):
     """``rleFrPoly`` on one polygon ``(k, 2)``: run lengths (a list of ints)."""
     scale = 5.0
     k = xy.shape[0]
+    if k == 0:  # no point (pycocotools reads an uninitialised vertex; no crossing either way)
+        return [h * w]
     # C's (int) truncates toward zero
     x = np.trunc(scale * xy[:, 0] + 0.5).astype(np.int64).tolist()
     y = np.trunc(scale * xy[:, 1] + 0.5).astype(np.int64).tolist()
@@ -1120,6 +1125,10 @@ def _crossing(pu, pv, cu, cv, h, w):
 def _poly_kernel(xy, p0, p1, h, w):
     scale = 5.0
     k = p1 - p0
+    if k == 0:
+        out = np.empty(1, dtype=np.int64)
+        out[0] = h * w
+        return out
     x = np.empty(k + 1, dtype=np.int64)
     y = np.empty(k + 1, dtype=np.int64)
     for j in range(k):
@@ -1240,12 +1249,14 @@ def _merge_two_kernel(A, B, intersect):
 
 
 @kernel
-def _polygons_kernel(xy, point_offsets, part_offsets, h, w):
+def _polygons_kernel(xy, point_offsets, part_offsets, hs, ws):
     n = part_offsets.shape[0] - 1
     offsets = np.zeros(n + 1, dtype=np.int64)
     cap = 1024
     counts = np.empty(cap, dtype=np.int64)
     for i in range(n):
+        h = hs[i]
+        w = ws[i]
         p = part_offsets[i]
         merged = _poly_kernel(xy, point_offsets[p], point_offsets[p + 1], h, w)
         for q in range(p + 1, part_offsets[i + 1]):
@@ -1260,6 +1271,114 @@ def _polygons_kernel(xy, point_offsets, part_offsets, h, w):
         counts[offsets[i] : need] = merged
         offsets[i + 1] = need
     return counts[: offsets[n]].copy(), offsets
+
+
+def _segmentations_flat(segms, heights, widths, backend, name="segmentation"):
+    """COCO ``segmentation`` fields -> flat RLEs, as ``COCO.annToRLE`` turns them into masks.
+
+    For the evaluator, which must reproduce pycocotools on every input it accepts, so this
+    follows ``frPyObjects`` where ``from_polygons`` refuses (quirks included):
+
+    * a list is polygons: a part with an odd number of coordinates loses its last one, a
+      later part may have fewer than 3 points (even none); the parts are united (``merge``).
+      A first part of at most 4 numbers is an error, as in pycocotools (which reads 4 numbers
+      as an xywh box and then fails on the list);
+    * a dict with list counts is an uncompressed RLE, one with ``bytes`` / ``str`` counts a
+      compressed one; both keep their own ``size`` (the image's is not consulted, as in
+      pycocotools) and are validated like every RLE here.
+
+    Parameters
+    ----------
+    segms : sequence
+        One ``segmentation`` per annotation.
+    heights, widths : array-like of int
+        The image size of every annotation (used by polygons and boxes).
+    backend : {"numba", "numpy"}
+        Already resolved.
+
+    Returns
+    -------
+    counts, count_offsets, sizes : ndarray
+        The flat layout of the module docstring, one RLE per annotation, in order.
+
+    Examples
+    --------
+    >>> segms = [[[0, 0, 2, 0, 2, 2, 0, 2]], [[1, 1, 3, 1, 3, 3, 1], [0]], {"size": [3, 3], "counts": [4, 5]}]
+    >>> c, o, sz = _segmentations_flat(segms, [3, 3, 3], [3, 3, 3], "numpy")
+    >>> [c[o[i]:o[i + 1]].tolist() for i in range(3)], sz.tolist()
+    ([[0, 2, 1, 2, 4], [7, 1, 1], [4, 5]], [[3, 3], [3, 3], [3, 3]])
+    """
+    n = len(segms)
+    heights = as_array(heights, "heights", dtype=np.int64, ndim=1)
+    widths = as_array(widths, "widths", dtype=np.int64, ndim=1)
+    if heights.shape[0] != n or widths.shape[0] != n:
+        raise ValueError(
+            f"heights and widths must have one entry per {name}; got {heights.shape[0]}, {widths.shape[0]} for {n}"
+        )
+    poly_parts, poly_counts, poly_index, poly_h, poly_w = [], [], [], [], []
+    rle_items, rle_index = [], []
+    for i, segm in enumerate(segms):
+        where = f"{name}[{i}]"
+        if isinstance(segm, dict):
+            rle_items.append(segm)
+            rle_index.append(i)
+            continue
+        if isinstance(segm, (str, bytes)) or not hasattr(segm, "__len__") or len(segm) == 0:
+            raise ValueError(
+                f"{where} must be polygons (a list of [x1, y1, ...] lists) or an RLE dict; got {_describe(segm)}"
+            )
+        h, w = int(heights[i]), int(widths[i])
+        if h < 1 or w < 1:
+            raise ValueError(f"{where}: the image size must be positive; got height {h}, width {w}")
+        try:
+            parts = [np.asarray(p, dtype=np.float64).ravel() for p in segm]
+        except (TypeError, ValueError):
+            raise ValueError(f"{where} must hold flat lists of numbers; got {_describe(segm)}") from None
+        if any(p.ndim != 1 for p in parts) or not hasattr(segm[0], "__len__"):
+            raise ValueError(f"{where} must be a list of [x1, y1, ...] lists; got {_describe(segm)}")
+        if len(parts[0]) <= 4:
+            # frPyObjects reads a first part of 4 numbers as an xywh box and then fails on a list
+            # (frBbox wants an ndarray); fewer numbers it refuses outright
+            raise ValueError(
+                f"{where}: a first part of {len(parts[0])} numbers is not a polygon (pycocotools fails on it too)"
+            )
+        parts_xy = [p[: 2 * (p.shape[0] // 2)].reshape(-1, 2) for p in parts]  # an odd last value is dropped
+        flat = np.concatenate([p.ravel() for p in parts_xy])
+        if not np.all(np.isfinite(flat)) or np.any(np.abs(flat) > _MAX_COORD):
+            raise ValueError(f"{where} has NaN, infinite or out-of-range (|v| > {_MAX_COORD:g}) coordinates")
+        poly_parts.extend(parts_xy)
+        poly_counts.append(len(parts_xy))
+        poly_index.append(i)
+        poly_h.append(h)
+        poly_w.append(w)
+    pieces = [None] * n
+    sizes = np.zeros((n, 2), dtype=np.int64)
+    if poly_parts:
+        point_offsets = np.zeros(len(poly_parts) + 1, dtype=np.int64)
+        np.cumsum([p.shape[0] for p in poly_parts], out=point_offsets[1:])
+        xy = np.ascontiguousarray(np.concatenate(poly_parts), dtype=np.float64)
+        part_offsets = np.zeros(len(poly_counts) + 1, dtype=np.int64)
+        np.cumsum(poly_counts, out=part_offsets[1:])
+        hs, ws = np.asarray(poly_h, dtype=np.int64), np.asarray(poly_w, dtype=np.int64)
+        fn = _polygons_kernel if backend == "numba" else _polygons_reference
+        counts, offsets = fn(xy, point_offsets, part_offsets, hs, ws)
+        for k, i in enumerate(poly_index):
+            pieces[i] = counts[offsets[k] : offsets[k + 1]]
+            sizes[i] = (poly_h[k], poly_w[k])
+    if rle_items:
+        try:
+            counts, offsets, rle_sizes, _ = _as_rles(rle_items, name, backend)
+        except (TypeError, ValueError):
+            for k, item in zip(rle_index, rle_items):  # raise again, naming the annotation
+                _as_rles(item, f"{name}[{k}]", backend)
+            raise
+        for k, i in enumerate(rle_index):
+            pieces[i] = counts[offsets[k] : offsets[k + 1]]
+            sizes[i] = rle_sizes[k]
+    count_offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum([p.shape[0] for p in pieces], out=count_offsets[1:])
+    counts = np.concatenate(pieces).astype(np.int64) if n else np.zeros(0, dtype=np.int64)
+    return np.ascontiguousarray(counts), count_offsets, sizes
 
 
 def merge(rles, intersect=False, *, backend="auto") -> dict:

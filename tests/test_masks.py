@@ -6,6 +6,9 @@ hypothesis masks: empty, full, one pixel, rectangles touching the borders,
 noise, 1x1 up to 1000x1000 (few examples there), non-square.
 """
 
+import contextlib
+import io
+
 import numpy as np
 import pytest
 from hypothesis import assume, example, given, settings
@@ -303,8 +306,10 @@ def test_polygon_reference_equals_kernel(case):
     point_offsets = np.concatenate([[0], np.cumsum([p.shape[0] for p in parts])]).astype(np.int64)
     part_offsets = np.concatenate([[0], np.cumsum([len(inst) for inst in polygons])]).astype(np.int64)
     xy = np.ascontiguousarray(np.concatenate(parts))
-    ref = dm._polygons_reference(xy, point_offsets, part_offsets, h, w)
-    fast = dm._polygons_kernel(xy, point_offsets, part_offsets, h, w)
+    hs = np.full(len(polygons), h, dtype=np.int64)
+    ws = np.full(len(polygons), w, dtype=np.int64)
+    ref = dm._polygons_reference(xy, point_offsets, part_offsets, hs, ws)
+    fast = dm._polygons_kernel(xy, point_offsets, part_offsets, hs, ws)
     assert_array_equal(ref[0], fast[0])
     assert_array_equal(ref[1], fast[1])
 
@@ -436,3 +441,61 @@ BAD = [
 def test_bad_input(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
+
+
+# ---------------------------------------------------------------------------
+# COCO segmentation fields, as COCO.annToRLE reads them (for the evaluator)
+# ---------------------------------------------------------------------------
+
+
+@st.composite
+def segmentations(draw):
+    h, w = draw(st.integers(1, 20)), draw(st.integers(1, 20))
+    coord = st.integers(-4, 2 * max(h, w) + 4).map(lambda v: v / 2.0)
+    kind = draw(st.sampled_from(["polygons", "uncompressed", "compressed"]))
+    if kind == "polygons":  # odd lengths and short later parts included: pycocotools' rules
+        first = draw(st.lists(coord, min_size=5, max_size=14))
+        rest = draw(st.lists(st.lists(coord, min_size=0, max_size=9), max_size=2))
+        segm = [first] + rest
+    else:
+        m = draw(mask_stacks(max_n=1, sizes=[(h, w)]))
+        m = m if m.shape[0] else np.zeros((1, h, w), dtype=bool)
+        rle = coco_encode(m)[0]
+        segm = as_lists([rle])[0] if kind == "uncompressed" else {"size": rle["size"], "counts": rle["counts"].decode()}
+    return segm, h, w
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@given(st.lists(segmentations(), min_size=1, max_size=5))
+def test_segmentations_follow_ann_to_rle(backend, cases):
+    from pycocotools.coco import COCO
+
+    coco = COCO()
+    coco.dataset = {
+        "images": [{"id": i, "height": h, "width": w} for i, (_, h, w) in enumerate(cases)],
+        "annotations": [
+            {"id": i + 1, "image_id": i, "category_id": 1, "segmentation": s} for i, (s, _, _) in enumerate(cases)
+        ],
+        "categories": [{"id": 1, "name": "thing"}],
+    }
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco.createIndex()
+    expected = [coco.annToRLE(a) for a in coco.dataset["annotations"]]
+    counts, offsets, sizes = dm._segmentations_flat(
+        [s for s, _, _ in cases], [h for _, h, _ in cases], [w for _, _, w in cases], backend
+    )
+    ref_counts, ref_offsets, ref_sizes, _ = dm._as_rles(expected, "expected", "numpy")
+    assert_array_equal(sizes, ref_sizes)
+    assert_array_equal(offsets, ref_offsets)
+    assert_array_equal(counts, ref_counts)
+
+
+def test_segmentations_reject_what_pycocotools_cannot_read():
+    with pytest.raises(ValueError, match=r"segmentation\[0\]: a first part of 2 numbers"):
+        dm._segmentations_flat([[[1, 2]]], [4], [4], "numpy")
+    with pytest.raises(ValueError, match=r"segmentation\[0\] must be polygons"):
+        dm._segmentations_flat([[]], [4], [4], "numpy")
+    with pytest.raises(ValueError, match=r"a first part of 4 numbers is not a polygon"):
+        dm._segmentations_flat([[[0, 0, 1, 1], [0, 0, 1, 1, 2, 2]]], [4], [4], "numpy")
+    with pytest.raises(ValueError, match=r"segmentation\[1\]\['counts'\] add up"):
+        dm._segmentations_flat([[[0, 0, 1, 1, 2, 2]], {"size": [2, 2], "counts": [1]}], [4, 4], [4, 4], "numpy")
