@@ -1139,7 +1139,9 @@ def _poly_kernel(xy, p0, p1, h, w):
     m = 0
     for j in range(k):
         m += max(abs(x[j] - x[j + 1]), abs(y[j] - y[j + 1])) + 1
-    a = np.empty(m + 1, dtype=np.int64)
+    # an edge's points move monotonically in u, so it crosses each of the w pixel columns at
+    # most once: k * w bounds the crossings even for a huge polygon on a small image
+    a = np.empty(min(m, k * w) + 1, dtype=np.int64)
     n = 0
     first = True
     pu, pv = 0, 0
