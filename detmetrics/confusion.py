@@ -29,7 +29,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._backend import kernel, resolve_backend
-from ._validate import as_boxes, as_labels, as_scores, check_box_format, check_threshold
+from ._validate import as_any_boxes, as_labels, as_scores, check_box_format, check_threshold
 
 __all__ = ["confusion_matrix"]
 
@@ -143,14 +143,13 @@ def confusion_matrix(
 
 
 def _as_any_boxes(boxes, name: str, box_format: str) -> np.ndarray:
-    arr = np.asarray(boxes) if not isinstance(boxes, np.ndarray) else boxes
-    if arr.ndim == 3 or (arr.ndim == 2 and arr.shape[1] in (5, 8)):
-        from .rotated import as_quads, as_rotated_boxes, rotated_to_corners
+    """The box gate, with rotated boxes turned into their corners (IoU is then polygon IoU)."""
+    arr, kind = as_any_boxes(boxes, name, box_format=box_format)
+    if kind == "rotated":
+        from .rotated import rotated_to_corners
 
-        if arr.ndim == 2 and arr.shape[1] == 5:
-            return rotated_to_corners(as_rotated_boxes(arr, name))
-        return as_quads(arr, name)
-    return as_boxes(arr, name, box_format=box_format)
+        return rotated_to_corners(arr)
+    return arr
 
 
 def _offsets(parts) -> np.ndarray:

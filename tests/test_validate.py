@@ -139,7 +139,7 @@ BAD = [
     (lambda: as_boxes([[], [], []]), ValueError, r"boxes must have shape \(N, 4\).*got shape \(3, 0\)"),
     (lambda: as_boxes(np.zeros((0, 4, 2))), ValueError, r"got shape \(0, 4, 2\)"),
     # values
-    (lambda: as_boxes([[0, 0, np.nan, 1]]), ValueError, "boxes contains NaN or infinite values \\(first at row 0\\)"),
+    (lambda: as_boxes([[0, 0, np.nan, 1]]), ValueError, "boxes contains NaN or infinite values \\(first at row 0: "),
     (lambda: as_boxes([[0, 0, 1, 1], [0, -np.inf, 1, 1]]), ValueError, "first at row 1"),
     (lambda: as_boxes([[0, 0, 1, 1], [3, 0, 2, 1]]), ValueError, r"boxes has x2 < x1 at row 1 \(\[3.0, 0.0, 2.0, 1.0\]\)"),
     (lambda: as_boxes([[0, 3, 1, 2]]), ValueError, "boxes has y2 < y1 at row 0"),
