@@ -1,5 +1,9 @@
 """Accumulation: precision-recall curves and average precision.
 
+Evaluation stage 3 of 4 (after ``detmetrics.matching``, before
+``detmetrics.result``): ``accumulate`` turns a ``MatchState`` into an
+``Accumulation``, the arrays ``EvaluationResult`` reads.
+
 This is pycocotools' ``COCOeval.accumulate`` for every category ``k``, area
 range ``a`` and ``max_detections`` entry ``m``:
 
@@ -39,12 +43,14 @@ VOC / DOTA devkits' ``"voc"``).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from ._backend import kernel
 from ._validate import as_array, check_choice
 
-__all__ = ["average_precision", "INTERPOLATIONS", "recall_thresholds"]
+__all__ = ["average_precision", "INTERPOLATIONS", "recall_thresholds", "Accumulation", "accumulate"]
 
 INTERPOLATIONS = ("coco", "voc11", "voc")
 
@@ -361,3 +367,51 @@ def _accumulate_kernel(cat_offsets, det_score, det_rank, det_code, n_thr, n_gt, 
     for k in range(n_cat):
         _accumulate_category(k, cat_offsets[k], cat_offsets[k + 1], det_score, det_rank, det_code, n_thr, n_gt,
                              max_detections, rec_thresholds, all_point, eps, precision, recall, scores, ap, order)
+
+
+# --------------------------------------------------------------------------------------
+# the stage: MatchState -> Accumulation
+
+
+@dataclass(frozen=True)
+class Accumulation:
+    """COCOeval's accumulated arrays plus what the curves need (views of the state, no copies).
+
+    ``precision``/``scores`` ``(T, R, K, A, M)``, ``recall``/``ap`` ``(T, K, A, M)``;
+    ``n_gt`` ``(K, A)`` non-ignored ground truths; category ``k``'s detections
+    by decreasing score are ``order[cat_offsets[k]:cat_offsets[k + 1]]``,
+    indices into ``det_score`` / ``det_code`` (the sorted ``MatchState``'s).
+    """
+
+    category_ids: np.ndarray
+    recall_thresholds: np.ndarray
+    precision: np.ndarray
+    recall: np.ndarray
+    scores: np.ndarray
+    ap: np.ndarray
+    n_gt: np.ndarray
+    cat_offsets: np.ndarray
+    order: np.ndarray
+    det_score: np.ndarray
+    det_code: np.ndarray
+
+
+def accumulate(state, opts, cats: np.ndarray) -> Accumulation:
+    """COCOeval.accumulate over a ``MatchState`` for the categories ``cats`` (sorted int64)."""
+    state = state.sorted()
+    n_cat = cats.shape[0]
+    n_area = len(opts.area_ranges)
+    cat_offsets = np.append(np.searchsorted(state.det_cat, cats, side="left"),
+                            state.det_cat.shape[0]).astype(np.int64)
+    gt_code = np.searchsorted(cats, state.gt_cat)
+    n_gt = np.zeros((n_cat, n_area), dtype=np.int64)
+    for a in range(n_area):
+        n_gt[:, a] = np.bincount(gt_code, weights=(state.gt_ignored[:, a] == 0), minlength=n_cat)[:n_cat]
+    rec = recall_thresholds(opts.interpolation)
+    max_dets = np.asarray(opts.max_detections, dtype=np.int64)
+    precision, recall, scores, ap, order = _accumulate(
+        cat_offsets, state.det_score, state.det_rank, state.det_code, n_gt, max_dets,
+        rec, opts.interpolation, opts.iou_thresholds.shape[0], opts.backend,
+    )
+    return Accumulation(cats, rec, precision, recall, scores, ap, n_gt, cat_offsets, order,
+                        state.det_score, state.det_code)

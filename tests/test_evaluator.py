@@ -116,7 +116,10 @@ def _twice(first, second):
     (lambda: _twice({"image_ids": [3]}, {}), ValueError, "on every update or on none"),
     (lambda: Evaluator().update([P, P], [G, G], image_ids=[1, 1]), ValueError, "duplicate"),
     (lambda: Evaluator().update([P], [G], image_ids=[1, 2]), ValueError, "one integer per image"),
-    (lambda: Evaluator().merge(Evaluator(iou_thresholds=[0.5])), ValueError, "different options"),
+    (lambda: Evaluator().merge(Evaluator(iou_thresholds=[0.5])), ValueError,
+         r"different iou_thresholds: \[0.5, 0.55, .*\] vs \[0.5\]"),
+        (lambda: Evaluator().merge(Evaluator(max_detections=(1, 10))), ValueError,
+         r"different max_detections: \(1, 10, 100\) vs \(1, 10\)"),
     (lambda: Evaluator().merge("x"), TypeError, "must be an Evaluator"),
     (lambda: Evaluator(category_ids=[2, 3]).update([P], [G]), ValueError, "label 1, which is not in category_ids"),
     (lambda: Evaluator(category_ids="ab"), TypeError, "category_ids must be a sequence"),
@@ -168,3 +171,11 @@ def test_rotated_and_quads_shards():
     quads_p = [{**p, "boxes": rotated_to_corners(p["boxes"])} for p in preds]
     quads_g = [{**g, "boxes": rotated_to_corners(g["boxes"])} for g in gts]
     assert_allclose(mean_ap(quads_p, quads_g).stats, expected.stats, rtol=0, atol=1e-9)
+
+
+def test_merge_with_itself_is_an_error():
+    # it used to iterate the list it appended to, until MemoryError
+    e = Evaluator()
+    e.update([P], [G])
+    with pytest.raises(ValueError, match="cannot merge an evaluator with itself"):
+        e.merge(e)

@@ -17,6 +17,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 from detmetrics import batched_nms, convert_boxes, filter_by_confidence, nms, soft_nms
 from detmetrics.strategies import SCORE_SET, nms_inputs
+from _support import ArrayLike
 
 FORMATS = ("xyxy", "xywh", "cxcywh")
 BACKENDS = ("numba", "numpy")
@@ -301,12 +302,6 @@ def test_filter_by_confidence_hand():
 # ---------------------------------------------------------------------------
 
 
-class ArrayLike:
-    def __init__(self, data):
-        self._data = np.asarray(data)
-
-    def __array__(self, dtype=None, copy=None):
-        return self._data if dtype is None else self._data.astype(dtype)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

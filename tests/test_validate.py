@@ -19,18 +19,11 @@ from detmetrics._validate import (
     check_threshold,
 )
 from detmetrics.strategies import boxes
+from _support import ArrayLike
 
 FORMATS = ("xyxy", "xywh", "cxcywh")
 
 
-class ArrayLike:
-    """A tiny stand-in for a torch tensor: only ``__array__``."""
-
-    def __init__(self, data, dtype=None):
-        self._data = np.asarray(data, dtype=dtype)
-
-    def __array__(self, dtype=None, copy=None):
-        return self._data if dtype is None else self._data.astype(dtype)
 
 
 # ---------------------------------------------------------------------------
