@@ -40,7 +40,8 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from gen_coco_scale import DEFAULT_OUT, write  # noqa: E402
+from gen_coco_scale import DEFAULT_OUT, write
+
 
 def _median_time(fn, repeats):
     """(median seconds, last return value) of ``repeats`` calls."""

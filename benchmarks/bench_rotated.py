@@ -34,10 +34,10 @@ try:  # shared helpers (helper NMS's module), if present
 except Exception:  # pragma: no cover - local fallback
     median_time = None
 
-import shapely  # noqa: E402
+import shapely
 
-from detmetrics import batched_nms  # noqa: E402
-from detmetrics.rotated import as_rotated_boxes, rotated_iou, rotated_to_corners  # noqa: E402
+from detmetrics import batched_nms
+from detmetrics.rotated import as_rotated_boxes, rotated_iou, rotated_to_corners
 
 EXTENT = 1200.0  # image side: about 0.8% of pairs overlap with sides in [20, 80]
 

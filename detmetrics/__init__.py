@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import importlib
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 # public name -> submodule that defines it.  Keep sorted by module.
 _EXPORTS = {

@@ -286,9 +286,14 @@ def flatten(predictions, ground_truths, box_format: str) -> FlatData:
             raise TypeError(f"{what} must be a list of per-image dicts; got {type(value).__name__}")
     if len(predictions) != len(ground_truths):
         raise ValueError(f"predictions has {len(predictions)} images but ground_truths has {len(ground_truths)}")
-    det_boxes, det_scores, det_labels, det_counts = [], [], [], []
-    gt_boxes, gt_labels, gt_counts = [], [], []
-    optional = {key: [] for key in _GT_OPTIONAL}
+    det_boxes: list[np.ndarray] = []
+    det_scores: list[np.ndarray] = []
+    det_labels: list[np.ndarray] = []
+    det_counts: list[int] = []
+    gt_boxes: list[np.ndarray] = []
+    gt_labels: list[np.ndarray] = []
+    gt_counts: list[int] = []
+    optional: dict[str, list] = {key: [] for key in _GT_OPTIONAL}
     kind = None
     for i, (pred, gt) in enumerate(zip(predictions, ground_truths)):
         _check_dict(pred, f"predictions[{i}]", _PRED_KEYS)

@@ -145,8 +145,8 @@ def as_any_boxes(boxes, name: str = "boxes", *, box_format: str = "xyxy", kinds=
     if kind is None or kind not in kinds:
         shapes = {"axis": f"(N, 4) for box_format={box_format!r}", "rotated": "(N, 5) (rotated)",
                   "quad": "(N, 4, 2) (quads)"}
-        expected = [shapes[k] for k in kinds]
-        expected = expected[0] if len(expected) == 1 else ", ".join(expected[:-1]) + " or " + expected[-1]
+        wanted = [shapes[k] for k in kinds]
+        expected = wanted[0] if len(wanted) == 1 else ", ".join(wanted[:-1]) + " or " + wanted[-1]
         raise ValueError(f"{name} must have shape {expected}; got shape {boxes.shape}")
     if kind == "axis":
         return as_boxes(boxes, name, box_format=box_format, dst=dst, locate=locate), kind

@@ -130,15 +130,15 @@ def confusion_matrix(
     det_offsets = _offsets(det_labels)
     gt_offsets = _offsets(gt_labels)
     iou_flat, iou_offsets = _iou_blocks(det_boxes, gt_boxes, backend)
-    det_labels = np.ascontiguousarray(flat_det, dtype=np.int64)
-    gt_labels = np.ascontiguousarray(flat_gt, dtype=np.int64)
+    det_label_array = np.ascontiguousarray(flat_det, dtype=np.int64)
+    gt_label_array = np.ascontiguousarray(flat_gt, dtype=np.int64)
     if backend == "numba":
         out = np.zeros((num_classes + 1, num_classes + 1), dtype=np.int64)
         cap = max(1, int((iou_offsets[1:] - iou_offsets[:-1]).max(initial=0)))
-        _confusion_kernel(iou_flat, iou_offsets, det_labels, det_offsets, gt_labels, gt_offsets,
+        _confusion_kernel(iou_flat, iou_offsets, det_label_array, det_offsets, gt_label_array, gt_offsets,
                           iou_threshold, num_classes, out, cap)
         return out
-    return _confusion_reference(iou_flat, iou_offsets, det_labels, det_offsets, gt_labels, gt_offsets,
+    return _confusion_reference(iou_flat, iou_offsets, det_label_array, det_offsets, gt_label_array, gt_offsets,
                                 iou_threshold, num_classes)
 
 

@@ -273,11 +273,11 @@ class Evaluator:
 
     def reset(self) -> None:
         """Forget every image seen so far."""
-        self._states = []
-        self._image_keys = []
-        self._explicit = None
+        self._states: list[MatchState] = []
+        self._image_keys: list[np.ndarray] = []
+        self._explicit: bool | None = None
         self._n_images = 0
-        self._kind = None
+        self._kind: str | None = None
 
     @property
     def n_images(self) -> int:

@@ -34,7 +34,7 @@ import numbers
 import numpy as np
 
 from ._backend import kernel, resolve_backend
-from ._validate import as_any_boxes, as_array, as_labels, as_scores, check_choice, check_positive, check_threshold
+from ._validate import as_any_boxes, as_labels, as_scores, check_choice, check_positive, check_threshold
 
 __all__ = ["filter_by_confidence", "nms", "batched_nms", "soft_nms"]
 

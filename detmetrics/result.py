@@ -186,7 +186,7 @@ class EvaluationResult:
 
     def to_dict(self) -> dict:
         """JSON-ready dict: ``stats``, the named fields, options and ``per_class`` (string keys)."""
-        out = {"stats": [float(v) for v in self.stats]}
+        out: dict = {"stats": [float(v) for v in self.stats]}
         for name in _STAT_NAMES:
             out[name] = getattr(self, name)
         out.update(

@@ -5,9 +5,6 @@ tests/test_coco_oracle.py), backends agree, invariants, hand-computed VOC
 cases, the F1 helpers, and one bad-input table.
 """
 
-import contextlib
-import copy
-import io
 import json
 import pickle
 
@@ -18,9 +15,9 @@ from hypothesis import strategies as st
 from numpy.testing import assert_allclose
 
 from detmetrics import EvaluationResult, evaluate_coco, mean_ap
-from _support import BACKENDS, pycocotools_eval
 from detmetrics.strategies import detection_datasets
 
+from _support import BACKENDS, pycocotools_eval
 
 
 def _coco_json(predictions, ground_truths):
@@ -312,7 +309,7 @@ def test_box_formats_agree(data):
     predictions, ground_truths = data
     base = mean_ap(predictions, ground_truths, box_format="xywh")
     for fmt in ("xyxy", "cxcywh"):
-        conv = lambda d: {**d, "boxes": convert_boxes(np.asarray(d["boxes"]).reshape(-1, 4), "xywh", fmt)}  # noqa: E731
+        conv = lambda d: {**d, "boxes": convert_boxes(np.asarray(d["boxes"]).reshape(-1, 4), "xywh", fmt)}
         r = mean_ap([conv(p) for p in predictions], [conv(g) for g in ground_truths], box_format=fmt)
         # coordinates on a grid of halves: the conversions are exact, so are the IoUs
         assert_allclose(r.stats, base.stats, rtol=0, atol=1e-12)

@@ -15,9 +15,18 @@ from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 
 from detmetrics import box_iou, complete_box_iou, convert_boxes, distance_box_iou, generalized_box_iou
-from detmetrics.iou import _CIOU, _DIOU, _GIOU, _aspect_angle, _box_iou_kernel, _box_iou_reference
-from detmetrics.iou import _box_iou_variant_kernel, _box_iou_variant_reference
+from detmetrics.iou import (
+    _CIOU,
+    _DIOU,
+    _GIOU,
+    _aspect_angle,
+    _box_iou_kernel,
+    _box_iou_reference,
+    _box_iou_variant_kernel,
+    _box_iou_variant_reference,
+)
 from detmetrics.strategies import box_pairs
+
 from _support import ArrayLike
 
 FORMATS = ("xyxy", "xywh", "cxcywh")

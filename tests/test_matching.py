@@ -11,13 +11,14 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_array_equal
 
-from _support import BACKENDS, backend_params, requires_numba
 from detmetrics.matching import (
     _effective_thresholds,
     _group,
     _iou_blocks,
     _match_groups,
 )
+
+from _support import BACKENDS, backend_params, requires_numba
 
 COCO_AREAS = np.array([[0.0, 1e10], [0.0, 32.0**2], [32.0**2, 96.0**2], [96.0**2, 1e10]])
 COCO_T = _effective_thresholds(np.linspace(0.5, 0.95, 10))
@@ -44,7 +45,7 @@ def grouped(draw, max_groups=4):
         crowd.append(c)
         d_off.append(d_off[-1] + len(d))
         g_off.append(g_off[-1] + len(g))
-    cat = lambda xs, shape: np.concatenate(xs) if xs else np.zeros(shape)  # noqa: E731
+    cat = lambda xs, shape: np.concatenate(xs) if xs else np.zeros(shape)
     return (np.ascontiguousarray(cat(dets, (0, 4))), np.ascontiguousarray(cat(gts, (0, 4))),
             np.ascontiguousarray(cat(crowd, (0,)), dtype=np.uint8),
             np.array(d_off, dtype=np.int64), np.array(g_off, dtype=np.int64))

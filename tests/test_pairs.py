@@ -23,8 +23,8 @@ from __future__ import annotations
 import ast
 import importlib
 import pathlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import pytest
@@ -33,7 +33,6 @@ from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 
 import detmetrics
-from _support import requires_numba
 from detmetrics import (
     batched_nms,
     box_iou,
@@ -50,6 +49,8 @@ from detmetrics.ap import _accumulate
 from detmetrics.matching import _group, _iou_blocks, _match_groups, _match_groups_voc
 from detmetrics.rotated import _iou_blocks_oriented
 from detmetrics.strategies import box_pairs, nms_inputs, quads, rotated_boxes
+
+from _support import requires_numba
 from test_ap import accumulate_inputs
 from test_confusion import images
 from test_matching import grouped, match_inputs

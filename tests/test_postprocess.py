@@ -17,6 +17,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 from detmetrics import batched_nms, convert_boxes, filter_by_confidence, nms, soft_nms
 from detmetrics.strategies import SCORE_SET, nms_inputs
+
 from _support import ArrayLike
 
 FORMATS = ("xyxy", "xywh", "cxcywh")

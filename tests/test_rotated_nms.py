@@ -11,6 +11,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 from detmetrics import polygon_iou, rotated_iou, soft_nms
 from detmetrics._validate import as_quads, as_rotated_boxes, box_kind
 from detmetrics.postprocess import _dispatch_nms
+from detmetrics.strategies import quads, rotated_boxes
 
 
 def _nms_oriented(boxes, scores, labels, iou_threshold, backend):
@@ -20,7 +21,6 @@ def _nms_oriented(boxes, scores, labels, iou_threshold, backend):
 def _soft_nms_oriented(boxes, scores, method, sigma, iou_threshold, score_threshold, backend):
     return soft_nms(boxes, scores, method=method, sigma=sigma, iou_threshold=iou_threshold,
                     score_threshold=score_threshold, backend=backend)
-from detmetrics.strategies import quads, rotated_boxes
 
 BACKENDS = ["numba", "numpy"]
 THRESHOLDS = [0.0, 0.1, 0.3, 0.5, 0.7, 1.0]

@@ -19,6 +19,7 @@ from detmetrics._validate import (
     check_threshold,
 )
 from detmetrics.strategies import boxes
+
 from _support import ArrayLike
 
 FORMATS = ("xyxy", "xywh", "cxcywh")

@@ -18,12 +18,11 @@ from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 
 from detmetrics import Evaluator, box_iou, mean_ap, rotated_iou
-from _support import BACKENDS
-from detmetrics.matching import _match_groups_voc
 from detmetrics.strategies import detection_datasets
+
+from _support import BACKENDS
 from test_matching import match_inputs
 from test_postprocess import _iou as plain_iou
-
 
 
 @st.composite

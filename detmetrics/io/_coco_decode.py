@@ -35,7 +35,7 @@ try:
 
     HAVE_MSGSPEC = True
 except ImportError:  # pragma: no cover - msgspec is a dependency
-    msgspec = None
+    msgspec = None  # type: ignore[assignment]
     HAVE_MSGSPEC = False
 
 __all__: list[str] = []
@@ -205,8 +205,8 @@ def load_ground_truth(source) -> CocoGroundTruth:
     zero_id = np.array([a.id == 0 for a in anns], dtype=np.uint8)
     ann_ids = [a.id for a in anns if a.id is not None]
     if len(set(ann_ids)) != len(ann_ids):
-        seen = set()
-        dup = next(i for i in ann_ids if i in seen or seen.add(i))
+        seen: set = set()
+        dup = next(i for i in ann_ids if i in seen or seen.add(i))  # type: ignore[func-returns-value]
         raise ValueError(f"ground_truth annotations: duplicate annotation id {dup!r}")
     keep = (image_index >= 0) & (cat_index >= 0)
     return CocoGroundTruth(
