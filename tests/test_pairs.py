@@ -178,6 +178,7 @@ PAIRS = [
 
 #: kernels only other kernels call -> the registered kernel that covers them
 HELPERS = {
+    "iou:_inter_union": "iou:_box_iou_kernel",
     "ap:_accumulate_category": "ap:_accumulate_kernel",
     "postprocess:_running_max_by_segment": "postprocess:_nms_kernel",
     "postprocess:_first_reaching": "postprocess:_nms_kernel",
