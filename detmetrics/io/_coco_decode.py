@@ -1,9 +1,12 @@
-"""COCO JSON loading for ``detmetrics.evaluate_coco`` (flat NumPy arrays out).
+"""The COCO JSON decoder of ``detmetrics.io`` (flat NumPy arrays out).
 
-msgspec decodes the files straight into typed structs (validation and
-decoding in one pass, about twice as fast as ``json.load``); without msgspec
-the standard library's ``json`` is used with the same checks.  pycocotools is
-never imported.
+The one place where COCO JSON bytes are decoded: ``decode_json`` serves the
+readers of ``detmetrics.io.coco`` (untyped: they check every field and name
+the entry), and ``load_ground_truth`` / ``load_results`` decode straight into
+typed structs for ``detmetrics.evaluate_coco`` (validation and decoding in
+one pass with msgspec, about twice as fast as ``json.load``).  Without
+msgspec the standard library's ``json`` is used with the same checks.
+pycocotools is never imported.
 
 Semantics follow pycocotools' ``COCO`` / ``COCO.loadRes``:
 
@@ -93,24 +96,43 @@ class CocoResults:
     scores: np.ndarray       # (D,) float64
 
 
-def _read(source, what: str):
-    """Bytes of a path, or the object itself when already loaded."""
-    if isinstance(source, (dict, list)):
-        return None, source
+def _read(source, what: str, *, allow=(dict, list)):
+    """``(bytes, None, display name)`` for a path or bytes, ``(None, object, what)`` when already loaded."""
+    if isinstance(source, allow):
+        return None, source, what
     if isinstance(source, (bytes, bytearray)):
-        return bytes(source), None
+        return bytes(source), None, what
     if isinstance(source, (str, os.PathLike)):
         path = os.fspath(source)
         if not os.path.isfile(path):
             raise ValueError(f"{what} file {path!r} does not exist")
         with open(path, "rb") as fh:
-            return fh.read(), None
+            return fh.read(), None, path
     raise TypeError(f"{what} must be a path, bytes or a loaded COCO {('dict' if what == 'ground_truth' else 'list')}; "
                     f"got {type(source).__name__}")
 
 
+def decode_json(source, what: str):
+    """``(decoded JSON, display name)`` of a path, bytes or an already decoded dict/list (untyped)."""
+    data, obj, name = _read(source, what)
+    if data is None:
+        return obj, name
+    if HAVE_MSGSPEC:
+        try:
+            return msgspec.json.decode(data), name
+        except msgspec.DecodeError as exc:
+            raise ValueError(f"{name} is not valid JSON ({exc})") from None
+    import json  # fallback without msgspec
+
+    try:
+        return json.loads(data), name
+    except ValueError as exc:
+        raise ValueError(f"{name} is not valid JSON ({exc})") from None
+
+
 def _decode(source, type_, what: str):
-    data, obj = _read(source, what)
+    """Typed decode (msgspec structs) of a path, bytes or loaded object; errors name ``what``."""
+    data, obj, _ = _read(source, what)
     if HAVE_MSGSPEC:
         # hundreds of thousands of small containers: the cyclic GC would scan them again
         # and again while they are created (~10% of the decode time at COCO scale)

@@ -20,6 +20,7 @@ from typing import TypeGuard
 
 import numpy as np
 
+from ._coco_decode import decode_json
 from ._common import DetectionData, empty_record, fspath, ultralytics_image_id
 
 __all__ = [
@@ -45,26 +46,10 @@ COCO80_TO_COCO91 = (
 
 
 def _load_json(source, what: str):
-    """(decoded object, display name) for a path, bytes or an already decoded object."""
-    if isinstance(source, (dict, list)):
-        return source, what
-    path = Path(fspath(source))
-    if not path.is_file():
-        raise ValueError(f"{what} file {fspath(source)!r} does not exist")
-    data = path.read_bytes()
-    try:
-        import msgspec
-
-        return msgspec.json.decode(data), str(path)
-    except ImportError:  # pragma: no cover - msgspec is a dependency
-        import json
-
-        try:
-            return json.loads(data), str(path)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{path} is not valid JSON ({exc})") from None
-    except msgspec.DecodeError as exc:
-        raise ValueError(f"{path} is not valid JSON ({exc})") from None
+    """(decoded object, display name) for a path or an already decoded object: the package's one decoder."""
+    if not isinstance(source, (dict, list)):
+        source = Path(fspath(source))  # only paths (and loaded objects) are readers' input
+    return decode_json(source, what)
 
 
 def _number(value) -> bool:
