@@ -202,6 +202,34 @@ class FlatData:
         )
 
 
+    @classmethod
+    def concat(cls, parts: list) -> "FlatData":
+        """One record of several batches, images numbered on (every non-empty part of one kind)."""
+        if len(parts) == 1:
+            return parts[0]
+        kinds = {p.kind for p in parts if p.det_box.shape[0] or p.gt_box.shape[0]}
+        kind = kinds.pop() if len(kinds) == 1 else parts[0].kind
+        if kinds:
+            raise ValueError(f"cannot combine boxes of kinds {sorted(kinds | {kind})}")
+        shift = np.cumsum([0] + [p.n_images for p in parts[:-1]])
+
+        def cat(name, offset=False):
+            arrays = [getattr(p, name) + (o if offset else 0) for p, o in zip(parts, shift)]
+            return np.ascontiguousarray(np.concatenate(arrays))
+
+        def boxes(name):
+            arrays = [getattr(p, name) for p in parts if getattr(p, name).shape[0]]
+            return np.ascontiguousarray(np.concatenate(arrays)) if arrays else np.zeros(_EMPTY_SHAPES[kind])
+
+        return cls(
+            kind=kind, n_images=int(sum(p.n_images for p in parts)),
+            det_img=cat("det_img", True), det_label=cat("det_label"), det_score=cat("det_score"),
+            det_box=boxes("det_box"), det_area=cat("det_area"),
+            gt_img=cat("gt_img", True), gt_label=cat("gt_label"), gt_box=boxes("gt_box"), gt_area=cat("gt_area"),
+            gt_crowd=cat("gt_crowd"), gt_difficult=cat("gt_difficult"), gt_zero_id=cat("gt_zero_id"),
+        )
+
+
 def _c(arr, dtype) -> np.ndarray:
     return np.ascontiguousarray(arr, dtype=dtype)
 
@@ -328,7 +356,9 @@ def flatten(predictions, ground_truths, box_format: str) -> FlatData:
             if gt.get(key) is None:
                 store.append(None)
                 continue
-            arr = _fast_array(gt[key], f"ground_truths[{i}][{key!r}]").reshape(-1) if np.ndim(gt[key]) <= 1 else None
+            flag = key != "area"  # iscrowd / difficult: bool or 0/1
+            arr = _fast_array(gt[key], f"ground_truths[{i}][{key!r}]", allow_bool=flag).reshape(-1) \
+                if np.ndim(gt[key]) <= 1 else None
             if arr is None or arr.shape[0] != n_gt:
                 raise ValueError(f"ground_truths[{i}][{key!r}] must have one value per box ({n_gt}); "
                                  f"got shape {np.shape(gt[key])}")
@@ -340,16 +370,19 @@ def flatten(predictions, ground_truths, box_format: str) -> FlatData:
         gt_counts.append(n_gt)
     kind = kind or "axis"
     n_images = len(det_counts)
-    det_img = np.repeat(np.arange(n_images, dtype=np.int64), np.asarray(det_counts, dtype=np.int64))
-    gt_img = np.repeat(np.arange(n_images, dtype=np.int64), np.asarray(gt_counts, dtype=np.int64))
+    det_img = _image_index(det_counts)
+    gt_img = _image_index(gt_counts)
     det_box = _concat_boxes(det_boxes, det_counts, kind, box_format, "predictions")
     gt_box = _concat_boxes(gt_boxes, gt_counts, kind, box_format, "ground_truths")
-    scores = np.concatenate(det_scores) if det_scores else np.zeros(0)
+    scores = _cat(det_scores, np.float64)
     if not np.all(np.isfinite(scores)):
         row = int(np.flatnonzero(~np.isfinite(scores))[0])
         raise ValueError(f"predictions[{int(det_img[row])}]['scores'] contains NaN or infinite values")
     columns = {}
     for key, default in (("iscrowd", 0.0), ("difficult", 0.0), ("area", np.nan)):
+        if all(c is None for c in optional[key]):
+            columns[key] = None  # FlatData.build fills the default
+            continue
         values, given = _optional_column(optional[key], gt_counts, default)
         if not np.all(np.isfinite(values[given])):
             row = int(np.flatnonzero(given & ~np.isfinite(values))[0])
@@ -361,21 +394,34 @@ def flatten(predictions, ground_truths, box_format: str) -> FlatData:
     )
 
 
+def _image_index(counts: list) -> np.ndarray:
+    """The image position of every row, for per-image row counts."""
+    if len(counts) == 1:
+        return np.zeros(counts[0], dtype=np.int64)
+    return np.repeat(np.arange(len(counts), dtype=np.int64), np.asarray(counts, dtype=np.int64))
+
+
 def _optional_column(columns, counts, default):
     """Concatenate optional per-image columns (None = absent): (values float64, given mask)."""
+    n = sum(counts)
+    present = [c for c in columns if c is not None]
+    if len(present) == len(columns):
+        values = np.concatenate(present).astype(np.float64, copy=False)
+        return values, np.ones(n, dtype=bool)
     flags = np.array([c is not None for c in columns], dtype=bool)
-    given = np.repeat(flags, np.asarray(counts, dtype=np.int64)) if counts else np.zeros(0, bool)
-    values = np.full(given.shape[0], default, dtype=np.float64)
-    if flags.any():
-        values[given] = np.concatenate([c for c in columns if c is not None])
+    given = np.repeat(flags, np.asarray(counts, dtype=np.int64))
+    values = np.full(n, default, dtype=np.float64)
+    values[given] = np.concatenate(present)
     return values, given
 
 
-def _fast_array(value, name, dtype=np.float64):
-    """``as_array`` with a shortcut for arrays that are already numeric (the common case)."""
-    if isinstance(value, np.ndarray) and value.dtype.kind in ("iu" if dtype is np.int64 else "iuf"):
-        return value
-    return as_array(value, name, dtype=dtype)
+def _fast_array(value, name, dtype=np.float64, allow_bool=False):
+    """``as_array`` with a shortcut for arrays that already have a safe numeric dtype (the common case)."""
+    if isinstance(value, np.ndarray):
+        kind, size = value.dtype.kind, value.dtype.itemsize
+        if kind == "i" or (kind == "u" and size < 8) or (kind == "f" and dtype is not np.int64):
+            return value
+    return as_array(value, name, dtype=dtype, allow_bool=allow_bool)
 
 
 def _labels(value, name):
@@ -385,8 +431,10 @@ def _labels(value, name):
     return arr.reshape(-1)
 
 
-def _cat(arrays):
-    return np.ascontiguousarray(np.concatenate(arrays), dtype=np.int64) if arrays else np.zeros(0, np.int64)
+def _cat(arrays, dtype=np.int64):
+    if len(arrays) == 1:
+        return np.ascontiguousarray(arrays[0], dtype=dtype)
+    return np.ascontiguousarray(np.concatenate(arrays), dtype=dtype) if arrays else np.zeros(0, dtype)
 
 
 _EMPTY_SHAPES = {"axis": (0, 4), "rotated": (0, 5), "quad": (0, 4, 2)}
@@ -396,7 +444,10 @@ def _concat_boxes(arrays, counts, kind, box_format, what):
     """Concatenate one kind's per-image boxes and validate them once with the box gate (xywh out)."""
     shape = _EMPTY_SHAPES[kind]
     parts = [a.reshape((-1,) + shape[1:]) if a.size else np.zeros(shape) for a in arrays]
-    raw = np.concatenate(parts) if parts else np.zeros(shape)
+    if len(parts) == 1:
+        raw = parts[0]
+    else:
+        raw = np.concatenate(parts) if parts else np.zeros(shape)
 
     def locate(row):
         image, local = _locate(row, counts)

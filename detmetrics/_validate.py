@@ -46,39 +46,86 @@ def _describe(value) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def as_array(value, name: str, *, dtype=np.float64, ndim=None) -> np.ndarray:
+def as_array(value, name: str, *, dtype=np.float64, ndim=None, allow_bool: bool = False) -> np.ndarray:
     """Convert ``value`` (list, ndarray, anything with ``__array__``) to a contiguous array.
 
-    Raises ``TypeError`` for non-numeric data (strings, objects, booleans) and
-    ``ValueError`` for ragged nesting or a wrong number of dimensions.
+    Raises ``TypeError`` for non-numeric data (strings, objects, booleans
+    unless ``allow_bool``, which reads them as 0/1) and ``ValueError`` for
+    ragged nesting or a wrong number of dimensions.  With ``dtype=np.int64``
+    values must be integral and within int64 (checked before the cast, so
+    ``1e19`` or a uint64 ``2**63`` is an error, not a wrapped number).  A
+    tensor that requires grad is detached (and moved to the CPU) first.
     """
     if value is None:
         raise TypeError(f"{name} must be an array-like of numbers; got None")
     if isinstance(value, (str, bytes, dict)):
         raise TypeError(f"{name} must be an array-like of numbers; got {type(value).__name__}")
+    value = _detached(value)
     try:
         arr = np.asarray(value)
     except (ValueError, TypeError) as exc:
         raise ValueError(f"{name} could not be read as a rectangular numeric array ({exc})") from None
     if arr.dtype == object:
-        # e.g. a list holding None or nested ragged sequences
+        # e.g. a list holding None, Python ints beyond int64, or nested ragged sequences
+        if dtype is np.int64:
+            _check_int64_objects(arr, name)
         try:
             arr = arr.astype(np.float64)
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, OverflowError):
             raise TypeError(f"{name} must be numeric; got dtype object") from None
     if arr.dtype.kind == "b":
-        raise TypeError(f"{name} must be numeric; got dtype bool")
+        if not allow_bool:
+            raise TypeError(f"{name} must be numeric; got dtype bool")
+        arr = arr.astype(np.uint8)
     if arr.dtype.kind not in "iuf":
         raise TypeError(f"{name} must be numeric; got dtype {arr.dtype}")
     if ndim is not None and arr.ndim != ndim:
         raise ValueError(f"{name} must be {ndim}-dimensional; got shape {arr.shape}")
-    if dtype is np.int64 and arr.dtype.kind == "f":
-        if not np.all(np.isfinite(arr)):
-            raise ValueError(f"{name} contains NaN or infinite values")
-        if not np.all(arr == np.round(arr)):
-            bad = int(np.flatnonzero(arr.ravel() != np.round(arr.ravel()))[0])
-            raise ValueError(f"{name} must hold integers; got {arr.ravel()[bad]!r} at index {bad}")
+    if dtype is np.int64:
+        _check_int64_range(arr, name)
     return np.ascontiguousarray(arr, dtype=dtype)
+
+
+_INT64_RANGE = "[-2**63, 2**63)"
+
+
+def _check_int64_objects(arr: np.ndarray, name: str) -> None:
+    """Python ints beyond int64 in an object array: a named error before any cast (which would round them)."""
+    for i, v in enumerate(arr.ravel()):
+        if isinstance(v, (int, np.integer)) and not isinstance(v, bool) and not -(2**63) <= int(v) < 2**63:
+            raise ValueError(f"{name} must hold integers in {_INT64_RANGE} (int64); got {v!r} at index {i}")
+
+
+def _check_int64_range(arr: np.ndarray, name: str) -> None:
+    """Integral and within int64, checked before the cast (uint64 and floats would wrap or merge)."""
+    flat = arr.ravel()
+    if arr.dtype.kind == "f":
+        finite = np.isfinite(flat)
+        if not finite.all():
+            bad = int(np.flatnonzero(~finite)[0])
+            raise ValueError(f"{name} contains NaN or infinite values (first at index {bad})")
+        whole = flat == np.round(flat)
+        if not whole.all():
+            bad = int(np.flatnonzero(~whole)[0])
+            raise ValueError(f"{name} must hold integers; got {flat[bad]!r} at index {bad}")
+        out = (flat < -(2.0**63)) | (flat >= 2.0**63)
+    elif arr.dtype.kind == "u" and arr.dtype.itemsize == 8:
+        out = flat > np.uint64(2**63 - 1)
+    else:
+        return
+    if out.any():
+        bad = int(np.flatnonzero(out)[0])
+        raise ValueError(f"{name} must hold integers in {_INT64_RANGE} (int64); got {flat[bad].item()!r} at index {bad}")
+
+
+def _detached(value):
+    """A tensor that requires grad (torch) is read through ``.detach()`` (and ``.cpu()``), without importing torch."""
+    if getattr(value, "requires_grad", False) and callable(getattr(value, "detach", None)):
+        value = value.detach()
+    if hasattr(value, "device") and callable(getattr(value, "cpu", None)) and hasattr(value, "__array__"):
+        if str(getattr(value, "device", "cpu")) != "cpu":
+            value = value.cpu()
+    return value
 
 
 def _check_finite(arr: np.ndarray, name: str) -> None:
@@ -164,15 +211,17 @@ def as_boxes(boxes, name: str = "boxes", *, box_format: str = "xyxy", dst: str =
     ``dst`` are not converted (``xywh`` stays bit-exact for COCO arithmetic).
     """
     check_box_format(box_format)
-    arr = as_array(boxes, name)
+    if isinstance(boxes, np.ndarray) and boxes.dtype == np.float64 and boxes.flags.c_contiguous:
+        arr = boxes  # already validated upstream as numeric (the evaluation's concatenation)
+    else:
+        arr = as_array(boxes, name)
     # empty: [] or (0, 4) / (0, 0); not (3, 0), which is three rows of the wrong width
     if arr.size == 0 and (arr.ndim == 1 or (arr.ndim == 2 and arr.shape[0] == 0 and arr.shape[1] in (0, 4))):
         return np.zeros((0, 4), dtype=np.float64)
     if arr.ndim != 2 or arr.shape[1] != 4:
         raise ValueError(f"{name} must have shape (N, 4) for box_format={box_format!r}; got shape {arr.shape}")
-    finite = np.isfinite(arr).all(axis=1)
-    if not finite.all():
-        row = int(np.flatnonzero(~finite)[0])
+    if not np.isfinite(arr).all():
+        row = int(np.flatnonzero(~np.isfinite(arr).all(axis=1))[0])
         part, local = _row_name(name, row, locate)
         raise ValueError(f"{part} contains NaN or infinite values (first at row {local}: {arr[row].tolist()})")
     if box_format == "xyxy":

@@ -56,6 +56,7 @@ from ._inputs import (
     FlatData,
     Options,
     as_category_ids,
+    check_labels_in,
     flatten,
     parse_options,
     resolve_categories,
@@ -236,8 +237,10 @@ def evaluate_files(ground_truth, predictions, *, split: str = "val", sizes=None,
 class Evaluator:
     """Incremental, mergeable COCO evaluation (the options of ``mean_ap``).
 
-    ``update`` matches a batch of images at once and keeps only per-detection
-    match flags (a few bytes per detection and threshold), never boxes.
+    ``update`` validates a batch of images at once; images are matched in
+    batches (of about a thousand images, and before ``merge``, ``compute`` and
+    pickling), after which only per-detection match flags are kept (a few
+    bytes per detection and threshold), never boxes.
     Evaluators built on different shards (processes, Dask workers) combine
     with ``merge``; ``compute`` gives the same ``EvaluationResult`` as
     ``mean_ap`` on all the images at once.  Evaluators pickle.
@@ -271,10 +274,20 @@ class Evaluator:
         self._options = parse_options(**options)
         self.reset()
 
+    # Updates are validated at once but matched in batches: a training loop's one-image updates
+    # then cost their validation, not a matching pass each (measured: ~1.6-3.5 ms per one-image
+    # update when each was matched on its own, ~20 us per image inside one mean_ap call).  A batch
+    # is matched when it holds this many images or rows, and before merge / compute / pickling.
+    _BATCH_IMAGES = 1024
+    _BATCH_ROWS = 262_144
+
     def reset(self) -> None:
         """Forget every image seen so far."""
         self._states: list[MatchState] = []
-        self._image_keys: list[np.ndarray] = []
+        self._pending: list[FlatData] = []
+        self._pending_keys: list[np.ndarray] = []
+        self._pending_rows = 0
+        self._seen: set[int] = set()
         self._explicit: bool | None = None
         self._n_images = 0
         self._kind: str | None = None
@@ -284,10 +297,10 @@ class Evaluator:
         return self._n_images
 
     def update(self, predictions, ground_truths, image_ids=None) -> None:
-        """Match a batch of images (per-image dicts as ``mean_ap`` takes them)."""
-        opts = self._options
-        flat = flatten(predictions, ground_truths, opts.box_format)
-        cats = resolve_categories(flat, self._category_ids)
+        """Add a batch of images (per-image dicts as ``mean_ap`` takes them), validated at once."""
+        flat = flatten(predictions, ground_truths, self._options.box_format)
+        if self._category_ids is not None:
+            check_labels_in(self._category_ids, flat)
         n = flat.n_images
         explicit = image_ids is not None
         if self._explicit is not None and explicit != self._explicit:
@@ -296,29 +309,43 @@ class Evaluator:
             keys = as_array(image_ids, "image_ids", dtype=np.int64).reshape(-1) if np.ndim(image_ids) <= 1 else None
             if keys is None or keys.shape[0] != n:
                 raise ValueError(f"image_ids must hold one integer per image ({n}); got shape {np.shape(image_ids)}")
-            if np.unique(keys).shape[0] != n:
+            key_list = keys.tolist()
+            if len(set(key_list)) != n:
                 raise ValueError("image_ids holds duplicate ids")
         else:
             keys = np.arange(self._n_images, self._n_images + n, dtype=np.int64)
+        self._explicit = explicit
         if n == 0:
-            self._explicit = explicit if self._explicit is None else self._explicit
             return
         if flat.det_box.shape[0] or flat.gt_box.shape[0]:
             if self._kind is not None and flat.kind != self._kind:
                 raise ValueError(f"boxes of kind {flat.kind!r} cannot be mixed with earlier {self._kind!r} boxes")
             self._kind = self._kind or flat.kind
-        self._check_new_keys(keys)
-        self._states.append(match(flat, opts, cats, image_keys=keys))
-        self._image_keys.append(keys)
-        self._explicit = explicit
+        if explicit:
+            clash = self._seen.intersection(key_list)
+            if clash:
+                raise ValueError(f"image id {min(clash)} was already evaluated")
+            self._seen.update(key_list)
+        self._pending.append(flat)
+        self._pending_keys.append(keys)
+        self._pending_rows += flat.det_img.shape[0] + flat.gt_img.shape[0]
         self._n_images += n
+        if len(self._pending) >= self._BATCH_IMAGES or self._pending_rows >= self._BATCH_ROWS:
+            self._flush()
 
-    def _check_new_keys(self, keys):
-        if self._image_keys:
-            seen = np.concatenate(self._image_keys)
-            clash = np.intersect1d(seen, keys)
-            if clash.size:
-                raise ValueError(f"image id {int(clash[0])} was already evaluated")
+    def _flush(self) -> None:
+        """Match the images added since the last flush (one pass for the whole batch)."""
+        if not self._pending:
+            return
+        flat = FlatData.concat(self._pending)
+        keys = np.concatenate(self._pending_keys)
+        cats = resolve_categories(flat, self._category_ids)
+        self._states.append(match(flat, self._options, cats, image_keys=keys))
+        self._pending, self._pending_keys, self._pending_rows = [], [], 0
+
+    def __getstate__(self):
+        self._flush()  # only matching states travel, never boxes
+        return self.__dict__.copy()
 
     def merge(self, other: "Evaluator") -> "Evaluator":
         """Add ``other``'s images to this evaluator (in place); returns ``self``."""
@@ -345,15 +372,16 @@ class Evaluator:
         if self._kind is not None and other._kind is not None and self._kind != other._kind:
             raise ValueError(f"cannot merge {other._kind!r} boxes into {self._kind!r} boxes")
         if other._explicit:
-            for keys in other._image_keys:
-                self._check_new_keys(keys)
+            clash = self._seen.intersection(other._seen)
+            if clash:
+                raise ValueError(f"image id {min(clash)} was already evaluated")
+        self._flush()
+        other._flush()
+        if other._explicit:
             self._states.extend(other._states)
-            self._image_keys.extend(other._image_keys)
+            self._seen.update(other._seen)
         else:
-            shift = self._n_images
-            for state, keys in zip(other._states, other._image_keys):
-                self._states.append(state.shifted(shift))
-                self._image_keys.append(keys + shift)
+            self._states.extend(state.shifted(self._n_images) for state in other._states)
         self._explicit = other._explicit if self._explicit is None else self._explicit
         self._kind = self._kind or other._kind
         self._n_images += other._n_images
@@ -361,6 +389,7 @@ class Evaluator:
 
     def compute(self) -> EvaluationResult:
         """The ``EvaluationResult`` of every image seen (updated and merged)."""
+        self._flush()
         opts = self._options
         if self._states:
             state = MatchState.concat(self._states)
