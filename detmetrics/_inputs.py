@@ -378,7 +378,7 @@ def flatten(predictions, ground_truths, box_format: str) -> FlatData:
     if not np.all(np.isfinite(scores)):
         row = int(np.flatnonzero(~np.isfinite(scores))[0])
         raise ValueError(f"predictions[{int(det_img[row])}]['scores'] contains NaN or infinite values")
-    columns = {}
+    columns: dict[str, np.ndarray | None] = {}
     for key, default in (("iscrowd", 0.0), ("difficult", 0.0), ("area", np.nan)):
         if all(c is None for c in optional[key]):
             columns[key] = None  # FlatData.build fills the default
