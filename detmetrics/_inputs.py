@@ -214,8 +214,11 @@ class FlatData:
         shift = np.cumsum([0] + [p.n_images for p in parts[:-1]])
 
         def cat(name, offset=False):
-            arrays = [getattr(p, name) + (o if offset else 0) for p, o in zip(parts, shift)]
-            return np.ascontiguousarray(np.concatenate(arrays))
+            arrays = [getattr(p, name) for p in parts]
+            out = np.concatenate(arrays)
+            if offset:
+                out += np.repeat(shift, [a.shape[0] for a in arrays])
+            return out
 
         def boxes(name):
             arrays = [getattr(p, name) for p in parts if getattr(p, name).shape[0]]
