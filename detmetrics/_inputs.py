@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._backend import resolve_backend
-from ._validate import as_any_boxes, as_array, as_labels, box_kind, check_box_format, check_choice
+from ._validate import MAX_COUNT, as_any_boxes, as_array, as_labels, box_kind, check_box_format, check_choice
 from .ap import INTERPOLATIONS
 from .matching import MATCHING_RULES
 
@@ -115,6 +115,9 @@ def _max_detections(max_detections) -> tuple:
     for v in max_dets:
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v <= 0:
             raise ValueError(f"max_detections must hold positive integers; got {max_dets!r}")
+        if v > MAX_COUNT:
+            raise ValueError(f"max_detections must hold integers <= 2**62 (a larger budget keeps every "
+                             f"detection anyway); got {max_dets!r}")
     max_dets = tuple(int(v) for v in max_dets)
     if any(b <= a for a, b in zip(max_dets, max_dets[1:])):
         raise ValueError(f"max_detections must be strictly increasing; got {max_dets!r}")

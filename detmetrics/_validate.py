@@ -32,6 +32,17 @@ __all__ = [
     "check_same_length",
 ]
 
+# Coordinates and sizes float64 can take through IoU: with |coordinate| <= 2**500 and every
+# width / height 0 or >= 2**-500, areas, unions, enclosing boxes and squared distances stay
+# finite and normal, so no IoU silently becomes 0 or NaN (IoU is scale-invariant: rescale
+# data outside these limits).
+COORD_LIMIT = 2.0**500
+SIZE_MIN = 2.0**-500
+_LIMITS = "|coordinates| <= 2**500 (~3.3e150) and sizes 0 or >= 2**-500 (~3.1e-151)"
+
+#: The largest count (``max_detections``, budgets) accepted: far beyond any data, and int64-safe.
+MAX_COUNT = 2**62
+
 #: The one vocabulary of box kinds: axis-aligned ``(N, 4)`` in a ``box_format``,
 #: rotated ``(N, 5)`` ``(cx, cy, w, h, angle)``, convex quads ``(N, 4, 2)`` (or ``(N, 8)``).
 BOX_KINDS = ("axis", "rotated", "quad")
@@ -236,9 +247,27 @@ def as_boxes(boxes, name: str = "boxes", *, box_format: str = "xyxy", dst: str =
         else:
             which = "a negative width or height"
         raise ValueError(f"{part} has {which} at row {local} ({arr[row].tolist()})")
+    if box_format == "xyxy":
+        with np.errstate(over="ignore"):  # an overflowing width is reported by _check_scale
+            _check_scale(arr, arr[:, 2:] - arr[:, :2], name, locate)
+    else:
+        _check_scale(arr, arr[:, 2:], name, locate)
     if box_format == dst:
         return arr
     return np.ascontiguousarray(_convert_reference(arr, box_format, dst))
+
+
+def _check_scale(coords: np.ndarray, sizes: np.ndarray, name: str, locate) -> None:
+    """Coordinates and sizes within what float64 areas can hold (``_LIMITS``), else a named error."""
+    if coords.size == 0:
+        return
+    if np.abs(coords).max() > COORD_LIMIT or ((sizes > 0) & (sizes < SIZE_MIN)).any():
+        rows = (np.abs(coords.reshape(coords.shape[0], -1)) > COORD_LIMIT).any(axis=1)
+        rows |= ((sizes > 0) & (sizes < SIZE_MIN)).reshape(sizes.shape[0], -1).any(axis=1)
+        row = int(np.flatnonzero(rows)[0])
+        part, local = _row_name(name, row, locate)
+        raise ValueError(f"{part} is outside the range float64 IoU can handle at row {local} "
+                         f"({coords[row].tolist()}): needs {_LIMITS}; rescale the boxes (IoU is scale-invariant)")
 
 
 def as_rotated_boxes(boxes, name: str = "boxes", *, locate=None) -> np.ndarray:
@@ -256,7 +285,8 @@ def as_rotated_boxes(boxes, name: str = "boxes", *, locate=None) -> np.ndarray:
     (0, 5)
     """
     arr = as_array(boxes, name)
-    if arr.size == 0 and arr.ndim <= 2 and (arr.ndim < 2 or arr.shape[-1] in (0, 5)):
+    # empty: [] or (0, 5) / (0, 0); not (3, 0), which is three rows of the wrong width
+    if arr.size == 0 and (arr.ndim == 1 or (arr.ndim == 2 and arr.shape[0] == 0 and arr.shape[1] in (0, 5))):
         return np.zeros((0, 5), dtype=np.float64)
     if arr.ndim != 2 or arr.shape[1] != 5:
         raise ValueError(f"{name} must have shape (N, 5) for rotated boxes (cx, cy, w, h, angle); got shape {arr.shape}")
@@ -270,6 +300,7 @@ def as_rotated_boxes(boxes, name: str = "boxes", *, locate=None) -> np.ndarray:
         row = int(np.flatnonzero(bad)[0])
         part, local = _row_name(name, row, locate)
         raise ValueError(f"{part} has a negative width or height at row {local} ({arr[row].tolist()})")
+    _check_scale(arr[:, :4], arr[:, 2:4], name, locate)
     return np.array(arr, dtype=np.float64, order="C", copy=True)
 
 
@@ -296,7 +327,7 @@ def as_quads(quads, name: str = "quads", *, locate=None) -> np.ndarray:
     ValueError: quads row 0 is not a convex quadrilateral with its vertices in boundary order (non-convex or self-intersecting): [[0.0, 0.0], [1.0, 1.0], [1.0, 0.0], [0.0, 1.0]]
     """
     arr = as_array(quads, name)
-    if arr.size == 0 and (
+    if arr.size == 0 and arr.shape[0] == 0 and (
         arr.ndim == 1 or (arr.ndim == 2 and arr.shape[1] in (0, 8)) or (arr.ndim == 3 and arr.shape[1:] == (4, 2))
     ):
         return np.zeros((0, 4, 2), dtype=np.float64)
@@ -309,6 +340,7 @@ def as_quads(quads, name: str = "quads", *, locate=None) -> np.ndarray:
         row = int(np.flatnonzero(~finite)[0])
         part, local = _row_name(name, row, locate)
         raise ValueError(f"{part} contains NaN or infinite values (first at row {local}: {arr[row].tolist()})")
+    _check_scale(arr, np.zeros((arr.shape[0], 1)), name, locate)
     quads = np.array(arr, dtype=np.float64, order="C", copy=True)
     # orient counter-clockwise: reverse the vertex order where the signed area is negative
     clockwise = _signed_area(quads) < 0

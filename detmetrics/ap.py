@@ -97,6 +97,12 @@ def average_precision(recall, precision, *, interpolation: str = "coco") -> floa
     float
         0.0 for an empty curve.
 
+    Raises
+    ------
+    ValueError
+        Lengths differ, a value is not finite or outside ``[0, 1]``, or
+        ``recall`` decreases (such a "curve" has no average precision).
+
     Examples
     --------
     Two ground truths; detections TP, FP, TP:
@@ -119,6 +125,10 @@ def average_precision(recall, precision, *, interpolation: str = "coco") -> floa
         raise ValueError("recall and precision must be finite")
     if rc.size > 1 and np.any(np.diff(rc) < 0):
         raise ValueError("recall must be non-decreasing (detections in order of decreasing score)")
+    for name, values in (("recall", rc), ("precision", pr)):
+        if rc.size and (values.min() < 0 or values.max() > 1):
+            bad = int(np.flatnonzero((values < 0) | (values > 1))[0])
+            raise ValueError(f"{name} must be in [0, 1]; got {float(values[bad])!r} at index {bad}")
     if rc.size == 0:
         return 0.0
     envelope = np.maximum.accumulate(pr[::-1])[::-1]
@@ -240,11 +250,13 @@ def _accumulate_reference(cat_offsets, det_score, det_rank, det_code, n_gt, max_
                     ss[inside] = sorted_scores[index[inside]]
                     precision[t, :, k, a, m] = q
                     scores[t, :, k, a, m] = ss
+                    # sums run left to right (np.cumsum), as the kernel's loops do: np.sum / np.mean
+                    # add pairwise and could differ from the kernel in the last bit
                     if all_point:
                         steps = np.diff(np.concatenate(([0.0], rc)))
-                        ap[t, k, a, m] = float(np.sum(steps * envelope)) if nd else 0.0
+                        ap[t, k, a, m] = float(np.cumsum(steps * envelope)[-1]) if nd else 0.0
                     else:
-                        ap[t, k, a, m] = float(np.mean(q))
+                        ap[t, k, a, m] = float(np.cumsum(q)[-1] / n_rec)
 
 
 @kernel

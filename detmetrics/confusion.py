@@ -34,6 +34,10 @@ from ._validate import as_any_boxes, as_labels, as_scores, check_box_format, che
 __all__ = ["confusion_matrix"]
 
 
+#: The most classes a confusion matrix takes: (4097)^2 int64 counts are 134 MB.
+MAX_CLASSES = 4096
+
+
 def confusion_matrix(
     predictions,
     ground_truths,
@@ -57,7 +61,7 @@ def confusion_matrix(
         One dict per image with ``"boxes"`` and ``"labels"``; other keys
         (``iscrowd``, ``area``) are ignored, as ultralytics has no crowds.
     num_classes : int, optional
-        Number of classes; labels must be in ``[0, num_classes)``.  Default:
+        Number of classes (at most 4096); labels must be in ``[0, num_classes)``.  Default:
         the largest label seen plus one.
     conf_threshold : float, default=0.25
         Detections with ``score > conf_threshold`` are counted (ultralytics'
@@ -118,9 +122,15 @@ def confusion_matrix(
     flat_gt = np.concatenate(gt_labels) if gt_labels else np.zeros(0, np.int64)
     seen = max(int(flat_det.max(initial=-1)), int(flat_gt.max(initial=-1))) + 1
     if num_classes is None:
+        if seen > MAX_CLASSES:
+            raise ValueError(f"labels go up to {seen - 1}: a confusion matrix takes class indices below "
+                             f"{MAX_CLASSES} (a ({seen} + 1)^2 matrix would not fit); map ids to indices first")
         num_classes = seen
     if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes < 0:
         raise ValueError(f"num_classes must be a non-negative integer; got {num_classes!r}")
+    if num_classes > MAX_CLASSES:
+        raise ValueError(f"num_classes must be <= {MAX_CLASSES} (the matrix is (num_classes + 1)^2 int64); "
+                         f"got {num_classes}")
     num_classes = int(num_classes)
     for name, labels in (("predictions", flat_det), ("ground_truths", flat_gt)):
         bad = (labels < 0) | (labels >= num_classes)

@@ -34,7 +34,7 @@ import numbers
 import numpy as np
 
 from ._backend import kernel, resolve_backend
-from ._validate import as_any_boxes, as_labels, as_scores, check_choice, check_positive, check_threshold
+from ._validate import MAX_COUNT, as_any_boxes, as_labels, as_scores, check_choice, check_positive, check_threshold
 
 __all__ = ["filter_by_confidence", "nms", "batched_nms", "soft_nms"]
 
@@ -51,6 +51,9 @@ def _check_max_detections(max_detections):
         raise TypeError(f"max_detections must be a non-negative int or None; got {max_detections!r}")
     if max_detections < 0:
         raise ValueError(f"max_detections must be >= 0; got {max_detections}")
+    if max_detections > MAX_COUNT:
+        raise ValueError(f"max_detections must be <= 2**62 (a larger budget keeps every box anyway); "
+                         f"got {max_detections}")
     return int(max_detections)
 
 
@@ -95,7 +98,7 @@ def filter_by_confidence(scores, min_score, *, max_detections=None, backend="aut
     min_score = float(check_threshold(min_score, "min_score", low=-math.inf, high=math.inf))
     limit = _check_max_detections(max_detections)
     if resolve_backend(backend) == "numba":
-        return _filter_by_confidence_kernel(s, min_score, -1 if limit is None else limit)
+        return _filter_by_confidence_kernel(s, min_score, -1 if limit is None else min(limit, s.shape[0]))
     keep = _filter_by_confidence_reference(s, min_score)
     return keep if limit is None else keep[:limit]
 

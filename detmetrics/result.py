@@ -17,6 +17,13 @@ from .ap import Accumulation
 __all__ = ["EvaluationResult"]
 
 
+def _real(value, name: str) -> float:
+    """A finite real number (NaN would silently select nothing), else a named error."""
+    from ._validate import check_positive
+
+    return check_positive(value, name, allow_zero=True)
+
+
 _STAT_NAMES = ("map", "map50", "map75", "map_small", "map_medium", "map_large",
                "mar_1", "mar_10", "mar_100", "mar_small", "mar_medium", "mar_large")
 
@@ -202,7 +209,8 @@ class EvaluationResult:
 
     # ---------------------------------------------------------------- curves / F1
     def _threshold_index(self, iou_threshold) -> int:
-        hits = np.flatnonzero(np.isclose(self.iou_thresholds, float(iou_threshold), rtol=0, atol=1e-9))
+        value = _real(iou_threshold, "iou_threshold")
+        hits = np.flatnonzero(np.isclose(self.iou_thresholds, value, rtol=0, atol=1e-9))
         if hits.size == 0:
             raise ValueError(f"iou_threshold must be one of the evaluated thresholds "
                              f"{[round(float(v), 4) for v in self.iou_thresholds]}; got {iou_threshold!r}")
@@ -284,7 +292,7 @@ class EvaluationResult:
         Same structure as ``best_f1``; precision is 0 when no detection
         passes the threshold.
         """
-        threshold = float(score_threshold)
+        threshold = _real(score_threshold, "score_threshold")
 
         def at(scores, tp, fp, n_gt):
             keep = scores >= threshold

@@ -11,8 +11,9 @@ pycocotools is never imported.
 Semantics follow pycocotools' ``COCO`` / ``COCO.loadRes``:
 
 * ground truth: images and categories come from the ``images`` and
-  ``categories`` lists; annotations whose image or category is not listed are
-  left out (``getAnnIds(imgIds=..., catIds=...)``); ``iscrowd`` defaults to 0;
+  ``categories`` lists; an annotation whose image or category is not listed
+  is an error (pycocotools leaves it out silently; ``read_coco_gt`` and
+  ``evaluate_coco`` share this rule); ``iscrowd`` defaults to 0;
   a missing ``area`` field is taken as ``w * h`` (pycocotools would raise
   ``KeyError``); the annotation ``id`` is only used for pycocotools' quirk
   that a match with a ground truth of id 0 does not count.
@@ -141,7 +142,15 @@ def _decode(source, type_, what: str):
         try:
             if data is not None:
                 return msgspec.json.decode(data, type=type_)
-            return msgspec.convert(obj, type=type_)
+            try:
+                return msgspec.convert(obj, type=type_)
+            except msgspec.ValidationError as exc:
+                # built in Python with NumPy scalars (np.float32 scores, np.int64 ids), which
+                # pycocotools accepts: the plain converter reads them; its error if it fails too
+                try:
+                    return _fallback_convert(obj, type_, what)
+                except ValueError:
+                    raise exc from None
         except msgspec.ValidationError as exc:
             raise ValueError(f"{what}: {exc}") from None
         except msgspec.DecodeError as exc:
@@ -217,7 +226,10 @@ def load_ground_truth(source) -> CocoGroundTruth:
     boxes = _bbox_array(anns)
     _check_boxes(boxes, "ground_truth annotations")
     area = np.array([a.area if a.area is not None else np.nan for a in anns], dtype=np.float64)
-    missing = np.isnan(area)
+    missing = np.array([a.area is None for a in anns], dtype=bool)  # a NaN area given is an error, not "missing"
+    if not np.all(np.isfinite(area[~missing])):
+        row = int(np.flatnonzero(~missing & ~np.isfinite(area))[0])
+        raise ValueError(f"ground_truth annotations: [{row}].area must be finite; got {area[row]!r}")
     if missing.any():
         area[missing] = boxes[missing, 2] * boxes[missing, 3]
     if not np.all(np.isfinite(area)):
@@ -230,6 +242,11 @@ def load_ground_truth(source) -> CocoGroundTruth:
         seen: set = set()
         dup = next(i for i in ann_ids if i in seen or seen.add(i))  # type: ignore[func-returns-value]
         raise ValueError(f"ground_truth annotations: duplicate annotation id {dup!r}")
+    for index, field, listed in ((image_index, "image_id", "images"), (cat_index, "category_id", "categories")):
+        if np.any(index < 0):
+            row = int(np.flatnonzero(index < 0)[0])
+            raise ValueError(f"ground_truth annotations: [{row}].{field} {getattr(anns[row], field)!r} is not in "
+                             f"'{listed}' (pycocotools would leave the annotation out silently)")
     keep = (image_index >= 0) & (cat_index >= 0)
     return CocoGroundTruth(
         image_ids=image_ids,
@@ -283,14 +300,14 @@ class _Obj:
 
 def _fallback_convert(obj, type_, what):
     def number(v, where):
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating)):
             raise ValueError(f"{what}: Expected `float`, got `{type(v).__name__}` - at `{where}`")
         return float(v)
 
     def ident(v, where, allow_str=True):
-        if isinstance(v, bool) or not (isinstance(v, int) or (allow_str and isinstance(v, str))):
+        if isinstance(v, (bool, np.bool_)) or not (isinstance(v, (int, np.integer)) or (allow_str and isinstance(v, str))):
             raise ValueError(f"{what}: Expected `int`, got `{type(v).__name__}` - at `{where}`")
-        return v
+        return int(v) if isinstance(v, np.integer) else v
 
     def bbox(v, where):
         if not isinstance(v, (list, tuple)) or len(v) != 4:
