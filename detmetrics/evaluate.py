@@ -64,7 +64,7 @@ from ._inputs import (
 )
 from ._validate import as_array
 from .ap import accumulate
-from .matching import MatchState, match
+from .matching import MatchState, PackedState, match
 from .result import EvaluationResult
 
 __all__ = ["mean_ap", "evaluate_coco", "evaluate_files", "EvaluationResult", "Evaluator", "COCO_AREA_RANGES"]
@@ -239,8 +239,10 @@ class Evaluator:
 
     ``update`` validates a batch of images at once; images are matched in
     batches (of about a thousand images, and before ``merge``, ``compute`` and
-    pickling), after which only per-detection match flags are kept (a few
-    bytes per detection and threshold), never boxes.
+    pickling), after which only a packed matching state is kept, never boxes:
+    per kept detection its score, small-integer category / image / rank and
+    two bits per area range and threshold (about 23 bytes with COCO's
+    defaults; ``state_nbytes`` says how many).
     Evaluators built on different shards (processes, Dask workers) combine
     with ``merge``; ``compute`` gives the same ``EvaluationResult`` as
     ``mean_ap`` on all the images at once.  Evaluators pickle.
@@ -283,7 +285,7 @@ class Evaluator:
 
     def reset(self) -> None:
         """Forget every image seen so far."""
-        self._states: list[MatchState] = []
+        self._states: list[PackedState] = []
         self._pending: list[FlatData] = []
         self._pending_keys: list[np.ndarray] = []
         self._pending_rows = 0
@@ -295,6 +297,12 @@ class Evaluator:
     @property
     def n_images(self) -> int:
         return self._n_images
+
+    @property
+    def state_nbytes(self) -> int:
+        """Bytes held by the matched state (after matching what is pending)."""
+        self._flush()
+        return sum(s.nbytes for s in self._states)
 
     def update(self, predictions, ground_truths, image_ids=None) -> None:
         """Add a batch of images (per-image dicts as ``mean_ap`` takes them), validated at once."""
@@ -340,7 +348,7 @@ class Evaluator:
         flat = FlatData.concat(self._pending)
         keys = np.concatenate(self._pending_keys)
         cats = resolve_categories(flat, self._category_ids)
-        self._states.append(match(flat, self._options, cats, image_keys=keys))
+        self._states.append(match(flat, self._options, cats, image_keys=keys).pack())
         self._pending, self._pending_keys, self._pending_rows = [], [], 0
 
     def __getstate__(self):
@@ -392,7 +400,7 @@ class Evaluator:
         self._flush()
         opts = self._options
         if self._states:
-            state = MatchState.concat(self._states)
+            state = MatchState.concat([s.unpack() for s in self._states])
         else:
             state = MatchState.empty(len(opts.area_ranges), opts.iou_thresholds.shape[0])
         cats = unique_ints(state.det_cat, state.gt_cat) if self._category_ids is None else self._category_ids

@@ -59,7 +59,7 @@ import numpy as np
 
 from ._backend import kernel
 
-__all__ = ["MATCHING_RULES", "MatchState", "match"]
+__all__ = ["MATCHING_RULES", "MatchState", "PackedState", "match"]
 
 #: ``matching=`` rules: pycocotools' and the PASCAL VOC / DOTA devkits'
 MATCHING_RULES = ("coco", "voc")
@@ -667,6 +667,10 @@ class MatchState:
         moved.gt_img = self.gt_img + shift
         return moved
 
+    def pack(self) -> "PackedState":
+        """The compact form the Evaluator keeps and ships (see ``PackedState``)."""
+        return PackedState.pack(self)
+
     def sorted(self) -> "MatchState":
         """The state in (category, image key, rank) order (itself when it already is)."""
         c, i, r = self.det_cat, self.det_img, self.det_rank
@@ -679,6 +683,73 @@ class MatchState:
                 return MatchState(c[order], i[order], self.det_score[order], r[order], self.det_code[order],
                                   self.gt_cat, self.gt_img, self.gt_ignored)
         return self
+
+
+def _small_ints(values: np.ndarray) -> np.ndarray:
+    """``values`` (int64) in the smallest signed integer dtype that holds them all (exactly)."""
+    if values.shape[0] == 0:
+        return values.astype(np.int8)
+    lo, hi = int(values.min()), int(values.max())
+    for dtype in (np.int8, np.int16, np.int32):
+        info = np.iinfo(dtype)
+        if info.min <= lo and hi <= info.max:
+            return values.astype(dtype)
+    return values.astype(np.int64)
+
+
+@dataclass
+class PackedState:
+    """A ``MatchState`` in few bytes: what the Evaluator keeps between updates and what travels.
+
+    Per kept detection: the score (float64, exact), the category, image key
+    and rank in the smallest integer dtypes that hold them, and the codes as
+    two bit-planes (true positive, false positive; neither = ignored) over
+    the ``A * T`` area ranges and thresholds.  With COCO's defaults (4 area
+    ranges, 10 thresholds, ids below 2**15, ranks below 128) that is
+    8 + 2 + 2 + 1 + 2 * 5 = 23 bytes instead of 72.  Ground truths keep their
+    category, image key and a bit-plane of ignore flags.
+    """
+
+    n_area: int
+    n_thr: int
+    det_cat: np.ndarray
+    det_img: np.ndarray
+    det_score: np.ndarray
+    det_rank: np.ndarray
+    det_tp: np.ndarray      # (D, ceil(A*T / 8)) uint8, np.packbits of code == 1
+    det_fp: np.ndarray      # (D, ceil(A*T / 8)) uint8, np.packbits of code == 2
+    gt_cat: np.ndarray
+    gt_img: np.ndarray
+    gt_ignored: np.ndarray  # (G, ceil(A / 8)) uint8, np.packbits of gt_ignored
+
+    @classmethod
+    def pack(cls, state: MatchState) -> "PackedState":
+        n_det, n_area, n_thr = state.det_code.shape
+        codes = state.det_code.reshape(n_det, n_area * n_thr)
+        return cls(
+            n_area, n_thr, _small_ints(state.det_cat), _small_ints(state.det_img), state.det_score,
+            _small_ints(state.det_rank), np.packbits(codes == 1, axis=1), np.packbits(codes == 2, axis=1),
+            _small_ints(state.gt_cat), _small_ints(state.gt_img), np.packbits(state.gt_ignored != 0, axis=1),
+        )
+
+    def unpack(self) -> MatchState:
+        n_det, width = self.det_score.shape[0], self.n_area * self.n_thr
+        tp = np.unpackbits(self.det_tp, axis=1, count=width)
+        fp = np.unpackbits(self.det_fp, axis=1, count=width)
+        code = (tp + 2 * fp).astype(np.uint8).reshape(n_det, self.n_area, self.n_thr)
+        ignored = np.unpackbits(self.gt_ignored, axis=1, count=self.n_area)
+        as64 = lambda a: np.ascontiguousarray(a, dtype=np.int64)
+        return MatchState(as64(self.det_cat), as64(self.det_img), self.det_score, as64(self.det_rank),
+                          np.ascontiguousarray(code), as64(self.gt_cat), as64(self.gt_img),
+                          np.ascontiguousarray(ignored, dtype=np.uint8))
+
+    def shifted(self, shift: int) -> "PackedState":
+        """Image keys moved by ``shift`` (re-packed: the shift may need a wider dtype)."""
+        return self.unpack().shifted(shift).pack()
+
+    @property
+    def nbytes(self) -> int:
+        return sum(getattr(self, f.name).nbytes for f in fields(self) if isinstance(getattr(self, f.name), np.ndarray))
 
 
 def _oriented_blocks(det_box, gt_box, gt_crowd, det_offsets, gt_offsets, backend):

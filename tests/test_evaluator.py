@@ -179,3 +179,35 @@ def test_merge_with_itself_is_an_error():
     e.update([P], [G])
     with pytest.raises(ValueError, match="cannot merge an evaluator with itself"):
         e.merge(e)
+
+
+def test_packed_state_is_compact_and_exact():
+    import pickle
+
+    from detmetrics.matching import PackedState
+
+    rng = np.random.default_rng(3)
+    preds, gts = [], []
+    for _ in range(300):
+        b = rng.integers(0, 200, (20, 2)).astype(float)
+        b = np.hstack([b, b + rng.integers(1, 60, (20, 2))])
+        preds.append({"boxes": b, "scores": rng.random(20), "labels": rng.integers(0, 5, 20)})
+        gts.append({"boxes": b[:6] + rng.integers(0, 4, (6, 4)) * [0, 0, 1, 1], "labels": rng.integers(0, 5, 6),
+                    "iscrowd": rng.random(6) < 0.1})
+    ev = Evaluator()
+    ev.update(preds, gts, image_ids=np.arange(300) * 2**40)  # large keys: wider dtypes, still exact
+    n_det = sum(len(p["scores"]) for p in preds)
+    n_gt = sum(len(g["labels"]) for g in gts)
+    # COCO defaults: 4 area ranges x 10 thresholds -> 2 x 5 bytes of codes, the float64 score, an
+    # int64 image key (these keys need it), int8 category and rank; per ground truth int8 category,
+    # int64 key and one byte of ignore flags.  The unpacked state took 72 and 20 bytes.
+    assert ev.state_nbytes <= 28 * n_det + 10 * n_gt
+    assert len(pickle.dumps(ev)) < 28 * n_det + 10 * n_gt + 4096
+    state = ev._states[0]
+    assert isinstance(state, PackedState)
+    again = state.unpack().pack()
+    for name in ("det_cat", "det_img", "det_score", "det_rank", "det_tp", "det_fp", "gt_cat", "gt_img", "gt_ignored"):
+        assert np.array_equal(getattr(state, name), getattr(again, name)), name
+    expected = mean_ap(preds, gts)
+    got = ev.compute()
+    assert np.array_equal(got.stats, expected.stats) and np.array_equal(got.precision, expected.precision)
