@@ -40,7 +40,8 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from gen_coco_scale import DEFAULT_OUT, write  # noqa: E402
+from gen_coco_scale import DEFAULT_OUT, write
+
 
 def _median_time(fn, repeats):
     """(median seconds, last return value) of ``repeats`` calls."""
@@ -107,18 +108,18 @@ def _detmetrics(gt_path, res_path, repeats, backend):
     change, eval+acc falls back to total - load.
     """
     from detmetrics import evaluate_coco
-    from detmetrics._coco_json import load_ground_truth, load_results
+    from detmetrics.io._coco_decode import load_ground_truth, load_results
 
     def load():
         gt = load_ground_truth(gt_path)
         return gt, load_results(res_path, gt)
 
     def evaluate(loaded):
-        from detmetrics.evaluate import _evaluate_loaded, _parse_options
+        from detmetrics._inputs import parse_options
+        from detmetrics.evaluate import evaluate_loaded
 
         gt, res = loaded
-        opts = _parse_options("xywh", None, (1, 10, 100), "coco", "coco", backend)
-        return _evaluate_loaded(gt, res, opts, backend)
+        return evaluate_loaded(gt, res, parse_options("xywh", backend=backend))
 
     t_load, loaded = _median_time(load, repeats)
     t_total, result = _median_time(lambda: evaluate_coco(gt_path, res_path, backend=backend), repeats)

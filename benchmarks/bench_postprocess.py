@@ -51,9 +51,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import median_time, print_table, warm_up  # noqa: E402
+from detmetrics import batched_nms, box_iou, filter_by_confidence, nms, soft_nms
 
-from detmetrics import batched_nms, box_iou, filter_by_confidence, nms, soft_nms  # noqa: E402
+from _common import median_time, print_table, warm_up
 
 HERE = Path(__file__).resolve().parent
 N_CLASSES = 5

@@ -34,9 +34,10 @@ try:  # shared helpers (helper NMS's module), if present
 except Exception:  # pragma: no cover - local fallback
     median_time = None
 
-import shapely  # noqa: E402
+import shapely
 
-from detmetrics.rotated import _nms_oriented, as_rotated_boxes, rotated_iou, rotated_to_corners  # noqa: E402
+from detmetrics import batched_nms
+from detmetrics.rotated import as_rotated_boxes, rotated_iou, rotated_to_corners
 
 EXTENT = 1200.0  # image side: about 0.8% of pairs overlap with sides in [20, 80]
 
@@ -131,11 +132,11 @@ def bench_nms(n, repeat):
     scores = rng.uniform(0, 1, len(boxes))
     labels = np.zeros(len(boxes), np.int64)
     corners = rotated_to_corners(boxes)
-    keep = {b: _nms_oriented(boxes, scores, labels, 0.5, b) for b in ("numba", "numpy")}
+    keep = {b: batched_nms(boxes, scores, labels, 0.5, backend=b) for b in ("numba", "numpy")}
     keep["shapely"] = shapely_nms(corners, scores, 0.5)
     assert np.array_equal(keep["numba"], keep["numpy"]) and np.array_equal(keep["numba"], keep["shapely"])
-    t_numba = _median(lambda: _nms_oriented(boxes, scores, labels, 0.5, "numba"), repeat)
-    t_numpy = _median(lambda: _nms_oriented(boxes, scores, labels, 0.5, "numpy"), 1)
+    t_numba = _median(lambda: batched_nms(boxes, scores, labels, 0.5, backend="numba"), repeat)
+    t_numpy = _median(lambda: batched_nms(boxes, scores, labels, 0.5, backend="numpy"), 1)
     t_shapely = _median(lambda: shapely_nms(corners, scores, 0.5), max(1, min(repeat, 3)))
     return len(keep["numba"]), t_numba, t_numpy, t_shapely
 

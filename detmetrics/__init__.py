@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import importlib
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 # public name -> submodule that defines it.  Keep sorted by module.
 _EXPORTS = {
@@ -45,6 +45,7 @@ _EXPORTS = {
     # evaluate
     "mean_ap": "evaluate",
     "evaluate_coco": "evaluate",
+    "evaluate_files": "evaluate",
     "EvaluationResult": "evaluate",
     "Evaluator": "evaluate",
     # confusion

@@ -27,7 +27,7 @@ try:  # pragma: no cover - exercised by whichever environment runs the tests
     HAVE_NUMBA = True
     _NUMBA_ERROR = None
 except Exception as exc:  # pragma: no cover - numba missing or broken
-    _numba = None
+    _numba = None  # type: ignore[assignment]
     HAVE_NUMBA = False
     _NUMBA_ERROR = exc
 
@@ -51,7 +51,7 @@ def parallel_kernel(func):
 if HAVE_NUMBA:
     prange = _numba.prange
 else:  # pragma: no cover
-    prange = range
+    prange = range  # type: ignore[misc]
 
 
 def resolve_backend(backend) -> str:

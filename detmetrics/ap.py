@@ -1,5 +1,9 @@
 """Accumulation: precision-recall curves and average precision.
 
+Evaluation stage 3 of 4 (after ``detmetrics.matching``, before
+``detmetrics.result``): ``accumulate`` turns a ``MatchState`` into an
+``Accumulation``, the arrays ``EvaluationResult`` reads.
+
 This is pycocotools' ``COCOeval.accumulate`` for every category ``k``, area
 range ``a`` and ``max_detections`` entry ``m``:
 
@@ -39,12 +43,14 @@ VOC / DOTA devkits' ``"voc"``).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from ._backend import kernel
 from ._validate import as_array, check_choice
 
-__all__ = ["average_precision", "INTERPOLATIONS", "recall_thresholds"]
+__all__ = ["average_precision", "INTERPOLATIONS", "recall_thresholds", "Accumulation", "accumulate"]
 
 INTERPOLATIONS = ("coco", "voc11", "voc")
 
@@ -91,6 +97,12 @@ def average_precision(recall, precision, *, interpolation: str = "coco") -> floa
     float
         0.0 for an empty curve.
 
+    Raises
+    ------
+    ValueError
+        Lengths differ, a value is not finite or outside ``[0, 1]``, or
+        ``recall`` decreases (such a "curve" has no average precision).
+
     Examples
     --------
     Two ground truths; detections TP, FP, TP:
@@ -113,6 +125,10 @@ def average_precision(recall, precision, *, interpolation: str = "coco") -> floa
         raise ValueError("recall and precision must be finite")
     if rc.size > 1 and np.any(np.diff(rc) < 0):
         raise ValueError("recall must be non-decreasing (detections in order of decreasing score)")
+    for name, values in (("recall", rc), ("precision", pr)):
+        if rc.size and (values.min() < 0 or values.max() > 1):
+            bad = int(np.flatnonzero((values < 0) | (values > 1))[0])
+            raise ValueError(f"{name} must be in [0, 1]; got {float(values[bad])!r} at index {bad}")
     if rc.size == 0:
         return 0.0
     envelope = np.maximum.accumulate(pr[::-1])[::-1]
@@ -234,11 +250,13 @@ def _accumulate_reference(cat_offsets, det_score, det_rank, det_code, n_gt, max_
                     ss[inside] = sorted_scores[index[inside]]
                     precision[t, :, k, a, m] = q
                     scores[t, :, k, a, m] = ss
+                    # sums run left to right (np.cumsum), as the kernel's loops do: np.sum / np.mean
+                    # add pairwise and could differ from the kernel in the last bit
                     if all_point:
                         steps = np.diff(np.concatenate(([0.0], rc)))
-                        ap[t, k, a, m] = float(np.sum(steps * envelope)) if nd else 0.0
+                        ap[t, k, a, m] = float(np.cumsum(steps * envelope)[-1]) if nd else 0.0
                     else:
-                        ap[t, k, a, m] = float(np.mean(q))
+                        ap[t, k, a, m] = float(np.cumsum(q)[-1] / n_rec)
 
 
 @kernel
@@ -361,3 +379,51 @@ def _accumulate_kernel(cat_offsets, det_score, det_rank, det_code, n_thr, n_gt, 
     for k in range(n_cat):
         _accumulate_category(k, cat_offsets[k], cat_offsets[k + 1], det_score, det_rank, det_code, n_thr, n_gt,
                              max_detections, rec_thresholds, all_point, eps, precision, recall, scores, ap, order)
+
+
+# --------------------------------------------------------------------------------------
+# the stage: MatchState -> Accumulation
+
+
+@dataclass(frozen=True)
+class Accumulation:
+    """COCOeval's accumulated arrays plus what the curves need (views of the state, no copies).
+
+    ``precision``/``scores`` ``(T, R, K, A, M)``, ``recall``/``ap`` ``(T, K, A, M)``;
+    ``n_gt`` ``(K, A)`` non-ignored ground truths; category ``k``'s detections
+    by decreasing score are ``order[cat_offsets[k]:cat_offsets[k + 1]]``,
+    indices into ``det_score`` / ``det_code`` (the sorted ``MatchState``'s).
+    """
+
+    category_ids: np.ndarray
+    recall_thresholds: np.ndarray
+    precision: np.ndarray
+    recall: np.ndarray
+    scores: np.ndarray
+    ap: np.ndarray
+    n_gt: np.ndarray
+    cat_offsets: np.ndarray
+    order: np.ndarray
+    det_score: np.ndarray
+    det_code: np.ndarray
+
+
+def accumulate(state, opts, cats: np.ndarray) -> Accumulation:
+    """COCOeval.accumulate over a ``MatchState`` for the categories ``cats`` (sorted int64)."""
+    state = state.sorted()
+    n_cat = cats.shape[0]
+    n_area = len(opts.area_ranges)
+    cat_offsets = np.append(np.searchsorted(state.det_cat, cats, side="left"),
+                            state.det_cat.shape[0]).astype(np.int64)
+    gt_code = np.searchsorted(cats, state.gt_cat)
+    n_gt = np.zeros((n_cat, n_area), dtype=np.int64)
+    for a in range(n_area):
+        n_gt[:, a] = np.bincount(gt_code, weights=(state.gt_ignored[:, a] == 0), minlength=n_cat)[:n_cat]
+    rec = recall_thresholds(opts.interpolation)
+    max_dets = np.asarray(opts.max_detections, dtype=np.int64)
+    precision, recall, scores, ap, order = _accumulate(
+        cat_offsets, state.det_score, state.det_rank, state.det_code, n_gt, max_dets,
+        rec, opts.interpolation, opts.iou_thresholds.shape[0], opts.backend,
+    )
+    return Accumulation(cats, rec, precision, recall, scores, ap, n_gt, cat_offsets, order,
+                        state.det_score, state.det_code)

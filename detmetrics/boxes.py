@@ -1,14 +1,16 @@
 """Box formats and conversions: ``"xyxy"`` (default), ``"xywh"`` (COCO), ``"cxcywh"`` (YOLO).
 
 Conversions are elementwise arithmetic on ``(N, 4)`` arrays; NumPy already
-runs them at memory speed, so this family has no separate Numba kernel.
+runs them at memory speed, so this family has no separate Numba kernel (the
+arithmetic lives in ``_box_convert``, below the validators).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ._validate import as_array, check_box_format
+from ._box_convert import _convert_reference
+from ._validate import as_array, as_boxes, check_box_format
 
 __all__ = ["convert_boxes", "box_area"]
 
@@ -47,46 +49,12 @@ def convert_boxes(boxes, src: str, dst: str) -> np.ndarray:
     check_box_format(src)
     if not isinstance(dst, str) or dst not in ("xyxy", "xywh", "cxcywh"):
         raise ValueError(f"dst must be one of 'xyxy', 'xywh', 'cxcywh'; got {dst!r}")
-    from ._validate import as_boxes
-
     # validate in the source format (negative w/h or x2 < x1 are errors there)
     as_boxes(boxes, "boxes", box_format=src)
     arr = as_array(boxes, "boxes")
     if arr.size == 0:
         return np.zeros((0, 4), dtype=np.float64)
     return np.ascontiguousarray(_convert_reference(arr, src, dst))
-
-
-def _convert_reference(boxes: np.ndarray, src: str, dst: str) -> np.ndarray:
-    """Format conversion on a validated ``(N, 4)`` float64 array (always a copy)."""
-    b = np.array(boxes, dtype=np.float64, copy=True)
-    if src == dst:
-        return b
-    # to xyxy
-    if src == "xywh":
-        b[:, 2] = b[:, 0] + b[:, 2]
-        b[:, 3] = b[:, 1] + b[:, 3]
-    elif src == "cxcywh":
-        half_w = b[:, 2] / 2.0
-        half_h = b[:, 3] / 2.0
-        x1 = b[:, 0] - half_w
-        y1 = b[:, 1] - half_h
-        b[:, 2] = b[:, 0] + half_w
-        b[:, 3] = b[:, 1] + half_h
-        b[:, 0] = x1
-        b[:, 1] = y1
-    # from xyxy
-    if dst == "xywh":
-        b[:, 2] = b[:, 2] - b[:, 0]
-        b[:, 3] = b[:, 3] - b[:, 1]
-    elif dst == "cxcywh":
-        w = b[:, 2] - b[:, 0]
-        h = b[:, 3] - b[:, 1]
-        b[:, 0] = b[:, 0] + w / 2.0
-        b[:, 1] = b[:, 1] + h / 2.0
-        b[:, 2] = w
-        b[:, 3] = h
-    return b
 
 
 def box_area(boxes, *, box_format: str = "xyxy") -> np.ndarray:
@@ -98,8 +66,6 @@ def box_area(boxes, *, box_format: str = "xyxy") -> np.ndarray:
     >>> box_area([[0, 0, 10, 5], [2, 2, 2, 9]]).tolist()
     [50.0, 0.0]
     """
-    from ._validate import as_boxes
-
     b = as_boxes(boxes, "boxes", box_format=box_format)
     return _area(b)
 

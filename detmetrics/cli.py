@@ -201,9 +201,9 @@ def _run_eval(args) -> int:
     if not 0 <= args.conf <= 1:
         raise CLIError(f"--conf must be in [0, 1]; got {args.conf}")
 
-    from .evaluate import mean_ap
+    from .evaluate import evaluate_files
 
-    result = mean_ap(pred.records, gt.records, **gt.mean_ap_kwargs(), **options)
+    result, _ = evaluate_files(gt, pred, **options)
 
     kind = "YOLO-OBB" if gt.obb else ("YOLO" if gt.source == "yolo" else "COCO")
     print(f"ground truth: {gt_path}  ({kind}, {len(gt)} images, {gt.n_objects} objects, {len(gt.class_names)} classes)")

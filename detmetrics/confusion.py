@@ -29,9 +29,13 @@ from __future__ import annotations
 import numpy as np
 
 from ._backend import kernel, resolve_backend
-from ._validate import as_boxes, as_labels, as_scores, check_box_format, check_threshold
+from ._validate import as_any_boxes, as_labels, as_scores, check_box_format, check_threshold
 
 __all__ = ["confusion_matrix"]
+
+
+#: The most classes a confusion matrix takes: (4097)^2 int64 counts are 134 MB.
+MAX_CLASSES = 4096
 
 
 def confusion_matrix(
@@ -57,7 +61,7 @@ def confusion_matrix(
         One dict per image with ``"boxes"`` and ``"labels"``; other keys
         (``iscrowd``, ``area``) are ignored, as ultralytics has no crowds.
     num_classes : int, optional
-        Number of classes; labels must be in ``[0, num_classes)``.  Default:
+        Number of classes (at most 4096); labels must be in ``[0, num_classes)``.  Default:
         the largest label seen plus one.
     conf_threshold : float, default=0.25
         Detections with ``score > conf_threshold`` are counted (ultralytics'
@@ -118,9 +122,15 @@ def confusion_matrix(
     flat_gt = np.concatenate(gt_labels) if gt_labels else np.zeros(0, np.int64)
     seen = max(int(flat_det.max(initial=-1)), int(flat_gt.max(initial=-1))) + 1
     if num_classes is None:
+        if seen > MAX_CLASSES:
+            raise ValueError(f"labels go up to {seen - 1}: a confusion matrix takes class indices below "
+                             f"{MAX_CLASSES} (a ({seen} + 1)^2 matrix would not fit); map ids to indices first")
         num_classes = seen
     if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes < 0:
         raise ValueError(f"num_classes must be a non-negative integer; got {num_classes!r}")
+    if num_classes > MAX_CLASSES:
+        raise ValueError(f"num_classes must be <= {MAX_CLASSES} (the matrix is (num_classes + 1)^2 int64); "
+                         f"got {num_classes}")
     num_classes = int(num_classes)
     for name, labels in (("predictions", flat_det), ("ground_truths", flat_gt)):
         bad = (labels < 0) | (labels >= num_classes)
@@ -130,27 +140,26 @@ def confusion_matrix(
     det_offsets = _offsets(det_labels)
     gt_offsets = _offsets(gt_labels)
     iou_flat, iou_offsets = _iou_blocks(det_boxes, gt_boxes, backend)
-    det_labels = np.ascontiguousarray(flat_det, dtype=np.int64)
-    gt_labels = np.ascontiguousarray(flat_gt, dtype=np.int64)
+    det_label_array = np.ascontiguousarray(flat_det, dtype=np.int64)
+    gt_label_array = np.ascontiguousarray(flat_gt, dtype=np.int64)
     if backend == "numba":
         out = np.zeros((num_classes + 1, num_classes + 1), dtype=np.int64)
         cap = max(1, int((iou_offsets[1:] - iou_offsets[:-1]).max(initial=0)))
-        _confusion_kernel(iou_flat, iou_offsets, det_labels, det_offsets, gt_labels, gt_offsets,
+        _confusion_kernel(iou_flat, iou_offsets, det_label_array, det_offsets, gt_label_array, gt_offsets,
                           iou_threshold, num_classes, out, cap)
         return out
-    return _confusion_reference(iou_flat, iou_offsets, det_labels, det_offsets, gt_labels, gt_offsets,
+    return _confusion_reference(iou_flat, iou_offsets, det_label_array, det_offsets, gt_label_array, gt_offsets,
                                 iou_threshold, num_classes)
 
 
 def _as_any_boxes(boxes, name: str, box_format: str) -> np.ndarray:
-    arr = np.asarray(boxes) if not isinstance(boxes, np.ndarray) else boxes
-    if arr.ndim == 3 or (arr.ndim == 2 and arr.shape[1] in (5, 8)):
-        from .rotated import as_quads, as_rotated_boxes, rotated_to_corners
+    """The box gate, with rotated boxes turned into their corners (IoU is then polygon IoU)."""
+    arr, kind = as_any_boxes(boxes, name, box_format=box_format)
+    if kind == "rotated":
+        from .rotated import rotated_to_corners
 
-        if arr.ndim == 2 and arr.shape[1] == 5:
-            return rotated_to_corners(as_rotated_boxes(arr, name))
-        return as_quads(arr, name)
-    return as_boxes(arr, name, box_format=box_format)
+        return rotated_to_corners(arr)
+    return arr
 
 
 def _offsets(parts) -> np.ndarray:

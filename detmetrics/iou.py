@@ -103,15 +103,21 @@ def _box_iou_kernel(b1, b2, out):
         x1, y1, x2, y2 = b1[i, 0], b1[i, 1], b1[i, 2], b1[i, 3]
         area1 = (x2 - x1) * (y2 - y1)
         for j in range(m):
-            w = min(x2, b2[j, 2]) - max(x1, b2[j, 0])
-            h = min(y2, b2[j, 3]) - max(y1, b2[j, 1])
-            if w < 0.0:
-                w = 0.0
-            if h < 0.0:
-                h = 0.0
-            inter = w * h
-            union = area1 + area2[j] - inter
+            inter, union = _inter_union(x1, y1, x2, y2, area1, b2[j, 0], b2[j, 1], b2[j, 2], b2[j, 3], area2[j])
             out[i, j] = inter / union if union > 0.0 else 0.0
+
+
+@kernel
+def _inter_union(x1, y1, x2, y2, area1, u1, v1, u2, v2, area2):
+    """Intersection and union of two xyxy boxes (the reference's arithmetic), for both IoU kernels."""
+    w = min(x2, u2) - max(x1, u1)
+    h = min(y2, v2) - max(y1, v1)
+    if w < 0.0:
+        w = 0.0
+    if h < 0.0:
+        h = 0.0
+    inter = w * h
+    return inter, area1 + area2 - inter
 
 
 def generalized_box_iou(boxes1, boxes2, *, box_format="xyxy", backend="auto") -> np.ndarray:
@@ -258,15 +264,8 @@ def _box_iou_variant_kernel(b1, b2, variant, eps, atan1, atan2, ciou_scale, out)
         x1, y1, x2, y2 = b1[i, 0], b1[i, 1], b1[i, 2], b1[i, 3]
         area1 = (x2 - x1) * (y2 - y1)
         for j in range(m):
-            w = min(x2, b2[j, 2]) - max(x1, b2[j, 0])
-            h = min(y2, b2[j, 3]) - max(y1, b2[j, 1])
-            if w < 0.0:
-                w = 0.0
-            if h < 0.0:
-                h = 0.0
-            inter = w * h
             area2 = (b2[j, 2] - b2[j, 0]) * (b2[j, 3] - b2[j, 1])
-            union = area1 + area2 - inter
+            inter, union = _inter_union(x1, y1, x2, y2, area1, b2[j, 0], b2[j, 1], b2[j, 2], b2[j, 3], area2)
             iou = inter / union if union > 0.0 else 0.0
             wi = max(x2, b2[j, 2]) - min(x1, b2[j, 0])
             hi = max(y2, b2[j, 3]) - min(y1, b2[j, 1])

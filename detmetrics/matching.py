@@ -1,5 +1,10 @@
 """COCO matching: per-group IoU blocks and greedy detection/ground-truth matching.
 
+Evaluation stage 2 of 4 (after ``detmetrics._inputs``, before ``detmetrics.ap``):
+``match`` turns a ``FlatData`` record into a mergeable ``MatchState``.  It is
+the one place that picks the geometry (``_IOU_BLOCKS``: xywh boxes here,
+rotated boxes and quads from ``detmetrics.rotated``).
+
 Evaluation works on *groups*: the detections and ground truths of one
 (image, category) pair.  Everything is flat: group ``g`` owns detections
 ``det_offsets[g]:det_offsets[g+1]`` (sorted by decreasing score, stable, and
@@ -11,7 +16,7 @@ already cut to the largest ``max_detections``) and ground truths
    boxes), so that an IoU sitting exactly on a threshold compares the way it
    does in pycocotools.  For a crowd ground truth the value is
    ``intersection / area(det)``.  Rotated boxes and quads get their blocks from
-   ``detmetrics.rotated._iou_blocks_oriented`` instead.
+   ``detmetrics.rotated._iou_blocks_oriented`` instead (same layout).
 2. ``_match_groups`` is geometry-free: from the blocks and the area fields
    it runs pycocotools' ``evaluateImg`` for every area range and IoU threshold:
 
@@ -48,11 +53,13 @@ accumulation needs (see ``detmetrics.ap``).
 
 from __future__ import annotations
 
+from dataclasses import dataclass, fields
+
 import numpy as np
 
 from ._backend import kernel
 
-__all__: list[str] = []
+__all__ = ["MATCHING_RULES", "MatchState", "PackedState", "match"]
 
 #: ``matching=`` rules: pycocotools' and the PASCAL VOC / DOTA devkits'
 MATCHING_RULES = ("coco", "voc")
@@ -619,3 +626,183 @@ def _match_groups_voc_kernel(iou_flat, iou_offsets, det_offsets, gt_offsets, det
                         taken[m] = 1
                         code = 1
                     det_code[d, a, t] = code
+
+
+# --------------------------------------------------------------------------------------
+# the stage: FlatData -> MatchState
+
+
+@dataclass
+class MatchState:
+    """Per-detection matching results in (category, image, rank) order, plus ground-truth ignore flags.
+
+    All an accumulation needs, and nothing more (no boxes): the ``Evaluator``
+    keeps and merges these.
+    """
+
+    det_cat: np.ndarray      # (D,) int64 label
+    det_img: np.ndarray      # (D,) int64 image key
+    det_score: np.ndarray    # (D,) float64
+    det_rank: np.ndarray     # (D,) int64 position in its (image, category) group
+    det_code: np.ndarray     # (D, A, T) uint8: 0 ignored, 1 true positive, 2 false positive
+    gt_cat: np.ndarray       # (G,) int64
+    gt_img: np.ndarray       # (G,) int64
+    gt_ignored: np.ndarray   # (G, A) uint8
+
+    @classmethod
+    def empty(cls, n_area: int, n_thr: int) -> "MatchState":
+        z = np.zeros(0, np.int64)
+        return cls(z, z, np.zeros(0), z, np.zeros((0, n_area, n_thr), np.uint8), z, z, np.zeros((0, n_area), np.uint8))
+
+    @classmethod
+    def concat(cls, states: list) -> "MatchState":
+        if len(states) == 1:
+            return states[0]
+        return cls(*(np.concatenate([getattr(s, f.name) for s in states], axis=0) for f in fields(cls)))
+
+    def shifted(self, shift: int) -> "MatchState":
+        """The same state with image keys moved by ``shift`` (merging unkeyed evaluators)."""
+        moved = MatchState(**{f.name: getattr(self, f.name) for f in fields(self)})
+        moved.det_img = self.det_img + shift
+        moved.gt_img = self.gt_img + shift
+        return moved
+
+    def pack(self) -> "PackedState":
+        """The compact form the Evaluator keeps and ships (see ``PackedState``)."""
+        return PackedState.pack(self)
+
+    def sorted(self) -> "MatchState":
+        """The state in (category, image key, rank) order (itself when it already is)."""
+        c, i, r = self.det_cat, self.det_img, self.det_rank
+        if c.shape[0] > 1:
+            same_c = c[1:] == c[:-1]
+            same_i = same_c & (i[1:] == i[:-1])
+            ok = (c[1:] > c[:-1]) | (same_c & (i[1:] > i[:-1])) | (same_i & (r[1:] > r[:-1]))
+            if not ok.all():
+                order = np.lexsort((r, i, c))
+                return MatchState(c[order], i[order], self.det_score[order], r[order], self.det_code[order],
+                                  self.gt_cat, self.gt_img, self.gt_ignored)
+        return self
+
+
+def _small_ints(values: np.ndarray) -> np.ndarray:
+    """``values`` (int64) in the smallest signed integer dtype that holds them all (exactly)."""
+    if values.shape[0] == 0:
+        return values.astype(np.int8)
+    lo, hi = int(values.min()), int(values.max())
+    for dtype in (np.int8, np.int16, np.int32):
+        info = np.iinfo(dtype)
+        if info.min <= lo and hi <= info.max:
+            return values.astype(dtype)
+    return values.astype(np.int64)
+
+
+@dataclass
+class PackedState:
+    """A ``MatchState`` in few bytes: what the Evaluator keeps between updates and what travels.
+
+    Per kept detection: the score (float64, exact), the category, image key
+    and rank in the smallest integer dtypes that hold them, and the codes as
+    two bit-planes (true positive, false positive; neither = ignored) over
+    the ``A * T`` area ranges and thresholds.  With COCO's defaults (4 area
+    ranges, 10 thresholds, ids below 2**15, ranks below 128) that is
+    8 + 2 + 2 + 1 + 2 * 5 = 23 bytes instead of 72.  Ground truths keep their
+    category, image key and a bit-plane of ignore flags.
+    """
+
+    n_area: int
+    n_thr: int
+    det_cat: np.ndarray
+    det_img: np.ndarray
+    det_score: np.ndarray
+    det_rank: np.ndarray
+    det_tp: np.ndarray      # (D, ceil(A*T / 8)) uint8, np.packbits of code == 1
+    det_fp: np.ndarray      # (D, ceil(A*T / 8)) uint8, np.packbits of code == 2
+    gt_cat: np.ndarray
+    gt_img: np.ndarray
+    gt_ignored: np.ndarray  # (G, ceil(A / 8)) uint8, np.packbits of gt_ignored
+
+    @classmethod
+    def pack(cls, state: MatchState) -> "PackedState":
+        n_det, n_area, n_thr = state.det_code.shape
+        codes = state.det_code.reshape(n_det, n_area * n_thr)
+        return cls(
+            n_area, n_thr, _small_ints(state.det_cat), _small_ints(state.det_img), state.det_score,
+            _small_ints(state.det_rank), np.packbits(codes == 1, axis=1), np.packbits(codes == 2, axis=1),
+            _small_ints(state.gt_cat), _small_ints(state.gt_img), np.packbits(state.gt_ignored != 0, axis=1),
+        )
+
+    def unpack(self) -> MatchState:
+        n_det, width = self.det_score.shape[0], self.n_area * self.n_thr
+        tp = np.unpackbits(self.det_tp, axis=1, count=width)
+        fp = np.unpackbits(self.det_fp, axis=1, count=width)
+        code = (tp + 2 * fp).astype(np.uint8).reshape(n_det, self.n_area, self.n_thr)
+        ignored = np.unpackbits(self.gt_ignored, axis=1, count=self.n_area)
+        as64 = lambda a: np.ascontiguousarray(a, dtype=np.int64)
+        return MatchState(as64(self.det_cat), as64(self.det_img), self.det_score, as64(self.det_rank),
+                          np.ascontiguousarray(code), as64(self.gt_cat), as64(self.gt_img),
+                          np.ascontiguousarray(ignored, dtype=np.uint8))
+
+    def shifted(self, shift: int) -> "PackedState":
+        """Image keys moved by ``shift`` (re-packed: the shift may need a wider dtype)."""
+        return self.unpack().shifted(shift).pack()
+
+    @property
+    def nbytes(self) -> int:
+        return sum(getattr(self, f.name).nbytes for f in fields(self) if isinstance(getattr(self, f.name), np.ndarray))
+
+
+def _oriented_blocks(det_box, gt_box, gt_crowd, det_offsets, gt_offsets, backend):
+    from .rotated import _iou_blocks_oriented
+
+    return _iou_blocks_oriented(det_box, gt_box, gt_crowd, det_offsets, gt_offsets, backend)
+
+
+#: The geometry pick: box kind -> per-group IoU blocks (same signature, same flat layout).
+_IOU_BLOCKS = {"axis": _iou_blocks, "rotated": _oriented_blocks, "quad": _oriented_blocks}
+
+
+def match(flat, opts, cats: np.ndarray, image_keys=None) -> MatchState:
+    """Sort, group, compute the IoU blocks for ``flat.kind`` and match every group.
+
+    ``flat`` is a ``detmetrics._inputs.FlatData``, ``opts`` its ``Options``
+    (backend already resolved), ``cats`` the sorted category set every label
+    belongs to; ``image_keys`` maps image positions to keys (the Evaluator's
+    image ids).
+    """
+    backend = opts.backend
+    n_img = max(int(flat.n_images), 1)
+    det_key = np.searchsorted(cats, flat.det_label).astype(np.int64) * n_img + flat.det_img
+    gt_key = np.searchsorted(cats, flat.gt_label).astype(np.int64) * n_img + flat.gt_img
+    order, rank, gt_order, det_offsets, gt_offsets = _group(
+        det_key, flat.det_score, gt_key, max(cats.shape[0], 1) * n_img, opts.max_detections[-1], backend)
+    det_box = np.take(flat.det_box, order, axis=0)  # np.take: ~3x faster than fancy row indexing
+    gt_box = np.take(flat.gt_box, gt_order, axis=0)
+    gt_crowd = np.ascontiguousarray(flat.gt_crowd[gt_order])
+    iou_flat, iou_offsets = _IOU_BLOCKS[flat.kind](det_box, gt_box, gt_crowd, det_offsets, gt_offsets, backend)
+    det_area = np.ascontiguousarray(flat.det_area[order])
+    gt_area = np.ascontiguousarray(flat.gt_area[gt_order])
+    difficult = np.ascontiguousarray(flat.gt_difficult[gt_order])
+    if opts.matching == "voc":
+        det_codes, gt_ignored = _match_groups_voc(
+            iou_flat, iou_offsets, det_offsets, gt_offsets, det_area, gt_area, gt_crowd,
+            opts.area_array, opts.iou_thresholds, backend, gt_difficult=difficult,
+        )
+    else:
+        det_codes, gt_ignored = _match_groups(
+            iou_flat, iou_offsets, det_offsets, gt_offsets, det_area, gt_area,
+            gt_crowd, np.ascontiguousarray(flat.gt_zero_id[gt_order]),
+            opts.area_array, _effective_thresholds(opts.iou_thresholds), backend, gt_difficult=difficult,
+        )
+    det_img = flat.det_img[order]
+    gt_img = flat.gt_img[gt_order]
+    if image_keys is not None:
+        det_img = image_keys[det_img]
+        gt_img = image_keys[gt_img]
+    return MatchState(
+        det_cat=np.ascontiguousarray(flat.det_label[order]), det_img=np.ascontiguousarray(det_img),
+        det_score=np.ascontiguousarray(flat.det_score[order]), det_rank=np.ascontiguousarray(rank),
+        det_code=det_codes,
+        gt_cat=np.ascontiguousarray(flat.gt_label[gt_order]), gt_img=np.ascontiguousarray(gt_img),
+        gt_ignored=gt_ignored,
+    )

@@ -34,7 +34,7 @@ import numbers
 import numpy as np
 
 from ._backend import kernel, resolve_backend
-from ._validate import as_array, as_boxes, as_labels, as_scores, check_choice, check_positive, check_threshold
+from ._validate import MAX_COUNT, as_any_boxes, as_labels, as_scores, check_choice, check_positive, check_threshold
 
 __all__ = ["filter_by_confidence", "nms", "batched_nms", "soft_nms"]
 
@@ -44,27 +44,6 @@ __all__ = ["filter_by_confidence", "nms", "batched_nms", "soft_nms"]
 # ---------------------------------------------------------------------------
 
 
-def _is_oriented(boxes) -> bool:
-    """True for ``(N, 5)`` rotated boxes and ``(N, 4, 2)`` quads (no copy for ndarrays)."""
-    try:
-        shape = np.shape(boxes) if not hasattr(boxes, "shape") else tuple(boxes.shape)
-    except ValueError:  # ragged nesting: as_boxes reports it, naming the argument
-        return False
-    return (len(shape) == 2 and shape[1] == 5) or (len(shape) == 3 and shape[1:] == (4, 2))
-
-
-def _as_any_boxes(boxes, box_format):
-    """Validate axis-aligned (N,4), rotated (N,5) or quad (N,4,2) boxes; return (array, oriented)."""
-    if _is_oriented(boxes):
-        from .rotated import as_quads, as_rotated_boxes
-
-        arr = as_array(boxes, "boxes")
-        if arr.ndim == 3:
-            return as_quads(arr, "boxes"), True
-        return as_rotated_boxes(arr, "boxes"), True
-    return as_boxes(boxes, "boxes", box_format=box_format), False
-
-
 def _check_max_detections(max_detections):
     if max_detections is None:
         return None
@@ -72,6 +51,9 @@ def _check_max_detections(max_detections):
         raise TypeError(f"max_detections must be a non-negative int or None; got {max_detections!r}")
     if max_detections < 0:
         raise ValueError(f"max_detections must be >= 0; got {max_detections}")
+    if max_detections > MAX_COUNT:
+        raise ValueError(f"max_detections must be <= 2**62 (a larger budget keeps every box anyway); "
+                         f"got {max_detections}")
     return int(max_detections)
 
 
@@ -116,7 +98,7 @@ def filter_by_confidence(scores, min_score, *, max_detections=None, backend="aut
     min_score = float(check_threshold(min_score, "min_score", low=-math.inf, high=math.inf))
     limit = _check_max_detections(max_detections)
     if resolve_backend(backend) == "numba":
-        return _filter_by_confidence_kernel(s, min_score, -1 if limit is None else limit)
+        return _filter_by_confidence_kernel(s, min_score, -1 if limit is None else min(limit, s.shape[0]))
     keep = _filter_by_confidence_reference(s, min_score)
     return keep if limit is None else keep[:limit]
 
@@ -215,11 +197,11 @@ def nms(boxes, scores, iou_threshold=0.5, *, box_format="xyxy", backend="auto") 
     >>> nms(np.empty((0, 4)), np.empty(0)).tolist()
     []
     """
-    b, oriented = _as_any_boxes(boxes, box_format)
+    b, kind = as_any_boxes(boxes, "boxes", box_format=box_format)
     s = as_scores(scores, "scores", length=b.shape[0])
     thr = check_threshold(iou_threshold, "iou_threshold")
     labels = np.zeros(b.shape[0], dtype=np.int64)
-    return _dispatch_nms(b, s, labels, thr, oriented, resolve_backend(backend))
+    return _dispatch_nms(b, s, labels, thr, kind, resolve_backend(backend))
 
 
 def batched_nms(boxes, scores, labels, iou_threshold=0.5, *, box_format="xyxy", backend="auto") -> np.ndarray:
@@ -252,26 +234,56 @@ def batched_nms(boxes, scores, labels, iou_threshold=0.5, *, box_format="xyxy", 
     >>> batched_nms(boxes, [0.9, 0.8, 0.7], [0, 0, 1]).tolist()
     [0, 2]
     """
-    b, oriented = _as_any_boxes(boxes, box_format)
+    b, kind = as_any_boxes(boxes, "boxes", box_format=box_format)
     s = as_scores(scores, "scores", length=b.shape[0])
     lab = as_labels(labels, "labels", length=b.shape[0])
     thr = check_threshold(iou_threshold, "iou_threshold")
-    return _dispatch_nms(b, s, lab, thr, oriented, resolve_backend(backend))
+    return _dispatch_nms(b, s, lab, thr, kind, resolve_backend(backend))
 
 
-def _dispatch_nms(boxes, scores, labels, iou_threshold, oriented, backend):
-    if oriented:
-        from .rotated import _nms_oriented
+def _dispatch_nms(boxes, scores, labels, iou_threshold, kind, backend):
+    """Greedy (class-aware) NMS on validated boxes of any kind: the kernel per geometry, or the one reference."""
+    order = np.argsort(-scores, kind="stable").astype(np.int64)
+    if kind != "axis":
+        from .rotated import _CLIP_CAPACITY, _nms_oriented_kernel, _polygon_iou_row_reference, _polygon_setup
 
-        return _nms_oriented(boxes, scores, labels, iou_threshold, backend)
-    if backend == "numba":
-        n = boxes.shape[0]
-        order = np.argsort(-scores, kind="stable").astype(np.int64)
-        index = _spatial_index(boxes, labels)
-        keep = np.empty(n, dtype=np.int64)
-        count = _nms_kernel(boxes, order, *index, iou_threshold, keep)
-        return keep[:count].copy()
-    return _nms_reference(boxes, scores, labels, iou_threshold)
+        polys, bounds, area = _polygon_setup(boxes)
+        if backend == "numba":
+            keep = np.empty(order.shape[0], dtype=np.int64)
+            suppressed = np.zeros(order.shape[0], dtype=np.uint8)
+            count = _nms_oriented_kernel(polys, bounds, area, order, labels, iou_threshold, suppressed, keep,
+                                         _CLIP_CAPACITY)
+            return keep[:count].copy()
+        iou_row = _polygon_iou_row_reference(polys, bounds, area)
+    else:
+        if backend == "numba":
+            index = _spatial_index(boxes, labels)
+            keep = np.empty(order.shape[0], dtype=np.int64)
+            count = _nms_kernel(boxes, order, *index, iou_threshold, keep)
+            return keep[:count].copy()
+
+        def iou_row(i, others):
+            return _iou_row_reference(boxes, i, others)
+
+    return _greedy_nms_reference(order, labels, iou_row, iou_threshold)
+
+
+def _greedy_nms_reference(order, labels, iou_row, iou_threshold):
+    """Greedy NMS for every geometry: ``iou_row(i, others)`` is box ``i``'s IoU with the boxes ``others``.
+
+    Boxes are visited in ``order``; a box not yet suppressed is kept and
+    suppresses the later boxes of its label whose IoU with it is ``> iou_threshold``.
+    """
+    suppressed = np.zeros(order.shape[0], dtype=bool)
+    keep = []
+    for rank, i in enumerate(order):
+        if suppressed[i]:
+            continue
+        keep.append(i)
+        later = order[rank + 1 :]
+        later = later[~suppressed[later] & (labels[later] == labels[i])]
+        suppressed[later[iou_row(i, later) > iou_threshold]] = True
+    return np.array(keep, dtype=np.int64)
 
 
 def _iou_row_reference(boxes, i, others):
@@ -284,20 +296,6 @@ def _iou_row_reference(boxes, i, others):
     area = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
     union = (area_i + area) - inter
     return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0.0)
-
-
-def _nms_reference(boxes, scores, labels, iou_threshold):
-    order = np.argsort(-scores, kind="stable")
-    suppressed = np.zeros(boxes.shape[0], dtype=bool)
-    keep = []
-    for rank, i in enumerate(order):
-        if suppressed[i]:
-            continue
-        keep.append(i)
-        later = order[rank + 1 :]
-        later = later[~suppressed[later] & (labels[later] == labels[i])]
-        suppressed[later[_iou_row_reference(boxes, i, later) > iou_threshold]] = True
-    return np.array(keep, dtype=np.int64)
 
 
 def _spatial_index(boxes, labels):
@@ -498,33 +496,47 @@ def soft_nms(
     >>> idx.tolist(), new.tolist()
     ([0, 2, 1], [0.9, 0.7, 0.4])
     """
-    b, oriented = _as_any_boxes(boxes, box_format)
+    b, kind = as_any_boxes(boxes, "boxes", box_format=box_format)
     s = as_scores(scores, "scores", length=b.shape[0])
     method = check_choice(method, "method", ("gaussian", "linear"))
     sigma = check_positive(sigma, "sigma")
     thr = check_threshold(iou_threshold, "iou_threshold")
     score_threshold = check_positive(score_threshold, "score_threshold", allow_zero=True)
     resolved = resolve_backend(backend)
-    if oriented:
-        from .rotated import _soft_nms_oriented
-
-        return _soft_nms_oriented(b, s, method, sigma, thr, score_threshold, resolved)
     gaussian = method == "gaussian"
-    if resolved == "numba":
-        n = b.shape[0]
-        labels = np.zeros(n, dtype=np.int64)
-        by_x, seg_lo, seg_hi, seg_min_y1, seg_max_y2, reach, _, _ = _spatial_index(b, labels)
-        indices = np.empty(n, dtype=np.int64)
-        new_scores = np.empty(n, dtype=np.float64)
-        count = _soft_nms_kernel(
-            b, s, by_x, seg_lo, seg_hi, seg_min_y1, seg_max_y2, reach,
-            gaussian, sigma, thr, score_threshold, indices, new_scores,
-        )
-        return indices[:count].copy(), new_scores[:count].copy()
-    return _soft_nms_reference(b, s, gaussian, sigma, thr, score_threshold)
+    if kind != "axis":
+        from .rotated import _CLIP_CAPACITY, _polygon_iou_row_reference, _polygon_setup, _soft_nms_oriented_kernel
+
+        polys, bounds, area = _polygon_setup(b)
+        if resolved == "numba":
+            n = s.shape[0]
+            indices = np.empty(n, dtype=np.int64)
+            new_scores = np.empty(n, dtype=np.float64)
+            count = _soft_nms_oriented_kernel(polys, bounds, area, s, gaussian, sigma, thr, score_threshold,
+                                              indices, new_scores, _CLIP_CAPACITY)
+            return indices[:count].copy(), new_scores[:count].copy()
+        iou_row = _polygon_iou_row_reference(polys, bounds, area)
+    else:
+        if resolved == "numba":
+            n = b.shape[0]
+            labels = np.zeros(n, dtype=np.int64)
+            by_x, seg_lo, seg_hi, seg_min_y1, seg_max_y2, reach, _, _ = _spatial_index(b, labels)
+            indices = np.empty(n, dtype=np.int64)
+            new_scores = np.empty(n, dtype=np.float64)
+            count = _soft_nms_kernel(
+                b, s, by_x, seg_lo, seg_hi, seg_min_y1, seg_max_y2, reach,
+                gaussian, sigma, thr, score_threshold, indices, new_scores,
+            )
+            return indices[:count].copy(), new_scores[:count].copy()
+
+        def iou_row(i, others):
+            return _iou_row_reference(b, i, others)
+
+    return _soft_nms_reference(s, iou_row, gaussian, sigma, thr, score_threshold)
 
 
-def _soft_nms_reference(boxes, scores, gaussian, sigma, iou_threshold, score_threshold):
+def _soft_nms_reference(scores, iou_row, gaussian, sigma, iou_threshold, score_threshold):
+    """Soft-NMS for every geometry; ``iou_row(i, others)`` as in ``_greedy_nms_reference``."""
     current = scores.copy()
     alive = current >= score_threshold
     indices, new_scores = [], []
@@ -535,9 +547,9 @@ def _soft_nms_reference(boxes, scores, gaussian, sigma, iou_threshold, score_thr
         new_scores.append(current[best])
         alive[best] = False
         rest = np.flatnonzero(alive)
-        iou = _iou_row_reference(boxes, best, rest)
+        iou = iou_row(best, rest)
         if gaussian:
-            # math.exp per element: the kernel's exp, so both backends agree bit for bit
+            # math.exp per element: the kernels' exp, so both backends agree bit for bit
             decay = np.array([math.exp(-(v * v) / sigma) for v in iou], dtype=np.float64)
         else:
             decay = np.where(iou >= iou_threshold, 1.0 - iou, 1.0)

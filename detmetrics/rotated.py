@@ -69,7 +69,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._backend import kernel, resolve_backend
-from ._validate import as_array
+from ._validate import _canonical_start, _signed_area, as_quads, as_rotated_boxes
 
 __all__ = [
     "rotated_iou",
@@ -87,125 +87,6 @@ __all__ = [
 # has at most 8 vertices; each clipping step at most doubles the count even if
 # rounding makes the sign pattern ragged, so 4 * 2**4 = 64 can never overflow.
 _CLIP_CAPACITY = 64
-# Relative tolerance of the convexity test: a turn with sin(angle) > -1e-12 counts
-# as convex, so corners computed with rounding (zero-width boxes) are accepted.
-_CONVEX_RTOL = 1e-12
-
-
-# --------------------------------------------------------------------------------------
-# validation
-
-
-def as_rotated_boxes(boxes, name: str = "boxes") -> np.ndarray:
-    """Validate rotated boxes ``(cx, cy, w, h, angle)``; return contiguous ``(N, 5)`` float64.
-
-    Empty input gives ``(0, 5)``.  Raises ``ValueError`` for a wrong shape, NaN or
-    infinite values and a negative width or height (naming the row), ``TypeError``
-    for non-numeric data.
-
-    Examples
-    --------
-    >>> as_rotated_boxes([[5, 5, 4, 2, 0]]).tolist()
-    [[5.0, 5.0, 4.0, 2.0, 0.0]]
-    >>> as_rotated_boxes([]).shape
-    (0, 5)
-    """
-    arr = as_array(boxes, name)
-    if arr.size == 0 and arr.ndim <= 2 and (arr.ndim < 2 or arr.shape[-1] in (0, 5)):
-        return np.zeros((0, 5), dtype=np.float64)
-    if arr.ndim != 2 or arr.shape[1] != 5:
-        raise ValueError(f"{name} must have shape (N, 5) for rotated boxes (cx, cy, w, h, angle); got shape {arr.shape}")
-    finite = np.isfinite(arr)
-    if not finite.all():
-        row = int(np.flatnonzero(~finite.all(axis=1))[0])
-        raise ValueError(f"{name} contains NaN or infinite values (first at row {row}: {arr[row].tolist()})")
-    bad = (arr[:, 2] < 0) | (arr[:, 3] < 0)
-    if bad.any():
-        row = int(np.flatnonzero(bad)[0])
-        raise ValueError(f"{name} has a negative width or height at row {row} ({arr[row].tolist()})")
-    return np.array(arr, dtype=np.float64, order="C", copy=True)
-
-
-def as_quads(quads, name: str = "quads") -> np.ndarray:
-    """Validate convex quadrilaterals; return contiguous ``(N, 4, 2)`` float64, canonically ordered.
-
-    Accepts ``(N, 4, 2)`` or ``(N, 8)`` (``x1, y1, ..., x4, y4``).  Vertices must
-    be in boundary order, either orientation, any starting vertex; the result
-    is counter-clockwise (positive shoelace area) and starts at the vertex with
-    the smallest ``(x, y)``.  Empty input gives ``(0, 4, 2)``.
-
-    Raises ``ValueError`` for a wrong shape, NaN or infinite values, or a quad
-    that is not convex or is self-intersecting (naming the row).  Quads with
-    collinear corners (zero area, or a triangle with a repeated vertex) are
-    accepted.
-
-    Examples
-    --------
-    >>> as_quads([[[3, 0], [0, 0], [0, 2], [3, 2]]]).tolist()
-    [[[0.0, 0.0], [3.0, 0.0], [3.0, 2.0], [0.0, 2.0]]]
-    >>> as_quads([[0, 0, 1, 1, 1, 0, 0, 1]])
-    Traceback (most recent call last):
-    ...
-    ValueError: quads row 0 is not a convex quadrilateral with its vertices in boundary order (non-convex or self-intersecting): [[0.0, 0.0], [1.0, 1.0], [1.0, 0.0], [0.0, 1.0]]
-    """
-    arr = as_array(quads, name)
-    if arr.size == 0 and (
-        arr.ndim == 1 or (arr.ndim == 2 and arr.shape[1] in (0, 8)) or (arr.ndim == 3 and arr.shape[1:] == (4, 2))
-    ):
-        return np.zeros((0, 4, 2), dtype=np.float64)
-    if arr.ndim == 2 and arr.shape[1] == 8:
-        arr = arr.reshape(-1, 4, 2)
-    if arr.ndim != 3 or arr.shape[1:] != (4, 2):
-        raise ValueError(f"{name} must have shape (N, 4, 2) or (N, 8) for quadrilaterals; got shape {arr.shape}")
-    finite = np.isfinite(arr).reshape(arr.shape[0], -1).all(axis=1)
-    if not finite.all():
-        row = int(np.flatnonzero(~finite)[0])
-        raise ValueError(f"{name} contains NaN or infinite values (first at row {row}: {arr[row].tolist()})")
-    quads = np.array(arr, dtype=np.float64, order="C", copy=True)
-    # orient counter-clockwise: reverse the vertex order where the signed area is negative
-    clockwise = _signed_area(quads) < 0
-    quads[clockwise] = quads[clockwise, ::-1]
-    # convex: every turn e_k x e_{k+1} is >= 0 (up to a relative tolerance)
-    edges = np.roll(quads, -1, axis=1) - quads
-    nxt = np.roll(edges, -1, axis=1)
-    turn = edges[..., 0] * nxt[..., 1] - edges[..., 1] * nxt[..., 0]
-    scale = np.hypot(edges[..., 0], edges[..., 1]) * np.hypot(nxt[..., 0], nxt[..., 1])
-    bad = (turn < -_CONVEX_RTOL * scale).any(axis=1)
-    if bad.any():
-        row = int(np.flatnonzero(bad)[0])
-        raise ValueError(
-            f"{name} row {row} is not a convex quadrilateral with its vertices in boundary order "
-            f"(non-convex or self-intersecting): {arr[row].tolist()}"
-        )
-    return _canonical_start(quads)
-
-
-def _signed_area(polys: np.ndarray) -> np.ndarray:
-    """Shoelace signed area of ``(N, 4, 2)`` quads, relative to the first vertex."""
-    d = polys[:, 1:, :] - polys[:, :1, :]
-    c1 = d[:, 0, 0] * d[:, 1, 1] - d[:, 1, 0] * d[:, 0, 1]
-    c2 = d[:, 1, 0] * d[:, 2, 1] - d[:, 2, 0] * d[:, 1, 1]
-    return 0.5 * (c1 + c2)
-
-
-def _canonical_start(polys: np.ndarray) -> np.ndarray:
-    """Roll each quad so that it starts at its vertex with the smallest ``(x, y)`` (first on ties)."""
-    x, y = polys[:, :, 0], polys[:, :, 1]
-    xmin = np.minimum(np.minimum(x[:, 0], x[:, 1]), np.minimum(x[:, 2], x[:, 3]))
-    start = np.argmin(np.where(x == xmin[:, None], y, np.inf), axis=1)
-    out = np.empty_like(polys)
-    for shift in range(4):
-        rows = start == shift
-        out[rows] = np.roll(polys[rows], -shift, axis=1)
-    return out
-
-
-def _as_oriented(boxes, name: str) -> np.ndarray:
-    """Rotated boxes ``(N, 5)`` or quads ``(N, 4, 2)`` / ``(N, 8)`` -> validated array of that kind."""
-    arr = np.asarray(boxes) if not isinstance(boxes, np.ndarray) else boxes
-    if arr.ndim == 2 and arr.shape[1] == 5:
-        return as_rotated_boxes(arr, name)
-    return as_quads(arr, name)
 
 
 # --------------------------------------------------------------------------------------
@@ -729,43 +610,30 @@ def _polygon_iou_kernel(
 
 
 # --------------------------------------------------------------------------------------
-# hooks for nms.py and evaluation (INTERFACES.md, section A); inputs already validated
+# hooks for post-processing and evaluation; inputs already validated
 
 
-def _nms_oriented(boxes, scores, labels, iou_threshold, backend) -> np.ndarray:
-    """Greedy (class-aware) NMS on validated ``(N, 5)`` rotated boxes or ``(N, 4, 2)`` quads.
-
-    Stable sort by decreasing score; a box is suppressed when its IoU with an
-    already kept box of the same label is ``> iou_threshold``.  Returns the kept
-    indices (int64) by decreasing score.
-    """
+def _polygon_setup(boxes):
+    """Validated rotated boxes or quads -> ``(polys, bounds, area)``, the oriented NMS kernels' inputs."""
     polys = _to_polygons(boxes)
     bounds, area = _polygon_props(polys)
-    order = np.argsort(-scores, kind="stable").astype(np.int64)
-    labels = np.ascontiguousarray(labels, dtype=np.int64)
-    if backend == "numba":
-        keep = np.empty(order.shape[0], dtype=np.int64)
-        suppressed = np.zeros(order.shape[0], dtype=np.uint8)
-        count = _nms_oriented_kernel(polys, bounds, area, order, labels, float(iou_threshold), suppressed, keep, _CLIP_CAPACITY)
-        return keep[:count].copy()
-    return _nms_oriented_reference(polys, bounds, area, order, labels, float(iou_threshold))
+    return polys, bounds, area
 
 
-def _nms_oriented_reference(polys, bounds, area, order, labels, iou_threshold) -> np.ndarray:
-    suppressed = np.zeros(order.shape[0], dtype=bool)
-    keep = []
-    for pos, i in enumerate(order):
-        if suppressed[i]:
-            continue
-        keep.append(i)
-        rest = order[pos + 1 :]
-        rest = rest[~suppressed[rest] & (labels[rest] == labels[i])]
+def _polygon_iou_row_reference(polys, bounds, area):
+    """``iou_row(i, others)`` for the generic NMS references in ``detmetrics.postprocess``."""
+
+    def iou_row(i, others):
         one = slice(i, i + 1)
-        iou = _polygon_iou_reference(polys[one], bounds[one], area[one], polys[rest], bounds[rest], area[rest])[0]
-        suppressed[rest[iou > iou_threshold]] = True
-    return np.array(keep, dtype=np.int64)
+        return _polygon_iou_reference(polys[one], bounds[one], area[one], polys[others], bounds[others],
+                                      area[others])[0]
+
+    return iou_row
 
 
+# The oriented NMS kernels stay here, beside the clipping helpers they call (numba's cache
+# does not notice edits to helpers in other files); their reference is the generic one in
+# detmetrics.postprocess, fed with ``_polygon_iou_row_reference``.
 @kernel
 def _nms_oriented_kernel(polys, bounds, area, order, labels, iou_threshold, suppressed, keep, capacity):
     buf = np.empty((4, capacity), dtype=np.float64)
@@ -790,60 +658,6 @@ def _nms_oriented_kernel(polys, bounds, area, order, labels, iou_threshold, supp
             if iou > iou_threshold:
                 suppressed[j] = 1
     return count
-
-
-def _soft_nms_oriented(boxes, scores, method, sigma, iou_threshold, score_threshold, backend):
-    """Soft-NMS (Bodla et al. 2017) on validated ``(N, 5)`` rotated boxes or ``(N, 4, 2)`` quads.
-
-    Boxes scoring below ``score_threshold`` are dropped at the start.  Then
-    repeatedly select the highest current score (ties: lowest index) and decay
-    every remaining box by ``exp(-iou**2 / sigma)`` (``"gaussian"``) or by
-    ``1 - iou`` when ``iou >= iou_threshold`` (``"linear"``); a box whose score
-    falls below ``score_threshold`` is dropped.  Returns ``(indices, new_scores)``
-    in selection order (int64, float64).
-    """
-    polys = _to_polygons(boxes)
-    bounds, area = _polygon_props(polys)
-    scores = np.ascontiguousarray(scores, dtype=np.float64)
-    gaussian = method == "gaussian"
-    if backend == "numba":
-        n = scores.shape[0]
-        indices = np.empty(n, dtype=np.int64)
-        new_scores = np.empty(n, dtype=np.float64)
-        count = _soft_nms_oriented_kernel(
-            polys, bounds, area, scores, gaussian, float(sigma), float(iou_threshold), float(score_threshold),
-            indices, new_scores, _CLIP_CAPACITY,
-        )
-        return indices[:count].copy(), new_scores[:count].copy()
-    return _soft_nms_oriented_reference(
-        polys, bounds, area, scores, gaussian, float(sigma), float(iou_threshold), float(score_threshold)
-    )
-
-
-def _soft_decay_reference(iou, gaussian, sigma, iou_threshold):
-    if gaussian:
-        if sigma > 0.0:
-            return np.exp(-(iou * iou) / sigma)
-        return np.where(iou > 0.0, 0.0, 1.0)
-    return np.where(iou >= iou_threshold, 1.0 - iou, 1.0)
-
-
-def _soft_nms_oriented_reference(polys, bounds, area, scores, gaussian, sigma, iou_threshold, score_threshold):
-    current = scores.copy()
-    alive = current >= score_threshold
-    indices, new_scores = [], []
-    while alive.any():
-        candidates = np.flatnonzero(alive)
-        best = candidates[np.argmax(current[candidates])]  # argmax: first (lowest index) on ties
-        indices.append(best)
-        new_scores.append(current[best])
-        alive[best] = False
-        rest = np.flatnonzero(alive)
-        one = slice(best, best + 1)
-        iou = _polygon_iou_reference(polys[one], bounds[one], area[one], polys[rest], bounds[rest], area[rest])[0]
-        current[rest] = current[rest] * _soft_decay_reference(iou, gaussian, sigma, iou_threshold)
-        alive[rest[current[rest] < score_threshold]] = False
-    return np.array(indices, dtype=np.int64), np.array(new_scores, dtype=np.float64)
 
 
 @kernel
@@ -890,7 +704,7 @@ def _soft_nms_oriented_kernel(
 
 
 def _iou_blocks_oriented(det_boxes, gt_boxes, gt_crowd, det_offsets, gt_offsets, backend):
-    """Per-group IoU blocks for evaluation (INTERFACES.md A).
+    """Per-group IoU blocks for evaluation (the layout of ``detmetrics.matching``).
 
     Group ``g`` pairs detections ``det_offsets[g]:det_offsets[g+1]`` with ground
     truths ``gt_offsets[g]:gt_offsets[g+1]``; its block, row-major

@@ -5,7 +5,6 @@ import os
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -49,7 +48,7 @@ def test_demo_prints_coco_table_and_per_class_table(demo):
 def test_eval_matches_demo_and_api(tmp_path, demo):
     proc = run("eval", sample_path("yolo"), sample_path("yolo") / "predictions", "--json", tmp_path / "r.json")
     assert proc.returncode == 0, proc.stderr
-    table = lambda text: text[text.index("Average Precision"):text.index("(P, R, F1")]  # noqa: E731
+    table = lambda text: text[text.index("Average Precision"):text.index("(P, R, F1")]
     assert table(proc.stdout) == table(demo.stdout)
     data = json.loads((tmp_path / "r.json").read_text())
     assert len(data["stats"]) == 12

@@ -23,9 +23,10 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 
-from coco_generator import adversarial_datasets, has_zero_annotation_id, quirk_datasets, run_pycocotools, to_mean_ap
 from detmetrics import evaluate_coco, mean_ap
 from detmetrics.strategies import coco_datasets
+
+from coco_generator import adversarial_datasets, has_zero_annotation_id, quirk_datasets, run_pycocotools, to_mean_ap
 
 ATOL = 1e-12
 BACKENDS = ("numba", "numpy")

@@ -116,7 +116,10 @@ def _twice(first, second):
     (lambda: _twice({"image_ids": [3]}, {}), ValueError, "on every update or on none"),
     (lambda: Evaluator().update([P, P], [G, G], image_ids=[1, 1]), ValueError, "duplicate"),
     (lambda: Evaluator().update([P], [G], image_ids=[1, 2]), ValueError, "one integer per image"),
-    (lambda: Evaluator().merge(Evaluator(iou_thresholds=[0.5])), ValueError, "different options"),
+    (lambda: Evaluator().merge(Evaluator(iou_thresholds=[0.5])), ValueError,
+         r"different iou_thresholds: \[0.5, 0.55, .*\] vs \[0.5\]"),
+        (lambda: Evaluator().merge(Evaluator(max_detections=(1, 10))), ValueError,
+         r"different max_detections: \(1, 10, 100\) vs \(1, 10\)"),
     (lambda: Evaluator().merge("x"), TypeError, "must be an Evaluator"),
     (lambda: Evaluator(category_ids=[2, 3]).update([P], [G]), ValueError, "label 1, which is not in category_ids"),
     (lambda: Evaluator(category_ids="ab"), TypeError, "category_ids must be a sequence"),
@@ -168,3 +171,43 @@ def test_rotated_and_quads_shards():
     quads_p = [{**p, "boxes": rotated_to_corners(p["boxes"])} for p in preds]
     quads_g = [{**g, "boxes": rotated_to_corners(g["boxes"])} for g in gts]
     assert_allclose(mean_ap(quads_p, quads_g).stats, expected.stats, rtol=0, atol=1e-9)
+
+
+def test_merge_with_itself_is_an_error():
+    # it used to iterate the list it appended to, until MemoryError
+    e = Evaluator()
+    e.update([P], [G])
+    with pytest.raises(ValueError, match="cannot merge an evaluator with itself"):
+        e.merge(e)
+
+
+def test_packed_state_is_compact_and_exact():
+    import pickle
+
+    from detmetrics.matching import PackedState
+
+    rng = np.random.default_rng(3)
+    preds, gts = [], []
+    for _ in range(300):
+        b = rng.integers(0, 200, (20, 2)).astype(float)
+        b = np.hstack([b, b + rng.integers(1, 60, (20, 2))])
+        preds.append({"boxes": b, "scores": rng.random(20), "labels": rng.integers(0, 5, 20)})
+        gts.append({"boxes": b[:6] + rng.integers(0, 4, (6, 4)) * [0, 0, 1, 1], "labels": rng.integers(0, 5, 6),
+                    "iscrowd": rng.random(6) < 0.1})
+    ev = Evaluator()
+    ev.update(preds, gts, image_ids=np.arange(300) * 2**40)  # large keys: wider dtypes, still exact
+    n_det = sum(len(p["scores"]) for p in preds)
+    n_gt = sum(len(g["labels"]) for g in gts)
+    # COCO defaults: 4 area ranges x 10 thresholds -> 2 x 5 bytes of codes, the float64 score, an
+    # int64 image key (these keys need it), int8 category and rank; per ground truth int8 category,
+    # int64 key and one byte of ignore flags.  The unpacked state took 72 and 20 bytes.
+    assert ev.state_nbytes <= 28 * n_det + 10 * n_gt
+    assert len(pickle.dumps(ev)) < 28 * n_det + 10 * n_gt + 4096
+    state = ev._states[0]
+    assert isinstance(state, PackedState)
+    again = state.unpack().pack()
+    for name in ("det_cat", "det_img", "det_score", "det_rank", "det_tp", "det_fp", "gt_cat", "gt_img", "gt_ignored"):
+        assert np.array_equal(getattr(state, name), getattr(again, name)), name
+    expected = mean_ap(preds, gts)
+    got = ev.compute()
+    assert np.array_equal(got.stats, expected.stats) and np.array_equal(got.precision, expected.precision)

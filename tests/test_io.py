@@ -432,20 +432,9 @@ def test_load_dispatches_on_suffix(tmp_path):
 
 
 def _pycocotools_stats(gt_json, res_json):
-    import contextlib
-    import io
+    from _support import pycocotools_eval
 
-    from pycocotools.coco import COCO
-    from pycocotools.cocoeval import COCOeval
-
-    with contextlib.redirect_stdout(io.StringIO()):
-        coco_gt = COCO(str(gt_json))
-        coco_dt = coco_gt.loadRes(str(res_json))
-        ev = COCOeval(coco_gt, coco_dt, "bbox")
-        ev.evaluate()
-        ev.accumulate()
-        ev.summarize()
-    return ev
+    return pycocotools_eval(gt_json, res_json)[0]
 
 
 def _check_yolo_vs_coco(tmp, gt, pred):

@@ -15,9 +15,19 @@ from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 
 from detmetrics import box_iou, complete_box_iou, convert_boxes, distance_box_iou, generalized_box_iou
-from detmetrics.iou import _CIOU, _DIOU, _GIOU, _aspect_angle, _box_iou_kernel, _box_iou_reference
-from detmetrics.iou import _box_iou_variant_kernel, _box_iou_variant_reference
+from detmetrics.iou import (
+    _CIOU,
+    _DIOU,
+    _GIOU,
+    _aspect_angle,
+    _box_iou_kernel,
+    _box_iou_reference,
+    _box_iou_variant_kernel,
+    _box_iou_variant_reference,
+)
 from detmetrics.strategies import box_pairs
+
+from _support import ArrayLike
 
 FORMATS = ("xyxy", "xywh", "cxcywh")
 BACKENDS = ("numba", "numpy")
@@ -195,12 +205,6 @@ def test_degenerate_boxes_are_zero_not_nan(backend):
 ALL = [box_iou, generalized_box_iou, distance_box_iou, complete_box_iou]
 
 
-class ArrayLike:
-    def __init__(self, data):
-        self._data = np.asarray(data)
-
-    def __array__(self, dtype=None, copy=None):
-        return self._data if dtype is None else self._data.astype(dtype)
 
 
 @pytest.mark.parametrize("fn", ALL)

@@ -257,7 +257,7 @@ def test_invariant_to_common_similarity(b1, b2, phi, shift, scale):
 def test_equals_box_iou_when_axis_aligned(b1, b2, angle):
     b1[:, 4] = 0.0
     b2[:, 4] = angle
-    xyxy = lambda b: np.column_stack([b[:, 0] - b[:, 2] / 2, b[:, 1] - b[:, 3] / 2, b[:, 0] + b[:, 2] / 2, b[:, 1] + b[:, 3] / 2])  # noqa: E731
+    xyxy = lambda b: np.column_stack([b[:, 0] - b[:, 2] / 2, b[:, 1] - b[:, 3] / 2, b[:, 0] + b[:, 2] / 2, b[:, 1] + b[:, 3] / 2])
     assert_allclose(rotated_iou(b1, b2), box_iou(xyxy(b1), xyxy(b2)), rtol=0, atol=1e-12)
 
 

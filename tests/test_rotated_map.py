@@ -85,7 +85,7 @@ def test_rotated_and_quads_agree_on_random_scenes():
         det[:, 2:4] = np.abs(det[:, 2:4])
         ground_truths.append({"boxes": gt, "labels": rng.integers(0, 3, len(gt))})
         predictions.append({"boxes": det, "scores": rng.uniform(0, 1, len(det)), "labels": rng.integers(0, 3, len(det))})
-    as_quads = lambda items: [{**d, "boxes": rotated_to_corners(d["boxes"])} for d in items]  # noqa: E731
+    as_quads = lambda items: [{**d, "boxes": rotated_to_corners(d["boxes"])} for d in items]
     rotated = mean_ap(predictions, ground_truths)
     quads = mean_ap(as_quads(predictions), as_quads(ground_truths), area_ranges="coco")
     # quads' areas are polygon areas (equal to w*h up to rounding): the same stats

@@ -8,9 +8,19 @@ from hypothesis import given
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 
-from detmetrics import polygon_iou, rotated_iou
-from detmetrics.rotated import _nms_oriented, _soft_nms_oriented, as_quads, as_rotated_boxes
+from detmetrics import polygon_iou, rotated_iou, soft_nms
+from detmetrics._validate import as_quads, as_rotated_boxes, box_kind
+from detmetrics.postprocess import _dispatch_nms
 from detmetrics.strategies import quads, rotated_boxes
+
+
+def _nms_oriented(boxes, scores, labels, iou_threshold, backend):
+    return _dispatch_nms(boxes, scores, labels, iou_threshold, box_kind(boxes.shape), backend)
+
+
+def _soft_nms_oriented(boxes, scores, method, sigma, iou_threshold, score_threshold, backend):
+    return soft_nms(boxes, scores, method=method, sigma=sigma, iou_threshold=iou_threshold,
+                    score_threshold=score_threshold, backend=backend)
 
 BACKENDS = ["numba", "numpy"]
 THRESHOLDS = [0.0, 0.1, 0.3, 0.5, 0.7, 1.0]

@@ -5,8 +5,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from coco_generator import run_pycocotools
 from detmetrics.strategies import coco_datasets, detection_datasets, detections, ground_truths
+
+from coco_generator import run_pycocotools
 
 FORMATS = ("xyxy", "xywh", "cxcywh")
 

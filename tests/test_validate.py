@@ -20,17 +20,11 @@ from detmetrics._validate import (
 )
 from detmetrics.strategies import boxes
 
+from _support import ArrayLike
+
 FORMATS = ("xyxy", "xywh", "cxcywh")
 
 
-class ArrayLike:
-    """A tiny stand-in for a torch tensor: only ``__array__``."""
-
-    def __init__(self, data, dtype=None):
-        self._data = np.asarray(data, dtype=dtype)
-
-    def __array__(self, dtype=None, copy=None):
-        return self._data if dtype is None else self._data.astype(dtype)
 
 
 # ---------------------------------------------------------------------------
@@ -139,7 +133,7 @@ BAD = [
     (lambda: as_boxes([[], [], []]), ValueError, r"boxes must have shape \(N, 4\).*got shape \(3, 0\)"),
     (lambda: as_boxes(np.zeros((0, 4, 2))), ValueError, r"got shape \(0, 4, 2\)"),
     # values
-    (lambda: as_boxes([[0, 0, np.nan, 1]]), ValueError, "boxes contains NaN or infinite values \\(first at row 0\\)"),
+    (lambda: as_boxes([[0, 0, np.nan, 1]]), ValueError, "boxes contains NaN or infinite values \\(first at row 0: "),
     (lambda: as_boxes([[0, 0, 1, 1], [0, -np.inf, 1, 1]]), ValueError, "first at row 1"),
     (lambda: as_boxes([[0, 0, 1, 1], [3, 0, 2, 1]]), ValueError, r"boxes has x2 < x1 at row 1 \(\[3.0, 0.0, 2.0, 1.0\]\)"),
     (lambda: as_boxes([[0, 3, 1, 2]]), ValueError, "boxes has y2 < y1 at row 0"),

@@ -4,7 +4,9 @@ The readers return a ``DetectionData``: the per-image dicts that
 ``detmetrics.mean_ap`` takes, plus image ids, file names, class names and
 image sizes.  ``load_ground_truth`` and ``load_predictions`` detect
 the format from the path (a ``.json`` file is COCO, a folder or a ``.yaml`` is
-YOLO); ``evaluate_files`` reads a pair and runs ``detmetrics.mean_ap``.
+YOLO).  The readers know nothing of the evaluator: ``detmetrics.evaluate_files``
+reads a pair with them and runs ``mean_ap`` (``detmetrics.io.evaluate_files``
+is kept as an alias of it).
 
 >>> from detmetrics.io import load_ground_truth, load_predictions, sample_path
 >>> gt = load_ground_truth(sample_path("yolo"))
@@ -92,29 +94,11 @@ def load_predictions(path, ground_truth: DetectionData, *, category_ids: str = "
     return read_yolo_predictions(p, ground_truth, progress=progress)
 
 
-def evaluate_files(ground_truth, predictions, *, split: str = "val", sizes=None, obb=None,
-                   category_ids: str = "auto", progress=None, **options):
-    """Read a ground-truth / predictions pair and evaluate it with ``detmetrics.mean_ap``.
+def __getattr__(name):
+    # ``detmetrics.io.evaluate_files`` predates ``detmetrics.evaluate_files``; resolved lazily so
+    # that importing the readers never imports the evaluator
+    if name == "evaluate_files":
+        from ..evaluate import evaluate_files
 
-    ``ground_truth`` and ``predictions`` are paths (see
-    ``load_ground_truth`` and ``load_predictions``) or already read
-    ``DetectionData``; ``options`` go to ``detmetrics.mean_ap``
-    (``iou_thresholds``, ``max_detections``, ``interpolation``, ``backend``, ...).
-
-    Returns
-    -------
-    (EvaluationResult, DetectionData)
-        The result and the ground truth (for its class names).
-    """
-    from ..evaluate import mean_ap
-
-    gt = ground_truth if isinstance(ground_truth, DetectionData) else load_ground_truth(
-        ground_truth, split=split, sizes=sizes, obb=obb, progress=progress
-    )
-    pred = predictions if isinstance(predictions, DetectionData) else load_predictions(
-        predictions, gt, category_ids=category_ids, progress=progress
-    )
-    if len(pred) != len(gt):
-        raise ValueError(f"predictions cover {len(pred)} images but the ground truth has {len(gt)}")
-    options = {**gt.mean_ap_kwargs(), **options}
-    return mean_ap(pred.records, gt.records, **options), gt
+        return evaluate_files
+    raise AttributeError(f"module 'detmetrics.io' has no attribute {name!r}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -81,14 +82,14 @@ class DetectionData:
         """Total number of boxes over all images."""
         return int(sum(len(r["labels"]) for r in self.records))
 
-    def mean_ap_kwargs(self) -> dict:
+    def mean_ap_kwargs(self) -> dict[str, Any]:
         """Keyword arguments that tell ``detmetrics.mean_ap`` how to read ``records``.
 
         ``box_format`` for axis-aligned boxes and ``category_ids``: every class
         of the dataset, in id order, so the result's category axis is the
         dataset's (as in pycocotools), including classes with no boxes at all.
         """
-        kwargs = {} if self.obb else {"box_format": "xywh"}
+        kwargs: dict[str, Any] = {} if self.obb else {"box_format": "xywh"}
         if self.class_names:
             kwargs["category_ids"] = sorted(self.class_names)
         return kwargs

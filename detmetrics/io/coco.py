@@ -16,9 +16,11 @@ from __future__ import annotations
 import math
 import warnings
 from pathlib import Path
+from typing import TypeGuard
 
 import numpy as np
 
+from ._coco_decode import decode_json
 from ._common import DetectionData, empty_record, fspath, ultralytics_image_id
 
 __all__ = [
@@ -44,33 +46,17 @@ COCO80_TO_COCO91 = (
 
 
 def _load_json(source, what: str):
-    """(decoded object, display name) for a path, bytes or an already decoded object."""
-    if isinstance(source, (dict, list)):
-        return source, what
-    path = Path(fspath(source))
-    if not path.is_file():
-        raise ValueError(f"{what} file {fspath(source)!r} does not exist")
-    data = path.read_bytes()
-    try:
-        import msgspec
-
-        return msgspec.json.decode(data), str(path)
-    except ImportError:  # pragma: no cover - msgspec is a dependency
-        import json
-
-        try:
-            return json.loads(data), str(path)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{path} is not valid JSON ({exc})") from None
-    except msgspec.DecodeError as exc:
-        raise ValueError(f"{path} is not valid JSON ({exc})") from None
+    """(decoded object, display name) for a path or an already decoded object: the package's one decoder."""
+    if not isinstance(source, (dict, list)):
+        source = Path(fspath(source))  # only paths (and loaded objects) are readers' input
+    return decode_json(source, what)
 
 
 def _number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _numbers(value, n: int) -> bool:
+def _numbers(value, n: int) -> TypeGuard[list | tuple]:
     return isinstance(value, (list, tuple)) and len(value) == n and all(_number(v) for v in value)
 
 
@@ -145,7 +131,7 @@ def read_coco_gt(source) -> DetectionData:
         class_names[category["id"]] = str(category.get("name", category["id"]))
     class_names = dict(sorted(class_names.items()))
 
-    per_image = [[] for _ in images]
+    per_image: list[list] = [[] for _ in images]
     for i, ann in enumerate(annotations):
         where = f"{name}: annotations[{i}]"
         if not isinstance(ann, dict):
@@ -265,17 +251,17 @@ def read_coco_results(source, ground_truth: DetectionData, *, category_ids: str 
         scores.append(score)
 
     labels = _map_categories(np.array(categories, dtype=np.int64), ground_truth, category_ids, name)
-    image_index = np.array(image_index, dtype=np.int64)
-    scores = np.array(scores, dtype=np.float64)
+    image_array = np.array(image_index, dtype=np.int64)
+    score_array = np.array(scores, dtype=np.float64)
     box_array = np.array(boxes, dtype=np.float64).reshape((-1, 4, 2) if obb else (-1, 4))
     records = [empty_record("predictions", obb) for _ in ground_truth.records]
-    if len(image_index):
-        order = np.argsort(image_index, kind="stable")  # group by image, keep file order inside
-        bounds = np.searchsorted(image_index[order], np.arange(len(records) + 1))
+    if len(image_array):
+        order = np.argsort(image_array, kind="stable")  # group by image, keep file order inside
+        bounds = np.searchsorted(image_array[order], np.arange(len(records) + 1))
         for k in range(len(records)):
             rows = order[bounds[k] : bounds[k + 1]]
             if rows.size:
-                records[k] = {"boxes": box_array[rows], "scores": scores[rows], "labels": labels[rows]}
+                records[k] = {"boxes": box_array[rows], "scores": score_array[rows], "labels": labels[rows]}
     return DetectionData(
         records=records,
         image_ids=list(ground_truth.image_ids),
@@ -315,7 +301,7 @@ def _read_box(det: dict, where: str, obb: bool):
 
 def _image_lookup(gt: DetectionData) -> dict:
     exact = {image_id: i for i, image_id in enumerate(gt.image_ids)}
-    stems = {}
+    stems: dict = {}
     for i, file_name in enumerate(gt.file_names):
         if file_name:
             stem = Path(file_name).stem
@@ -443,7 +429,7 @@ def write_coco_gt(data: DetectionData, path=None) -> dict:
             entry["width"] = int(width) if float(width).is_integer() else float(width)
             entry["height"] = int(height) if float(height).is_integer() else float(height)
         images.append(entry)
-    annotations = []
+    annotations: list[dict] = []
     for k, record in enumerate(data.records):
         boxes, segmentation = _coco_boxes(record["boxes"], data.obb)
         labels = np.asarray(record["labels"]).tolist()

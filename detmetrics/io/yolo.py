@@ -365,14 +365,14 @@ def read_image_size(path) -> tuple:
     try:
         from PIL import Image
     except ImportError:
-        Image = None
+        Image = None  # type: ignore[assignment]
     if Image is not None:
         try:
             with Image.open(path) as image:
                 width, height = image.size
                 try:
                     orientation = image.getexif().get(0x0112)
-                except Exception:  # noqa: BLE001 - a broken EXIF block does not change the pixel size
+                except Exception:
                     orientation = None
         except OSError as exc:
             raise ValueError(f"cannot read the size of image {path!r} ({exc})") from None
@@ -528,7 +528,7 @@ def _label_path(image_path: str) -> str:
 
 
 def _check_unique_stems(image_paths: list) -> None:
-    seen = {}
+    seen: dict = {}
     for path in image_paths:
         stem = Path(path).stem
         if stem in seen:
@@ -573,9 +573,9 @@ def _read_txt(path, *, kind: str, obb):
     table = np.array(rows, dtype=np.float64)
     n_fields = table.shape[1]
     cls = table[:, 0]
-    bad = np.flatnonzero(~np.isfinite(cls) | (cls != np.round(cls)) | (cls < 0))
-    if bad.size:
-        _fail(path, lines[bad[0]], "the class id must be a non-negative integer")
+    bad_class = np.flatnonzero(~np.isfinite(cls) | (cls != np.round(cls)) | (cls < 0))
+    if bad_class.size:
+        _fail(path, lines[bad_class[0]], "the class id must be a non-negative integer")
     labels = cls.astype(np.int64)
     if kind == "predictions":
         return labels, table[:, 1 : n_fields - 1], table[:, n_fields - 1].copy(), lines

@@ -23,9 +23,9 @@ except ImportError as exc:  # pragma: no cover
     ) from exc
 
 # Each family's strategies live in their own submodule and are re-exported here.
-from ._boxes import SCORE_SET, box_pairs, boxes, labels, nms_inputs, scores  # noqa: E402,F401
-from ._rotated import SPECIAL_ANGLES, quads, rotated_boxes  # noqa: E402,F401
-from ._coco import coco_datasets, detection_datasets, detections, ground_truths  # noqa: E402,F401
+from ._boxes import SCORE_SET, box_pairs, boxes, labels, nms_inputs, scores
+from ._coco import coco_datasets, detection_datasets, detections, ground_truths
+from ._rotated import SPECIAL_ANGLES, quads, rotated_boxes
 
 __all__ = [
     "boxes", "scores", "labels", "box_pairs", "nms_inputs", "SCORE_SET",

@@ -1,15 +1,19 @@
-"""COCO JSON loading for ``detmetrics.evaluate_coco`` (flat NumPy arrays out).
+"""The COCO JSON decoder of ``detmetrics.io`` (flat NumPy arrays out).
 
-msgspec decodes the files straight into typed structs (validation and
-decoding in one pass, about twice as fast as ``json.load``); without msgspec
-the standard library's ``json`` is used with the same checks.  pycocotools is
-never imported.
+The one place where COCO JSON bytes are decoded: ``decode_json`` serves the
+readers of ``detmetrics.io.coco`` (untyped: they check every field and name
+the entry), and ``load_ground_truth`` / ``load_results`` decode straight into
+typed structs for ``detmetrics.evaluate_coco`` (validation and decoding in
+one pass with msgspec, about twice as fast as ``json.load``).  Without
+msgspec the standard library's ``json`` is used with the same checks.
+pycocotools is never imported.
 
 Semantics follow pycocotools' ``COCO`` / ``COCO.loadRes``:
 
 * ground truth: images and categories come from the ``images`` and
-  ``categories`` lists; annotations whose image or category is not listed are
-  left out (``getAnnIds(imgIds=..., catIds=...)``); ``iscrowd`` defaults to 0;
+  ``categories`` lists; an annotation whose image or category is not listed
+  is an error (pycocotools leaves it out silently; ``read_coco_gt`` and
+  ``evaluate_coco`` share this rule); ``iscrowd`` defaults to 0;
   a missing ``area`` field is taken as ``w * h`` (pycocotools would raise
   ``KeyError``); the annotation ``id`` is only used for pycocotools' quirk
   that a match with a ground truth of id 0 does not count.
@@ -35,7 +39,7 @@ try:
 
     HAVE_MSGSPEC = True
 except ImportError:  # pragma: no cover - msgspec is a dependency
-    msgspec = None
+    msgspec = None  # type: ignore[assignment]
     HAVE_MSGSPEC = False
 
 __all__: list[str] = []
@@ -93,24 +97,43 @@ class CocoResults:
     scores: np.ndarray       # (D,) float64
 
 
-def _read(source, what: str):
-    """Bytes of a path, or the object itself when already loaded."""
-    if isinstance(source, (dict, list)):
-        return None, source
+def _read(source, what: str, *, allow=(dict, list)):
+    """``(bytes, None, display name)`` for a path or bytes, ``(None, object, what)`` when already loaded."""
+    if isinstance(source, allow):
+        return None, source, what
     if isinstance(source, (bytes, bytearray)):
-        return bytes(source), None
+        return bytes(source), None, what
     if isinstance(source, (str, os.PathLike)):
         path = os.fspath(source)
         if not os.path.isfile(path):
             raise ValueError(f"{what} file {path!r} does not exist")
         with open(path, "rb") as fh:
-            return fh.read(), None
+            return fh.read(), None, path
     raise TypeError(f"{what} must be a path, bytes or a loaded COCO {('dict' if what == 'ground_truth' else 'list')}; "
                     f"got {type(source).__name__}")
 
 
+def decode_json(source, what: str):
+    """``(decoded JSON, display name)`` of a path, bytes or an already decoded dict/list (untyped)."""
+    data, obj, name = _read(source, what)
+    if data is None:
+        return obj, name
+    if HAVE_MSGSPEC:
+        try:
+            return msgspec.json.decode(data), name
+        except msgspec.DecodeError as exc:
+            raise ValueError(f"{name} is not valid JSON ({exc})") from None
+    import json  # fallback without msgspec
+
+    try:
+        return json.loads(data), name
+    except ValueError as exc:
+        raise ValueError(f"{name} is not valid JSON ({exc})") from None
+
+
 def _decode(source, type_, what: str):
-    data, obj = _read(source, what)
+    """Typed decode (msgspec structs) of a path, bytes or loaded object; errors name ``what``."""
+    data, obj, _ = _read(source, what)
     if HAVE_MSGSPEC:
         # hundreds of thousands of small containers: the cyclic GC would scan them again
         # and again while they are created (~10% of the decode time at COCO scale)
@@ -119,7 +142,15 @@ def _decode(source, type_, what: str):
         try:
             if data is not None:
                 return msgspec.json.decode(data, type=type_)
-            return msgspec.convert(obj, type=type_)
+            try:
+                return msgspec.convert(obj, type=type_)
+            except msgspec.ValidationError as exc:
+                # built in Python with NumPy scalars (np.float32 scores, np.int64 ids), which
+                # pycocotools accepts: the plain converter reads them; its error if it fails too
+                try:
+                    return _fallback_convert(obj, type_, what)
+                except ValueError:
+                    raise exc from None
         except msgspec.ValidationError as exc:
             raise ValueError(f"{what}: {exc}") from None
         except msgspec.DecodeError as exc:
@@ -195,7 +226,10 @@ def load_ground_truth(source) -> CocoGroundTruth:
     boxes = _bbox_array(anns)
     _check_boxes(boxes, "ground_truth annotations")
     area = np.array([a.area if a.area is not None else np.nan for a in anns], dtype=np.float64)
-    missing = np.isnan(area)
+    missing = np.array([a.area is None for a in anns], dtype=bool)  # a NaN area given is an error, not "missing"
+    if not np.all(np.isfinite(area[~missing])):
+        row = int(np.flatnonzero(~missing & ~np.isfinite(area))[0])
+        raise ValueError(f"ground_truth annotations: [{row}].area must be finite; got {area[row]!r}")
     if missing.any():
         area[missing] = boxes[missing, 2] * boxes[missing, 3]
     if not np.all(np.isfinite(area)):
@@ -205,9 +239,14 @@ def load_ground_truth(source) -> CocoGroundTruth:
     zero_id = np.array([a.id == 0 for a in anns], dtype=np.uint8)
     ann_ids = [a.id for a in anns if a.id is not None]
     if len(set(ann_ids)) != len(ann_ids):
-        seen = set()
-        dup = next(i for i in ann_ids if i in seen or seen.add(i))
+        seen: set = set()
+        dup = next(i for i in ann_ids if i in seen or seen.add(i))  # type: ignore[func-returns-value]
         raise ValueError(f"ground_truth annotations: duplicate annotation id {dup!r}")
+    for index, field, listed in ((image_index, "image_id", "images"), (cat_index, "category_id", "categories")):
+        if np.any(index < 0):
+            row = int(np.flatnonzero(index < 0)[0])
+            raise ValueError(f"ground_truth annotations: [{row}].{field} {getattr(anns[row], field)!r} is not in "
+                             f"'{listed}' (pycocotools would leave the annotation out silently)")
     keep = (image_index >= 0) & (cat_index >= 0)
     return CocoGroundTruth(
         image_ids=image_ids,
@@ -261,14 +300,14 @@ class _Obj:
 
 def _fallback_convert(obj, type_, what):
     def number(v, where):
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating)):
             raise ValueError(f"{what}: Expected `float`, got `{type(v).__name__}` - at `{where}`")
         return float(v)
 
     def ident(v, where, allow_str=True):
-        if isinstance(v, bool) or not (isinstance(v, int) or (allow_str and isinstance(v, str))):
+        if isinstance(v, (bool, np.bool_)) or not (isinstance(v, (int, np.integer)) or (allow_str and isinstance(v, str))):
             raise ValueError(f"{what}: Expected `int`, got `{type(v).__name__}` - at `{where}`")
-        return v
+        return int(v) if isinstance(v, np.integer) else v
 
     def bbox(v, where):
         if not isinstance(v, (list, tuple)) or len(v) != 4:

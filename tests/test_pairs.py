@@ -1,0 +1,251 @@
+"""The registry of reference/kernel pairs: every Numba kernel against its NumPy reference.
+
+Each ``Pair`` names a kernel, its NumPy reference, a hypothesis strategy of
+inputs, a runner (``run(args, backend) -> tuple of arrays``, going through the
+same dispatch users reach) and an exactness level:
+
+* ``"exact"``: the kernel repeats the reference's operations in the same
+  order, so outputs are bit-identical;
+* ``"close"``: a float reduction or a transcendental differs in order or
+  implementation; outputs agree to ``atol=1e-9`` (DESIGN.md), integer outputs
+  (indices, offsets) still exactly.
+
+``HELPERS`` lists the small ``@kernel`` functions that only other kernels call
+(they are covered through the kernel named next to them).
+``test_every_kernel_is_registered`` fails when a ``@kernel`` in the package is
+in neither table: a new kernel must come with its pair.  Without numba the
+pair tests are skipped, visibly, with the reason; the completeness test runs
+regardless (it reads the sources).
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import pathlib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from numpy.testing import assert_allclose, assert_array_equal
+
+import detmetrics
+from detmetrics import (
+    batched_nms,
+    box_iou,
+    complete_box_iou,
+    confusion_matrix,
+    distance_box_iou,
+    filter_by_confidence,
+    generalized_box_iou,
+    polygon_iou,
+    rotated_iou,
+    soft_nms,
+)
+from detmetrics.ap import _accumulate
+from detmetrics.matching import _group, _iou_blocks, _match_groups, _match_groups_voc
+from detmetrics.rotated import _iou_blocks_oriented
+from detmetrics.strategies import box_pairs, nms_inputs, quads, rotated_boxes
+
+from _support import requires_numba
+from test_ap import accumulate_inputs
+from test_confusion import images
+from test_matching import grouped, match_inputs
+from test_voc_matching import voc_match_inputs
+
+
+@dataclass(frozen=True)
+class Pair:
+    kernel: str                 # "module:function"
+    reference: str              # "module:function"
+    strategy: st.SearchStrategy
+    run: Callable
+    exactness: str = "exact"
+
+
+# ------------------------------------------------------------------------ strategies
+
+
+@st.composite
+def _iou_variant_inputs(draw):
+    b1, b2 = draw(box_pairs(max_size=12))
+    return b1, b2, draw(st.sampled_from(["giou", "diou", "ciou"])), draw(st.sampled_from([0.0, 1e-7, 0.5]))
+
+
+@st.composite
+def _groups_of(draw, boxes_strategy):
+    det, gt = draw(boxes_strategy), draw(boxes_strategy)
+    n_groups = draw(st.integers(1, 4))
+    cuts_d = sorted(draw(st.lists(st.integers(0, len(det)), min_size=n_groups - 1, max_size=n_groups - 1)))
+    cuts_g = sorted(draw(st.lists(st.integers(0, len(gt)), min_size=n_groups - 1, max_size=n_groups - 1)))
+    crowd = np.array(draw(st.lists(st.sampled_from([0, 1]), min_size=len(gt), max_size=len(gt))), dtype=np.uint8)
+    return (det, gt, crowd, np.array([0, *cuts_d, len(det)], dtype=np.int64),
+            np.array([0, *cuts_g, len(gt)], dtype=np.int64))
+
+
+@st.composite
+def _grouping_inputs(draw):
+    dets = draw(st.lists(st.tuples(st.integers(0, 5), st.sampled_from([0.1, 0.5, 0.5, 0.9])), max_size=80))
+    gts = draw(st.lists(st.integers(0, 5), max_size=10))
+    return (np.array([d[0] for d in dets], dtype=np.int64), np.array([d[1] for d in dets], dtype=np.float64),
+            np.array(gts, dtype=np.int64), 6, draw(st.integers(1, 4)))
+
+
+@st.composite
+def _filter_inputs(draw):
+    n = draw(st.integers(0, 300))
+    scores = np.array(draw(st.lists(st.sampled_from([0.0, 0.001, 0.1, 0.5, 0.5, 0.9, 1.0]), min_size=n, max_size=n)))
+    return scores, draw(st.sampled_from([0.0, 0.001, 0.5])), draw(st.sampled_from([None, 0, 1, 5, 100]))
+
+
+@st.composite
+def _soft_inputs(draw, boxes_strategy):
+    boxes = draw(boxes_strategy)
+    n = len(boxes)
+    scores = np.array(draw(st.lists(st.sampled_from([0.05, 0.3, 0.5, 0.5, 0.9]), min_size=n, max_size=n)))
+    return (boxes, scores, draw(st.sampled_from(["gaussian", "linear"])), draw(st.sampled_from([0.1, 0.5, 2.0])),
+            draw(st.sampled_from([0.0, 0.3, 0.5])), draw(st.sampled_from([0.0, 0.001, 0.3])))
+
+
+@st.composite
+def _oriented_nms_inputs(draw):
+    boxes = draw(st.one_of(rotated_boxes(max_size=25), quads(max_size=25)))
+    n = len(boxes)
+    scores = np.array(draw(st.lists(st.sampled_from([0.3, 0.5, 0.5, 0.9]), min_size=n, max_size=n)))
+    labels = np.array(draw(st.lists(st.integers(0, 2), min_size=n, max_size=n)), dtype=np.int64)
+    return boxes, scores, labels, draw(st.sampled_from([0.0, 0.3, 0.5, 0.7]))
+
+
+# ------------------------------------------------------------------------ runners
+
+
+def _variant(args, backend):
+    b1, b2, name, eps = args
+    if name == "giou":
+        return (generalized_box_iou(b1, b2, backend=backend),)
+    fn = distance_box_iou if name == "diou" else complete_box_iou
+    return (fn(b1, b2, eps=eps, backend=backend),)
+
+
+def _soft(args, backend):
+    boxes, scores, method, sigma, iou_threshold, score_threshold = args
+    return soft_nms(boxes, scores, method=method, sigma=sigma, iou_threshold=iou_threshold,
+                    score_threshold=score_threshold, backend=backend)
+
+
+def _voc(args, backend):
+    inputs, difficult = args
+    return _match_groups_voc(*inputs, backend, gt_difficult=difficult)
+
+
+PAIRS = [
+    Pair("iou:_box_iou_kernel", "iou:_box_iou_reference", box_pairs(),
+         lambda a, b: (box_iou(*a, backend=b),)),
+    Pair("iou:_box_iou_variant_kernel", "iou:_box_iou_variant_reference", _iou_variant_inputs(), _variant, "close"),
+    Pair("matching:_group_kernel", "matching:_group_reference", _grouping_inputs(),
+         lambda a, b: _group(*a, b)),
+    Pair("matching:_iou_blocks_kernel", "matching:_iou_blocks_reference", grouped(),
+         lambda a, b: _iou_blocks(*a, b)),
+    Pair("matching:_match_groups_kernel", "matching:_match_groups_reference", match_inputs(),
+         lambda a, b: _match_groups(*a, b)),
+    Pair("matching:_match_groups_voc_kernel", "matching:_match_groups_voc_reference", voc_match_inputs(), _voc),
+    Pair("ap:_accumulate_kernel", "ap:_accumulate_reference", accumulate_inputs(),
+         lambda a, b: _accumulate(*a, b)),
+    Pair("confusion:_confusion_kernel", "confusion:_confusion_reference",
+         st.tuples(images(), st.sampled_from([0.0, 0.25, 0.5]), st.sampled_from([0.0, 0.3, 0.45, 0.5])),
+         lambda a, b: (confusion_matrix(*a[0], num_classes=3, conf_threshold=a[1], iou_threshold=a[2], backend=b),)),
+    Pair("postprocess:_filter_by_confidence_kernel", "postprocess:_filter_by_confidence_reference", _filter_inputs(),
+         lambda a, b: (filter_by_confidence(a[0], a[1], max_detections=a[2], backend=b),)),
+    Pair("postprocess:_nms_kernel", "postprocess:_greedy_nms_reference",
+         st.tuples(nms_inputs(), st.sampled_from([0.0, 0.3, 0.5, 0.7, 1.0])),
+         lambda a, b: (batched_nms(*a[0], a[1], backend=b),)),
+    Pair("postprocess:_soft_nms_kernel", "postprocess:_soft_nms_reference", _soft_inputs(box_pairs().map(lambda p: p[0])),
+         _soft),
+    Pair("rotated:_polygon_iou_kernel", "rotated:_polygon_iou_reference",
+         st.one_of(st.tuples(st.just("rotated"), rotated_boxes(max_size=12), rotated_boxes(max_size=12)),
+                   st.tuples(st.just("quad"), quads(max_size=12), quads(max_size=12))),
+         lambda a, b: ((rotated_iou if a[0] == "rotated" else polygon_iou)(a[1], a[2], backend=b),), "close"),
+    Pair("rotated:_nms_oriented_kernel", "postprocess:_greedy_nms_reference", _oriented_nms_inputs(),
+         lambda a, b: (batched_nms(*a, backend=b),)),
+    Pair("rotated:_soft_nms_oriented_kernel", "postprocess:_soft_nms_reference",
+         _soft_inputs(st.one_of(rotated_boxes(max_size=15), quads(max_size=15))), _soft, "close"),
+    Pair("rotated:_iou_blocks_oriented_kernel", "rotated:_iou_blocks_oriented", _groups_of(rotated_boxes(max_size=12)),
+         lambda a, b: _iou_blocks_oriented(*a, b), "close"),
+]
+
+#: kernels only other kernels call -> the registered kernel that covers them
+HELPERS = {
+    "iou:_inter_union": "iou:_box_iou_kernel",
+    "ap:_accumulate_category": "ap:_accumulate_kernel",
+    "postprocess:_running_max_by_segment": "postprocess:_nms_kernel",
+    "postprocess:_first_reaching": "postprocess:_nms_kernel",
+    "postprocess:_pair_iou": "postprocess:_nms_kernel",
+    "postprocess:_sorted_copy": "postprocess:_nms_kernel",
+    "postprocess:_heap_before": "postprocess:_soft_nms_kernel",
+    "postprocess:_heap_sift_down": "postprocess:_soft_nms_kernel",
+    "postprocess:_heap_pop": "postprocess:_soft_nms_kernel",
+    "rotated:_side_kernel": "rotated:_polygon_iou_kernel",
+    "rotated:_separated_kernel": "rotated:_polygon_iou_kernel",
+    "rotated:_intersection_kernel": "rotated:_polygon_iou_kernel",
+    "rotated:_iou_kernel": "rotated:_polygon_iou_kernel",
+    "rotated:_bounds_overlap": "rotated:_polygon_iou_kernel",
+}
+
+
+def _resolve(qualified: str):
+    module, name = qualified.split(":")
+    return getattr(importlib.import_module(f"detmetrics.{module}"), name)
+
+
+def _package_kernels() -> set:
+    """``module:function`` of every function decorated with ``kernel`` / ``parallel_kernel`` (source scan)."""
+    root = pathlib.Path(detmetrics.__file__).parent
+    found = set()
+    for path in root.rglob("*.py"):
+        module = ".".join(path.relative_to(root).with_suffix("").parts)
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef):
+                for deco in node.decorator_list:
+                    name = deco.id if isinstance(deco, ast.Name) else getattr(deco, "attr", None)
+                    if name in ("kernel", "parallel_kernel"):
+                        found.add(f"{module}:{node.name}")
+    return found
+
+
+def test_every_kernel_is_registered():
+    registered = {p.kernel for p in PAIRS} | set(HELPERS)
+    missing = sorted(_package_kernels() - registered)
+    assert not missing, f"kernels without a registered reference pair (add them to PAIRS or HELPERS): {missing}"
+    stale = sorted(registered - _package_kernels())
+    assert not stale, f"registered kernels that no longer exist: {stale}"
+    assert set(HELPERS.values()) <= {p.kernel for p in PAIRS}
+
+
+def test_every_reference_exists():
+    for pair in PAIRS:
+        assert callable(_resolve(pair.kernel)) and callable(_resolve(pair.reference)), pair
+        assert pair.exactness in ("exact", "close")
+
+
+def _check(pair: Pair, args) -> None:
+    fast = pair.run(args, "numba")
+    slow = pair.run(args, "numpy")
+    assert len(fast) == len(slow)
+    for f, s in zip(fast, slow):
+        f, s = np.asarray(f), np.asarray(s)
+        assert f.shape == s.shape and f.dtype == s.dtype, (f.shape, s.shape, f.dtype, s.dtype)
+        if pair.exactness == "exact" or f.dtype.kind in "iub":
+            assert_array_equal(f, s)
+        else:
+            assert_allclose(f, s, rtol=0, atol=1e-9)
+
+
+@requires_numba
+@pytest.mark.parametrize("pair", PAIRS, ids=lambda p: p.kernel)
+@settings(deadline=None, max_examples=40)
+@given(data=st.data())
+def test_kernel_equals_reference(pair, data):
+    _check(pair, data.draw(pair.strategy, label="args"))
