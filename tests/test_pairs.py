@@ -31,6 +31,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
+from test_keypoints import pose_cases
+from test_masks import mask_stacks, polygon_sets
 
 import detmetrics
 from detmetrics import (
@@ -45,6 +47,8 @@ from detmetrics import (
     rotated_iou,
     soft_nms,
 )
+from detmetrics import keypoints as kp
+from detmetrics import masks as dm
 from detmetrics.ap import _accumulate
 from detmetrics.matching import _group, _iou_blocks, _match_groups, _match_groups_voc
 from detmetrics.rotated import _iou_blocks_oriented
@@ -141,7 +145,76 @@ def _voc(args, backend):
     return _match_groups_voc(*inputs, backend, gt_difficult=difficult)
 
 
+@st.composite
+def _mask_groups(draw):
+    masks = draw(mask_stacks(max_n=6, max_side=16))
+    n = len(masks)
+    cuts = sorted(draw(st.lists(st.integers(0, n), min_size=1, max_size=3)))
+    return masks, np.array([0, *cuts, n], dtype=np.int64)
+
+
+def _rle_bytes(rles):
+    """RLE dicts -> one uint8 array of their counts (a separator between), for array comparison."""
+    return (np.frombuffer(b" ".join(r["counts"] for r in rles), dtype=np.uint8),)
+
+
+def _mask_blocks(args, backend):
+    masks, offsets = args
+    flat = dm._as_rles(dm.encode(masks), "masks", "numpy")[:3]
+    crowd = (np.arange(len(masks)) % 3 == 0).astype(np.uint8)
+    return dm._mask_iou_blocks(*flat, *flat, crowd, offsets, offsets, backend)
+
+
+def _mask_nms(masks, backend):
+    n = len(masks)
+    scores = np.resize(np.array([0.5, 0.9, 0.2]), n)
+    return (dm.batched_nms(masks, scores, np.arange(n) % 2, 0.3, backend=backend),)
+
+
+def _oks(case, backend):
+    k, sigmas, gts, dts = case
+    d = np.array([p for p, _ in dts], dtype=np.float64).reshape(-1, k, 3)
+    g = np.array([x[0] for x in gts], dtype=np.float64).reshape(-1, k, 3)
+    return (kp.oks(d, g, [x[2] for x in gts], np.array([x[1] for x in gts]).reshape(-1, 4), sigmas=sigmas,
+                   backend=backend),)
+
+
+def _oks_blocks(case, backend):
+    k, sigmas, gts, dts = case
+    s = np.asarray(kp.COCO_SIGMAS if sigmas is None else sigmas, dtype=np.float64)
+    d = np.array([p for p, _ in dts], dtype=np.float64).reshape(-1, k, 3)
+    g = np.array([x[0] for x in gts], dtype=np.float64).reshape(-1, k, 3)
+    areas = np.array([x[2] for x in gts], dtype=np.float64)
+    boxes = np.array([x[1] for x in gts], dtype=np.float64).reshape(-1, 4)
+    half_d, half_g = len(d) // 2, len(g) // 2
+    return kp._oks_blocks(d, g, areas, boxes, s, np.array([0, half_d, len(d)]), np.array([0, half_g, len(g)]),
+                          backend)
+
+
+_MASK_PAIRS = [
+    ("_encode_kernel", "_encode_reference", mask_stacks(), lambda a, b: _rle_bytes(dm.encode(a, backend=b))),
+    ("_to_strings_kernel", "_to_strings_reference", mask_stacks(), lambda a, b: _rle_bytes(dm.encode(a, backend=b))),
+    ("_from_strings_kernel", "_from_strings_reference", mask_stacks(),
+     lambda a, b: (dm.area(dm.encode(a), backend=b),)),
+    ("_decode_kernel", "_decode_reference", mask_stacks(), lambda a, b: (dm.decode(dm.encode(a), backend=b),)),
+    ("_area_kernel", "_area_reference", mask_stacks(), lambda a, b: (dm.area(dm.encode(a), backend=b),)),
+    ("_to_bbox_kernel", "_to_bbox_reference", mask_stacks(), lambda a, b: (dm.to_bbox(dm.encode(a), backend=b),)),
+    ("_intervals_kernel", "_intervals_reference", mask_stacks(),
+     lambda a, b: dm._intervals(*dm._as_rles(dm.encode(a), "m", "numpy")[:3], b)),
+    ("_iou_kernel", "_iou_reference", mask_stacks(),
+     lambda a, b: (dm.iou(a, a[::-1], np.arange(len(a)) % 2, backend=b),)),
+    ("_mask_iou_blocks_kernel", "_mask_iou_blocks", _mask_groups(), _mask_blocks),
+    ("_nms_kernel", "_nms_reference", mask_stacks(max_n=8), _mask_nms),
+    ("_polygons_kernel", "_polygons_reference", polygon_sets(),
+     lambda a, b: _rle_bytes(dm.from_polygons(*a, backend=b))),
+    ("_merge_two_kernel", "_merge_two_reference", mask_stacks(),
+     lambda a, b: _rle_bytes([dm.merge(dm.encode(a), i, backend=b) for i in (False, True)]) if len(a) else ()),
+]
+
 PAIRS = [
+    *(Pair(f"masks:{k}", f"masks:{r}", strategy, run) for k, r, strategy, run in _MASK_PAIRS),
+    Pair("keypoints:_oks_mean_kernel", "keypoints:_oks_reference", pose_cases(), _oks),
+    Pair("keypoints:_oks_blocks_mean_kernel", "keypoints:_oks_blocks", pose_cases(), _oks_blocks),
     Pair("iou:_box_iou_kernel", "iou:_box_iou_reference", box_pairs(),
          lambda a, b: (box_iou(*a, backend=b),)),
     Pair("iou:_box_iou_variant_kernel", "iou:_box_iou_variant_reference", _iou_variant_inputs(), _variant, "close"),
@@ -192,6 +265,14 @@ HELPERS = {
     "rotated:_intersection_kernel": "rotated:_polygon_iou_kernel",
     "rotated:_iou_kernel": "rotated:_polygon_iou_kernel",
     "rotated:_bounds_overlap": "rotated:_polygon_iou_kernel",
+    "masks:_column": "masks:_intervals_kernel",
+    "masks:_lower_bound_end": "masks:_iou_kernel",
+    "masks:_pair_inter": "masks:_iou_kernel",
+    "masks:_poly_kernel": "masks:_polygons_kernel",
+    "masks:_crossing": "masks:_polygons_kernel",
+    "keypoints:_oks_terms_kernel": "keypoints:_oks_mean_kernel",
+    "keypoints:_pairwise_sum": "keypoints:_oks_mean_kernel",
+    "keypoints:_oks_blocks_terms_kernel": "keypoints:_oks_blocks_mean_kernel",
 }
 
 
