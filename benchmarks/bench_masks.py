@@ -46,10 +46,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import median_time, print_table
 from pycocotools import mask as coco_mask
 
 from detmetrics import masks as dm
+
+from _common import median_time, print_table
 
 try:  # faster-coco-eval's pycocotools-compatible mask module
     from faster_coco_eval.core import mask as fce_mask

@@ -153,7 +153,7 @@ def _as_rles(rles, name: str, backend: str):
         else:
             lists.append(counts)
             list_pos.append(i)
-    parts = [None] * n
+    parts: list = [None] * n
     if strings:
         for k, text in enumerate(strings):
             if _SEPARATOR in text:  # the separator below is outside the alphabet: report it here
@@ -894,7 +894,7 @@ def from_polygons(polygons, height, width, *, backend="auto") -> list:
         )
     fast = _polygons_fast(polygons)
     if fast is not None:
-        return _rasterize_flat(*fast, h, w, backend)
+        return _rasterize_flat(*fast, h, w, backend)  # type: ignore[call-arg]
     parts, part_counts = [], []
     for i, inst in enumerate(polygons):
         if isinstance(inst, (str, bytes, dict)) or not hasattr(inst, "__len__"):
