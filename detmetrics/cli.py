@@ -25,8 +25,18 @@ __all__ = ["main", "build_parser", "format_class_table"]
 EXIT_BAD_INPUT = 2
 
 
+MAX_IOU_THRESHOLDS = 1000
+
+
 class CLIError(Exception):
     """Bad input detected by the command line itself (reported like a ValueError)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line usage errors (exit 2), like every other bad input."""
+
+    def error(self, message):
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -45,8 +55,13 @@ def _iou_thresholds(values):
             raise CLIError(f"--iou-thresholds range must be start:stop:step; got {values[0]!r}") from None
         if step <= 0 or stop < start:
             raise CLIError(f"--iou-thresholds range must have step > 0 and stop >= start; got {values[0]!r}")
-        n = int(round((stop - start) / step)) + 1
-        return np.linspace(start, stop, n)
+        count = (stop - start) / step + 1
+        if not count <= MAX_IOU_THRESHOLDS:
+            raise CLIError(f"--iou-thresholds range {values[0]!r} gives {count:.3g} thresholds; "
+                           f"at most {MAX_IOU_THRESHOLDS} are allowed")
+        return np.linspace(start, stop, int(round(count - 1)) + 1)
+    if len(values) > MAX_IOU_THRESHOLDS:
+        raise CLIError(f"--iou-thresholds: at most {MAX_IOU_THRESHOLDS} thresholds are allowed; got {len(values)}")
     try:
         return [float(v) for v in values]
     except ValueError:
@@ -75,7 +90,7 @@ def _add_eval_options(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="detmetrics",
         description="Object-detection metrics for COCO JSON and YOLO txt folders (COCO-exact mAP).",
     )
@@ -301,14 +316,14 @@ def _run_nms(args) -> int:
 
     import numpy as np
 
-    from .io.yolo import _fail, _read_txt
+    from .io.yolo import _fail, _read_txt, prediction_files
 
     src = Path(args.pred_dir)
     if not src.is_dir():
         raise CLIError(f"prediction folder {args.pred_dir!r} does not exist or is not a folder")
     if not any(src.glob("*.txt")) and (src / "labels").is_dir():
         src = src / "labels"
-    files = sorted(p for p in src.glob("*.txt") if p.is_file())
+    files = prediction_files(src)
     if not files:
         raise CLIError(f"no .txt prediction files in {str(src)!r}")
     for name, value in (("--conf", args.conf), ("--iou", args.iou), ("--soft-min-score", args.soft_min_score)):
@@ -333,6 +348,10 @@ def _run_nms(args) -> int:
             bad = np.flatnonzero(~(np.all(np.isfinite(coords), axis=1) & (conf >= 0) & (conf <= 1)))
             if bad.size:
                 _fail(file, lines[bad[0]], "coordinates must be finite and the confidence in [0, 1]")
+            if n_coords == 4:
+                bad = np.flatnonzero((coords[:, 2] < 0) | (coords[:, 3] < 0))
+                if bad.size:
+                    _fail(file, lines[bad[0]], "width and height must be >= 0")
         keep, scores = _postprocess(labels, coords, conf, args)
         n_in += len(labels)
         n_out += len(keep)

@@ -52,6 +52,9 @@ __all__ = [
     "read_image_size",
 ]
 
+MAX_CLASS_ID = 2**53      # class ids are read as float64 text: beyond this they are not exact integers
+MAX_YAML_ALIASES = 100    # a dataset yaml needs none; bounds "billion laughs" expansion
+
 
 # ----------------------------------------------------------------------------------------------
 # dataset layout
@@ -113,7 +116,13 @@ def read_yolo_dataset(path, *, split: str = "val", sizes=None, obb=None, progres
     label_paths = [_label_path(p) for p in image_paths]
     parsed = []
     for label_path in progress_iter(label_paths, desc="reading labels", progress=progress):
-        parsed.append(_read_txt(label_path, kind="ground_truth", obb=obb) if os.path.isfile(label_path) else None)
+        parsed.append(_read_txt(label_path, kind="ground_truth", obb=obb) if _label_file(label_path) else None)
+    if all(item is None for item in parsed):
+        folder = os.path.dirname(label_paths[0])
+        raise ValueError(
+            f"no label file found for any of the {len(label_paths)} images (looked in {folder}; ultralytics "
+            "reads the labels of images/<split>/x.jpg from labels/<split>/x.txt)"
+        )
     obb = _decide_obb(parsed, obb)
 
     names = layout["names"]
@@ -199,7 +208,7 @@ def read_yolo_predictions(path, ground_truth: DetectionData, *, progress=None) -
     if ground_truth.image_sizes is None:
         raise ValueError("ground_truth has no image sizes; YOLO predictions are normalized by the image size")
     stems = {Path(name).stem: i for i, name in enumerate(ground_truth.file_names)}
-    files = sorted(p for p in folder.glob("*.txt") if p.is_file())
+    files = prediction_files(folder)
     names = dict(ground_truth.class_names)
     obb = ground_truth.obb
     records = [empty_record("predictions", obb) for _ in ground_truth.records]
@@ -334,24 +343,23 @@ def read_sizes_file(path) -> dict:
     if not path.is_file():
         raise ValueError(f"sizes file {fspath(path)!r} does not exist")
     table = {}
-    with open(path, encoding="utf-8") as handle:
-        for lineno, raw in enumerate(handle, start=1):
-            line = raw.split("#", 1)[0].strip()
-            if not line:
-                continue
-            parts = line.rsplit(None, 2)
-            if len(parts) != 3:
-                raise ValueError(f"{path}:{lineno}: expected '<file name> <width> <height>'; got {raw.rstrip()!r}")
-            name, w, h = parts
-            try:
-                size = (float(w), float(h))
-            except ValueError:
-                raise ValueError(f"{path}:{lineno}: width and height must be numbers; got {raw.rstrip()!r}") from None
-            if not all(math.isfinite(v) and v > 0 for v in size):
-                raise ValueError(f"{path}:{lineno}: width and height must be finite and > 0; got {raw.rstrip()!r}")
-            if name in table:
-                raise ValueError(f"{path}:{lineno}: {name!r} is listed twice")
-            table[name] = size
+    for lineno, raw in enumerate(_read_text(path, "sizes file").splitlines(), start=1):
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        parts = line.rsplit(None, 2)
+        if len(parts) != 3:
+            raise ValueError(f"{path}:{lineno}: expected '<file name> <width> <height>'; got {raw.rstrip()!r}")
+        name, w, h = parts
+        try:
+            size = (float(w), float(h))
+        except ValueError:
+            raise ValueError(f"{path}:{lineno}: width and height must be numbers; got {raw.rstrip()!r}") from None
+        if not all(math.isfinite(v) and v > 0 for v in size):
+            raise ValueError(f"{path}:{lineno}: width and height must be finite and > 0; got {raw.rstrip()!r}")
+        if name in table:
+            raise ValueError(f"{path}:{lineno}: {name!r} is listed twice")
+        table[name] = size
     return table
 
 
@@ -422,17 +430,42 @@ def _load_yaml(path: Path) -> dict:
         import yaml
     except ImportError:
         raise ValueError(f"reading {path} needs pyyaml: pip install 'detmetrics[cli]'") from None
+    text = _read_text(path, "yaml file")
     try:
-        with open(path, encoding="utf-8") as handle:
-            config = yaml.safe_load(handle)
+        config = yaml.load(text, Loader=_bounded_loader(yaml))  # a SafeLoader subclass
     except yaml.YAMLError as exc:
         raise ValueError(f"{path} is not valid YAML ({exc})".replace("\n", " ")) from None
+    except _TooManyAliases:
+        raise ValueError(f"{path} uses more than {MAX_YAML_ALIASES} YAML aliases; a dataset yaml needs none "
+                         "(refused: alias expansion can blow up)") from None
     if not isinstance(config, dict):
         raise ValueError(f"{path} must hold a mapping with 'path', 'val' and 'names'; got {type(config).__name__}")
     return config
 
 
+class _TooManyAliases(Exception):
+    pass
+
+
+def _bounded_loader(yaml):
+    """yaml's SafeLoader counting alias nodes: a 1 KB "billion laughs" file must not expand to gigabytes."""
+
+    class BoundedLoader(yaml.SafeLoader):
+        def compose_node(self, parent, index):
+            if self.check_event(yaml.AliasEvent):
+                self._aliases = getattr(self, "_aliases", 0) + 1
+                if self._aliases > MAX_YAML_ALIASES:
+                    raise _TooManyAliases
+            return super().compose_node(parent, index)
+
+    return BoundedLoader
+
+
 def _parse_names(names, where: str) -> dict:
+    values = names if isinstance(names, list) else list(names.values()) if isinstance(names, dict) else []
+    bad = next((v for v in values if not isinstance(v, (str, int, float)) or isinstance(v, bool)), None)
+    if bad is not None:
+        raise ValueError(f"{where}: class names must be strings; got {type(bad).__name__} {str(bad)[:60]!r}")
     if isinstance(names, list):
         return {i: str(n) for i, n in enumerate(names)}
     if isinstance(names, dict):
@@ -470,7 +503,8 @@ def _resolve_layout(path, split: str) -> dict:
     names = None
     classes = p / "classes.txt"
     if classes.is_file():
-        names = {i: line.strip() for i, line in enumerate(classes.read_text(encoding="utf-8").splitlines()) if line.strip()}
+        text = _read_text(classes, "class list")
+        names = {i: line.strip() for i, line in enumerate(text.splitlines()) if line.strip()}
     return {"sources": [image_dir], "label_dir": label_dir, "names": names, "orphan_check": True}
 
 
@@ -479,13 +513,18 @@ def _layout_from_yaml(path: Path, split: str) -> dict:
     if "names" not in config:
         raise ValueError(f"{path} has no 'names' entry")
     names = _parse_names(config["names"], str(path))
-    root = Path(config.get("path") or ".")
+    root_entry = config.get("path") or "."
+    if not isinstance(root_entry, str):
+        raise ValueError(f"{path}: 'path' must be a folder name (a string); got {root_entry!r}")
+    root = Path(root_entry)
     if not root.is_absolute():
         root = (path.parent / root).resolve()
     entry = config.get(split)
     if not entry:
         raise ValueError(f"{path} has no {split!r} split")
     entries = entry if isinstance(entry, list) else [entry]
+    if not all(isinstance(e, str) and e for e in entries):
+        raise ValueError(f"{path}: {split!r} must be a folder or image-list name, or a list of them; got {entry!r}")
     sources = [root / str(e) for e in entries]
     single_dir = len(sources) == 1 and sources[0].suffix.lower() != ".txt"
     label_dir = Path(_label_path(str(sources[0] / "x.jpg"))).parent if single_dir else None
@@ -498,7 +537,7 @@ def _list_images(layout: dict, size_table) -> list:
         if source.suffix.lower() == ".txt":
             if not source.is_file():
                 raise ValueError(f"image list {source} does not exist")
-            for line in source.read_text(encoding="utf-8").splitlines():
+            for line in _read_text(source, "image list").splitlines():
                 line = line.strip()
                 if not line:
                     continue
@@ -519,6 +558,43 @@ def _list_images(layout: dict, size_table) -> list:
         where = ", ".join(str(s) for s in layout["sources"])
         raise ValueError(f"no images found in {where}")
     return sorted(images)
+
+
+def _label_file(path: str) -> bool:
+    """True when there is a label file to read, False when there is none (ultralytics: no objects).
+
+    A path that exists but is not a readable regular file (a directory, a
+    dangling symbolic link, a link loop) is an error, not "no objects".
+    """
+    if os.path.isfile(path):
+        return True
+    if not os.path.lexists(path):
+        return False
+    if os.path.islink(path):
+        raise ValueError(f"label file {path} is a broken symbolic link (or a link loop)")
+    raise ValueError(f"label path {path} is not a regular file")
+
+
+def prediction_files(folder: Path) -> list:
+    """The ``*.txt`` files of a prediction folder, sorted; an entry that is not a readable file is an error."""
+    files = []
+    for entry in sorted(folder.glob("*.txt")):
+        if not entry.is_file():
+            kind = "a broken symbolic link (or a link loop)" if entry.is_symlink() and not entry.exists() else "not a file"
+            raise ValueError(f"prediction file {entry} is {kind}")
+        files.append(entry)
+    return files
+
+
+def _read_text(path, what: str) -> str:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{what} {fspath(path)} is not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset "
+                         f"{exc.start})") from None
+    except OSError as exc:
+        raise ValueError(f"cannot read {what} {fspath(path)} ({exc.strerror or exc})") from None
 
 
 def _label_path(image_path: str) -> str:
@@ -553,16 +629,15 @@ def _check_orphan_labels(layout: dict, image_paths: list) -> None:
 def _read_txt(path, *, kind: str, obb):
     """Parse one txt file: (labels int64, coords (n, 4 | 8), conf (n,) or None, line numbers)."""
     rows, lines = [], []
-    with open(path, encoding="utf-8") as handle:
-        for lineno, raw in enumerate(handle, start=1):
-            text = raw.strip()
-            if not text:
-                continue
-            try:
-                rows.append([float(v) for v in text.split()])
-            except ValueError:
-                raise ValueError(f"{path}:{lineno}: fields must be numbers; got {text!r}") from None
-            lines.append((lineno, text))
+    for lineno, raw in enumerate(_read_text(path, "label file").splitlines(), start=1):
+        text = raw.strip()
+        if not text:
+            continue
+        try:
+            rows.append([float(v) for v in text.split()])
+        except ValueError:
+            raise ValueError(f"{path}:{lineno}: fields must be numbers; got {text!r}") from None
+        lines.append((lineno, text))
     widths = {len(r) for r in rows}
     if len(widths) > 1:
         first = len(rows[0])
@@ -573,9 +648,9 @@ def _read_txt(path, *, kind: str, obb):
     table = np.array(rows, dtype=np.float64)
     n_fields = table.shape[1]
     cls = table[:, 0]
-    bad_class = np.flatnonzero(~np.isfinite(cls) | (cls != np.round(cls)) | (cls < 0))
+    bad_class = np.flatnonzero(~np.isfinite(cls) | (cls != np.round(cls)) | (cls < 0) | (cls >= MAX_CLASS_ID))
     if bad_class.size:
-        _fail(path, lines[bad_class[0]], "the class id must be a non-negative integer")
+        _fail(path, lines[bad_class[0]], "the class id must be an integer in [0, 2**53)")
     labels = cls.astype(np.int64)
     if kind == "predictions":
         return labels, table[:, 1 : n_fields - 1], table[:, n_fields - 1].copy(), lines
