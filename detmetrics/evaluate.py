@@ -314,8 +314,9 @@ class Evaluator:
         if self._explicit is not None and explicit != self._explicit:
             raise ValueError("image_ids must be given on every update or on none")
         if explicit:
-            keys = as_array(image_ids, "image_ids", dtype=np.int64).reshape(-1) if np.ndim(image_ids) <= 1 else None
-            if keys is None or keys.shape[0] != n:
+            given = as_array(image_ids, "image_ids", dtype=np.int64)
+            keys = given.reshape(-1)
+            if given.ndim > 1 or keys.shape[0] != n:
                 raise ValueError(f"image_ids must hold one integer per image ({n}); got shape {np.shape(image_ids)}")
             key_list = keys.tolist()
             if len(set(key_list)) != n:

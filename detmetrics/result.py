@@ -224,6 +224,9 @@ class EvaluationResult:
             index = index[np.argsort(-acc.det_score[index], kind="stable")]
             n_gt = int(self.n_gt.sum())
         else:
+            if isinstance(category_id, (bool, np.bool_)) or not isinstance(category_id, (int, np.integer)):
+                raise TypeError(f"category_id must be an integer (one of category_ids) or None; "
+                                f"got {type(category_id).__name__}")
             if category_id not in self.category_ids:
                 raise ValueError(f"category_id {category_id!r} is not among the evaluated categories")
             k = self.category_ids.index(category_id)

@@ -65,7 +65,7 @@ def sample_path(name: str = "yolo") -> Path:
         "coco-gt": root / "coco" / "instances_val.json",
         "coco-results": root / "coco" / "results.json",
     }
-    if name not in paths:
+    if not isinstance(name, str) or name not in paths:
         raise ValueError(f"name must be one of {', '.join(repr(k) for k in paths)}; got {name!r}")
     return paths[name]
 

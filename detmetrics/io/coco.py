@@ -226,6 +226,9 @@ def read_coco_results(source, ground_truth: DetectionData, *, category_ids: str 
     >>> pred.records[0]["labels"].tolist(), pred.records[0]["boxes"].tolist()
     ([2], [[1.0, 2.0, 3.0, 4.0]])
     """
+    if not isinstance(ground_truth, DetectionData):
+        raise TypeError(f"ground_truth must be a DetectionData (from read_coco_gt or read_yolo_dataset); "
+                        f"got {type(ground_truth).__name__}")
     if category_ids not in CATEGORY_ID_MODES:
         options = ", ".join(repr(m) for m in CATEGORY_ID_MODES)
         raise ValueError(f"category_ids must be one of {options}; got {category_ids!r}")

@@ -200,6 +200,9 @@ def read_yolo_predictions(path, ground_truth: DetectionData, *, progress=None) -
     >>> len(pred) == len(gt), pred.kind
     (True, 'predictions')
     """
+    if not isinstance(ground_truth, DetectionData):
+        raise TypeError(f"ground_truth must be a DetectionData (from read_yolo_dataset or read_coco_gt); "
+                        f"got {type(ground_truth).__name__}")
     folder = Path(fspath(path))
     if not folder.is_dir():
         raise ValueError(f"prediction folder {fspath(path)!r} does not exist or is not a folder")
