@@ -89,7 +89,7 @@ CALLS = {
 FILE_FUNCTIONS = {
     dio.write_coco_gt, dio.write_coco_results, dio.read_yolo_dataset, dio.read_yolo_predictions,
     dio.write_yolo_labels, dio.write_yolo_predictions, dio.read_sizes_file, dio.read_image_size,
-    dio.load_ground_truth, dio.load_predictions, dio.evaluate_files, dm.evaluate_files,
+    dio.load_ground_truth, dio.load_predictions, dio.evaluate_files, dm.evaluate_files, dio.write_data_yaml,
 }
 
 GARBAGE = [
