@@ -172,7 +172,7 @@ def main(argv=None) -> int:
             else:
                 status = _run_eval(args)
         except BrokenPipeError:  # `detmetrics demo | head`: the reader left, nothing to report
-            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - flushed at exit instead of the closed pipe
+            sys.stdout = open(os.devnull, "w")  # flushed at exit instead of the closed pipe
             return 0
         except (ValueError, TypeError, OSError, ImportError, CLIError) as exc:
             _flush_warnings(caught)
