@@ -96,6 +96,9 @@ def per_class_table(result, class_names: dict | None = None, *, ground_truth=Non
     if conf is None:
         prf = result.best_f1(iou_threshold=iou_threshold)
     else:
+        from .result import _real
+
+        conf = _real(conf, "conf")
         prf = result.precision_recall_f1(conf, iou_threshold=iou_threshold)
         prf = {k: {**v, "score_threshold": float(conf)} for k, v in prf.items()}
     images = _images_per_class(ground_truth, list(per_class) + list(names))

@@ -199,9 +199,12 @@ METHODS = {
     "best_f1": ((), {"iou_threshold": 0.5}),
     "precision_recall_f1": ((0.5,), {"iou_threshold": 0.5}),
     "pr_curve": ((1,), {"iou_threshold": 0.5}),
+    "per_class_table": ((), {"iou_threshold": 0.5, "conf": 0.5}),
+    "to_pandas": ((), {"iou_threshold": 0.5, "conf": 0.5}),
 }
 METHOD_VALID = {("pr_curve", "category_id"): NONE_IS_DEFAULT,
-                ("precision_recall_f1", "score_threshold"): (-1, 2**70)}  # scores are any real numbers
+                ("precision_recall_f1", "score_threshold"): (-1, 2**70),  # scores are any real numbers
+                ("per_class_table", "conf"): (None, -1, 2**70), ("to_pandas", "conf"): (None, -1, 2**70)}
 
 
 def test_every_public_result_method_has_a_row():
