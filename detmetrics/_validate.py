@@ -75,7 +75,8 @@ def as_array(value, name: str, *, dtype=np.float64, ndim=None, allow_bool: bool 
     try:
         arr = np.asarray(value)
     except (ValueError, TypeError) as exc:
-        raise ValueError(f"{name} could not be read as a rectangular numeric array ({exc})") from None
+        why = "its rows have different lengths" if "inhomogeneous" in str(exc) else str(exc)
+        raise ValueError(f"{name} could not be read as a rectangular numeric array ({why})") from None
     if arr.dtype == object:
         # e.g. a list holding None, Python ints beyond int64, or nested ragged sequences
         if dtype is np.int64:
