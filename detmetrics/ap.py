@@ -47,7 +47,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._backend import kernel
+from ._backend import kernel, resolve_backend
 from ._validate import as_array, check_choice
 
 __all__ = ["average_precision", "INTERPOLATIONS", "recall_thresholds", "Accumulation", "accumulate"]
@@ -423,7 +423,10 @@ def accumulate(state, opts, cats: np.ndarray) -> Accumulation:
     max_dets = np.asarray(opts.max_detections, dtype=np.int64)
     precision, recall, scores, ap, order = _accumulate(
         cat_offsets, state.det_score, state.det_rank, state.det_code, n_gt, max_dets,
-        rec, opts.interpolation, opts.iou_thresholds.shape[0], opts.backend,
+        rec, opts.interpolation, opts.iou_thresholds.shape[0],
+        # "auto": the reference spends ~15 us per (category, max_detections, area, threshold) curve
+        resolve_backend(opts.backend, 15 * n_cat * max_dets.shape[0] * n_area * opts.iou_thresholds.shape[0]
+                        + state.det_score.shape[0], (_accumulate_kernel,)),
     )
     return Accumulation(cats, rec, precision, recall, scores, ap, n_gt, cat_offsets, order,
                         state.det_score, state.det_code)

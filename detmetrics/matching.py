@@ -57,7 +57,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from ._backend import kernel
+from ._backend import kernel, resolve_backend
 
 __all__ = ["MATCHING_RULES", "MatchState", "PackedState", "match"]
 
@@ -770,7 +770,9 @@ def match(flat, opts, cats: np.ndarray, image_keys=None) -> MatchState:
     belongs to; ``image_keys`` maps image positions to keys (the Evaluator's
     image ids).
     """
-    backend = opts.backend
+    # "auto": the reference spends a few microseconds per box, area range and threshold (see _backend.AUTO_WORK)
+    backend = resolve_backend(opts.backend, 5 * opts.area_array.shape[0] * opts.iou_thresholds.shape[0] * (
+        flat.det_score.shape[0] + flat.gt_label.shape[0]), (_group_kernel, _match_groups_kernel), site=match)
     n_img = max(int(flat.n_images), 1)
     det_key = np.searchsorted(cats, flat.det_label).astype(np.int64) * n_img + flat.det_img
     gt_key = np.searchsorted(cats, flat.gt_label).astype(np.int64) * n_img + flat.gt_img

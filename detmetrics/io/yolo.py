@@ -358,10 +358,15 @@ def read_sizes_file(path) -> dict:
 def read_image_size(path) -> tuple:
     """``(width, height)`` of an image from its header, as displayed (EXIF rotation applied).
 
-    Uses Pillow when installed (it reads the header only); without Pillow,
+    PNG files without an EXIF chunk are read directly (their header holds the
+    size; importing Pillow would cost more than the whole read); other images
+    with Pillow when installed (it reads the header only); without Pillow,
     PNG headers are read directly and other formats raise ``ValueError``.
     """
     path = fspath(path)
+    size = _png_size(path)
+    if size is not None:
+        return size
     try:
         from PIL import Image
     except ImportError:
@@ -386,6 +391,36 @@ def read_image_size(path) -> tuple:
     raise ValueError(
         f"cannot read the size of image {path!r} without Pillow: pip install 'detmetrics[cli]' or pass a sizes file"
     )
+
+
+def _png_size(path: str):
+    """``(width, height)`` from a PNG's ``IHDR`` when no ``eXIf`` chunk precedes the image data, else None.
+
+    Pillow applies an ``eXIf`` orientation found before ``IDAT`` (and ignores
+    one after it): such files, non-PNG files and anything unexpected go to
+    Pillow, so the two paths agree.
+    """
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(33)
+            if len(head) < 33 or head[:8] != b"\x89PNG\r\n\x1a\n" or head[12:16] != b"IHDR":
+                return None
+            width, height = int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+            while True:  # walk the chunks up to the image data
+                chunk = handle.read(8)
+                if len(chunk) < 8:
+                    return None
+                kind = chunk[4:8]
+                if kind == b"IDAT":
+                    break
+                if kind == b"eXIf":
+                    return None
+                handle.seek(int.from_bytes(chunk[:4], "big") + 4, os.SEEK_CUR)  # data + CRC
+    except OSError:
+        return None
+    if width <= 0 or height <= 0:
+        return None
+    return float(width), float(height)
 
 
 def _size_table(sizes) -> dict:
