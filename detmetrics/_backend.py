@@ -34,7 +34,8 @@ import sys
 import warnings
 
 __all__ = ["HAVE_NUMBA", "BACKENDS", "AUTO_WORK", "LazyKernel", "kernel", "parallel_kernel", "resolve_backend",
-           "defer_backend", "load_numba", "numba_loaded", "kernels_ready", "prange", "all_kernels"]
+           "defer_backend", "load_numba", "numba_loaded", "kernels_ready", "prange", "all_kernels",
+           "set_compile_notice"]
 
 BACKENDS = ("auto", "numba", "numpy")
 
@@ -140,6 +141,7 @@ def load_numba(*, required: bool = False) -> bool:
         else:
             _numba = numba
             prange = numba.prange
+            _listen_for_compiles(numba)
             for lazy in _pending:
                 lazy.dispatcher_ = _build(lazy.py_func, lazy.options)
             _patch_globals()
@@ -150,6 +152,38 @@ def load_numba(*, required: bool = False) -> bool:
             "install numba or use backend='numpy'"
         )
     return _numba is not None
+
+
+_compile_notice = None
+
+
+def set_compile_notice(callback) -> None:
+    """Call ``callback()`` once, just before the first kernel compilation (a cache miss) in this process.
+
+    The command line uses it to print a one-line notice instead of a silent
+    wait.  ``None`` removes it.
+    """
+    global _compile_notice
+    _compile_notice = callback
+
+
+def _listen_for_compiles(numba) -> None:
+    try:
+        from numba.core import event
+    except Exception:  # pragma: no cover - an old numba without the event API: no notice
+        return
+
+    class _Notice(event.Listener):
+        def on_start(self, ev):
+            global _compile_notice
+            callback, _compile_notice = _compile_notice, None
+            if callback is not None:
+                callback()
+
+        def on_end(self, ev):
+            pass
+
+    event.register("numba:compile", _Notice())
 
 
 def _patch_globals() -> None:
