@@ -135,7 +135,7 @@ def uncompiled() -> list:
     todo = list(reached)
     while todo:
         module = todo[-1].split(":")[0]
-        calls = getattr(kernels[todo.pop()], "py_func").__code__.co_names
+        calls = kernels[todo.pop()].py_func.__code__.co_names
         for callee in calls:
             key = f"{module}:{callee}"
             if key in kernels and key not in reached:
