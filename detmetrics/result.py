@@ -26,6 +26,12 @@ def _real(value, name: str) -> float:
 
 _STAT_NAMES = ("map", "map50", "map75", "map_small", "map_medium", "map_large",
                "mar_1", "mar_10", "mar_100", "mar_small", "mar_medium", "mar_large")
+# pycocotools' ``_summarizeKps``: 10 stats at the largest maxDets (20), no "small" range
+_KPT_STAT_NAMES = ("map", "map50", "map75", "map_medium", "map_large",
+                   "mar", "mar50", "mar75", "mar_medium", "mar_large")
+# (ap?, iou, area) of each keypoints stat
+_KPT_ROWS = ((1, None, "all"), (1, 0.5, "all"), (1, 0.75, "all"), (1, None, "medium"), (1, None, "large"),
+             (0, None, "all"), (0, 0.5, "all"), (0, 0.75, "all"), (0, None, "medium"), (0, None, "large"))
 
 
 @dataclass
@@ -57,8 +63,14 @@ class EvaluationResult:
         "ap_large", "ar", "n_gt", "n_det"}`` (-1 for a category without ground
         truth); ``ar`` is the recall at the largest ``max_detections``, area
         "all", averaged over thresholds.
-    iou_thresholds, recall_thresholds, max_detections, area_ranges, interpolation, matching
+    iou_thresholds, recall_thresholds, max_detections, area_ranges, interpolation, matching, iou_type
         The options the result was computed with.
+
+    For ``iou_type="keypoints"`` ``stats`` has pycocotools' 10 keypoint
+    statistics (``_summarizeKps``, all at the largest ``max_detections``):
+    ``map``, ``map50``, ``map75``, ``map_medium``, ``map_large``, ``mar``,
+    ``mar50``, ``mar75``, ``mar_medium``, ``mar_large``; ``stat_names`` lists
+    the names of either layout.
     """
 
     category_ids: list
@@ -75,6 +87,7 @@ class EvaluationResult:
     n_det: np.ndarray
     category_names: dict = field(default_factory=dict)
     matching: str = "coco"
+    iou_type: str = "bbox"
     _acc: Accumulation | None = field(default=None, repr=False)
     stats: np.ndarray = field(init=False)
 
@@ -93,6 +106,7 @@ class EvaluationResult:
             n_gt=acc.n_gt[:, a_all].copy(), n_det=np.diff(acc.cat_offsets),
             category_names=dict(category_names or {}),
             matching=opts.matching,
+            iou_type=getattr(opts, "iou_type", "bbox"),
             _acc=acc,
         )
 
@@ -117,9 +131,17 @@ class EvaluationResult:
         valid = s[s > -1]
         return -1.0 if valid.size == 0 else float(np.mean(valid))
 
+    @property
+    def stat_names(self) -> tuple:
+        """The names of ``stats``, in order (12 for boxes and masks, 10 for keypoints)."""
+        return _KPT_STAT_NAMES if self.iou_type == "keypoints" else _STAT_NAMES
+
     def _stats(self) -> np.ndarray:
         n_m = len(self.max_detections)
         last = n_m - 1
+        if self.iou_type == "keypoints":
+            return np.array([self._mean(bool(ap), iou=iou, area=area, m=last) for ap, iou, area in _KPT_ROWS],
+                            dtype=np.float64)
         return np.array([
             self._mean(True, m=last),
             self._mean(True, iou=0.5, m=last),
@@ -137,8 +159,9 @@ class EvaluationResult:
 
     def __getattr__(self, name):
         stats = self.__dict__.get("stats")
-        if name in _STAT_NAMES and stats is not None:
-            return float(stats[_STAT_NAMES.index(name)])
+        names = _KPT_STAT_NAMES if self.__dict__.get("iou_type") == "keypoints" else _STAT_NAMES
+        if name in names and stats is not None:
+            return float(stats[names.index(name)])
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     @property
@@ -182,6 +205,8 @@ class EvaluationResult:
             (0, None, "all", md[0]), (0, None, "all", md[min(1, last)]), (0, None, "all", md[min(2, last)]),
             (0, None, "small", md[last]), (0, None, "medium", md[last]), (0, None, "large", md[last]),
         ]
+        if self.iou_type == "keypoints":
+            rows = [(ap, iou, area, md[last]) for ap, iou, area in _KPT_ROWS]
         lines = []
         fmt = " {:<18} {} @[ IoU={:<9} | area={:>6s} | maxDets={:>3d} ] = {:0.3f}"
         for (ap, iou, area, m), value in zip(rows, self.stats):
@@ -194,7 +219,7 @@ class EvaluationResult:
     def to_dict(self) -> dict:
         """JSON-ready dict: ``stats``, the named fields, options and ``per_class`` (string keys)."""
         out: dict = {"stats": [float(v) for v in self.stats]}
-        for name in _STAT_NAMES:
+        for name in self.stat_names:
             out[name] = getattr(self, name)
         out.update(
             category_ids=list(self.category_ids),
@@ -203,6 +228,7 @@ class EvaluationResult:
             area_ranges={k: [float(v[0]), float(v[1])] for k, v in self.area_ranges.items()},
             interpolation=self.interpolation,
             matching=self.matching,
+            iou_type=self.iou_type,
             per_class={str(k): v for k, v in self.per_class.items()},
         )
         return out
