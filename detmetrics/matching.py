@@ -760,12 +760,23 @@ def _oriented_blocks(det_box, gt_box, gt_crowd, det_offsets, gt_offsets, backend
 
 def _mask_blocks(flat, order, gt_order, gt_crowd, det_offsets, gt_offsets, backend):
     """Mask IoU blocks (``detmetrics.masks._mask_iou_blocks``) of the grouped detections and ground truths."""
-    from ._inputs import take_rles
     from .masks import _mask_iou_blocks
 
-    det = take_rles(flat.det_masks, order)
-    gt = take_rles(flat.gt_masks, gt_order)
-    return _mask_iou_blocks(*det, *gt, gt_crowd, det_offsets, gt_offsets, backend)
+    # only groups with both detections and ground truths have a (non-empty) block: the
+    # others' RLEs are never read (measured at COCO density: about half of all detections)
+    n_det, n_gt = np.diff(det_offsets), np.diff(gt_offsets)
+    both = (n_det > 0) & (n_gt > 0)
+    keep_det = np.repeat(both, n_det)
+    keep_gt = np.repeat(both, n_gt)
+    sub_det = np.zeros(int(both.sum()) + 1, dtype=np.int64)
+    sub_gt = np.zeros_like(sub_det)
+    np.cumsum(n_det[both], out=sub_det[1:])
+    np.cumsum(n_gt[both], out=sub_gt[1:])
+    dc, do, ds = flat.det_masks
+    gc, go, gs = flat.gt_masks
+    iou_flat, _ = _mask_iou_blocks(dc, do, ds, gc, go, gs, np.ascontiguousarray(gt_crowd[keep_gt]), sub_det, sub_gt,
+                                   backend, det_rows=order[keep_det], gt_rows=gt_order[keep_gt])
+    return iou_flat, _block_offsets(det_offsets, gt_offsets)
 
 
 def _keypoint_blocks(flat, order, gt_order, gt_box, sigmas, det_offsets, gt_offsets, backend):

@@ -368,6 +368,37 @@ def _segm_objects(items, what: str) -> list:
     return out
 
 
+def _compressed_rles(items, backend: str):
+    """Flat RLEs of results that all carry compressed (text) RLEs, parsed in one kernel call; else None.
+
+    The common results file (pycocotools' own ``encode`` output, detectron2's, ultralytics'):
+    the strings are joined into one buffer without a Python object per RLE.  Anything unusual
+    (polygons, list counts, a bad string, counts that do not add up) returns None and the
+    general path reads (and names) it.
+    """
+    from ..masks import _SEPARATOR, _parse_joined
+
+    try:
+        texts = [r.segmentation.counts for r in items]
+        size_list = [r.segmentation.size for r in items]
+    except AttributeError:
+        return None
+    if not all(type(t) is str for t in texts):
+        return None
+    sizes = np.array(size_list) if size_list else np.zeros((0, 2), np.int64)
+    if sizes.shape != (len(texts), 2) or sizes.dtype.kind not in "iu" or (sizes.size and sizes.min() < 0):
+        return None
+    sizes = np.ascontiguousarray(sizes, dtype=np.int64)
+    try:
+        joined = _SEPARATOR.decode().join(texts).encode("ascii")
+    except UnicodeEncodeError:
+        return None
+    counts, offsets, err = _parse_joined(joined, len(texts), sizes[:, 0] * sizes[:, 1], backend)
+    if err[0] != 0:
+        return None
+    return counts, offsets, sizes
+
+
 def _keypoint_array(items, what: str, k: int | None) -> np.ndarray:
     """``keypoints`` fields (flat ``[x1, y1, v1, ...]``) -> ``(N, K, 3)``; every entry must have the same K."""
     rows = []
@@ -475,8 +506,9 @@ def _load_instance_results(source, gt: CocoGroundTruth, backend: str) -> CocoRes
                     items.append(r)
         else:
             items = res
-        segms = _segm_objects(items, "results")
-        masks = _segmentations_flat(segms, heights, widths, backend, "results")
+        masks = _compressed_rles(items, backend)
+        if masks is None:  # polygons, uncompressed or bad RLEs: the general reader (which names problems)
+            masks = _segmentations_flat(_segm_objects(items, "results"), heights, widths, backend, "results")
     if gt.iou_type == "keypoints" or branch == "keypoints":
         k = gt.keypoints.shape[1] if gt.keypoints is not None and gt.keypoints.shape[0] else None
         kpts = _keypoint_array(res, "results", k)
