@@ -551,9 +551,9 @@ def _locate(row, counts):
 # --------------------------------------------------------------------------------------
 # per-image dicts with masks or keypoints -> the flat record
 
-_SEGM_PRED = (("masks", "scores", "labels"), ("boxes", "image_size"))
+_SEGM_PRED = (("masks", "scores", "labels"), ("boxes", "image_size", "area"))
 _SEGM_GT = (("masks", "labels"), ("boxes", "image_size", "iscrowd", "area", "difficult"))
-_KPT_PRED = (("keypoints", "scores", "labels"), ("boxes",))
+_KPT_PRED = (("keypoints", "scores", "labels"), ("boxes", "area"))
 _KPT_GT = (("keypoints", "boxes", "labels"), ("iscrowd", "area", "difficult", "num_keypoints"))
 
 
@@ -694,6 +694,16 @@ def _flatten_instances(predictions, ground_truths, box_format, iou_type, sigmas,
         det["scores"].append(scores)
         det["labels"].append(labels)
         gt["labels"].append(glabels)
+        det_area = None
+        if pred.get("area") is not None:  # explicit areas for the area ranges (COCO.loadRes' w * h)
+            det_area = np.asarray(_fast_array(pred["area"], f"predictions[{i}]['area']"), dtype=np.float64)
+            if det_area.ndim > 1 or det_area.reshape(-1).shape[0] != n_det:
+                raise ValueError(f"predictions[{i}]['area'] must have one value per detection ({n_det}); "
+                                 f"got shape {np.shape(pred['area'])}")
+            det_area = det_area.reshape(-1)
+            if not np.all(np.isfinite(det_area)):
+                raise ValueError(f"predictions[{i}]['area'] contains NaN or infinite values")
+        det["area"].append(det_area)
         for key, default in (("iscrowd", 0.0), ("difficult", 0.0), ("area", np.nan), ("num_keypoints", np.nan)):
             if key == "num_keypoints" and segm:
                 continue
@@ -752,6 +762,11 @@ def _flatten_instances(predictions, ground_truths, box_format, iou_type, sigmas,
         gt["difficult"] = [np.concatenate(gt["difficult"] + [np.zeros(0)]) + (num == 0)]
         extra = dict(det_kpts=det_kpts, gt_kpts=gt_kpts)
         kind = "keypoints"
+    start = 0
+    for given, n in zip(det["area"], det["n"]):
+        if given is not None and n:
+            det_area[start:start + n] = given
+        start += n
     area = np.concatenate(gt["area"]) if gt["area"] else np.zeros(0)
     area = np.where(np.isnan(area), gt_default_area, area)
     return FlatData.build(

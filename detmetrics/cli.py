@@ -100,6 +100,11 @@ def build_parser() -> argparse.ArgumentParser:
                       "instead of reading the image headers")
     data.add_argument("--obb", action="store_const", const=True, default=None,
                       help="YOLO labels are oriented boxes (default: detected from the label files)")
+    data.add_argument("--task", choices=["detect", "segment", "pose", "obb"], default=None,
+                      help="what to score: boxes, masks (COCO segm), keypoints (COCO OKS) or oriented boxes "
+                      "(default: from the files -- kpt_shape in data.yaml: pose; polygon labels: segment; "
+                      "'segmentation' / 'keypoints' in a results .json; box predictions against a segment or "
+                      "pose dataset: detect)")
     data.add_argument("--category-ids", choices=["auto", "ids", "index0", "index1", "coco91"], default="auto",
                       help="how a results .json's category_id maps onto the ground truth's classes "
                       "(default auto: warns when ambiguous)")
@@ -188,6 +193,12 @@ def _eval_options(args) -> dict:
 def _run_eval(args) -> int:
     from .io import load_ground_truth, load_predictions, sample_path
 
+    if not 0 <= args.conf <= 1:
+        raise CLIError(f"--conf must be in [0, 1]; got {args.conf}")
+    if args.command != "demo":
+        coco_task = _coco_instance_task(args)
+        if coco_task is not None:
+            return _run_coco_instances(args, coco_task)
     if args.command == "demo":
         gt_path, pred_path = sample_path("yolo"), sample_path("yolo") / "predictions"
         gt = load_ground_truth(gt_path)
@@ -195,19 +206,27 @@ def _run_eval(args) -> int:
     else:
         gt_path, pred_path = args.gt, args.pred
         progress = False if args.no_progress else None
-        gt = load_ground_truth(gt_path, split=args.split, sizes=args.sizes, obb=args.obb, progress=progress)
-        pred = load_predictions(pred_path, gt, category_ids=args.category_ids, progress=progress)
+        task = getattr(args, "task", None)
+        read_task = None if task == "detect" else task  # detect: segment / pose files scored on their boxes
+        gt = load_ground_truth(gt_path, split=args.split, sizes=args.sizes, obb=args.obb, progress=progress,
+                               task=read_task)
+        pred = load_predictions(pred_path, gt, category_ids=args.category_ids, progress=progress, task=read_task)
     options = _eval_options(args)
-    if not 0 <= args.conf <= 1:
-        raise CLIError(f"--conf must be in [0, 1]; got {args.conf}")
+    iou_type = {"segment": "segm", "pose": "keypoints"}.get(pred.task, "bbox")
+    if args.command != "demo" and args.task == "detect":
+        iou_type = "bbox"
+    if iou_type != "bbox":
+        options["iou_type"] = iou_type
 
     from .evaluate import evaluate_files
 
     result, _ = evaluate_files(gt, pred, **options)
 
-    kind = "YOLO-OBB" if gt.obb else ("YOLO" if gt.source == "yolo" else "COCO")
+    kind = {"obb": "YOLO-OBB", "segment": "YOLO-seg", "pose": "YOLO-pose"}.get(gt.task, "YOLO") \
+        if gt.source == "yolo" else "COCO"
+    scored = {"bbox": "boxes", "segm": "masks", "keypoints": "keypoints"}[iou_type]
     print(f"ground truth: {gt_path}  ({kind}, {len(gt)} images, {gt.n_objects} objects, {len(gt.class_names)} classes)")
-    print(f"predictions:  {pred_path}  ({pred.n_objects} detections)")
+    print(f"predictions:  {pred_path}  ({pred.n_objects} detections; scoring {scored})")
     print()
     print(result.summary())
     if not args.quiet:
@@ -221,6 +240,54 @@ def _run_eval(args) -> int:
 
         paths = plot_all(result, pred, gt, args.plot, conf_threshold=args.conf)
         print(f"\n{len(paths)} figures written to {args.plot}")
+    return 0
+
+
+def _coco_instance_task(args):
+    """``"segment"`` / ``"pose"`` for a COCO JSON pair scored on masks / keypoints (else None)."""
+    from pathlib import Path
+
+    if Path(args.gt).suffix.lower() != ".json" or Path(args.pred).suffix.lower() != ".json":
+        return None
+    task = args.task
+    if task is None:
+        from .io._coco_decode import decode_json
+
+        results, _ = decode_json(Path(args.pred), "results")
+        first = results[0] if isinstance(results, list) and results and isinstance(results[0], dict) else {}
+        task = "pose" if "keypoints" in first else "segment" if "segmentation" in first else "detect"
+    return task if task in ("segment", "pose") else None
+
+
+def _run_coco_instances(args, task) -> int:
+    """A COCO ground truth and results pair scored on masks or keypoints: ``evaluate_coco`` (loadRes' rules)."""
+    if args.plot:
+        raise CLIError("--plot is available for box evaluation only")
+    from .evaluate import evaluate_coco
+
+    options = _eval_options(args)
+    iou_type = "segm" if task == "segment" else "keypoints"
+    result = evaluate_coco(args.gt, args.pred, iou_type=iou_type, **options)
+    names = result.category_names
+    print(f"ground truth: {args.gt}  (COCO, {len(result.category_ids)} categories)")
+    print(f"predictions:  {args.pred}  ({int(result.n_det.sum())} detections kept; scoring "
+          f"{'masks' if task == 'segment' else 'keypoints'})")
+    print()
+    print(result.summary())
+    if not args.quiet:
+        print()
+        print(format_class_table(result, names))
+    if args.json:
+        import json
+        from pathlib import Path
+
+        data = result.to_dict()
+        data["class_names"] = {str(k): v for k, v in names.items()}
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        with open(args.json, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, indent=1, allow_nan=True, default=_json_default)
+            handle.write("\n")
+        print(f"\nresults written to {args.json}")
     return 0
 
 

@@ -124,9 +124,11 @@ def mean_ap(predictions, ground_truths, *, box_format="xyxy", iou_thresholds=Non
         bytes | str | list}``) or a list of polygons (per instance a list of
         flat ``[x1, y1, x2, y2, ...]`` parts) with the image's
         ``"image_size": (h, w)``; IoU is mask IoU (crowds: ``inter /
-        area(det)``), a detection's area is its mask area and a ground truth's
-        ``area`` defaults to its mask area; ``"boxes"`` may be present and are
-        not used.  All masks of an image must have its size.
+        area(det)``), a detection's area is its mask area (unless the
+        prediction gives ``"area"``, e.g. its box's ``w * h`` as
+        ``COCO.loadRes`` takes it) and a ground truth's ``area`` defaults to
+        its mask area; ``"boxes"`` may be present and are not used.  All
+        masks of an image must have its size.
         ``"keypoints"``: predictions carry ``"keypoints"`` ``(N, K, 3)`` ``(x,
         y, v)`` (or ``(N, K, 2)`` / ``(N, 3K)``) and optionally ``"boxes"``;
         ground truths ``"keypoints"``, ``"boxes"`` (needed: OKS measures ground
@@ -291,8 +293,9 @@ def evaluate_files(ground_truth, predictions, *, split: str = "val", sizes=None,
     )
     if len(pred) != len(gt):
         raise ValueError(f"predictions cover {len(pred)} images but the ground truth has {len(gt)}")
-    options = {**gt.mean_ap_kwargs(), **options}
-    return mean_ap(pred.records, gt.records, **options), gt
+    iou_type = options.get("iou_type", "bbox")
+    options = {**gt.mean_ap_kwargs(iou_type), **options}
+    return mean_ap(pred.records_for(iou_type), gt.records_for(iou_type), **options), gt
 
 
 class Evaluator:
