@@ -58,8 +58,8 @@ def _add_eval_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--iou-thresholds", nargs="+", metavar="T",
                        help="IoU thresholds: numbers or start:stop:step (default: COCO's 0.5:0.95:0.05)")
     group.add_argument("--max-dets", nargs="+", type=int, metavar="N",
-                       help="max detections per image for AR and AP (default: 1 10 100; the largest is used for AP; "
-                            "ultralytics keeps 300: --max-dets 1 10 300)")
+                       help="max detections per image for AR and AP (default: 1 10 100, keypoints 20; the largest is "
+                            "used for AP; ultralytics keeps 300: --max-dets 1 10 300)")
     group.add_argument("--interpolation", choices=["coco", "voc11", "voc"], default="coco",
                        help="coco: 101-point (pycocotools); voc11: VOC2007 11-point; voc: all-point (VOC2010+, DOTA)")
     group.add_argument("--matching", choices=["coco", "voc"], default="coco",
@@ -90,7 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Evaluate predictions against ground truth and print the COCO summary and a per-class table. "
         "GT: COCO ground-truth .json, YOLO dataset folder or data.yaml (its 'val' split). "
         "PRED: COCO results .json (ultralytics' predictions.json too) or a folder of YOLO txt predictions "
-        "('class cx cy w h conf', or 'class x1 y1 ... x4 y4 conf' for OBB).",
+        "('class cx cy w h conf', 'class x1 y1 ... x4 y4 conf' for OBB, 'class x1 y1 ... xn yn conf' for "
+        "segment, 'class cx cy w h px py [pc] ... conf' for pose). Masks and keypoints are scored as "
+        "pycocotools' COCOeval iouType segm / keypoints (10 stats, maxDets 20).",
     )
     ev.add_argument("gt", metavar="GT")
     ev.add_argument("pred", metavar="PRED")
