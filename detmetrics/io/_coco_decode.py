@@ -91,7 +91,7 @@ if HAVE_MSGSPEC:
         area: float | None = None
         iscrowd: int | bool = 0
         segmentation: list[list[float]] | _RLE | None = None
-        keypoints: list[float] | None = None
+        keypoints: msgspec.Raw = msgspec.Raw(b"null")  # parsed in one call (_keypoint_array)
         num_keypoints: int | None = None
 
     class _GroundTruthInstance(msgspec.Struct, gc=False):
@@ -105,7 +105,7 @@ if HAVE_MSGSPEC:
         score: float
         bbox: list[float] | None = None
         segmentation: list[list[float]] | _RLE | None = None
-        keypoints: list[float] | None = None
+        keypoints: msgspec.Raw = msgspec.Raw(b"null")
 
 
 @dataclass
@@ -399,16 +399,43 @@ def _compressed_rles(items, backend: str):
     return counts, offsets, sizes
 
 
+def _raw_json(item, field: str) -> bytes:
+    value = getattr(item, field)
+    return bytes(value) if isinstance(value, msgspec.Raw) else msgspec.json.encode(value)
+
+
+def _has(item, field: str) -> bool:
+    return _raw_json(item, field) != b"null"
+
+
 def _keypoint_array(items, what: str, k: int | None) -> np.ndarray:
-    """``keypoints`` fields (flat ``[x1, y1, v1, ...]``) -> ``(N, K, 3)``; every entry must have the same K."""
+    """``keypoints`` fields (raw JSON ``[x1, y1, v1, ...]``) -> ``(N, K, 3)``; every entry must have the same K.
+
+    The raw arrays are joined and parsed by NumPy in one call (a Python float per number
+    was most of the load time); anything unusual goes through the per-entry path, which
+    names the entry.
+    """
+    raws = [_raw_json(item, "keypoints") for item in items]
+    sizes = [r.count(b",") + 1 for r in raws]
+    if raws and all(r[:1] == b"[" and r[-1:] == b"]" and b"[" not in r[1:] and b'"' not in r for r in raws):
+        try:
+            values = msgspec.json.decode(b"[" + b",".join(r[1:-1] for r in raws) + b"]", type=list[float])
+            flat = np.array(values, dtype=np.float64)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            flat = None
+        n0 = sizes[0]
+        if flat is not None and flat.shape[0] == sum(sizes) and all(n == n0 for n in sizes) and n0 % 3 == 0 \
+                and (k is None or n0 == 3 * k) and np.all(np.isfinite(flat)):
+            return flat.reshape(len(raws), n0 // 3, 3)
     rows = []
-    for i, item in enumerate(items):
-        kp = item.keypoints if not isinstance(item, dict) else item.get("keypoints")
+    for i, raw in enumerate(raws):
+        kp = msgspec.json.decode(raw)
         if kp is None:
             raise ValueError(f"{what}: [{i}] has no 'keypoints' (iou_type='keypoints' needs them on every entry)")
-        if len(kp) == 0 or len(kp) % 3:
+        if not isinstance(kp, list) or len(kp) == 0 or len(kp) % 3 or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) for v in kp):
             raise ValueError(f"{what}: [{i}].keypoints must be [x1, y1, v1, ...] (3 numbers per keypoint); "
-                             f"got {len(kp)} numbers")
+                             f"got {str(kp)[:80]}")
         if k is None:
             k = len(kp) // 3
         elif len(kp) != 3 * k:
@@ -421,12 +448,36 @@ def _keypoint_array(items, what: str, k: int | None) -> np.ndarray:
     return arr
 
 
+def _as_json(source):
+    """Loaded Python objects -> JSON bytes (the typed decoder reads raw keypoint arrays from text)."""
+    if not isinstance(source, (dict, list)):
+        return source
+
+    def plain(obj):  # bytes RLE counts (pycocotools' encode output) stay text, NumPy values plain
+        if isinstance(obj, dict):
+            return {k: plain(v) for k, v in obj.items()}
+        if isinstance(obj, (list, tuple)):
+            return [plain(v) for v in obj]
+        if isinstance(obj, (bytes, bytearray)):
+            return bytes(obj).decode("latin-1")
+        if isinstance(obj, np.ndarray):
+            return obj.tolist()
+        if isinstance(obj, np.generic):
+            return obj.item()
+        return obj
+
+    try:
+        return msgspec.json.encode(plain(source))
+    except (TypeError, OverflowError) as exc:
+        raise TypeError(f"a loaded COCO object must hold JSON values ({exc})") from None
+
+
 def _load_instances(source, iou_type: str, backend: str) -> CocoGroundTruth:
     from ..masks import _segmentations_flat
 
     if not HAVE_MSGSPEC:  # pragma: no cover - msgspec is a dependency
         raise ImportError(f"iou_type={iou_type!r} from COCO JSON needs msgspec")
-    gt = _decode(source, _GroundTruthInstance, "ground_truth")
+    gt = _decode(_as_json(source), _GroundTruthInstance, "ground_truth")
     base = _ground_truth_columns(gt)
     image_ids = base.image_ids
     lookup = {im.id: im for im in gt.images}
@@ -460,7 +511,7 @@ def _load_instance_results(source, gt: CocoGroundTruth, backend: str) -> CocoRes
 
     if not HAVE_MSGSPEC:  # pragma: no cover - msgspec is a dependency
         raise ImportError(f"iou_type={gt.iou_type!r} from COCO JSON needs msgspec")
-    res = _decode(source, list[_ResultInstance], "results")
+    res = _decode(_as_json(source), list[_ResultInstance], "results")
     image_index = _index_of(gt.image_ids, res, "image_id")
     if np.any(image_index < 0):
         row = int(np.flatnonzero(image_index < 0)[0])
@@ -478,7 +529,7 @@ def _load_instance_results(source, gt: CocoGroundTruth, backend: str) -> CocoRes
             branch = "bbox"
         elif first.segmentation is not None:
             branch = "segm"
-        elif first.keypoints is not None:
+        elif _has(first, "keypoints"):
             branch = "keypoints"
         else:
             raise ValueError("results: [0] has neither 'bbox', 'segmentation' nor 'keypoints'")
