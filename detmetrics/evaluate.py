@@ -70,9 +70,9 @@ from .result import EvaluationResult
 __all__ = ["mean_ap", "evaluate_coco", "evaluate_files", "EvaluationResult", "Evaluator", "COCO_AREA_RANGES"]
 
 
-def mean_ap(predictions, ground_truths, *, box_format="xyxy", iou_thresholds=None, max_detections=(1, 10, 100),
+def mean_ap(predictions, ground_truths, *, box_format="xyxy", iou_thresholds=None, max_detections=None,
             area_ranges="coco", interpolation="coco", backend="auto", category_ids=None,
-            matching="coco") -> EvaluationResult:
+            matching="coco", iou_type="bbox", sigmas=None) -> EvaluationResult:
     """COCO mean average precision of per-image detections (pycocotools-exact).
 
     Parameters
@@ -93,10 +93,12 @@ def mean_ap(predictions, ground_truths, *, box_format="xyxy", iou_thresholds=Non
         ``"xywh"`` to get pycocotools' numbers bit for bit on COCO boxes.
     iou_thresholds : sequence of float in [0, 1], optional
         Default COCO's ``np.linspace(0.5, 0.95, 10)``.
-    max_detections : tuple of increasing positive ints, default (1, 10, 100)
+    max_detections : tuple of increasing positive ints, optional
         Detections per image and category kept (by score); AP uses the largest.
+        Default COCO's ``(1, 10, 100)``, ``(20,)`` for ``iou_type="keypoints"``.
     area_ranges : "coco" or dict name -> (lo, hi)
         ``"all"`` is added (``(0, 1e10)``) when missing; bounds are inclusive.
+        ``"coco"`` is all/small/medium/large, all/medium/large for keypoints.
     interpolation : {"coco", "voc11", "voc"}
         See ``detmetrics.ap``.
     backend : {"auto", "numba", "numpy"}
@@ -115,6 +117,32 @@ def mean_ap(predictions, ground_truths, *, box_format="xyxy", iou_thresholds=Non
         ``interpolation="voc11"`` or ``"voc"`` and ``max_detections`` large
         enough to keep every detection, this is the devkits' AP (score ties
         aside: they use an unstable sort).  (An extension of the COCO interface.)
+    iou_type : {"bbox", "segm", "keypoints"}
+        What is matched, as pycocotools' ``iouType``.  ``"segm"``: every dict
+        carries ``"masks"`` instead of ``"boxes"``: an ``(N, H, W)`` bool (or
+        0/1) array, a list of COCO RLE dicts (``{"size": [h, w], "counts":
+        bytes | str | list}``) or a list of polygons (per instance a list of
+        flat ``[x1, y1, x2, y2, ...]`` parts) with the image's
+        ``"image_size": (h, w)``; IoU is mask IoU (crowds: ``inter /
+        area(det)``), a detection's area is its mask area (unless the
+        prediction gives ``"area"``, e.g. its box's ``w * h`` as
+        ``COCO.loadRes`` takes it) and a ground truth's ``area`` defaults to
+        its mask area; ``"boxes"`` may be present and are not used.  All
+        masks of an image must have its size.
+        ``"keypoints"``: predictions carry ``"keypoints"`` ``(N, K, 3)`` ``(x,
+        y, v)`` (or ``(N, K, 2)`` / ``(N, 3K)``) and optionally ``"boxes"``;
+        ground truths ``"keypoints"``, ``"boxes"`` (needed: OKS measures ground
+        truths without a visible keypoint from their box) and optionally
+        ``"area"`` (the OKS scale; default the box area), ``"num_keypoints"``
+        (default: the keypoints with ``v > 0``), ``"iscrowd"``.  IoU is OKS
+        (``detmetrics.keypoints.oks``); ground truths with ``num_keypoints ==
+        0`` are ignored (COCO); a detection's area (for the area ranges) is
+        its box's, or, without boxes, its keypoints' extent, as
+        ``COCO.loadRes`` computes them.  Default ``max_detections`` ``(20,)``,
+        area ranges all/medium/large, 10 stats (``EvaluationResult``).
+    sigmas : sequence of float, optional
+        Per-keypoint OKS sigmas for ``iou_type="keypoints"``; default COCO's
+        17 (``detmetrics.keypoints.COCO_SIGMAS``); another K needs its own.
 
     Returns
     -------
@@ -141,16 +169,18 @@ def mean_ap(predictions, ground_truths, *, box_format="xyxy", iou_thresholds=Non
     >>> mean_ap([{"boxes": [], "scores": [], "labels": []}], gts).map
     0.0
     """
-    opts = parse_options(box_format, iou_thresholds, max_detections, area_ranges, interpolation, backend, matching)
-    flat = flatten(predictions, ground_truths, box_format)
+    opts = parse_options(box_format, iou_thresholds, max_detections, area_ranges, interpolation, backend, matching,
+                         iou_type, sigmas)
+    flat = flatten(predictions, ground_truths, box_format, iou_type, opts.sigmas, opts.backend)
     cats = resolve_categories(flat, category_ids)
     state = match(flat, opts, cats)
     return EvaluationResult.from_accumulation(accumulate(state, opts, cats), opts)
 
 
-def evaluate_coco(ground_truth, results, *, iou_thresholds=None, max_detections=(1, 10, 100), area_ranges="coco",
-                  interpolation="coco", backend="auto", matching="coco") -> EvaluationResult:
-    """pycocotools' bbox ``COCOeval`` on COCO JSON, without pycocotools.
+def evaluate_coco(ground_truth, results, *, iou_thresholds=None, max_detections=None, area_ranges="coco",
+                  interpolation="coco", backend="auto", matching="coco", iou_type="bbox",
+                  sigmas=None) -> EvaluationResult:
+    """pycocotools' ``COCOeval`` (``iouType`` bbox, segm or keypoints) on COCO JSON, without pycocotools.
 
     Parameters
     ----------
@@ -162,6 +192,21 @@ def evaluate_coco(ground_truth, results, *, iou_thresholds=None, max_detections=
         ground truth).
     iou_thresholds, max_detections, area_ranges, interpolation, backend, matching
         As ``mean_ap``.
+    iou_type : {"bbox", "segm", "keypoints"}
+        pycocotools' ``iouType``.  ``"segm"``: ground-truth ``segmentation``
+        (polygons, rasterised at the image's ``height`` x ``width``, or RLE,
+        as ``COCO.annToRLE``) and result ``segmentation`` (compressed RLE as
+        pycocotools wants; polygons and uncompressed RLE are read too).
+        ``"keypoints"``: ``keypoints`` (flat ``[x1, y1, v1, ...]``) on both
+        sides and the ground truth's ``num_keypoints`` (default: the visible
+        keypoints); ground truths with ``num_keypoints == 0`` are ignored.
+        ``COCO.loadRes``' rule decides a result's area from the *first*
+        result: when it has a ``bbox`` (detectron2's and ultralytics' files
+        do) every result's area is its box's ``w * h`` (and a result without
+        ``segmentation`` is scored as its box); otherwise it is the mask's
+        area (segm) or the keypoints' extent (keypoints).
+    sigmas : sequence of float, optional
+        OKS sigmas (keypoints), default COCO's 17.
 
     Returns
     -------
@@ -188,17 +233,35 @@ def evaluate_coco(ground_truth, results, *, iou_thresholds=None, max_detections=
     """
     from .io._coco_decode import load_ground_truth, load_results
 
-    opts = parse_options("xywh", iou_thresholds, max_detections, area_ranges, interpolation, backend, matching)
-    gt = load_ground_truth(ground_truth)
-    res = load_results(results, gt)
+    opts = parse_options("xywh", iou_thresholds, max_detections, area_ranges, interpolation, backend, matching,
+                         iou_type, sigmas)
+    gt = load_ground_truth(ground_truth, iou_type, opts.backend)
+    res = load_results(results, gt, opts.backend)
     return evaluate_loaded(gt, res, opts)
 
 
 def evaluate_loaded(gt, res, opts: Options) -> EvaluationResult:
     """Stages 2-4 on already-decoded COCO columns (``detmetrics.io._coco_decode``); the benchmark times this."""
+    kind, extra = "axis", {}
+    difficult = None
+    if opts.iou_type == "segm":
+        kind = "mask"
+        extra = dict(det_masks=res.masks, gt_masks=gt.masks, det_area=res.area)
+    elif opts.iou_type == "keypoints":
+        kind = "keypoints"
+        k = gt.keypoints.shape[1] if gt.keypoints.shape[0] else (res.keypoints.shape[1] if res.keypoints.shape[0]
+                                                                   else 0)
+        n_sigmas = 17 if opts.sigmas is None else len(opts.sigmas)
+        if (gt.keypoints.shape[0] or res.keypoints.shape[0]) and k != n_sigmas:
+            raise ValueError(f"the keypoints have K={k} but sigmas has {n_sigmas} values"
+                             + (" (sigmas=None means COCO's 17)" if opts.sigmas is None else ""))
+        extra = dict(det_kpts=res.keypoints.reshape(-1, k, 3), gt_kpts=gt.keypoints.reshape(-1, k, 3),
+                     det_area=res.area)
+        difficult = (gt.num_keypoints == 0).astype(np.uint8)  # COCOeval: ignored, matched at most once
     flat = FlatData.build(
-        "axis", len(gt.image_ids), res.image_index, res.category, res.scores, res.boxes,
+        kind, len(gt.image_ids), res.image_index, res.category, res.scores, res.boxes,
         gt.image_index, gt.category, gt.boxes, gt_area=gt.area, gt_crowd=gt.iscrowd, gt_zero_id=gt.zero_id,
+        gt_difficult=difficult, **extra,
     )
     cats = np.asarray(gt.category_ids, dtype=np.int64)
     state = match(flat, opts, cats)
@@ -230,8 +293,9 @@ def evaluate_files(ground_truth, predictions, *, split: str = "val", sizes=None,
     )
     if len(pred) != len(gt):
         raise ValueError(f"predictions cover {len(pred)} images but the ground truth has {len(gt)}")
-    options = {**gt.mean_ap_kwargs(), **options}
-    result = mean_ap(pred.records, gt.records, **options)
+    iou_type = options.get("iou_type", "bbox")
+    options = {**gt.mean_ap_kwargs(iou_type), **options}
+    result = mean_ap(pred.records_for(iou_type), gt.records_for(iou_type), **options)
     result.category_names = {c: gt.class_names[c] for c in result.category_ids if c in gt.class_names}
     return result, gt
 
@@ -269,7 +333,7 @@ class Evaluator:
 
     def __init__(self, **options):
         allowed = {"box_format", "iou_thresholds", "max_detections", "area_ranges", "interpolation", "backend",
-                   "category_ids", "matching"}
+                   "category_ids", "matching", "iou_type", "sigmas"}
         unknown = set(options) - allowed
         if unknown:
             raise TypeError(f"Evaluator got unexpected option(s) {sorted(unknown)}; expected {sorted(allowed)}")
@@ -308,7 +372,8 @@ class Evaluator:
 
     def update(self, predictions, ground_truths, image_ids=None) -> None:
         """Add a batch of images (per-image dicts as ``mean_ap`` takes them), validated at once."""
-        flat = flatten(predictions, ground_truths, self._options.box_format)
+        opts = self._options
+        flat = flatten(predictions, ground_truths, opts.box_format, opts.iou_type, opts.sigmas, opts.backend)
         if self._category_ids is not None:
             check_labels_in(self._category_ids, flat)
         n = flat.n_images
