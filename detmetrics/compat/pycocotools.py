@@ -128,7 +128,7 @@ class COCO:
                 raise ValueError(f"results must be a JSON list of objects; got {type(decoded).__name__}")
             self._res_list, self._res_raw = decoded, None
         if self._res_array is not None:
-            self._res_list = self.loadNumpyAnnotations(self._res_array)
+            self._res_list = _numpy_annotations(self._res_array)
             self._res_array = None
         if self._res_list is not None:
             _fill_result_fields(self._res_list)
@@ -268,6 +268,7 @@ class COCO:
         gt_columns = self._ground_truth_columns()
         if isinstance(resFile, np.ndarray):
             array = _as_result_array(resFile)
+            _announce_array(array)  # pycocotools converts here; the dicts are built on first use
             res._res_array = array
             res._res_columns = (self, _results_from_array(array, gt_columns))
         else:
@@ -298,8 +299,8 @@ class COCO:
     def loadNumpyAnnotations(data) -> list:
         """``(N, 7)`` ``[image_id, x, y, w, h, score, category_id]`` rows as result dicts (pycocotools)."""
         array = _as_result_array(data)
-        return [{"image_id": int(r[0]), "bbox": [r[1], r[2], r[3], r[4]], "score": r[5], "category_id": int(r[6])}
-                for r in array]
+        _announce_array(array)
+        return _numpy_annotations(array)
 
     # ---------------------------------------------------------------- decoded columns (evaluation)
     def _ground_truth_columns(self):
@@ -325,6 +326,18 @@ class COCO:
             columns = load_results(self.dataset.get("annotations", []), gt_columns)
         self._res_columns = (gt, columns)
         return columns
+
+
+def _announce_array(array: np.ndarray) -> None:
+    print("Converting ndarray to lists...")
+    print(array.shape)
+    for i in range(0, array.shape[0], 1_000_000):
+        print(f"{i}/{array.shape[0]}")
+
+
+def _numpy_annotations(array: np.ndarray) -> list:
+    return [{"image_id": int(r[0]), "bbox": [r[1], r[2], r[3], r[4]], "score": r[5], "category_id": int(r[6])}
+            for r in array]
 
 
 def _fill_result_fields(anns: list) -> None:
@@ -527,32 +540,10 @@ class COCOeval:
         if not self.eval:
             raise RuntimeError("Please run accumulate() first")
         p = self.params
-        if len(p.maxDets) < 3:
-            raise ValueError(f"summarize() reads maxDets[0], [1] and [2], as pycocotools does; got maxDets "
-                             f"{list(p.maxDets)}")
-        m = p.maxDets
-        rows = [(1, None, "all", 100), (1, 0.5, "all", m[2]), (1, 0.75, "all", m[2]),
-                (1, None, "small", m[2]), (1, None, "medium", m[2]), (1, None, "large", m[2]),
-                (0, None, "all", m[0]), (0, None, "all", m[1]), (0, None, "all", m[2]),
-                (0, None, "small", m[2]), (0, None, "medium", m[2]), (0, None, "large", m[2])]
-        self.stats = np.array([self._summarize(*row) for row in rows])
-
-    def _summarize(self, ap, iou_thr, area, max_det) -> float:
-        p = self.params
-        line = " {:<18} {} @[ IoU={:<9} | area={:>6s} | maxDets={:>3d} ] = {:0.3f}"
-        title = "Average Precision" if ap == 1 else "Average Recall"
-        kind = "(AP)" if ap == 1 else "(AR)"
-        iou_text = f"{p.iouThrs[0]:0.2f}:{p.iouThrs[-1]:0.2f}" if iou_thr is None else f"{iou_thr:0.2f}"
-        a_index = [i for i, label in enumerate(p.areaRngLbl) if label == area]
-        m_index = [i for i, value in enumerate(p.maxDets) if value == max_det]
-        s = self.eval["precision"] if ap == 1 else self.eval["recall"]
-        if iou_thr is not None:
-            s = s[np.where(iou_thr == np.asarray(p.iouThrs))[0]]
-        s = s[:, :, :, a_index, m_index] if ap == 1 else s[:, :, a_index, m_index]
-        valid = s[s > -1]
-        value = -1.0 if valid.size == 0 else float(np.mean(valid))
-        print(line.format(title, kind, iou_text, area, max_det, value))
-        return value
+        stats, lines = coco_summary(self.eval["precision"], self.eval["recall"], p.iouThrs, p.areaRngLbl, p.maxDets)
+        for line in lines:
+            print(line)
+        self.stats = stats
 
     # ---------------------------------------------------------------- lazily built records
     @property
@@ -612,6 +603,40 @@ class COCOeval:
                     gt, dt = groups[img, cat]
                     records.append(_evaluate_img(img, cat, area_range, max_det, gt, dt, ious[img, cat], thresholds))
         self._ious, self._eval_imgs = ious, records
+
+
+def coco_summary(precision, recall, iou_thresholds, area_labels, max_dets):
+    """``(stats (12,), printed lines)`` of pycocotools' bbox ``summarize()`` on ``eval`` arrays.
+
+    As pycocotools: ``stats[0]`` is read at ``maxDets == 100`` (cocoapi#558; -1
+    when 100 is not among ``max_dets``), the others at ``max_dets[2]`` (or
+    ``[0]`` / ``[1]`` for ``stats[6:8]``); an area label or IoU threshold not
+    evaluated gives -1.
+    """
+    max_dets = list(max_dets)
+    if len(max_dets) < 3:
+        raise ValueError(f"summarize() reads maxDets[0], [1] and [2], as pycocotools does; got maxDets {max_dets}")
+    thresholds = np.asarray(iou_thresholds)
+    m = max_dets
+    rows = [(1, None, "all", 100), (1, 0.5, "all", m[2]), (1, 0.75, "all", m[2]),
+            (1, None, "small", m[2]), (1, None, "medium", m[2]), (1, None, "large", m[2]),
+            (0, None, "all", m[0]), (0, None, "all", m[1]), (0, None, "all", m[2]),
+            (0, None, "small", m[2]), (0, None, "medium", m[2]), (0, None, "large", m[2])]
+    line = " {:<18} {} @[ IoU={:<9} | area={:>6s} | maxDets={:>3d} ] = {:0.3f}"
+    stats, lines = np.zeros(12), []
+    for i, (ap, iou_thr, area_label, max_det) in enumerate(rows):
+        a_index = [j for j, label in enumerate(area_labels) if label == area_label]
+        m_index = [j for j, value in enumerate(max_dets) if value == max_det]
+        s = precision if ap == 1 else recall
+        if iou_thr is not None:
+            s = s[np.where(iou_thr == thresholds)[0]]
+        s = s[:, :, :, a_index, m_index] if ap == 1 else s[:, :, a_index, m_index]
+        valid = s[s > -1]
+        stats[i] = -1.0 if valid.size == 0 else float(np.mean(valid))
+        iou_text = f"{thresholds[0]:0.2f}:{thresholds[-1]:0.2f}" if iou_thr is None else f"{iou_thr:0.2f}"
+        lines.append(line.format("Average Precision" if ap == 1 else "Average Recall", "(AP)" if ap == 1 else "(AR)",
+                                 iou_text, area_label, max_det, stats[i]))
+    return stats, lines
 
 
 def _gt_area(ann) -> float:
