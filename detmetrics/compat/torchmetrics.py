@@ -42,8 +42,6 @@ both modes.
 
 from __future__ import annotations
 
-import copy
-
 import numpy as np
 
 __all__ = ["MeanAveragePrecision"]
@@ -279,9 +277,9 @@ class MeanAveragePrecision:
             if getattr(self, name) != getattr(incoming_state, name):
                 raise ValueError(f"cannot merge metrics with different {name}: {getattr(self, name)!r} vs "
                                  f"{getattr(incoming_state, name)!r}")
-        other = copy.deepcopy(incoming_state)  # the incoming metric stays usable
+        other = incoming_state  # Evaluator.merge only reads its states: the incoming metric stays usable
         for mine, theirs in ((self._macro, other._macro), (self._micro, other._micro)):
-            if mine is not None:
+            if mine is not None and theirs is not None:
                 mine.merge(theirs)
         self._classes.update(other._classes)
         self._boxes.extend(other._boxes)
