@@ -502,6 +502,8 @@ class COCOeval:
         res = self.cocoDt._results_columns(self.cocoGt)
         image_ids = p.imgIds if len(p.imgIds) != len(gt.image_ids) or list(p.imgIds) != gt.image_ids else None
         category_ids = list(p.catIds)
+        if p.useCats and len(category_ids) == len(gt.category_ids) and category_ids == gt.category_ids:
+            category_ids = None  # every category: no selection pass
         result = evaluate_loaded(gt, res, opts, image_ids=image_ids, category_ids=category_ids,
                                  use_categories=bool(p.useCats))
         return result, (area_index, max_index)
