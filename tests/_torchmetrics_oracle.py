@@ -17,12 +17,10 @@ import json
 import sys
 import warnings
 
-import torch
-import torchmetrics
-from torchmetrics.detection import MeanAveragePrecision
-
 
 def _tensors(item):
+    import torch
+
     out = {}
     for key, value in item.items():
         if key in ("labels", "iscrowd"):
@@ -34,12 +32,17 @@ def _tensors(item):
 
 
 def _plain(value):
-    if isinstance(value, torch.Tensor):
+    if hasattr(value, "tolist"):
         return value.tolist()
     return value
 
 
 def main(path):
+    # imported here: pytest --doctest-modules imports this file in the interpreter without torch
+    import torch
+    import torchmetrics
+    from torchmetrics.detection import MeanAveragePrecision
+
     with open(path) as fh:
         cases = json.load(fh)["cases"]
     results = {}
