@@ -86,14 +86,22 @@ def _read(value, name: str) -> np.ndarray:
         raise TypeError(f"{name} must be a tensor or an array; got {type(value).__name__}") from None
 
 
-def _to_xywh(boxes: np.ndarray, box_format: str, name: str) -> np.ndarray:
-    """xywh boxes in float64, converted in the input's float type (torchvision's ``box_convert``)."""
+def _box_array(value, name: str) -> np.ndarray:
+    """``(N, 4)`` numeric boxes (an empty tensor of any shape is ``(0, 4)``), in their own dtype."""
+    boxes = _read(value, name)
     if boxes.size == 0:
-        return np.zeros((0, 4))
+        return np.zeros((0, 4), dtype=boxes.dtype if boxes.dtype.kind == "f" else np.float64)
     if boxes.ndim != 2 or boxes.shape[1] != 4:
         raise ValueError(f"{name} must have shape (N, 4); got shape {boxes.shape}")
     if boxes.dtype.kind not in "iuf":
         raise TypeError(f"{name} must be numeric; got dtype {boxes.dtype}")
+    return boxes
+
+
+def _to_xywh(boxes: np.ndarray, box_format: str) -> np.ndarray:
+    """xywh boxes in float64, converted in the input's float type (torchvision's ``box_convert``)."""
+    if boxes.shape[0] == 0:
+        return np.zeros((0, 4))
     if box_format == "xywh":
         return boxes.astype(np.float64)
     if boxes.dtype.kind != "f" and box_format == "cxcywh":
@@ -106,6 +114,17 @@ def _to_xywh(boxes: np.ndarray, box_format: str, name: str) -> np.ndarray:
     else:
         x1, y1, x2, y2 = b[:, 0], b[:, 1], b[:, 2], b[:, 3]
     return np.stack([x1, y1, x2 - x1, y2 - y1], axis=1).astype(np.float64)
+
+
+def _to_xywh_batch(arrays: list, box_format: str) -> list:
+    """``_to_xywh`` of every image's boxes, in one pass when they share a dtype (the usual case)."""
+    dtypes = {a.dtype for a in arrays if a.shape[0]}
+    if len(dtypes) > 1:
+        return [_to_xywh(a, box_format) for a in arrays]
+    dtype = dtypes.pop() if dtypes else np.dtype(np.float64)
+    flat = np.concatenate([a.astype(dtype, copy=False) for a in arrays]) if arrays else np.zeros((0, 4))
+    ends = np.cumsum([a.shape[0] for a in arrays])
+    return np.split(_to_xywh(flat, box_format), ends[:-1]) if arrays else []
 
 
 class MeanAveragePrecision:
@@ -223,7 +242,7 @@ class MeanAveragePrecision:
                 raise ValueError(f"{what} must be a list of per-image dicts; got {type(value).__name__}")
         if len(preds) != len(target):
             raise ValueError(f"preds and target must have the same length; got {len(preds)} and {len(target)}")
-        det_records, gt_records = [], []
+        det_raw, gt_raw, det_records, gt_records = [], [], [], []
         for i, (p, t) in enumerate(zip(preds, target)):
             for what, item, keys in (("preds", p, ("boxes", "scores", "labels")), ("target", t, ("boxes", "labels"))):
                 if not isinstance(item, dict):
@@ -231,26 +250,28 @@ class MeanAveragePrecision:
                 missing = [k for k in keys if k not in item]
                 if missing:
                     raise ValueError(f"{what}[{i}] is missing key(s) {missing}")
-            det_box = _to_xywh(_read(p["boxes"], f"preds[{i}]['boxes']"), self.box_format, f"preds[{i}]['boxes']")
-            gt_box = _to_xywh(_read(t["boxes"], f"target[{i}]['boxes']"), self.box_format, f"target[{i}]['boxes']")
+            det_raw.append(_box_array(p["boxes"], f"preds[{i}]['boxes']"))
+            gt_raw.append(_box_array(t["boxes"], f"target[{i}]['boxes']"))
             det_labels = _read(p["labels"], f"preds[{i}]['labels']").reshape(-1)
             gt_labels = _read(t["labels"], f"target[{i}]['labels']").reshape(-1)
             for name, labels in ((f"preds[{i}]['labels']", det_labels), (f"target[{i}]['labels']", gt_labels)):
                 if labels.size and labels.dtype.kind not in "iu":
                     raise ValueError(f"{name} must hold integers; got dtype {labels.dtype}")
-            det = {"boxes": det_box, "scores": _read(p["scores"], f"preds[{i}]['scores']").reshape(-1),
-                   "labels": det_labels.astype(np.int64)}
-            gt = {"boxes": gt_box, "labels": gt_labels.astype(np.int64)}
+            det_records.append({"scores": _read(p["scores"], f"preds[{i}]['scores']").reshape(-1),
+                                "labels": det_labels.astype(np.int64)})
+            gt = {"labels": gt_labels.astype(np.int64)}
             if t.get("iscrowd") is not None:
                 gt["iscrowd"] = _read(t["iscrowd"], f"target[{i}]['iscrowd']").reshape(-1)
             if t.get("area") is not None:
-                area = _read(t["area"], f"target[{i}]['area']").reshape(-1).astype(np.float64)
-                if area.shape[0] == gt_box.shape[0]:
-                    # torchmetrics: an area that is not positive is replaced by w * h
-                    area = np.where(area > 0, area, gt_box[:, 2] * gt_box[:, 3])
-                gt["area"] = area
-            det_records.append(det)
+                gt["area"] = _read(t["area"], f"target[{i}]['area']").reshape(-1).astype(np.float64)
             gt_records.append(gt)
+        for det, boxes in zip(det_records, _to_xywh_batch(det_raw, self.box_format)):
+            det["boxes"] = boxes
+        for gt, boxes in zip(gt_records, _to_xywh_batch(gt_raw, self.box_format)):
+            gt["boxes"] = boxes
+            if "area" in gt and gt["area"].shape[0] == boxes.shape[0]:
+                # torchmetrics: an area that is not positive is replaced by w * h
+                gt["area"] = np.where(gt["area"] > 0, gt["area"], boxes[:, 2] * boxes[:, 3])
         for evaluator, micro in ((self._macro, False), (self._micro, True)):
             if evaluator is None:
                 continue
@@ -259,10 +280,11 @@ class MeanAveragePrecision:
                                  [dict(g, labels=np.zeros_like(g["labels"])) for g in gt_records])
             else:
                 evaluator.update(det_records, gt_records)
-        for d, g in zip(det_records, gt_records):
-            self._classes.update(d["labels"].tolist())
-            self._classes.update(g["labels"].tolist())
-            if self.extended_summary:
+        labels = [r["labels"] for r in det_records] + [r["labels"] for r in gt_records]
+        if labels:
+            self._classes.update(np.unique(np.concatenate(labels)).tolist())
+        if self.extended_summary:
+            for d, g in zip(det_records, gt_records):
                 self._boxes.append((d["boxes"], d["scores"], d["labels"], g["boxes"], g["labels"],
                                     g.get("iscrowd")))
 
