@@ -280,9 +280,9 @@ class MeanAveragePrecision:
                                  [dict(g, labels=np.zeros_like(g["labels"])) for g in gt_records])
             else:
                 evaluator.update(det_records, gt_records)
-        labels = [r["labels"] for r in det_records] + [r["labels"] for r in gt_records]
-        if labels:
-            self._classes.update(np.unique(np.concatenate(labels)).tolist())
+        all_labels = [r["labels"] for r in det_records] + [r["labels"] for r in gt_records]
+        if all_labels:
+            self._classes.update(np.unique(np.concatenate(all_labels)).tolist())
         if self.extended_summary:
             for d, g in zip(det_records, gt_records):
                 self._boxes.append((d["boxes"], d["scores"], d["labels"], g["boxes"], g["labels"],
