@@ -457,6 +457,7 @@ def test_accumulate_with_other_params_reruns(files):
 # mask
 
 
+@pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept a copy keyword:DeprecationWarning")
 def test_mask_equals_pycocotools():
     rng = np.random.default_rng(0)
     masks = (rng.random((3, 12, 9)) > 0.6).astype(np.uint8)
@@ -487,6 +488,27 @@ def test_mask_equals_pycocotools():
                                rtol=0, atol=0)
     assert mask.iou([], ours, crowd) == coco_mask.iou([], ref, crowd) == []
     assert compat.mask is mask
+
+
+@pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept a copy keyword:DeprecationWarning")
+def test_ann_to_rle_and_mask_equal_pycocotools():
+    gt = {"images": [{"id": 1, "height": 20, "width": 16}], "categories": [{"id": 1, "name": "a"}],
+          "annotations": [
+              {"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 1, 9, 9], "area": 40, "iscrowd": 0,
+               "segmentation": [[1.0, 1.0, 10.0, 2.0, 8.5, 9.0, 2.0, 7.0], [11.0, 11.0, 15.0, 12.0, 13.0, 18.0]]},
+              {"id": 2, "image_id": 1, "category_id": 1, "bbox": [0, 0, 4, 4], "area": 12, "iscrowd": 1,
+               "segmentation": {"size": [20, 16], "counts": [3, 5, 12, 4, 296]}},
+          ]}
+    ref = RefCOCO()
+    ours = COCO()
+    for coco in (ref, ours):
+        coco.dataset = copy.deepcopy(gt)
+        _quiet(coco.createIndex)
+    for ann_id in (1, 2):
+        assert ours.annToRLE(ours.anns[ann_id]) == ref.annToRLE(ref.anns[ann_id])
+        np.testing.assert_array_equal(ours.annToMask(ours.anns[ann_id]), ref.annToMask(ref.anns[ann_id]))
+    compressed = ref.annToRLE(ref.anns[2])
+    assert ours.annToRLE(dict(ours.anns[2], segmentation=compressed)) == compressed
 
 
 # ------------------------------------------------------------------------------------------

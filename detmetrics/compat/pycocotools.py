@@ -14,7 +14,8 @@ What is the same as pycocotools
 ``COCO(path)`` or ``COCO()`` + ``.dataset = {...}`` + ``createIndex()``; the
 index attributes ``anns``, ``imgs``, ``cats``, ``imgToAnns``, ``catToImgs``
 and the calls ``getAnnIds``, ``getCatIds``, ``getImgIds``, ``loadAnns``,
-``loadCats``, ``loadImgs``, ``loadRes``, ``loadNumpyAnnotations``.
+``loadCats``, ``loadImgs``, ``loadRes``, ``loadNumpyAnnotations``, ``annToRLE``,
+``annToMask``.
 ``COCOeval(cocoGt, cocoDt, iouType)``, ``params`` (``imgIds``, ``catIds``,
 ``iouThrs``, ``recThrs``, ``maxDets``, ``areaRng``, ``areaRngLbl``,
 ``useCats``), ``evaluate()``, ``accumulate()``, ``summarize()`` (the same
@@ -247,6 +248,21 @@ class COCO:
 
     def loadImgs(self, ids=()) -> list:
         return self._load(self.imgs, ids)
+
+    def annToRLE(self, ann) -> dict:  # noqa: N802
+        """The annotation's ``segmentation`` as one compressed RLE (polygons rasterised and merged)."""
+        img = self.imgs[ann["image_id"]]
+        h, w = img["height"], img["width"]
+        segm = ann["segmentation"]
+        if isinstance(segm, list):
+            return mask.merge(mask.frPyObjects(segm, h, w))
+        if isinstance(segm.get("counts"), list):
+            return mask.frPyObjects(segm, h, w)
+        return segm
+
+    def annToMask(self, ann) -> np.ndarray:  # noqa: N802
+        """The annotation's ``segmentation`` as an ``(H, W)`` uint8 mask."""
+        return mask.decode(self.annToRLE(ann))
 
     # ---------------------------------------------------------------- results
     def loadRes(self, resFile) -> "COCO":
