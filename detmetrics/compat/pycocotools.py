@@ -249,7 +249,7 @@ class COCO:
     def loadImgs(self, ids=()) -> list:
         return self._load(self.imgs, ids)
 
-    def annToRLE(self, ann) -> dict:  # noqa: N802
+    def annToRLE(self, ann) -> dict:
         """The annotation's ``segmentation`` as one compressed RLE (polygons rasterised and merged)."""
         img = self.imgs[ann["image_id"]]
         h, w = img["height"], img["width"]
@@ -260,7 +260,7 @@ class COCO:
             return mask.frPyObjects(segm, h, w)
         return segm
 
-    def annToMask(self, ann) -> np.ndarray:  # noqa: N802
+    def annToMask(self, ann) -> np.ndarray:
         """The annotation's ``segmentation`` as an ``(H, W)`` uint8 mask."""
         return mask.decode(self.annToRLE(ann))
 
