@@ -778,3 +778,24 @@ def test_metric_equals_torchmetrics():
             n_values += mine.size
     print(f"torchmetrics {oracle['torchmetrics']} (torch {oracle['torch']}): {len(cases)} cases, "
           f"{n_values} values, max abs diff {worst:.3g}", file=sys.stderr)
+
+
+# ------------------------------------------------------------------------------------------
+# docs/compat.md's script: run as printed, with either import line
+
+
+def test_docs_script_prints_what_the_page_shows():
+    import re
+
+    page = (HERE.parent / "docs" / "compat.md").read_text()
+    script, shown = re.findall(r"```python\n(.*?)```\n\nIt prints.*?```text\n(.*?)```", page, flags=re.S)[0]
+    shown_lines = [x for x in shown.splitlines() if not x.startswith(("Done (t=", "DONE (t="))]
+    sample = HERE.parent / "detmetrics" / "data" / "coco"
+    pycocotools_script = script.replace("from detmetrics.compat.pycocotools import COCO, COCOeval",
+                                        "from pycocotools.coco import COCO\nfrom pycocotools.cocoeval import COCOeval")
+    for text in (script, pycocotools_script):
+        proc = subprocess.run([sys.executable, "-c", text], capture_output=True, text=True, cwd=sample,
+                              env={**os.environ, "PYTHONPATH": str(HERE.parent)}, timeout=300)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        printed = [x for x in proc.stdout.splitlines() if not x.startswith(("Done (t=", "DONE (t="))]
+        assert printed == shown_lines

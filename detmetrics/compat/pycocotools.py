@@ -325,6 +325,7 @@ class COCO:
             from ..io._coco_decode import load_ground_truth
 
             self._gt_columns = load_ground_truth(self._raw if self._raw is not None else self.dataset)
+            self._raw = None  # decoded: the file's bytes are not needed any more
         return self._gt_columns
 
     def _results_columns(self, gt: "COCO"):
