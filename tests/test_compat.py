@@ -799,3 +799,18 @@ def test_docs_script_prints_what_the_page_shows():
         assert proc.returncode == 0, proc.stderr[-2000:]
         printed = [x for x in proc.stdout.splitlines() if not x.startswith(("Done (t=", "DONE (t="))]
         assert printed == shown_lines
+
+
+def test_evaluator_recall_thresholds_option():
+    from detmetrics import Evaluator
+
+    gt, res = DATASETS["seed3_img12_cat5"]
+    preds, gts, _ = to_mean_ap(gt, res)
+    ev = Evaluator(box_format="xywh", recall_thresholds=[0.0, 0.5, 1.0])
+    ev.update(preds, gts)
+    ref, _ = run(REF, gt, res, lambda p, g: (setattr(p, "recThrs", np.array([0.0, 0.5, 1.0])),
+                                              setattr(p, "catIds", sorted({int(l) for x in preds + gts
+                                                                           for l in x["labels"]}))))
+    np.testing.assert_allclose(ev.compute().precision, ref.eval["precision"], rtol=0, atol=ATOL)
+    with pytest.raises(ValueError, match="different recall_thresholds"):
+        ev.merge(Evaluator(box_format="xywh"))
