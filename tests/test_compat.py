@@ -809,8 +809,8 @@ def test_evaluator_recall_thresholds_option():
     ev = Evaluator(box_format="xywh", recall_thresholds=[0.0, 0.5, 1.0])
     ev.update(preds, gts)
     ref, _ = run(REF, gt, res, lambda p, g: (setattr(p, "recThrs", np.array([0.0, 0.5, 1.0])),
-                                              setattr(p, "catIds", sorted({int(l) for x in preds + gts
-                                                                           for l in x["labels"]}))))
+                                              setattr(p, "catIds", sorted({int(v) for x in preds + gts
+                                                                           for v in x["labels"]}))))
     np.testing.assert_allclose(ev.compute().precision, ref.eval["precision"], rtol=0, atol=ATOL)
     with pytest.raises(ValueError, match="different recall_thresholds"):
         ev.merge(Evaluator(box_format="xywh"))
