@@ -104,6 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="how a results .json's category_id maps onto the ground truth's classes "
                       "(default auto: warns when ambiguous)")
     data.add_argument("--no-progress", action="store_true", help="never show a progress bar")
+    data.add_argument("--workers", type=int, default=1, metavar="N",
+                      help="match the images on N local processes (same result as 1, the default)")
     _add_eval_options(ev)
 
     demo = commands.add_parser(
@@ -201,9 +203,19 @@ def _run_eval(args) -> int:
     if not 0 <= args.conf <= 1:
         raise CLIError(f"--conf must be in [0, 1]; got {args.conf}")
 
-    from .evaluate import evaluate_files
+    workers = getattr(args, "workers", 1)
+    if workers < 1:
+        raise CLIError(f"--workers must be a positive integer; got {workers}")
+    if workers > 1:
+        from ._parallel import evaluate_sharded
 
-    result, _ = evaluate_files(gt, pred, **options)
+        result = evaluate_sharded(pred.records, gt.records, workers=workers,
+                                  progress=False if args.no_progress else None,
+                                  **{**gt.mean_ap_kwargs(), **options})
+    else:
+        from .evaluate import evaluate_files
+
+        result, _ = evaluate_files(gt, pred, **options)
 
     kind = "YOLO-OBB" if gt.obb else ("YOLO" if gt.source == "yolo" else "COCO")
     print(f"ground truth: {gt_path}  ({kind}, {len(gt)} images, {gt.n_objects} objects, {len(gt.class_names)} classes)")

@@ -1,0 +1,368 @@
+"""Exact COCO evaluation on Dask: ``mean_ap`` over a bag, ``evaluate_frames`` over dataframes.
+
+Needs the ``dask`` extra (``pip install detmetrics[dask]``: ``dask[distributed]``;
+the dataframe path also needs ``pandas`` and, to read Parquet, ``pyarrow``).
+
+``detmetrics.Evaluator`` is the unit of work: each partition of images is
+matched on the worker that holds it (``Evaluator.update``), leaving a packed
+matching state (about 23-25 bytes per kept detection with COCO's defaults,
+see ``docs/distributed.md``); the states merge in a tree
+(``dask.bag.Bag.reduction``) and the root state is computed once
+(``Evaluator.compute``).  Boxes never leave the worker that read them: only
+states travel.  Whatever scheduler is active runs the graph (the threaded
+default, ``dask.config.set(scheduler="processes")``, or a
+``distributed.Client``).
+
+Images are ordered by their ``image_id`` (it breaks score ties across
+images), so the result is the same however the data is partitioned or
+ordered, and equals ``detmetrics.mean_ap`` on all the images listed in
+increasing ``image_id``: the 12 statistics and the full ``precision``,
+``recall``, ``scores`` and ``ap`` arrays.
+"""
+
+from __future__ import annotations
+
+import itertools
+import numbers
+from functools import partial
+
+import numpy as np
+
+from .evaluate import Evaluator
+from .result import EvaluationResult
+
+__all__ = ["mean_ap", "evaluate_frames", "partition_states", "frame_records"]
+
+# images validated and matched per Evaluator.update inside a partition (bounds the flat copy)
+_CHUNK = 4096
+
+
+def _require_bag(records):
+    import dask.bag as db
+
+    if not isinstance(records, db.Bag):
+        raise TypeError(f"records must be a dask.bag.Bag of (image_id, prediction, ground_truth) tuples; "
+                        f"got {type(records).__name__}")
+
+
+def _check_options(options: dict) -> dict:
+    """Fail on the client, before any task runs, when an option is wrong."""
+    Evaluator(**options)
+    return dict(options)
+
+
+def _image_id(value, position: int) -> int:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"records: the image_id of record {position} of its partition must be an integer; "
+                        f"got {value!r} ({type(value).__name__})")
+    return int(value)
+
+
+def _split_record(record, position: int):
+    if not isinstance(record, (tuple, list)) or len(record) != 3:
+        size = f" of length {len(record)}" if isinstance(record, (tuple, list)) else ""
+        raise TypeError(f"records: record {position} of its partition must be an (image_id, prediction, "
+                        f"ground_truth) tuple; got a {type(record).__name__}{size}")
+    image_id = _image_id(record[0], position)
+    for name, value in (("prediction", record[1]), ("ground_truth", record[2])):
+        if not isinstance(value, dict):
+            raise TypeError(f"records: the {name} of the record with image_id {image_id} must be a dict; "
+                            f"got {type(value).__name__}")
+    return image_id, record[1], record[2]
+
+
+def _update(ev: Evaluator, ids: list, preds: list, gts: list, options: dict) -> None:
+    """``ev.update`` on one chunk; a bad record is named by its image_id."""
+    try:
+        ev.update(preds, gts, image_ids=ids)
+    except (ValueError, TypeError) as exc:
+        for image_id, p, g in zip(ids, preds, gts):  # find the record to blame (rare path)
+            try:
+                Evaluator(**options).update([p], [g], image_ids=[image_id])
+            except (ValueError, TypeError) as one:
+                raise type(one)(f"records: the record with image_id {image_id}: {one}") from exc
+        raise type(exc)(f"records: the records with image_ids {ids[0]}..{ids[-1]}: {exc}") from exc
+
+
+def _partition_state(records, options: dict) -> Evaluator:
+    """One partition of records -> an Evaluator holding its matched (packed) state."""
+    ev = Evaluator(**options)
+    seen: set[int] = set()
+    position = 0
+    iterator = iter(records)
+    while True:
+        chunk = list(itertools.islice(iterator, _CHUNK))
+        if not chunk:
+            break
+        ids, preds, gts = [], [], []
+        for record in chunk:
+            image_id, p, g = _split_record(record, position)
+            position += 1
+            if image_id in seen:
+                raise ValueError(f"records: duplicate image_id {image_id} (twice in one partition)")
+            seen.add(image_id)
+            ids.append(image_id)
+            preds.append(p)
+            gts.append(g)
+        _update(ev, ids, preds, gts, options)
+    ev._flush()  # the state a task returns is matched and packed: no boxes are kept or shipped
+    return ev
+
+
+def _merge(evaluators, options: dict) -> Evaluator:
+    """Merge a list of Evaluators into a new one (the inputs are left as they are)."""
+    total = Evaluator(**options)
+    for ev in evaluators:
+        if ev.n_images and total.n_images:
+            clash = total._seen.intersection(ev._seen)
+            if clash:
+                raise ValueError(f"records: duplicate image_id {min(clash)} (in two partitions)")
+        total.merge(ev)
+    return total
+
+
+def partition_states(records, **options):
+    """One ``detmetrics.Evaluator`` per partition of ``records``, as a lazy bag.
+
+    For users who want their own reduction: every element is an Evaluator
+    holding only the packed matching state of its partition's images (keyed
+    by ``image_id``); merge them in any order and grouping with
+    ``Evaluator.merge`` and ``compute`` the root.  Empty partitions give empty
+    Evaluators.
+
+    Parameters
+    ----------
+    records : dask.bag.Bag
+        ``(image_id, prediction, ground_truth)`` tuples, ``image_id`` an
+        integer unique over the bag, ``prediction`` / ``ground_truth`` the
+        per-image dicts ``detmetrics.mean_ap`` takes.
+    **options
+        The options of ``detmetrics.mean_ap`` (``box_format``,
+        ``iou_thresholds``, ``max_detections``, ``area_ranges``,
+        ``interpolation``, ``backend``, ``category_ids``, ``matching``).
+
+    Returns
+    -------
+    dask.bag.Bag
+        As many elements as ``records`` has partitions.
+
+    Examples
+    --------
+    >>> import dask, dask.bag as db
+    >>> records = [(i, {"boxes": [[0, 0, 10, 10]], "scores": [0.9], "labels": [1]},
+    ...             {"boxes": [[0, 0, 10, 10 + i]], "labels": [1]}) for i in range(4)]
+    >>> with dask.config.set(scheduler="sync"):
+    ...     states = partition_states(db.from_sequence(records, npartitions=2)).compute()
+    >>> [s.n_images for s in states]
+    [2, 2]
+    >>> from detmetrics import mean_ap as mean_ap_local
+    >>> merged = states[1].merge(states[0]).compute()
+    >>> bool(merged.map == mean_ap_local([r[1] for r in records], [r[2] for r in records]).map)
+    True
+    """
+    _require_bag(records)
+    options = _check_options(options)
+    return records.map_partitions(lambda part: [_partition_state(part, options)])
+
+
+def _merged(records, options: dict, split_every):
+    return records.reduction(partial(_partition_state, options=options), partial(_merge, options=options),
+                             split_every=split_every, name="detmetrics-merge")
+
+
+def mean_ap(records, *, split_every: int | None = None, **options) -> EvaluationResult:
+    """``detmetrics.mean_ap`` of a ``dask.bag.Bag`` of ``(image_id, prediction, ground_truth)`` tuples.
+
+    Each partition is matched where it lives (``Evaluator.update``), the
+    packed states merge in a tree of ``split_every`` states per node, and the
+    merged state (a few tens of bytes per kept detection) is computed in the
+    calling process.  Runs on the active Dask scheduler.
+
+    Parameters
+    ----------
+    records : dask.bag.Bag
+        ``(image_id, prediction, ground_truth)`` tuples: ``image_id`` an
+        integer, unique over the bag (it orders the images); ``prediction``
+        and ``ground_truth`` per-image dicts as ``detmetrics.mean_ap`` takes
+        them (axis-aligned, rotated ``(N, 5)`` or quad ``(N, 4, 2)`` boxes).
+        Partitions may be empty and in any order.
+    split_every : int, optional
+        States merged per node of the reduction tree (Dask's default, 8, when
+        not given).
+    **options
+        Every option of ``detmetrics.mean_ap``: ``box_format``,
+        ``iou_thresholds``, ``max_detections``, ``area_ranges``,
+        ``interpolation``, ``backend``, ``category_ids``, ``matching``.
+
+    Returns
+    -------
+    EvaluationResult
+        Equal to ``detmetrics.mean_ap`` on the images in increasing
+        ``image_id``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        At once for a ``records`` that is not a bag or a bad option; at
+        compute time for a bad record (named by its ``image_id``) or a
+        duplicate ``image_id``.
+
+    Examples
+    --------
+    >>> import dask, dask.bag as db
+    >>> from detmetrics import mean_ap as mean_ap_local
+    >>> preds = [{"boxes": [[0, 0, 10, 10]], "scores": [0.9], "labels": [1]}] * 3
+    >>> gts = [{"boxes": [[0, 0, 10, 10 + i]], "labels": [1]} for i in range(3)]
+    >>> bag = db.from_sequence([(i, p, g) for i, p, g in zip([7, 3, 5], preds, gts)], npartitions=2)
+    >>> with dask.config.set(scheduler="sync"):
+    ...     r = mean_ap(bag)
+    >>> local = mean_ap_local([preds[1], preds[2], preds[0]], [gts[1], gts[2], gts[0]])  # ids 3, 5, 7
+    >>> bool((r.stats == local.stats).all())
+    True
+    """
+    _require_bag(records)
+    options = _check_options(options)
+    return _merged(records, options, split_every).compute().compute()
+
+
+# ----------------------------------------------------------------------------------------------
+# dataframes
+
+
+def _require_frame(frame, name: str):
+    try:
+        import dask.dataframe as dd
+    except ImportError as exc:  # pragma: no cover - the extra names pandas
+        raise ImportError("detmetrics.dask.evaluate_frames needs dask.dataframe (pip install 'dask[dataframe]')") \
+            from exc
+    if not isinstance(frame, dd.DataFrame):
+        raise TypeError(f"{name} must be a dask.dataframe.DataFrame indexed by image_id; got {type(frame).__name__}")
+    if frame.index.name != "image_id":
+        raise ValueError(f"{name} must be indexed by image_id (frame.set_index('image_id')); "
+                         f"its index is {frame.index.name!r}")
+    if not frame.known_divisions:
+        raise ValueError(f"{name} must have known divisions: index it with set_index('image_id') "
+                         "(or read the Parquet with calculate_divisions=True)")
+    if not np.issubdtype(np.dtype(frame.index.dtype), np.integer):
+        raise TypeError(f"{name}'s image_id index must hold integers; got dtype {frame.index.dtype}")
+
+
+def _require_columns(frame, name: str, required, optional=()) -> list:
+    columns = list(frame.columns)
+    missing = [c for c in required if c not in columns]
+    if missing:
+        raise ValueError(f"{name} has no column(s) {missing}; it has {columns}")
+    return list(required) + [c for c in optional if c in columns]
+
+
+def _aligned(ground_truth, detections):
+    """Both frames repartitioned on the union of their divisions (partition i of both = the same id range)."""
+    if tuple(ground_truth.divisions) == tuple(detections.divisions):
+        return ground_truth, detections
+    divisions = sorted(set(ground_truth.divisions) | set(detections.divisions))
+    return (ground_truth.repartition(divisions=divisions, force=True),
+            detections.repartition(divisions=divisions, force=True))
+
+
+def _boxes(values: np.ndarray) -> np.ndarray:
+    if values.shape[1] == 8:  # quads: x1 y1 ... x4 y4
+        return values.reshape(-1, 4, 2)
+    return values
+
+
+def _frame_records(gt, det, box_columns, gt_extra):
+    """Two pandas partitions (same image-id range) -> the ``(image_id, prediction, ground_truth)`` records."""
+    g_ids = gt.index.to_numpy().astype(np.int64, copy=False)
+    d_ids = det.index.to_numpy().astype(np.int64, copy=False)
+    g_order = np.argsort(g_ids, kind="stable")  # rows keep their order inside an image
+    d_order = np.argsort(d_ids, kind="stable")
+    g_ids, d_ids = g_ids[g_order], d_ids[d_order]
+    columns = list(box_columns)
+    g_box = _boxes(gt[columns].to_numpy(dtype=np.float64)[g_order])
+    d_box = _boxes(det[columns].to_numpy(dtype=np.float64)[d_order])
+    g_label = gt["category_id"].to_numpy()[g_order]
+    d_label = det["category_id"].to_numpy()[d_order]
+    d_score = det["score"].to_numpy()[d_order]
+    extra = {name: gt[name].to_numpy()[g_order] for name in gt_extra}
+    ids = np.union1d(g_ids, d_ids)
+    g_cut = np.searchsorted(g_ids, ids, side="left"), np.searchsorted(g_ids, ids, side="right")
+    d_cut = np.searchsorted(d_ids, ids, side="left"), np.searchsorted(d_ids, ids, side="right")
+    out = []
+    for i, image_id in enumerate(ids.tolist()):
+        g0, g1, d0, d1 = g_cut[0][i], g_cut[1][i], d_cut[0][i], d_cut[1][i]
+        prediction = {"boxes": d_box[d0:d1], "scores": d_score[d0:d1], "labels": d_label[d0:d1]}
+        truth = {"boxes": g_box[g0:g1], "labels": g_label[g0:g1]}
+        for name, values in extra.items():
+            truth[name] = values[g0:g1]
+        out.append((image_id, prediction, truth))
+    return out
+
+
+def frame_records(ground_truth, detections, *, box_columns=("x", "y", "w", "h")):
+    """The ``(image_id, prediction, ground_truth)`` bag of two image-indexed dataframes (see ``evaluate_frames``)."""
+    import dask
+    import dask.bag as db
+
+    if isinstance(box_columns, str) or len(box_columns) not in (4, 5, 8):
+        raise ValueError(f"box_columns must name 4 (axis-aligned), 5 (rotated) or 8 (quad) columns; "
+                         f"got {box_columns!r}")
+    _require_frame(ground_truth, "ground_truth")
+    _require_frame(detections, "detections")
+    gt_columns = _require_columns(ground_truth, "ground_truth", ["category_id", *box_columns],
+                                  ("iscrowd", "area", "difficult"))
+    det_columns = _require_columns(detections, "detections", ["category_id", "score", *box_columns])
+    gt_extra = [c for c in gt_columns if c in ("iscrowd", "area", "difficult")]
+    gt_frame, det_frame = _aligned(ground_truth[gt_columns], detections[det_columns])
+    build = dask.delayed(_frame_records, pure=True)
+    parts = [build(g, d, tuple(box_columns), tuple(gt_extra))
+             for g, d in zip(gt_frame.to_delayed(), det_frame.to_delayed())]
+    return db.from_delayed(parts)
+
+
+def evaluate_frames(ground_truth, detections, *, box_columns=("x", "y", "w", "h"), box_format: str = "xywh",
+                    split_every: int | None = None, **options) -> EvaluationResult:
+    """COCO evaluation of two long tables (one row per box) held as Dask dataframes, e.g. from Parquet.
+
+    Parameters
+    ----------
+    ground_truth : dask.dataframe.DataFrame
+        Indexed by ``image_id`` (integers) with known divisions (what
+        ``set_index("image_id")`` gives, or ``read_parquet(...,
+        calculate_divisions=True)`` of such a table); columns
+        ``category_id``, the ``box_columns`` and optionally ``iscrowd``,
+        ``area`` and ``difficult``.
+    detections : dask.dataframe.DataFrame
+        Indexed the same way; columns ``category_id``, ``score`` and the
+        ``box_columns``.
+    box_columns : sequence of str
+        The box's columns: 4 (axis-aligned, read in ``box_format``), 5
+        (rotated ``cx, cy, w, h, angle``) or 8 (quad corners ``x1, y1, ...,
+        x4, y4``).  Default COCO's ``x, y, w, h``.
+    box_format : {"xywh", "xyxy", "cxcywh"}
+        For 4 box columns; default ``"xywh"`` (COCO's ``bbox``).
+    split_every : int, optional
+        As ``detmetrics.dask.mean_ap``.
+    **options
+        The other options of ``detmetrics.mean_ap``.
+
+    Returns
+    -------
+    EvaluationResult
+        Equal to ``detmetrics.dask.mean_ap`` on the records of the images
+        that have a row in either table (an image without any box counts for
+        nothing), hence to ``detmetrics.mean_ap`` on them by increasing
+        ``image_id``.
+
+    Notes
+    -----
+    Alignment: partition ``i`` of both tables must cover the same range of
+    image ids.  When the two tables' divisions differ, both are repartitioned
+    on the union of their divisions (a cheap split of partitions, no
+    shuffle), so every image's ground truth and detections meet in one task.
+    Inside an image, rows keep their order in the partition, which breaks
+    score ties between its detections (as the list order does in
+    ``detmetrics.mean_ap``).
+    """
+    options = _check_options({**options, "box_format": box_format})
+    records = frame_records(ground_truth, detections, box_columns=box_columns)
+    return _merged(records, options, split_every).compute().compute()
