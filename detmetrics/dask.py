@@ -31,7 +31,7 @@ import numpy as np
 from .evaluate import Evaluator
 from .result import EvaluationResult
 
-__all__ = ["mean_ap", "evaluate_frames", "partition_states", "frame_records"]
+__all__ = ["mean_ap", "evaluate_frames", "partition_states", "merged_evaluator", "frame_records"]
 
 # images validated and matched per Evaluator.update inside a partition (bounds the flat copy)
 _CHUNK = 4096
@@ -170,6 +170,18 @@ def _merged(records, options: dict, split_every):
                              split_every=split_every, name="detmetrics-merge")
 
 
+def merged_evaluator(records, *, split_every: int | None = None, **options) -> Evaluator:
+    """The root of ``mean_ap``'s tree: one ``Evaluator`` holding every partition's packed state.
+
+    ``mean_ap(records, **options)`` is ``merged_evaluator(records, **options).compute()``; this
+    stops before the compute, for callers who want to know the state's size (``state_nbytes``),
+    keep it (it pickles) or merge more images into it.  Parameters as ``mean_ap``.
+    """
+    _require_bag(records)
+    options = _check_options(options)
+    return _merged(records, options, split_every).compute()
+
+
 def mean_ap(records, *, split_every: int | None = None, **options) -> EvaluationResult:
     """``detmetrics.mean_ap`` of a ``dask.bag.Bag`` of ``(image_id, prediction, ground_truth)`` tuples.
 
@@ -220,9 +232,7 @@ def mean_ap(records, *, split_every: int | None = None, **options) -> Evaluation
     >>> bool((r.stats == local.stats).all())
     True
     """
-    _require_bag(records)
-    options = _check_options(options)
-    return _merged(records, options, split_every).compute().compute()
+    return merged_evaluator(records, split_every=split_every, **options).compute()
 
 
 # ----------------------------------------------------------------------------------------------
