@@ -6,10 +6,10 @@ the dataframe path also needs ``pandas`` and, to read Parquet, ``pyarrow``).
 ``detmetrics.Evaluator`` is the unit of work: each partition of images is
 matched on the worker that holds it (``Evaluator.update``), leaving a packed
 matching state (about 23-25 bytes per kept detection with COCO's defaults,
-see ``docs/distributed.md``); the states merge in a tree
-(``dask.bag.Bag.reduction``) and the root state is computed once
-(``Evaluator.compute``).  Boxes never leave the worker that read them: only
-states travel.  Whatever scheduler is active runs the graph (the threaded
+see ``docs/distributed.md``); the states merge at the root (the calling
+process, or a tree of merges on the workers with ``split_every``) and are
+computed once there (``compute_merged``: one group of categories at a
+time).  Boxes never leave the worker that read them: only states travel.  Whatever scheduler is active runs the graph (the threaded
 default, ``dask.config.set(scheduler="processes")``, or a
 ``distributed.Client``).
 
@@ -28,10 +28,13 @@ from functools import partial
 
 import numpy as np
 
+from ._inputs import unique_ints
+from .ap import Accumulation, accumulate, recall_thresholds
 from .evaluate import Evaluator
+from .matching import MatchState, PackedState
 from .result import EvaluationResult
 
-__all__ = ["mean_ap", "evaluate_frames", "partition_states", "merged_evaluator", "frame_records"]
+__all__ = ["mean_ap", "evaluate_frames", "partition_states", "merged_evaluator", "compute_merged", "frame_records"]
 
 # images validated and matched per Evaluator.update inside a partition (bounds the flat copy)
 _CHUNK = 4096
@@ -165,30 +168,106 @@ def partition_states(records, **options):
     return records.map_partitions(lambda part: [_partition_state(part, options)])
 
 
-def _merged(records, options: dict, split_every):
+def _merged(records, options: dict, split_every) -> Evaluator:
+    """The merged Evaluator of every partition, in this process."""
+    if split_every is None:
+        # each partition's state comes straight here; a merge only concatenates packed states, so a
+        # tree on the workers would move the same bytes more often and make its root hold them all
+        return _merge(partition_states(records, **options).compute(), options)
     return records.reduction(partial(_partition_state, options=options), partial(_merge, options=options),
-                             split_every=split_every, name="detmetrics-merge")
+                             split_every=split_every, name="detmetrics-merge").compute()
 
 
 def merged_evaluator(records, *, split_every: int | None = None, **options) -> Evaluator:
-    """The root of ``mean_ap``'s tree: one ``Evaluator`` holding every partition's packed state.
+    """The root of ``mean_ap``: one ``Evaluator`` holding every partition's packed state, in this process.
 
-    ``mean_ap(records, **options)`` is ``merged_evaluator(records, **options).compute()``; this
-    stops before the compute, for callers who want to know the state's size (``state_nbytes``),
-    keep it (it pickles) or merge more images into it.  Parameters as ``mean_ap``.
+    ``mean_ap(records, **options)`` computes this Evaluator's result; stop here to
+    know the state's size (``state_nbytes``), keep it (it pickles) or merge more
+    images into it.  Parameters as ``mean_ap``.
     """
     _require_bag(records)
-    options = _check_options(options)
-    return _merged(records, options, split_every).compute()
+    if split_every is not None and (isinstance(split_every, bool) or not isinstance(split_every, int)
+                                    or split_every < 2):
+        raise ValueError(f"split_every must be an integer >= 2 or None; got {split_every!r}")
+    return _merged(records, _check_options(options), split_every)
+
+
+# detections per category group of the root's compute (bounds its transient memory)
+_GROUP_ROWS = 4_000_000
+
+
+def compute_merged(ev: Evaluator) -> EvaluationResult:
+    """``ev.compute()`` with a transient memory bounded by a group of categories, not by the dataset.
+
+    The packed states are unpacked and accumulated one group of categories
+    (about ``4e6`` detections) at a time, straight into the result's arrays:
+    the peak is the packed state plus the result (its curve data: 8 + 8 +
+    ``A * T`` bytes per kept detection) plus one group, instead of about
+    twice the unpacked state.  Categories are accumulated independently, so
+    the result is ``ev.compute()``'s exactly.
+    """
+    ev._flush()
+    states = ev._states
+    n_det = sum(state.det_score.shape[0] for state in states)
+    if n_det <= _GROUP_ROWS:
+        return ev.compute()
+    opts = ev._options
+    if ev._category_ids is None:
+        cats = unique_ints(*[unique_ints(st.det_cat.astype(np.int64), st.gt_cat.astype(np.int64)) for st in states])
+    else:
+        cats = ev._category_ids
+    counts = np.zeros(cats.shape[0], dtype=np.int64)
+    for state in states:
+        counts += np.bincount(np.searchsorted(cats, state.det_cat), minlength=cats.shape[0])
+    bounds, running = [0], 0
+    for k, count in enumerate(counts.tolist()):
+        if running + count > _GROUP_ROWS and k > bounds[-1]:
+            bounds.append(k)
+            running = 0
+        running += count
+    bounds.append(cats.shape[0])
+    n_area, n_thr = len(opts.area_ranges), opts.iou_thresholds.shape[0]
+    order = np.empty(n_det, dtype=np.int64)
+    det_score = np.empty(n_det, dtype=np.float64)
+    det_code = np.empty((n_det, n_area, n_thr), dtype=np.uint8)
+    pieces, offsets, base = [], [], 0
+    for k0, k1 in zip(bounds[:-1], bounds[1:]):
+        lo, hi = np.int64(cats[k0]), np.int64(cats[k1 - 1])
+        parts = []
+        for state in states:
+            d = (state.det_cat >= lo) & (state.det_cat <= hi)
+            g = (state.gt_cat >= lo) & (state.gt_cat <= hi)
+            parts.append(PackedState(state.n_area, state.n_thr, state.det_cat[d], state.det_img[d],
+                                     state.det_score[d], state.det_rank[d], state.det_tp[d], state.det_fp[d],
+                                     state.gt_cat[g], state.gt_img[g], state.gt_ignored[g]).unpack())
+        group = MatchState.concat(parts).sorted()
+        del parts
+        acc = accumulate(group, opts, cats[k0:k1])
+        size = group.det_score.shape[0]
+        order[base:base + size] = acc.order + base
+        det_score[base:base + size] = acc.det_score
+        det_code[base:base + size] = acc.det_code
+        offsets.append(acc.cat_offsets[:-1] + base)
+        pieces.append((acc.precision, acc.recall, acc.scores, acc.ap, acc.n_gt))
+        base += size
+        del group, acc
+    precision, recall, scores, ap, n_gt = zip(*pieces)
+    acc = Accumulation(cats, recall_thresholds(opts.interpolation), np.concatenate(precision, axis=2),
+                       np.concatenate(recall, axis=1), np.concatenate(scores, axis=2), np.concatenate(ap, axis=1),
+                       np.concatenate(n_gt, axis=0), np.append(np.concatenate(offsets), n_det).astype(np.int64),
+                       order, det_score, det_code)
+    return EvaluationResult.from_accumulation(acc, opts)
 
 
 def mean_ap(records, *, split_every: int | None = None, **options) -> EvaluationResult:
     """``detmetrics.mean_ap`` of a ``dask.bag.Bag`` of ``(image_id, prediction, ground_truth)`` tuples.
 
-    Each partition is matched where it lives (``Evaluator.update``), the
-    packed states merge in a tree of ``split_every`` states per node, and the
-    merged state (a few tens of bytes per kept detection) is computed in the
-    calling process.  Runs on the active Dask scheduler.
+    Each partition is matched where it lives (``Evaluator.update``) into a
+    packed state (a few tens of bytes per kept detection); the states come to
+    the calling process (by default each straight from its worker; with
+    ``split_every`` through a tree of merges on the workers), which merges
+    them and computes the result (``compute_merged``).  Runs on the active
+    Dask scheduler.
 
     Parameters
     ----------
@@ -199,8 +278,11 @@ def mean_ap(records, *, split_every: int | None = None, **options) -> Evaluation
         them (axis-aligned, rotated ``(N, 5)`` or quad ``(N, 4, 2)`` boxes).
         Partitions may be empty and in any order.
     split_every : int, optional
-        States merged per node of the reduction tree (Dask's default, 8, when
-        not given).
+        Merge the states on the workers in a tree of this fan-in
+        (``dask.bag.Bag.reduction``) and bring only its root here.  Default
+        None: no merging on the workers, so no worker ever holds more than
+        its own partitions' states (a merge concatenates packed states, so a
+        tree saves no bytes; it only gives fewer, larger transfers).
     **options
         Every option of ``detmetrics.mean_ap``: ``box_format``,
         ``iou_thresholds``, ``max_detections``, ``area_ranges``,
@@ -232,7 +314,7 @@ def mean_ap(records, *, split_every: int | None = None, **options) -> Evaluation
     >>> bool((r.stats == local.stats).all())
     True
     """
-    return merged_evaluator(records, split_every=split_every, **options).compute()
+    return compute_merged(merged_evaluator(records, split_every=split_every, **options))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -375,4 +457,4 @@ def evaluate_frames(ground_truth, detections, *, box_columns=("x", "y", "w", "h"
     """
     options = _check_options({**options, "box_format": box_format})
     records = frame_records(ground_truth, detections, box_columns=box_columns)
-    return _merged(records, options, split_every).compute().compute()
+    return mean_ap(records, split_every=split_every, **options)

@@ -175,6 +175,29 @@ def test_partition_states_are_packed_evaluators():
     assert_same(total.compute(), mean_ap(preds, gts))
 
 
+def test_compute_merged_by_category_groups_is_compute(monkeypatch):
+    preds, gts = _dataset(7, n_images=40, labels=(0, 1, 2, 3, 5, 8))
+    ev = Evaluator(iou_thresholds=[0.5, 0.7])
+    for start in range(0, 40, 7):
+        ev.update(preds[start:start + 7], gts[start:start + 7], image_ids=range(start, min(start + 7, 40)))
+    expected = ev.compute()
+    for rows in (1, 13, 60):
+        monkeypatch.setattr(ddm, "_GROUP_ROWS", rows)
+        got = ddm.compute_merged(ev)
+        for name in (*FIELDS, "n_gt", "n_det"):
+            np.testing.assert_array_equal(getattr(got, name), getattr(expected, name), err_msg=name)
+        assert got.per_class == expected.per_class
+        assert got.best_f1() == expected.best_f1()
+        for category in (None, 3):
+            for key, values in got.pr_curve(category).items():
+                np.testing.assert_array_equal(values, expected.pr_curve(category)[key])
+    monkeypatch.setattr(ddm, "_GROUP_ROWS", 5)  # the grouped path through mean_ap, on a tree too
+    records = [(i, p, g) for i, (p, g) in enumerate(zip(preds, gts))]
+    assert_same(ddm.mean_ap(db.from_sequence(records, npartitions=4), split_every=2), mean_ap(preds, gts))
+    with pytest.raises(ValueError, match="split_every"):
+        ddm.mean_ap(db.from_sequence(records), split_every=1)
+
+
 def test_duplicate_image_ids():
     preds, gts = _dataset(4, n_images=6)
     records = [(i, p, g) for i, (p, g) in enumerate(zip(preds, gts))]
