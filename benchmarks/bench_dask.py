@@ -112,15 +112,15 @@ def main() -> None:
           f"= {base:.2f} s, peak RSS {single['peak_mb']:.0f} MB (the whole dataset in memory)")
     print(f"  (mean_ap CPU {single['cpu']:.2f} s; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores: "
           "other processes share them)")
-    print(f"{'workers':>8} {'wall s':>8} {'match s':>8} {'root s':>8} {'speed-up':>9} {'CPU s':>7} "
+    print(f"{'workers':>8} {'wall s':>8} {'match s':>8} {'root s':>8} {'speed-up':>9} {'CPU s w+root':>13} "
           f"{'peak RSS per worker MB':>24} {'root MB':>8}")
     for workers, row in zip((1, 2), rows):
         peaks = "/".join(f"{v:.0f}" for v in row["worker_peak_mb"])
-        cpu = row["worker_cpu_seconds"] + row["compute_cpu_seconds"]
+        cpu = f"{row['worker_cpu_seconds']:.2f}+{row['compute_cpu_seconds']:.2f}"
         print(f"{workers:>8} {row['seconds']:>8.2f} {row['match_seconds']:>8.2f} {row['compute_seconds']:>8.2f} "
-              f"{base / row['seconds']:>8.2f}x {cpu:>7.2f} {peaks:>24} {row['client_peak_mb']:>8.0f}")
-    print("  (speed-up: single-process generate + mean_ap wall time over the cluster's; CPU s: workers' "
-          "generate + match plus the root's compute)")
+              f"{base / row['seconds']:>8.2f}x {cpu:>13} {peaks:>24} {row['client_peak_mb']:>8.0f}")
+    print("  (speed-up: single-process generate + mean_ap wall time over the cluster's; CPU s: the workers' "
+          "generate + match, the root's compute)")
     print(f"2 workers vs 1: {rows[0]['seconds'] / rows[1]['seconds']:.2f}x")
     sizes = single["sizes"]
     print(f"state: {sizes['det_bytes']:.1f} B per kept detection, {sizes['gt_bytes']:.1f} B per ground truth, "
@@ -140,7 +140,8 @@ def main() -> None:
         row = cluster_run(args, workers, scheduler)
         peaks = "/".join(f"{v:.0f}" for v in row["worker_peak_mb"]) or "-"
         print(f"{title}: wall {row['seconds']:.1f} s (match {row['match_seconds']:.1f} s, root compute "
-              f"{row['compute_seconds']:.1f} s), {row['kept_detections']} kept, state "
+              f"{row['compute_seconds']:.1f} s; CPU {row['worker_cpu_seconds']:.1f} + {row['compute_cpu_seconds']:.1f} s), "
+              f"{row['kept_detections']} kept, state "
               f"{row['state_bytes'] / 1e9:.2f} GB ({row['state_bytes'] / row['kept_detections']:.1f} B/det), "
               f"peak RSS per worker {peaks} MB, root process {row['client_peak_mb']:.0f} MB, mAP {row['map']:.4f}")
     if not np.isfinite(single["result"].map):

@@ -149,15 +149,16 @@ def test_rotated_and_quads_threads():
                     mean_ap([r[1] for r in quads], [r[2] for r in quads]))
 
 
+@pytest.mark.parametrize("backend", backend_params())
 @pytest.mark.parametrize("seed", [0, 2])
-def test_pycocotools_on_generated_coco(seed):
+def test_pycocotools_on_generated_coco(seed, backend):
     gt, results = make_coco_dataset(seed, n_images=30)
     assert not has_zero_annotation_id(gt)
     preds, gts, image_ids = to_mean_ap(gt, results)
     records = list(zip(image_ids, preds, gts))
     random.Random(seed).shuffle(records)
     r = ddm.mean_ap(bag_of(records, random_sizes(len(records), random.Random(seed))), box_format="xywh",
-                    category_ids=sorted(c["id"] for c in gt["categories"]))
+                    category_ids=sorted(c["id"] for c in gt["categories"]), backend=backend)
     stats, ev, _ = run_pycocotools(gt, results)
     assert_allclose(r.stats, stats, rtol=0, atol=1e-12)
     for name in ("precision", "recall", "scores"):
