@@ -112,15 +112,19 @@ def _partition_state(records, options: dict) -> Evaluator:
     return ev
 
 
+def _merge_into(total: Evaluator, ev: Evaluator) -> None:
+    if ev.n_images and total.n_images:
+        clash = total._seen.intersection(ev._seen)
+        if clash:
+            raise ValueError(f"records: duplicate image_id {min(clash)} (in two partitions)")
+    total.merge(ev)
+
+
 def _merge(evaluators, options: dict) -> Evaluator:
     """Merge a list of Evaluators into a new one (the inputs are left as they are)."""
     total = Evaluator(**options)
     for ev in evaluators:
-        if ev.n_images and total.n_images:
-            clash = total._seen.intersection(ev._seen)
-            if clash:
-                raise ValueError(f"records: duplicate image_id {min(clash)} (in two partitions)")
-        total.merge(ev)
+        _merge_into(total, ev)
     return total
 
 
@@ -168,12 +172,39 @@ def partition_states(records, **options):
     return records.map_partitions(lambda part: [_partition_state(part, options)])
 
 
+def _active_client():
+    """The ``distributed.Client`` that runs ``.compute()`` now, or None (another scheduler is active)."""
+    import dask.base
+
+    try:
+        from distributed import Client
+    except ImportError:
+        return None
+    scheduler = dask.base.get_scheduler(collections=None)
+    owner = getattr(scheduler, "__self__", None)
+    return owner if isinstance(owner, Client) else None
+
+
 def _merged(records, options: dict, split_every) -> Evaluator:
     """The merged Evaluator of every partition, in this process."""
     if split_every is None:
         # each partition's state comes straight here; a merge only concatenates packed states, so a
         # tree on the workers would move the same bytes more often and make its root hold them all
-        return _merge(partition_states(records, **options).compute(), options)
+        states = partition_states(records, **options)
+        client = _active_client()
+        if client is None:
+            return _merge(states.compute(), options)
+        # distributed: fetch each state as soon as it is ready and release it, so that a worker never
+        # keeps the states of partitions it finished (they would pile up until the last one is done)
+        from distributed import as_completed
+
+        total = Evaluator(**options)
+        futures = client.compute(states.to_delayed())
+        for future in as_completed(futures):
+            for ev in future.result():
+                _merge_into(total, ev)
+            future.release()
+        return total
     return records.reduction(partial(_partition_state, options=options), partial(_merge, options=options),
                              split_every=split_every, name="detmetrics-merge").compute()
 

@@ -318,11 +318,17 @@ def test_local_cluster_two_processes():
     records = [(i, p, g) for i, (p, g) in enumerate(zip(preds, gts))]
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
             distributed.Client(cluster) as client:
-        bag = db.from_sequence(records, npartitions=6)
-        got = ddm.mean_ap(bag, split_every=2)
+        assert ddm._active_client() is client  # the graphs below run on the two worker processes
+        bag = db.from_sequence(records[::-1], npartitions=6)
+        streamed = ddm.mean_ap(bag)  # each partition's state fetched as it completes
+        tree = ddm.mean_ap(bag, split_every=2)  # merged on the workers
+        with pytest.raises(ValueError, match="duplicate image_id 3"):
+            ddm.mean_ap(db.from_sequence(records + records[3:4], npartitions=3))
         pids = client.run(os.getpid)
     assert len(set(pids.values())) == 2 and os.getpid() not in pids.values()
-    assert_same(got, mean_ap(preds, gts))
+    expected = mean_ap(preds, gts)
+    assert_same(streamed, expected)
+    assert_same(tree, expected)
 
 
 def test_cli_workers_2_equals_workers_1(tmp_path):
