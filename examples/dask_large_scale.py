@@ -90,14 +90,16 @@ def parse_args(argv=None):
     parser.add_argument("--workers", type=int, default=2, help="LocalCluster worker processes (1 thread each)")
     parser.add_argument("--scheduler", choices=["cluster", "sync"], default="cluster",
                         help="cluster: a distributed.LocalCluster; sync: stream the partitions through this process")
-    parser.add_argument("--split-every", type=int, default=8, help="states merged per node of the tree")
+    parser.add_argument("--split-every", type=int, default=None,
+                        help="merge the states on the workers in a tree of this fan-in (default: each partition's "
+                             "state comes straight to this process)")
     parser.add_argument("--seed", type=int, default=0)
     check = parser.add_mutually_exclusive_group()
     check.add_argument("--check", dest="check", action="store_true", default=None,
                        help="compare with single-process mean_ap (default up to 20000 images)")
     check.add_argument("--no-check", dest="check", action="store_false")
     args = parser.parse_args(argv)
-    for name in ("images", "dets_per_image", "gts_per_image", "classes", "partitions", "workers", "split_every"):
+    for name in ("images", "dets_per_image", "gts_per_image", "classes", "partitions", "workers"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be a positive integer")
     if args.check is None:
