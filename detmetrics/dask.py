@@ -224,14 +224,14 @@ def merged_evaluator(records, *, split_every: int | None = None, **options) -> E
 
 
 # detections per category group of the root's compute (bounds its transient memory)
-_GROUP_ROWS = 4_000_000
+_GROUP_ROWS = 1_000_000
 
 
 def compute_merged(ev: Evaluator) -> EvaluationResult:
     """``ev.compute()`` with a transient memory bounded by a group of categories, not by the dataset.
 
     The packed states are unpacked and accumulated one group of categories
-    (about ``4e6`` detections) at a time, straight into the result's arrays:
+    (about a million detections) at a time, straight into the result's arrays:
     the peak is the packed state plus the result (its curve data: 8 + 8 +
     ``A * T`` bytes per kept detection) plus one group, instead of about
     twice the unpacked state.  Categories are accumulated independently, so
