@@ -9,9 +9,9 @@ matching state (about 23-25 bytes per kept detection with COCO's defaults,
 see ``docs/distributed.md``); the states merge at the root (the calling
 process, or a tree of merges on the workers with ``split_every``) and are
 computed once there (``compute_merged``: one group of categories at a
-time).  Boxes never leave the worker that read them: only states travel.  Whatever scheduler is active runs the graph (the threaded
-default, ``dask.config.set(scheduler="processes")``, or a
-``distributed.Client``).
+time).  Boxes never leave the worker that read them: only states travel.
+Whatever scheduler is active runs the graph (the threaded default,
+``dask.config.set(scheduler="processes")``, or a ``distributed.Client``).
 
 Images are ordered by their ``image_id`` (it breaks score ties across
 images), so the result is the same however the data is partitioned or
