@@ -288,6 +288,42 @@ def test_dataframe_path_equals_bag_path(tmp_path):
     assert set(rebuilt) == {i for i, p, g in records if len(p["scores"]) or len(g["labels"])}
 
 
+def test_dataframe_rotated_and_quad_columns():
+    pd = pytest.importorskip("pandas", reason="the dataframe path needs pandas")
+    import dask.dataframe as dd
+
+    from detmetrics.rotated import rotated_to_corners
+
+    rng = np.random.default_rng(8)
+    g_rows, d_rows, preds, gts = [], [], [], []
+    for image_id in range(10):
+        g = np.column_stack([rng.uniform(20, 80, (3, 2)), rng.uniform(5, 30, (3, 2)), rng.uniform(-1.5, 1.5, 3)])
+        d = g + rng.normal(0, 1.5, g.shape)
+        scores, labels, g_labels = rng.permutation(3) / 10 + 0.05, rng.integers(0, 2, 3), rng.integers(0, 2, 3)
+        preds.append({"boxes": d, "scores": scores, "labels": labels})
+        gts.append({"boxes": g, "labels": g_labels})
+        g_rows += [(image_id, int(k), *b) for b, k in zip(g, g_labels)]
+        d_rows += [(image_id, int(k), float(c), *b) for b, k, c in zip(d, labels, scores)]
+    rot = ["cx", "cy", "w", "h", "angle"]
+    gt = dd.from_pandas(pd.DataFrame(g_rows, columns=["image_id", "category_id", *rot]).set_index("image_id"),
+                        npartitions=2, sort=True)
+    det = dd.from_pandas(pd.DataFrame(d_rows, columns=["image_id", "category_id", "score", *rot])
+                         .set_index("image_id"), npartitions=3, sort=True)
+    assert_same(ddm.evaluate_frames(gt, det, box_columns=rot), mean_ap(preds, gts))
+    quad = [f"{a}{i}" for i in range(1, 5) for a in "xy"]
+
+    def as_quads(frame):
+        corners = rotated_to_corners(frame[rot].to_numpy()).reshape(-1, 8)
+        return frame.drop(columns=rot).assign(**{c: corners[:, j] for j, c in enumerate(quad)})
+
+    gt_q = gt.map_partitions(as_quads)
+    det_q = det.map_partitions(as_quads)
+    quads = [({**p, "boxes": rotated_to_corners(p["boxes"])}, {**g, "boxes": rotated_to_corners(g["boxes"])})
+             for p, g in zip(preds, gts)]
+    assert_same(ddm.evaluate_frames(gt_q, det_q, box_columns=quad),
+                mean_ap([q[0] for q in quads], [q[1] for q in quads]))
+
+
 def test_dataframe_errors():
     pd = pytest.importorskip("pandas", reason="the dataframe path needs pandas")
     import dask.dataframe as dd
