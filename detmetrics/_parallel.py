@@ -17,7 +17,7 @@ import numpy as np
 from .evaluate import Evaluator
 from .result import EvaluationResult
 
-__all__ = ["evaluate_sharded", "shard_bounds"]
+__all__ = ["evaluate_sharded", "evaluate_files_sharded", "shard_bounds"]
 
 # images per shard at most (more shards than workers: an even load and a moving progress bar)
 _SHARD_IMAGES = 2000
@@ -107,3 +107,17 @@ def evaluate_sharded(predictions: list, ground_truths: list, *, workers: int, pr
         if bar is not None:
             bar.close()
     return total.compute()
+
+
+def evaluate_files_sharded(ground_truth, predictions, *, workers: int, progress=None, **options):
+    """``detmetrics.evaluate.evaluate_files`` on read ``DetectionData``, matched over ``workers`` processes.
+
+    Returns the same ``(EvaluationResult, DetectionData)``.
+    """
+    if len(predictions) != len(ground_truth):
+        raise ValueError(f"predictions cover {len(predictions)} images but the ground truth has {len(ground_truth)}")
+    result = evaluate_sharded(predictions.records, ground_truth.records, workers=workers, progress=progress,
+                              **{**ground_truth.mean_ap_kwargs(), **options})
+    names = ground_truth.class_names
+    result.category_names = {c: names[c] for c in result.category_ids if c in names}
+    return result, ground_truth

@@ -275,11 +275,10 @@ def _run_eval(args) -> int:
     if workers < 1:
         raise CLIError(f"--workers must be a positive integer; got {workers}")
     if workers > 1:
-        from ._parallel import evaluate_sharded
+        from ._parallel import evaluate_files_sharded
 
-        result = evaluate_sharded(pred.records, gt.records, workers=workers,
-                                  progress=False if args.no_progress else None,
-                                  **{**gt.mean_ap_kwargs(), **options})
+        result, _ = evaluate_files_sharded(gt, pred, workers=workers, progress=False if args.no_progress else None,
+                                           **options)
     else:
         from .evaluate import evaluate_files
 
