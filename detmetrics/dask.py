@@ -227,16 +227,30 @@ def merged_evaluator(records, *, split_every: int | None = None, **options) -> E
 _GROUP_ROWS = 1_000_000
 
 
-def compute_merged(ev: Evaluator) -> EvaluationResult:
-    """``ev.compute()`` with a transient memory bounded by a group of categories, not by the dataset.
+def compute_merged(ev: Evaluator, *, threads: int | None = None) -> EvaluationResult:
+    """``ev.compute()`` with a transient memory bounded by groups of categories, not by the dataset.
 
     The packed states are unpacked and accumulated one group of categories
     (about a million detections) at a time, straight into the result's arrays:
     the peak is the packed state plus the result (its curve data: 8 + 8 +
-    ``A * T`` bytes per kept detection) plus one group, instead of about
-    twice the unpacked state.  Categories are accumulated independently, so
-    the result is ``ev.compute()``'s exactly.
+    ``A * T`` bytes per kept detection) plus the groups in flight, instead of
+    about twice the unpacked state.  Categories are accumulated independently,
+    so the result is ``ev.compute()``'s exactly.
+
+    Parameters
+    ----------
+    ev : Evaluator
+    threads : int, optional
+        Groups accumulated at once, in threads (the accumulation kernel runs
+        without the GIL).  Default: the number of CPUs, at most 4.
     """
+    import concurrent.futures
+    import os
+
+    if threads is None:
+        threads = min(os.cpu_count() or 1, 4)
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ValueError(f"threads must be a positive integer; got {threads!r}")
     ev._flush()
     states = ev._states
     n_det = sum(state.det_score.shape[0] for state in states)
@@ -257,32 +271,38 @@ def compute_merged(ev: Evaluator) -> EvaluationResult:
             running = 0
         running += count
     bounds.append(cats.shape[0])
+    starts = np.concatenate([[0], np.cumsum(counts)])[bounds].tolist()  # each group's first detection
     n_area, n_thr = len(opts.area_ranges), opts.iou_thresholds.shape[0]
     order = np.empty(n_det, dtype=np.int64)
     det_score = np.empty(n_det, dtype=np.float64)
     det_code = np.empty((n_det, n_area, n_thr), dtype=np.uint8)
-    pieces, offsets, base = [], [], 0
-    for k0, k1 in zip(bounds[:-1], bounds[1:]):
+
+    def group(g: int):
+        k0, k1, base = bounds[g], bounds[g + 1], starts[g]
         lo, hi = np.int64(cats[k0]), np.int64(cats[k1 - 1])
         parts = []
         for state in states:
             d = (state.det_cat >= lo) & (state.det_cat <= hi)
-            g = (state.gt_cat >= lo) & (state.gt_cat <= hi)
+            m = (state.gt_cat >= lo) & (state.gt_cat <= hi)
             parts.append(PackedState(state.n_area, state.n_thr, state.det_cat[d], state.det_img[d],
                                      state.det_score[d], state.det_rank[d], state.det_tp[d], state.det_fp[d],
-                                     state.gt_cat[g], state.gt_img[g], state.gt_ignored[g]).unpack())
-        group = MatchState.concat(parts).sorted()
+                                     state.gt_cat[m], state.gt_img[m], state.gt_ignored[m]).unpack())
+        matched = MatchState.concat(parts).sorted()
         del parts
-        acc = accumulate(group, opts, cats[k0:k1])
-        size = group.det_score.shape[0]
-        order[base:base + size] = acc.order + base
+        acc = accumulate(matched, opts, cats[k0:k1])
+        size = matched.det_score.shape[0]
+        order[base:base + size] = acc.order + base  # the groups write disjoint slices
         det_score[base:base + size] = acc.det_score
         det_code[base:base + size] = acc.det_code
-        offsets.append(acc.cat_offsets[:-1] + base)
-        pieces.append((acc.precision, acc.recall, acc.scores, acc.ap, acc.n_gt))
-        base += size
-        del group, acc
-    precision, recall, scores, ap, n_gt = zip(*pieces)
+        return acc.cat_offsets[:-1] + base, acc.precision, acc.recall, acc.scores, acc.ap, acc.n_gt
+
+    n_groups = len(bounds) - 1
+    if threads == 1 or n_groups == 1:
+        pieces = [group(g) for g in range(n_groups)]
+    else:
+        with concurrent.futures.ThreadPoolExecutor(max_workers=min(threads, n_groups)) as pool:
+            pieces = list(pool.map(group, range(n_groups)))
+    offsets, precision, recall, scores, ap, n_gt = zip(*pieces)
     acc = Accumulation(cats, recall_thresholds(opts.interpolation), np.concatenate(precision, axis=2),
                        np.concatenate(recall, axis=1), np.concatenate(scores, axis=2), np.concatenate(ap, axis=1),
                        np.concatenate(n_gt, axis=0), np.append(np.concatenate(offsets), n_det).astype(np.int64),

@@ -182,9 +182,9 @@ def test_compute_merged_by_category_groups_is_compute(monkeypatch):
     for start in range(0, 40, 7):
         ev.update(preds[start:start + 7], gts[start:start + 7], image_ids=range(start, min(start + 7, 40)))
     expected = ev.compute()
-    for rows in (1, 13, 60):
+    for rows, threads in ((1, 1), (1, 3), (13, 2), (60, None)):
         monkeypatch.setattr(ddm, "_GROUP_ROWS", rows)
-        got = ddm.compute_merged(ev)
+        got = ddm.compute_merged(ev, threads=threads)
         for name in (*FIELDS, "n_gt", "n_det"):
             np.testing.assert_array_equal(getattr(got, name), getattr(expected, name), err_msg=name)
         assert got.per_class == expected.per_class
@@ -197,6 +197,8 @@ def test_compute_merged_by_category_groups_is_compute(monkeypatch):
     assert_same(ddm.mean_ap(db.from_sequence(records, npartitions=4), split_every=2), mean_ap(preds, gts))
     with pytest.raises(ValueError, match="split_every"):
         ddm.mean_ap(db.from_sequence(records), split_every=1)
+    with pytest.raises(ValueError, match="threads"):
+        ddm.compute_merged(ev, threads=0)
 
 
 def test_duplicate_image_ids():
