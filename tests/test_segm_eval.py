@@ -15,6 +15,8 @@ import json
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 from instance_generator import make_keypoints_dataset, make_segm_dataset, to_keypoints_mean_ap, to_segm_mean_ap
 
 from detmetrics import Evaluator, evaluate_coco, mean_ap
@@ -289,3 +291,64 @@ def test_bad_coco_input(case):
     gt, res = edit(*_coco_segm())
     with pytest.raises(ValueError, match=match):
         evaluate_coco(gt, res, iou_type=iou_type, sigmas=[0.1] if iou_type == "keypoints" else None)
+
+
+# ---------------------------------------------------------------------------------------------
+# hypothesis: small random masks, crowds, ties, both backends, against COCOeval
+
+
+
+@st.composite
+def segm_datasets(draw):
+    h, w = draw(st.integers(3, 9)), draw(st.integers(3, 9))
+    n_images = draw(st.integers(1, 3))
+    images, anns, results = [], [], []
+    for i in range(n_images):
+        images.append({"id": i + 1, "height": h, "width": w})
+        for _ in range(draw(st.integers(0, 3))):
+            m = np.array(draw(st.lists(st.booleans(), min_size=h * w, max_size=h * w))).reshape(h, w)
+            rle = encode(np.asfortranarray(m))
+            crowd = draw(st.booleans()) and draw(st.booleans())
+            counts = rle["counts"].decode() if not crowd else _list_counts(m)
+            anns.append({"id": len(anns) + 1, "image_id": i + 1, "category_id": draw(st.sampled_from([1, 2])),
+                         "segmentation": {"size": [h, w], "counts": counts}, "iscrowd": int(crowd),
+                         "area": float(draw(st.sampled_from([m.sum(), 0, 1024, 2000]))), "bbox": [0, 0, 1, 1]})
+        for _ in range(draw(st.integers(0, 4))):
+            m = np.array(draw(st.lists(st.booleans(), min_size=h * w, max_size=h * w))).reshape(h, w)
+            rle = encode(m)
+            results.append({"image_id": i + 1, "category_id": draw(st.sampled_from([1, 2])),
+                            "segmentation": {"size": [h, w], "counts": rle["counts"].decode()},
+                            "score": draw(st.sampled_from([0.9, 0.5, 0.5, 0.1]))})
+    return {"images": images, "annotations": anns, "categories": [{"id": 1}, {"id": 2}]}, results
+
+
+def _list_counts(m):
+    flat = m.T.reshape(-1).astype(np.uint8)
+    counts, cur, run = [], 0, 0
+    for v in flat:
+        if v != cur:
+            counts.append(run)
+            run, cur = 0, v
+        run += 1
+    return counts + [run]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(segm_datasets())
+def test_segm_hypothesis_equals_cocoeval(dataset):
+    gt, res = dataset
+    assume(res)  # COCO.loadRes cannot load an empty list (the empty case: test_evaluate_coco_empty_results)
+    ev, _ = pycocotools_eval(gt, res, iou_type="segm")
+    for backend in ("numba", "numpy"):
+        result = evaluate_coco(gt, res, iou_type="segm", backend=backend)
+        np.testing.assert_allclose(result.stats, ev.stats, rtol=0, atol=ATOL)
+        for field in ("precision", "recall", "scores"):
+            np.testing.assert_allclose(getattr(result, field), ev.eval[field], rtol=0, atol=ATOL)
+
+
+def test_evaluate_coco_empty_results():
+    gt, _ = data("segm_0")
+    result = evaluate_coco(gt, [], iou_type="segm")
+    assert result.map == 0.0
+    gt, _ = data("kpts_0")
+    assert evaluate_coco(gt, [], iou_type="keypoints").map == 0.0
