@@ -46,6 +46,14 @@ class DetectionData:
     source : {"coco", "yolo"}
         The file family the data came from.  It decides the category ids
         the COCO writers use (YOLO class ``i`` is written as category ``i + 1``).
+    task : {"detect", "obb", "segment", "pose"}
+        What the records hold besides boxes: segment records add ``"masks"``
+        (per object a list of pixel polygons, or RLE dicts read from a
+        ``predictions.json``) and ``"image_size"`` ``(h, w)``; pose records
+        add ``"keypoints"`` ``(N, K, 3)`` pixels.  ``records_for(iou_type)``
+        gives the records ``mean_ap(iou_type=...)`` reads.
+    kpt_shape : tuple of (K, 2 or 3), or None
+        A YOLO-pose dataset's ``kpt_shape`` (``data.yaml``).
 
     Examples
     --------
