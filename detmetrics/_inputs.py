@@ -3,7 +3,7 @@
 ``mean_ap``'s data path reads top to bottom through four modules::
 
     _inputs.py     parse the options once (``parse_options`` -> ``Options``, the
-                   backend resolved there), validate and flatten per-image dicts
+                   backend checked there), validate and flatten per-image dicts
                    into one typed record (``flatten`` -> ``FlatData``), and resolve
                    the category set once (``resolve_categories``);
     matching.py    per (image, category) group: sort, cut, IoU blocks for the
@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._backend import resolve_backend
+from ._backend import defer_backend
 from ._validate import MAX_COUNT, as_any_boxes, as_array, as_labels, box_kind, check_box_format, check_choice
 from .ap import INTERPOLATIONS
 from .matching import MATCHING_RULES
@@ -55,7 +55,11 @@ _GT_OPTIONAL = ("iscrowd", "area", "difficult")
 
 @dataclass(frozen=True)
 class Options:
-    """The evaluation options, validated once.  ``backend`` is the resolved ``"numba"`` / ``"numpy"``."""
+    """The evaluation options, validated once.
+
+    ``backend`` is ``"numba"``, ``"numpy"`` or ``"auto"`` (numba available: each
+    stage picks by its own work with ``detmetrics._backend.resolve_backend``).
+    """
 
     box_format: str
     iou_thresholds: np.ndarray
@@ -94,7 +98,7 @@ def parse_options(box_format="xyxy", iou_thresholds=None, max_detections=None, a
     check_choice(interpolation, "interpolation", INTERPOLATIONS)
     check_choice(matching, "matching", MATCHING_RULES)
     check_choice(iou_type, "iou_type", IOU_TYPES)
-    resolved = resolve_backend(backend)
+    resolved = defer_backend(backend)
     if max_detections is None:
         max_detections = (20,) if iou_type == "keypoints" else (1, 10, 100)
     if sigmas is not None:
@@ -632,12 +636,35 @@ def _kpt_extent(kpts):
     return np.stack([x0, y0, x1 - x0, y1 - y0], axis=1), (x1 - x0) * (y1 - y0)
 
 
+# work units (about a microsecond of the NumPy reference, detmetrics._backend.AUTO_WORK) per mask
+# read: encoding, rasterising or parsing one mask and its area / box
+MASK_WORK = 50
+
+
+def _mask_backend(backend: str, *sides) -> str:
+    """``backend`` resolved for reading masks: ``"auto"`` weighs the number of masks."""
+    from ._backend import resolve_backend
+    from .masks import _area_kernel, _encode_kernel, _from_strings_kernel, _polygons_kernel, _to_bbox_kernel
+
+    if backend != "auto":
+        return resolve_backend(backend)
+    n = 0
+    for side in sides:
+        for entry in side:
+            masks = entry.get("masks") if isinstance(entry, dict) else None
+            n += len(masks) if masks is not None and hasattr(masks, "__len__") else 0
+    return resolve_backend(backend, MASK_WORK * n, (_area_kernel, _to_bbox_kernel, _encode_kernel,
+                                                     _from_strings_kernel, _polygons_kernel), site=_mask_backend)
+
+
 def _flatten_instances(predictions, ground_truths, box_format, iou_type, sigmas, backend) -> FlatData:
     """``flatten`` for ``iou_type`` ``"segm"`` (``masks``) and ``"keypoints"`` (``keypoints``)."""
     from .keypoints import _as_keypoints
     from .masks import _area_flat, _to_bbox_kernel, _to_bbox_reference
 
     segm = iou_type == "segm"
+    if segm:
+        backend = _mask_backend(backend, predictions, ground_truths)
     pred_keys, gt_keys = (_SEGM_PRED, _SEGM_GT) if segm else (_KPT_PRED, _KPT_GT)
     det: dict[str, list] = {"labels": [], "scores": [], "geo": [], "box": [], "area": [], "n": []}
     gt: dict[str, list] = {"labels": [], "geo": [], "box": [], "area": [], "n": [], "iscrowd": [], "difficult": []}

@@ -1,8 +1,9 @@
-"""The ``detmetrics`` command line: ``eval``, ``nms`` and ``demo``.
+"""The ``detmetrics`` command line: ``eval``, ``nms``, ``demo`` and ``warmup``.
 
 ::
 
     detmetrics demo                                  # the bundled sample
+    detmetrics warmup                                # compile every kernel once (cached)
     detmetrics eval GT PRED [--json OUT] [--plot DIR] [options]
     detmetrics nms PRED_DIR OUT_DIR [--conf C] [--iou T] [--soft gaussian|linear] [--class-agnostic]
 
@@ -161,6 +162,15 @@ def build_parser() -> argparse.ArgumentParser:
                      help="soft-NMS drops boxes whose decayed score falls below S (default 0.001)")
     nms.add_argument("--class-agnostic", action="store_true", help="boxes of different classes suppress each other")
     nms.add_argument("--max-det", type=int, default=300, metavar="N", help="keep at most N per image (default 300)")
+
+    commands.add_parser(
+        "warmup",
+        help="compile every kernel now (they are cached for later runs)",
+        description="Compile every Numba kernel of detmetrics, or load it from numba's on-disk cache, so that "
+        "later commands and processes start fast: run it once after installing, in a Docker image build or "
+        "in a CI cache step. The cache goes where numba puts it (next to the package, or a user cache "
+        "directory when the package is read-only, or NUMBA_CACHE_DIR).",
+    )
     return parser
 
 
@@ -174,9 +184,13 @@ def main(argv=None) -> int:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            if args.command == "nms":
+            if args.command == "warmup":
+                status = _run_warmup()
+            elif args.command == "nms":
+                _notice_before_compiling()
                 status = _run_nms(args)
             else:
+                _notice_before_compiling()
                 status = _run_eval(args)
         except BrokenPipeError:  # `detmetrics demo | head`: the reader left, nothing to report
             sys.stdout = open(os.devnull, "w")  # flushed at exit instead of the closed pipe
@@ -200,6 +214,29 @@ def _flush_warnings(caught) -> None:
         if text not in seen:
             seen.add(text)
             print(f"detmetrics: warning: {text}", file=sys.stderr)
+
+
+# ----------------------------------------------------------------------------------------------
+# warmup
+
+
+def _notice_before_compiling() -> None:
+    from ._backend import set_compile_notice
+
+    set_compile_notice(lambda: print("detmetrics: compiling kernels (first run only; 'detmetrics warmup' "
+                                     "compiles them all ahead)", file=sys.stderr, flush=True))
+
+
+def _run_warmup() -> int:
+    from ._warmup import warmup
+
+    print("detmetrics: compiling (or loading from the cache) every kernel ...", file=sys.stderr, flush=True)
+    summary = warmup(log=lambda line: print(f"  {line}", file=sys.stderr, flush=True))
+    print(f"{summary['kernels']} kernels ready in {summary['seconds']:.1f} s "
+          f"({summary['compiled']} compiled now, {summary['loaded']} loaded from the cache)")
+    for folder in summary["cache_dirs"]:
+        print(f"cache: {folder}")
+    return 0
 
 
 # ----------------------------------------------------------------------------------------------
@@ -227,7 +264,6 @@ def _run_eval(args) -> int:
         coco_task = _coco_instance_task(args)
         if coco_task is not None:
             return _run_coco_instances(args, coco_task)
-
     if args.command == "demo":
         gt_path, pred_path = sample_path("yolo"), sample_path("yolo") / "predictions"
         gt = load_ground_truth(gt_path)
@@ -309,8 +345,8 @@ def _coco_instance_task(args):
 
 def _run_coco_instances(args, task) -> int:
     """A COCO ground truth and results pair scored on masks or keypoints: ``evaluate_coco`` (loadRes' rules)."""
-    if args.plot or args.html:
-        raise CLIError("--plot and --html are available for box evaluation only")
+    if args.plot:
+        raise CLIError("--plot is available for box evaluation only")
     from . import report
     from .evaluate import evaluate_coco
 
@@ -332,6 +368,9 @@ def _run_coco_instances(args, task) -> int:
     if args.csv:
         report.write_csv(result, args.csv, names)
         say(f"per-class table written to {args.csv}")
+    if args.html:
+        report.write_html(result, args.html, names, subtitle=f"{args.gt} vs {args.pred}")
+        say(f"HTML report written to {args.html}")
     return 0
 
 

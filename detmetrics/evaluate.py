@@ -6,7 +6,7 @@ these functions return the same 12 statistics and the same ``precision``,
 path runs through four stage modules, top to bottom, with no Python loop
 over groups:
 
-1. ``detmetrics._inputs``: options parsed once (backend resolved there),
+1. ``detmetrics._inputs``: options parsed once (backend checked there),
    per-image dicts validated and flattened into one ``FlatData`` record, the
    category set resolved once;
 2. ``detmetrics.matching``: detections of every (image, category) group

@@ -163,10 +163,10 @@ class EvaluationResult:
 
         With ``max_detections=(1, 10, 300)`` (ultralytics' budget) they are
         ``mar_1, mar_10, mar_300``: ``mar_100`` does not exist then, rather than
-        silently meaning AR@300.  For ``iou_type="keypoints"`` they are
-        pycocotools' 10 keypoint statistics (``_KPT_STAT_NAMES``).
+        silently meaning AR@300.  Keypoints have 10 (``map`` ... ``mar_large``,
+        at their one budget).
         """
-        if self.iou_type == "keypoints":
+        if self.__dict__.get("iou_type") == "keypoints":
             return _KPT_STAT_NAMES
         md = self.max_detections
         last = len(md) - 1

@@ -134,13 +134,13 @@ def read_yolo_dataset(path, *, split: str = "val", sizes=None, obb=None, progres
     raw = []
     for label_path in progress_iter(label_paths, desc="reading labels", progress=progress):
         raw.append(_read_rows(label_path) if _label_file(label_path) else None)
+    task = _decide_task(raw, task, obb, layout.get("kpt_shape"))
     if all(item is None for item in raw):
         folder = os.path.dirname(label_paths[0])
         raise ValueError(
             f"no label file found for any of the {len(label_paths)} images (looked in {folder}; ultralytics "
             "reads the labels of images/<split>/x.jpg from labels/<split>/x.txt)"
         )
-    task = _decide_task(raw, task, obb, layout.get("kpt_shape"))
     if task in ("segment", "pose"):
         return _read_instances_dataset(layout, image_paths, label_paths, raw, task, size_table, progress)
     obb = task == "obb"
