@@ -352,3 +352,55 @@ def test_evaluate_coco_empty_results():
     assert result.map == 0.0
     gt, _ = data("kpts_0")
     assert evaluate_coco(gt, [], iou_type="keypoints").map == 0.0
+
+
+@st.composite
+def keypoint_datasets(draw):
+    k = draw(st.sampled_from([1, 3, 17]))
+    coord = st.integers(0, 30).map(float)
+    images, anns, results = [], [], []
+    for i in range(draw(st.integers(1, 3))):
+        images.append({"id": i + 1, "height": 40, "width": 40})
+        for _ in range(draw(st.integers(0, 3))):
+            hidden = draw(st.booleans()) and draw(st.booleans())  # no labelled keypoint
+            v = [0 if hidden else draw(st.sampled_from([0, 1, 2])) for _ in range(k)]
+            kps = [c for j in range(k) for c in (draw(coord), draw(coord), v[j])]
+            num = sum(x > 0 for x in v) if draw(st.booleans()) else draw(st.integers(0, k))
+            anns.append({"id": len(anns) + 1, "image_id": i + 1, "category_id": 1, "keypoints": kps,
+                         "num_keypoints": num, "iscrowd": int(draw(st.booleans()) and draw(st.booleans())),
+                         "bbox": [draw(coord), draw(coord), draw(coord), draw(coord)],
+                         "area": draw(st.sampled_from([0.0, 10.0, 500.0, 1024.0, 5000.0]))})
+        for _ in range(draw(st.integers(0, 4))):
+            kps = [c for _ in range(k) for c in (draw(coord), draw(coord), 1.0)]
+            entry = {"image_id": i + 1, "category_id": 1, "keypoints": kps,
+                     "score": draw(st.sampled_from([0.9, 0.5, 0.5, 0.1]))}
+            results.append(entry)
+    if results and draw(st.booleans()):  # loadRes: a bbox on the first result makes every area w * h
+        for r in results:
+            r["bbox"] = [draw(coord), draw(coord), draw(coord), draw(coord)]
+    sigmas = None if k == 17 else [0.05, 0.5, 0.1][:k]
+    return {"images": images, "annotations": anns, "categories": [{"id": 1}]}, results, sigmas
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(keypoint_datasets())
+def test_keypoints_hypothesis_equals_cocoeval(dataset):
+    gt, res, sigmas = dataset
+    assume(res)
+    ev, _ = pycocotools_eval(gt, res, iou_type="keypoints", sigmas=sigmas)
+    for backend in ("numba", "numpy"):
+        result = evaluate_coco(gt, res, iou_type="keypoints", sigmas=sigmas, backend=backend)
+        np.testing.assert_allclose(result.stats, ev.stats, rtol=0, atol=ATOL)
+        for field in ("precision", "recall", "scores"):
+            np.testing.assert_allclose(getattr(result, field), ev.eval[field], rtol=0, atol=ATOL)
+
+
+def test_evaluator_with_masks_pickles():
+    import pickle
+
+    gt, res = data("segm_0")
+    preds, gts = to_segm_mean_ap(gt, res)
+    ev = Evaluator(iou_type="segm")
+    ev.update(preds, gts)
+    clone = pickle.loads(pickle.dumps(ev))
+    np.testing.assert_array_equal(clone.compute().stats, mean_ap(preds, gts, iou_type="segm").stats)
