@@ -404,3 +404,26 @@ def test_evaluator_with_masks_pickles():
     ev.update(preds, gts)
     clone = pickle.loads(pickle.dumps(ev))
     np.testing.assert_array_equal(clone.compute().stats, mean_ap(preds, gts, iou_type="segm").stats)
+
+
+def test_frpyobjects_quirks_in_ground_truth_polygons():
+    # an odd last coordinate is dropped and a later part may have fewer than 3 points, as frPyObjects
+    gt = {"images": [{"id": 1, "height": 20, "width": 30}], "categories": [{"id": 1}],
+          "annotations": [
+              {"id": 1, "image_id": 1, "category_id": 1, "bbox": [0, 0, 1, 1], "area": 50.0, "iscrowd": 0,
+               "segmentation": [[2, 2, 12, 2, 12, 10, 2, 10, 7], [20, 3, 25, 3]]},
+              {"id": 2, "image_id": 1, "category_id": 1, "bbox": [0, 0, 1, 1], "area": 30.0, "iscrowd": 0,
+               "segmentation": [[15, 12, 28, 12, 28, 19, 15, 19], [1, 15, 5, 15, 3, 19]]}]}
+    masks = [np.zeros((20, 30), bool), np.zeros((20, 30), bool)]
+    masks[0][2:10, 2:12] = True
+    masks[1][12:19, 15:28] = True
+    res = []
+    for i, m in enumerate(masks + [masks[0] | masks[1]]):
+        rle = encode(m)
+        res.append({"image_id": 1, "category_id": 1, "score": 0.9 - 0.1 * i,
+                    "segmentation": {"size": rle["size"], "counts": rle["counts"].decode()}})
+    ev, _ = pycocotools_eval(gt, res, iou_type="segm")
+    result = evaluate_coco(gt, res, iou_type="segm")
+    np.testing.assert_allclose(result.stats, ev.stats, rtol=0, atol=ATOL)
+    np.testing.assert_allclose(result.precision, ev.eval["precision"], rtol=0, atol=ATOL)
+    assert result.stats[0] > 0
