@@ -578,8 +578,12 @@ def _image_masks(value, name, image_size, backend):
     from .masks import _as_rles, _flatten, _segmentations_flat
 
     empty = (np.zeros(0, np.int64), np.zeros(1, np.int64), np.zeros((0, 2), np.int64))
-    if isinstance(value, (list, tuple)) and value and isinstance(value[0], np.ndarray) and value[0].ndim == 2:
-        value = np.stack(value)
+    if isinstance(value, (list, tuple)) and value and hasattr(value[0], "__array__") and np.ndim(value[0]) == 2 \
+            and np.asarray(value[0]).dtype.kind in "bu":  # a list of (H, W) bool / uint8 masks (arrays, tensors)
+        try:
+            value = np.stack([np.asarray(v) for v in value])
+        except ValueError:
+            raise ValueError(f"{name} holds masks of different shapes; the masks of an image share its size") from None
     if isinstance(value, (list, tuple)):
         if len(value) == 0:
             return empty

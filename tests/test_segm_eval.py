@@ -427,3 +427,19 @@ def test_frpyobjects_quirks_in_ground_truth_polygons():
     np.testing.assert_allclose(result.stats, ev.stats, rtol=0, atol=ATOL)
     np.testing.assert_allclose(result.precision, ev.eval["precision"], rtol=0, atol=ATOL)
     assert result.stats[0] > 0
+
+
+def test_masks_as_lists_of_arrays_or_tensors():
+    from _support import ArrayLike
+
+    m = np.zeros((2, 8, 9), bool)
+    m[0, 1:4, 1:5] = True
+    m[1, 4:7, 3:8] = True
+    ref = mean_ap([{"masks": m, "scores": [0.9, 0.8], "labels": [1, 1]}], [{"masks": m, "labels": [1, 1]}],
+                  iou_type="segm")
+    got = mean_ap([{"masks": ArrayLike(m), "scores": [0.9, 0.8], "labels": [1, 1]}],
+                  [{"masks": [ArrayLike(m[0]), m[1]], "labels": [1, 1]}], iou_type="segm")
+    np.testing.assert_array_equal(got.stats, ref.stats)
+    with pytest.raises(ValueError, match="different shapes"):
+        mean_ap([{"masks": m, "scores": [0.9, 0.8], "labels": [1, 1]}],
+                [{"masks": [m[0], np.zeros((3, 3), bool)], "labels": [1, 1]}], iou_type="segm")
