@@ -276,3 +276,27 @@ def test_bad_kpt_shape_and_task(tmp_path):
         load_ground_truth(tmp_path / "data.yaml", sizes={"1.jpg": (W, H)}, task="mask")
     with pytest.raises(ValueError, match="kpt_shape"):
         load_ground_truth(tmp_path / "data.yaml", sizes={"1.jpg": (W, H)}, task="pose")
+
+
+def test_write_coco_round_trip_segment_and_pose(tmp_path):
+    from detmetrics.io import write_coco_gt, write_coco_results
+
+    sizes, _, _ = make_seg_folder(tmp_path / "seg", 5, n_images=14)
+    data = read_yolo_dataset(tmp_path / "seg", sizes=sizes)
+    pred = load_predictions(tmp_path / "seg" / "predictions", data)
+    coco_gt, coco_res = write_coco_gt(data), write_coco_results(pred)
+    assert "segmentation" in coco_gt["annotations"][0] and "segmentation" in coco_res[0]
+    # boxes: the written pair (mask areas for the ground truth, as COCO's) equals the folder scored as detection
+    ev, _ = pycocotools_eval(coco_gt, coco_res)
+    np.testing.assert_allclose(evaluate_files(data, pred)[0].stats, ev.stats, rtol=0, atol=ATOL)
+    # masks: the written results (RLE + bbox: loadRes takes the box area) read back
+    ev, _ = pycocotools_eval(coco_gt, coco_res, iou_type="segm")
+    (tmp_path / "res.json").write_text(json.dumps(coco_res))
+    back = load_predictions(tmp_path / "res.json", data, category_ids="index1")
+    _assert_equal(evaluate_files(data, back, iou_type="segm")[0], ev)
+    sizes, _, _ = make_pose_folder(tmp_path / "pose", 6)
+    data = read_yolo_dataset(tmp_path / "pose", sizes=sizes)
+    pred = load_predictions(tmp_path / "pose" / "predictions", data)
+    coco_gt, coco_res = write_coco_gt(data), write_coco_results(pred)
+    ev, _ = pycocotools_eval(coco_gt, coco_res, iou_type="keypoints")
+    _assert_equal(evaluate_files(data, pred, iou_type="keypoints")[0], ev)

@@ -121,8 +121,7 @@ class DetectionData:
         Segment records hold both polygons (``"masks"``) and their enclosing
         boxes, pose records keypoints and boxes: ``"bbox"`` scores the boxes
         (a YOLO-seg folder scored as detection uses each polygon's enclosing
-        box, as ultralytics' loader does).  For ``"segm"`` a ground truth's
-        ``area`` is its mask area (the box area is dropped).
+        box, as ultralytics' loader does).
         """
         need = {"bbox": None, "segm": "masks", "keypoints": "keypoints"}
         if iou_type not in need:
@@ -134,8 +133,6 @@ class DetectionData:
                              f"holds {self.task} data (no {key!r})")
         drop = {"bbox": ("masks", "image_size", "keypoints"), "segm": ("keypoints",),
                 "keypoints": ("masks", "image_size")}[iou_type]
-        if iou_type == "segm" and self.kind == "ground_truth":
-            drop = drop + ("area",)
         return [{k: v for k, v in r.items() if k not in drop} for r in self.records]
 
 
