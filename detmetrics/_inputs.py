@@ -70,6 +70,8 @@ class Options:
     matching: str = "coco"
     iou_type: str = "bbox"
     sigmas: tuple | None = None
+    #: recall points precision is sampled at (None: ``detmetrics.ap.recall_thresholds(interpolation)``)
+    recall_thresholds: np.ndarray | None = None
 
     @property
     def area_array(self) -> np.ndarray:
@@ -83,11 +85,16 @@ class Options:
                 names.append(name)
         if not np.array_equal(self.iou_thresholds, other.iou_thresholds):
             names.insert(1, "iou_thresholds")
+        mine, theirs = self.recall_thresholds, other.recall_thresholds
+        if (mine is None or theirs is None) and mine is not theirs or (
+                mine is not None and theirs is not None and not np.array_equal(mine, theirs)):
+            names.append("recall_thresholds")
         return names
 
 
 def parse_options(box_format="xyxy", iou_thresholds=None, max_detections=None, area_ranges="coco",
-                  interpolation="coco", backend="auto", matching="coco", iou_type="bbox", sigmas=None) -> Options:
+                  interpolation="coco", backend="auto", matching="coco", iou_type="bbox", sigmas=None,
+                  recall_thresholds=None) -> Options:
     """Validate ``mean_ap``'s options (each error names the option and the value) and resolve the backend.
 
     ``max_detections=None`` and ``area_ranges="coco"`` are COCO's protocol for ``iou_type``:
@@ -112,7 +119,24 @@ def parse_options(box_format="xyxy", iou_thresholds=None, max_detections=None, a
     if iou_type == "keypoints" and isinstance(area_ranges, str):
         ranges = {k: v for k, v in ranges.items() if k != "small"}
     return Options(box_format, _iou_thresholds(iou_thresholds), _max_detections(max_detections),
-                   ranges, interpolation, resolved, matching, iou_type, sigmas)
+                   ranges, interpolation, resolved, matching, iou_type, sigmas,
+                   _recall_thresholds(recall_thresholds))
+
+
+def _recall_thresholds(recall_thresholds) -> np.ndarray | None:
+    """pycocotools' ``recThrs`` / torchmetrics' ``rec_thresholds``: a non-empty 1-D sequence in [0, 1]."""
+    if recall_thresholds is None:
+        return None
+    if np.ndim(recall_thresholds) != 1:
+        raise ValueError(f"recall_thresholds must be a 1-D sequence; got shape {np.shape(recall_thresholds)}")
+    values = as_array(recall_thresholds, "recall_thresholds").reshape(-1)
+    if values.size == 0:
+        raise ValueError("recall_thresholds must not be empty")
+    if not np.all(np.isfinite(values)) or np.any(values < 0) or np.any(values > 1):
+        raise ValueError(f"recall_thresholds must be in [0, 1]; got {values.tolist()}")
+    if np.any(np.diff(values) < 0):
+        raise ValueError(f"recall_thresholds must be sorted in increasing order; got {values.tolist()}")
+    return np.ascontiguousarray(values, dtype=np.float64)
 
 
 def _iou_thresholds(iou_thresholds) -> np.ndarray:

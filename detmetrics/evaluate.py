@@ -60,6 +60,7 @@ from ._inputs import (
     flatten,
     parse_options,
     resolve_categories,
+    take_rles,
     unique_ints,
 )
 from ._validate import as_array
@@ -179,7 +180,8 @@ def mean_ap(predictions, ground_truths, *, box_format="xyxy", iou_thresholds=Non
 
 def evaluate_coco(ground_truth, results, *, iou_thresholds=None, max_detections=None, area_ranges="coco",
                   interpolation="coco", backend="auto", matching="coco", iou_type="bbox",
-                  sigmas=None) -> EvaluationResult:
+                  sigmas=None, image_ids=None, category_ids=None, use_categories=True,
+                  recall_thresholds=None) -> EvaluationResult:
     """pycocotools' ``COCOeval`` (``iouType`` bbox, segm or keypoints) on COCO JSON, without pycocotools.
 
     Parameters
@@ -207,11 +209,29 @@ def evaluate_coco(ground_truth, results, *, iou_thresholds=None, max_detections=
         area (segm) or the keypoints' extent (keypoints).
     sigmas : sequence of float, optional
         OKS sigmas (keypoints), default COCO's 17.
+    image_ids : sequence, optional
+        Evaluate only these images of the ground truth (pycocotools'
+        ``params.imgIds``; duplicates are dropped, an id the ground truth does
+        not list is an error).  Default: every image.
+    category_ids : sequence of int, optional
+        Evaluate only these categories of the ground truth (``params.catIds``).
+        Default: every category.
+    use_categories : bool, default True
+        ``False`` is pycocotools' ``useCats=0``: categories are pooled, a
+        detection may match a ground truth of any (selected) category, and the
+        result has one category, ``-1``.  Inside an image the pooled ground
+        truths and detections are taken category by category in the order of
+        ``category_ids`` (default: sorted), which decides ties as in
+        pycocotools; ``category_ids`` must then hold no duplicates.
+    recall_thresholds : sequence of float in [0, 1], optional
+        The recall points ``precision`` is sampled at (``params.recThrs``,
+        sorted); default COCO's 101 points.
 
     Returns
     -------
     EvaluationResult
-        ``category_ids`` are the ground truth's categories (sorted);
+        ``category_ids`` are the ground truth's categories (sorted), or the
+        selected ones, or ``[-1]`` with ``use_categories=False``;
         ``category_names`` maps them to names.
 
     Raises
@@ -234,19 +254,67 @@ def evaluate_coco(ground_truth, results, *, iou_thresholds=None, max_detections=
     from .io._coco_decode import load_ground_truth, load_results
 
     opts = parse_options("xywh", iou_thresholds, max_detections, area_ranges, interpolation, backend, matching,
-                         iou_type, sigmas)
+                         iou_type, sigmas, recall_thresholds)
+    if not isinstance(use_categories, (bool, int, np.integer)):
+        raise TypeError(f"use_categories must be a bool; got {type(use_categories).__name__}")
     gt = load_ground_truth(ground_truth, iou_type, opts.backend)
     res = load_results(results, gt, opts.backend)
-    return evaluate_loaded(gt, res, opts)
+    return evaluate_loaded(gt, res, opts, image_ids=image_ids, category_ids=category_ids,
+                           use_categories=bool(use_categories))
 
 
-def evaluate_loaded(gt, res, opts: Options) -> EvaluationResult:
+def evaluate_loaded(gt, res, opts: Options, *, image_ids=None, category_ids=None,
+                    use_categories=True) -> EvaluationResult:
     """Stages 2-4 on already-decoded COCO columns (``detmetrics.io._coco_decode``); the benchmark times this."""
-    kind, extra = "axis", {}
-    difficult = None
+    flat, cats, names = coco_flat(gt, res, opts, image_ids, category_ids, use_categories)
+    state = match(flat, opts, cats)
+    return EvaluationResult.from_accumulation(accumulate(state, opts, cats), opts, names)
+
+
+def coco_flat(gt, res, opts, image_ids=None, category_ids=None, use_categories=True):
+    """``(FlatData, categories, names)`` of decoded COCO columns, for a subset of images and categories.
+
+    ``use_categories=False`` pools the selected categories into one, ``-1``,
+    with the rows of every image in category order (``category_ids``' order),
+    as pycocotools' ``useCats=0`` gathers them.
+    """
+    g_rows = r_rows = None  # None: every row
+    if image_ids is not None:
+        chosen = np.zeros(len(gt.image_ids), dtype=bool)
+        chosen[_positions(gt.image_ids, image_ids, "image_ids", "an image")] = True
+        g_rows, r_rows = chosen[gt.image_index], chosen[res.image_index]
+    order = np.asarray(gt.category_ids, dtype=np.int64)
+    if category_ids is not None:
+        if isinstance(category_ids, (str, bytes)) or not hasattr(category_ids, "__len__"):
+            raise TypeError(f"category_ids must be a sequence of ints; got {type(category_ids).__name__}")
+        given = as_array(category_ids, "category_ids", dtype=np.int64).reshape(-1)
+        order = order[_positions(gt.category_ids, given.tolist(), "category_ids", "a category")]
+        if use_categories:
+            order = np.unique(order)
+        elif np.unique(order).shape[0] != order.shape[0]:
+            raise ValueError("category_ids holds duplicate ids (with use_categories=False pycocotools would "
+                             "count their annotations twice)")
+        g_cat, r_cat = np.isin(gt.category, order), np.isin(res.category, order)
+        g_rows = g_cat if g_rows is None else g_rows & g_cat
+        r_rows = r_cat if r_rows is None else r_rows & r_cat
+    g_take = np.arange(gt.category.shape[0]) if g_rows is None else np.flatnonzero(g_rows)
+    r_take = np.arange(res.category.shape[0]) if r_rows is None else np.flatnonzero(r_rows)
+    g_label, r_label = gt.category[g_take], res.category[r_take]
+    names = {int(c): gt.category_names[c] for c in order.tolist() if c in gt.category_names}
+    if not use_categories:
+        # pooled: rows of an image category by category (stable), all labelled -1
+        rank = np.argsort(order, kind="stable")
+        sorted_order = order[rank]
+        g_take = g_take[np.argsort(rank[np.searchsorted(sorted_order, g_label)], kind="stable")]
+        r_take = r_take[np.argsort(rank[np.searchsorted(sorted_order, r_label)], kind="stable")]
+        g_label = np.full(g_take.shape[0], -1, dtype=np.int64)
+        r_label = np.full(r_take.shape[0], -1, dtype=np.int64)
+        order, names = np.array([-1], dtype=np.int64), {}
+    kind, extra, difficult = "axis", {}, None
     if opts.iou_type == "segm":
         kind = "mask"
-        extra = dict(det_masks=res.masks, gt_masks=gt.masks, det_area=res.area)
+        extra = dict(det_masks=take_rles(res.masks, r_take), gt_masks=take_rles(gt.masks, g_take),
+                     det_area=res.area[r_take])
     elif opts.iou_type == "keypoints":
         kind = "keypoints"
         k = gt.keypoints.shape[1] if gt.keypoints.shape[0] else (res.keypoints.shape[1] if res.keypoints.shape[0]
@@ -255,17 +323,30 @@ def evaluate_loaded(gt, res, opts: Options) -> EvaluationResult:
         if (gt.keypoints.shape[0] or res.keypoints.shape[0]) and k != n_sigmas:
             raise ValueError(f"the keypoints have K={k} but sigmas has {n_sigmas} values"
                              + (" (sigmas=None means COCO's 17)" if opts.sigmas is None else ""))
-        extra = dict(det_kpts=res.keypoints.reshape(-1, k, 3), gt_kpts=gt.keypoints.reshape(-1, k, 3),
-                     det_area=res.area)
-        difficult = (gt.num_keypoints == 0).astype(np.uint8)  # COCOeval: ignored, matched at most once
+        extra = dict(det_kpts=res.keypoints.reshape(-1, k, 3)[r_take], gt_kpts=gt.keypoints.reshape(-1, k, 3)[g_take],
+                     det_area=res.area[r_take])
+        difficult = (gt.num_keypoints[g_take] == 0).astype(np.uint8)  # COCOeval: ignored, matched at most once
     flat = FlatData.build(
-        kind, len(gt.image_ids), res.image_index, res.category, res.scores, res.boxes,
-        gt.image_index, gt.category, gt.boxes, gt_area=gt.area, gt_crowd=gt.iscrowd, gt_zero_id=gt.zero_id,
-        gt_difficult=difficult, **extra,
+        kind, len(gt.image_ids), res.image_index[r_take], r_label, res.scores[r_take], res.boxes[r_take],
+        gt.image_index[g_take], g_label, gt.boxes[g_take], gt_area=gt.area[g_take], gt_crowd=gt.iscrowd[g_take],
+        gt_zero_id=gt.zero_id[g_take], gt_difficult=difficult, **extra,
     )
-    cats = np.asarray(gt.category_ids, dtype=np.int64)
-    state = match(flat, opts, cats)
-    return EvaluationResult.from_accumulation(accumulate(state, opts, cats), opts, gt.category_names)
+    return flat, np.ascontiguousarray(order, dtype=np.int64), names
+
+
+def _positions(sorted_ids: list, wanted, name: str, what: str) -> np.ndarray:
+    """Positions in ``sorted_ids`` of every id of ``wanted`` (``ValueError`` naming the first unknown one)."""
+    if isinstance(wanted, (str, bytes)) or not hasattr(wanted, "__len__"):
+        raise TypeError(f"{name} must be a sequence of ids; got {type(wanted).__name__}")
+    lookup = {k: i for i, k in enumerate(sorted_ids)}
+    out = np.empty(len(wanted), dtype=np.int64)
+    for i, key in enumerate(wanted):
+        key = int(key) if isinstance(key, np.integer) else key
+        pos = lookup.get(key) if isinstance(key, (int, str)) and not isinstance(key, bool) else None
+        if pos is None:
+            raise ValueError(f"{name}[{i}] = {key!r} is not {what} of the ground truth")
+        out[i] = pos
+    return out
 
 
 def evaluate_files(ground_truth, predictions, *, split: str = "val", sizes=None, obb=None,
@@ -333,7 +414,7 @@ class Evaluator:
 
     def __init__(self, **options):
         allowed = {"box_format", "iou_thresholds", "max_detections", "area_ranges", "interpolation", "backend",
-                   "category_ids", "matching", "iou_type", "sigmas"}
+                   "category_ids", "matching", "iou_type", "sigmas", "recall_thresholds"}
         unknown = set(options) - allowed
         if unknown:
             raise TypeError(f"Evaluator got unexpected option(s) {sorted(unknown)}; expected {sorted(allowed)}")
@@ -433,8 +514,7 @@ class Evaluator:
         if differ:
             name = differ[0]
             mine, theirs = (getattr(o, name) for o in (self._options, other._options))
-            if isinstance(mine, np.ndarray):
-                mine, theirs = mine.tolist(), theirs.tolist()
+            mine, theirs = (v.tolist() if isinstance(v, np.ndarray) else v for v in (mine, theirs))
             raise ValueError(f"cannot merge evaluators with different {name}: {mine!r} vs {theirs!r}")
         if (self._category_ids is None) != (other._category_ids is None) or (
                 self._category_ids is not None and not np.array_equal(self._category_ids, other._category_ids)):
