@@ -24,13 +24,12 @@ default: it takes seconds), after a warm-up of the numba kernels on a tiny
 dataset.  ``x pycoco`` / ``x fce`` = their time / ours, for eval+acc in wall and CPU time
 (this process's, steadier when other jobs share the cores) and for the total.
 
-Measured (2 shared cores, load average ~2, one run): segm -- pycocotools 1.32 s load +
-10.01 s eval+acc, faster-coco-eval 1.79 s + 2.09 s, detmetrics 0.27 s + 0.060 s
-(eval+acc 167x pycocotools, 35x faster-coco-eval; from the files 38x / 13x); keypoints --
-pycocotools 0.50 s + 1.06 s, faster-coco-eval 0.32 s + 0.29 s, detmetrics 0.11 s + 0.016 s
-(68x / 18x; from the files 12x / 4.6x); identical stats.  Under heavier load (load
-average 6-7) the segm ratios were 94-103x / 22-36x (eval+acc) and 7x faster-coco-eval end
-to end.
+Measured (2 shared cores, load average ~2, --repeats 9): segm -- pycocotools 0.54 s load +
+6.68 s eval+acc, faster-coco-eval 1.06 s + 1.18 s, detmetrics 0.24 s + 0.055 s (eval+acc
+122x pycocotools and 21.6x faster-coco-eval, CPU time alike; from the files 24.8x / 7.7x);
+keypoints -- pycocotools 0.27 s + 0.80 s, faster-coco-eval 0.24 s + 0.22 s, detmetrics
+0.07 s + 0.011 s (70x / 19x; from the files 9.6x / 4.1x); identical stats.  The ratios move
+with the machine's load (segm eval+acc 68-167x / 20-36x over runs here).
 
 Run:  python benchmarks/bench_segm.py [--images 500] [--repeats 5] [--quick]
 """
