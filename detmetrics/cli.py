@@ -359,6 +359,7 @@ def _run_coco_instances(args, task) -> int:
     """A COCO ground truth and results pair scored on masks or keypoints: ``evaluate_coco`` (loadRes' rules)."""
     if args.plot:
         raise CLIError("--plot is available for box evaluation only")
+    from . import report
     from .evaluate import evaluate_coco
 
     options = _eval_options(args)
@@ -373,8 +374,6 @@ def _run_coco_instances(args, task) -> int:
     print(result.summary())
     say()
     say(format_class_table(result, names))
-    from . import report
-
     if args.json:
         report.write_json(result, args.json, names, curves=args.json_curves)
         say(f"\nresults written to {args.json}")
@@ -385,8 +384,6 @@ def _run_coco_instances(args, task) -> int:
         report.write_html(result, args.html, names, subtitle=f"{args.gt} vs {args.pred}")
         say(f"HTML report written to {args.html}")
     return 0
-
-
 
 
 def format_class_table(result, class_names: dict, *, iou_threshold: float = 0.5, ground_truth=None) -> str:

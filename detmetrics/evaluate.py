@@ -313,8 +313,11 @@ def coco_flat(gt, res, opts, image_ids=None, category_ids=None, use_categories=T
     kind, extra, difficult = "axis", {}, None
     if opts.iou_type == "segm":
         kind = "mask"
-        extra = dict(det_masks=take_rles(res.masks, r_take), gt_masks=take_rles(gt.masks, g_take),
-                     det_area=res.area[r_take])
+        # every row in file order (the common case): no gather of the counts (millions at COCO scale)
+        r_all = r_rows is None and use_categories
+        g_all = g_rows is None and use_categories
+        extra = dict(det_masks=res.masks if r_all else take_rles(res.masks, r_take),
+                     gt_masks=gt.masks if g_all else take_rles(gt.masks, g_take), det_area=res.area[r_take])
     elif opts.iou_type == "keypoints":
         kind = "keypoints"
         k = gt.keypoints.shape[1] if gt.keypoints.shape[0] else (res.keypoints.shape[1] if res.keypoints.shape[0]

@@ -1846,7 +1846,10 @@ def _fill_intervals(counts, offsets, sizes, rows, k0, k1, starts, ends, lo, hi, 
                 y1 = max(y1, cc - 1 - c1 * h)
         hi[k] = pos
         areas[k] = total
-        boxes[k, 0], boxes[k, 1], boxes[k, 2], boxes[k, 3] = (x0, y0, x1, y1) if total > 0 else (0, 0, 0, 0)
+        if total > 0:
+            boxes[k, 0], boxes[k, 1], boxes[k, 2], boxes[k, 3] = x0, y0, x1, y1
+        else:
+            boxes[k, 0], boxes[k, 1], boxes[k, 2], boxes[k, 3] = 0, 0, 0, 0
 
 
 @kernel

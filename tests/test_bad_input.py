@@ -116,6 +116,8 @@ VALID = {
     ("evaluate_coco", "max_detections"): NONE_IS_DEFAULT,
     ("mean_ap", "category_ids"): NONE_IS_DEFAULT,
     ("evaluate_coco", "iou_thresholds"): NONE_IS_DEFAULT,
+    ("mean_ap", "sigmas"): NONE_IS_DEFAULT,  # COCO's 17
+    ("evaluate_coco", "sigmas"): NONE_IS_DEFAULT,
     ("confusion_matrix", "num_classes"): NONE_IS_DEFAULT,
     ("filter_by_confidence", "max_detections"): NONE_IS_DEFAULT,
     ("filter_by_confidence", "min_score"): (-1, 2**70),  # scores are any real numbers, not only [0, 1]

@@ -44,8 +44,8 @@ What is computed lazily
 
 Differences (all raise instead of producing a number)
 -----------------------------------------------------
-* ``iouType="segm"`` and ``"keypoints"`` raise ``NotImplementedError`` until
-  ``detmetrics.evaluate_coco`` evaluates masks and keypoints;
+* ``iouType="segm"`` and ``"keypoints"`` raise ``NotImplementedError`` (not wired
+  here yet; ``detmetrics.evaluate_coco(..., iou_type="segm" | "keypoints")`` computes them);
 * a ground-truth annotation on an image or of a category the file does not
   list is a ``ValueError`` (pycocotools leaves it out silently); ``imgIds`` /
   ``catIds`` naming ids the ground truth does not list are a ``ValueError``;
@@ -432,9 +432,8 @@ class Params:
 
 def _not_implemented(iou_type: str) -> NotImplementedError:
     return NotImplementedError(
-        f"iouType={iou_type!r} is not implemented in detmetrics.compat.pycocotools yet: detmetrics.evaluate_coco "
-        f"has no {'mask' if iou_type == 'segm' else 'keypoint'} evaluation to back it; use iouType='bbox' "
-        "(or pycocotools itself for this one)")
+        f"iouType={iou_type!r} is not implemented in detmetrics.compat.pycocotools yet; "
+        f"detmetrics.evaluate_coco(gt, results, iou_type={iou_type!r}) gives COCOeval's numbers for it")
 
 
 class COCOeval:

@@ -46,6 +46,14 @@ class DetectionData:
     source : {"coco", "yolo"}
         The file family the data came from.  It decides the category ids
         the COCO writers use (YOLO class ``i`` is written as category ``i + 1``).
+    task : {"detect", "obb", "segment", "pose"}
+        What the records hold besides boxes: segment records add ``"masks"``
+        (per object a list of pixel polygons, or RLE dicts read from a
+        ``predictions.json``) and ``"image_size"`` ``(h, w)``; pose records
+        add ``"keypoints"`` ``(N, K, 3)`` pixels.  ``records_for(iou_type)``
+        gives the records ``mean_ap(iou_type=...)`` reads.
+    kpt_shape : tuple of (K, 2 or 3), or None
+        A YOLO-pose dataset's ``kpt_shape`` (``data.yaml``).
 
     Examples
     --------
@@ -113,8 +121,7 @@ class DetectionData:
         Segment records hold both polygons (``"masks"``) and their enclosing
         boxes, pose records keypoints and boxes: ``"bbox"`` scores the boxes
         (a YOLO-seg folder scored as detection uses each polygon's enclosing
-        box, as ultralytics' loader does).  For ``"segm"`` a ground truth's
-        ``area`` is its mask area (the box area is dropped).
+        box, as ultralytics' loader does).
         """
         need = {"bbox": None, "segm": "masks", "keypoints": "keypoints"}
         if iou_type not in need:
@@ -126,8 +133,6 @@ class DetectionData:
                              f"holds {self.task} data (no {key!r})")
         drop = {"bbox": ("masks", "image_size", "keypoints"), "segm": ("keypoints",),
                 "keypoints": ("masks", "image_size")}[iou_type]
-        if iou_type == "segm" and self.kind == "ground_truth":
-            drop = drop + ("area",)
         return [{k: v for k, v in r.items() if k not in drop} for r in self.records]
 
 

@@ -101,7 +101,8 @@ def read_yolo_dataset(path, *, split: str = "val", sizes=None, obb=None, progres
         box or polygon area in pixels, ``iscrowd`` all zero.  Segment records
         add ``"masks"`` (per object a one-part polygon in pixels) and
         ``"image_size"`` ``(h, w)``, their boxes being the polygons' enclosing
-        boxes; pose records add ``"keypoints"`` ``(N, K, 3)`` in pixels
+        boxes and their ``area`` the mask's (as COCO's, for box evaluation too);
+        pose records add ``"keypoints"`` ``(N, K, 3)`` in pixels
         (visibility ``v`` from the file, or, for ``kpt_shape [K, 2]``, 0 where a
         coordinate is negative and 1 elsewhere, as ultralytics' loader).
 
@@ -122,6 +123,8 @@ def read_yolo_dataset(path, *, split: str = "val", sizes=None, obb=None, progres
     if task is not None and task not in TASKS:
         raise ValueError(f"task must be one of {', '.join(repr(t) for t in TASKS)}; got {task!r}")
     layout = _resolve_layout(path, split)
+    if task == "pose" and layout.get("kpt_shape") is None:
+        raise ValueError("task='pose' needs 'kpt_shape' in data.yaml (the number of keypoints)")
     size_table = None if sizes is None else _size_table(sizes)
     image_paths = _list_images(layout, size_table)
     _check_unique_stems(image_paths)
@@ -1104,6 +1107,8 @@ def _read_instances_dataset(layout, image_paths, label_paths, raw, task, size_ta
         rows, lines = item if item is not None else ([], [])
         records.append(_instance_record(label_path, rows, lines, task, width, height, kpt_shape, names,
                                         kind="ground_truth"))
+    if task == "segment":
+        _set_mask_areas(records)
     return DetectionData(
         records=records,
         image_ids=[ultralytics_image_id(_stem(p)) for p in image_paths],
@@ -1117,6 +1122,31 @@ def _read_instances_dataset(layout, image_paths, label_paths, raw, task, size_ta
         task=task,
         kpt_shape=kpt_shape,
     )
+
+
+def _set_mask_areas(records: list) -> None:
+    """A segment ground truth's ``area`` is its mask's (pixels of the rasterised polygon), as COCO's.
+
+    COCO's annotation ``area`` is the segment area, and pycocotools uses it for the area ranges
+    of box evaluation too: a YOLO-seg folder scored as detection then sees the same ranges as
+    its COCO JSON (``write_coco_gt``).
+    """
+    from .._inputs import _mask_backend
+    from ..masks import _area_flat, _segmentations_flat
+
+    backend = _mask_backend("auto", records)
+    polygons = [p for r in records for p in r["masks"]]
+    if not polygons:
+        return
+    heights = [r["image_size"][0] for r in records for _ in r["masks"]]
+    widths = [r["image_size"][1] for r in records for _ in r["masks"]]
+    counts, offsets, _ = _segmentations_flat(polygons, heights, widths, backend, "masks")
+    areas = _area_flat(counts, offsets, backend).astype(np.float64)
+    start = 0
+    for r in records:
+        n = len(r["masks"])
+        r["area"] = areas[start:start + n]
+        start += n
 
 
 def _pixel_size(width: float, height: float, path) -> tuple:
@@ -1139,8 +1169,8 @@ def _instance_record(path, rows, lines, task, width, height, kpt_shape, names, *
     for j, (row, line) in enumerate(zip(rows, lines)):
         values = np.asarray(row, dtype=np.float64)
         cls = values[0]
-        if not (math.isfinite(cls) and cls == round(cls) and cls >= 0):
-            _fail(path, line, "the class id must be a non-negative integer")
+        if not (math.isfinite(cls) and cls == round(cls) and 0 <= cls < MAX_CLASS_ID):
+            _fail(path, line, "the class id must be an integer in [0, 2**53)")
         labels[j] = int(cls)
         if pred:
             scores[j] = values[-1]
