@@ -116,8 +116,9 @@ def evaluate_files_sharded(ground_truth, predictions, *, workers: int, progress=
     """
     if len(predictions) != len(ground_truth):
         raise ValueError(f"predictions cover {len(predictions)} images but the ground truth has {len(ground_truth)}")
-    result = evaluate_sharded(predictions.records, ground_truth.records, workers=workers, progress=progress,
-                              **{**ground_truth.mean_ap_kwargs(), **options})
+    iou_type = options.get("iou_type", "bbox")
+    result = evaluate_sharded(predictions.records_for(iou_type), ground_truth.records_for(iou_type), workers=workers,
+                              progress=progress, **{**ground_truth.mean_ap_kwargs(iou_type), **options})
     names = ground_truth.class_names
     result.category_names = {c: names[c] for c in result.category_ids if c in names}
     return result, ground_truth

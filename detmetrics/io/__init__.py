@@ -72,28 +72,34 @@ def sample_path(name: str = "yolo") -> Path:
     return paths[name]
 
 
-def load_ground_truth(path, *, split: str = "val", sizes=None, obb=None, progress=None) -> DetectionData:
+def load_ground_truth(path, *, split: str = "val", sizes=None, obb=None, progress=None, task=None) -> DetectionData:
     """Read ground truth from a COCO ``.json`` file or a YOLO dataset (folder or ``data.yaml``).
 
-    The YOLO options (``split``, ``sizes``, ``obb``, ``progress``) are those of
+    The YOLO options (``split``, ``sizes``, ``obb``, ``progress``, ``task``) are those of
     ``read_yolo_dataset``; they are ignored for COCO files.
     """
     p = Path(path)
     if p.suffix.lower() == ".json":
         return read_coco_gt(p)
-    return read_yolo_dataset(p, split=split, sizes=sizes, obb=obb, progress=progress)
+    return read_yolo_dataset(p, split=split, sizes=sizes, obb=obb, progress=progress, task=task)
 
 
-def load_predictions(path, ground_truth: DetectionData, *, category_ids: str = "auto", progress=None) -> DetectionData:
-    """Read predictions from a COCO results ``.json`` or a folder of YOLO txt files, aligned with ``ground_truth``."""
+def load_predictions(path, ground_truth: DetectionData, *, category_ids: str = "auto", progress=None,
+                     task=None) -> DetectionData:
+    """Read predictions from a COCO results ``.json`` or a folder of YOLO txt files, aligned with ``ground_truth``.
+
+    ``task`` as ``read_yolo_predictions`` (for a ``.json``: ``"segment"`` / ``"pose"``
+    read ``segmentation`` / ``keypoints`` too, by default when the ground truth is a
+    segment / pose dataset and the first result has them).
+    """
     p = Path(path)
     if p.suffix.lower() == ".json":
-        return read_coco_results(p, ground_truth, category_ids=category_ids)
+        return read_coco_results(p, ground_truth, category_ids=category_ids, task=task)
     if ground_truth.image_sizes is None:
         raise ValueError(
             "YOLO prediction txt files need image sizes; the COCO ground truth has no width/height for its images"
         )
-    return read_yolo_predictions(p, ground_truth, progress=progress)
+    return read_yolo_predictions(p, ground_truth, progress=progress, task=task)
 
 
 def __getattr__(name):
