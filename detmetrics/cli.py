@@ -110,7 +110,10 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("gt", metavar="GT")
     ev.add_argument("pred", metavar="PRED")
     data = ev.add_argument_group("input")
-    data.add_argument("--split", default="val", help="YOLO split to evaluate (default: val)")
+    data.add_argument("--format", default="auto", choices=["auto", "coco", "yolo", "voc", "dota", "cvat", "labelme"],
+                      help="ground-truth format (default auto: detected from GT's files)")
+    data.add_argument("--split", help="YOLO split to evaluate (default: val); VOC: the ImageSets/Main/SPLIT.txt "
+                      "list (default: every annotation)")
     data.add_argument("--sizes", metavar="FILE", help="image sizes ('<file name> <width> <height>' lines) "
                       "instead of reading the image headers")
     data.add_argument("--obb", action="store_const", const=True, default=None,
@@ -210,7 +213,8 @@ def _run_eval(args) -> int:
     else:
         gt_path, pred_path = args.gt, args.pred
         progress = False if args.no_progress else None
-        gt = load_ground_truth(gt_path, split=args.split, sizes=args.sizes, obb=args.obb, progress=progress)
+        gt = load_ground_truth(gt_path, format=args.format, split=args.split, sizes=args.sizes, obb=args.obb,
+                               progress=progress)
         pred = load_predictions(pred_path, gt, category_ids=args.category_ids, progress=progress)
     options = _eval_options(args)
     if not 0 <= args.conf <= 1:
@@ -220,7 +224,7 @@ def _run_eval(args) -> int:
 
     result, _ = evaluate_files(gt, pred, **options)
 
-    kind = "YOLO-OBB" if gt.obb else ("YOLO" if gt.source == "yolo" else "COCO")
+    kind = _FORMAT_NAMES.get(gt.source, gt.source) + ("-OBB" if gt.obb and gt.source == "yolo" else "")
     print(f"ground truth: {gt_path}  ({kind}, {len(gt)} images, {gt.n_objects} objects, {len(gt.class_names)} classes)")
     print(f"predictions:  {pred_path}  ({pred.n_objects} detections)")
     print()
@@ -237,6 +241,9 @@ def _run_eval(args) -> int:
         paths = plot_all(result, pred, gt, args.plot, conf_threshold=args.conf)
         print(f"\n{len(paths)} figures written to {args.plot}")
     return 0
+
+
+_FORMAT_NAMES = {"coco": "COCO", "yolo": "YOLO", "voc": "PASCAL VOC", "dota": "DOTA", "cvat": "CVAT", "labelme": "LabelMe"}
 
 
 def _fmt(value, width=7) -> str:
