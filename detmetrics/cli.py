@@ -1,10 +1,11 @@
-"""The ``detmetrics`` command line: ``eval``, ``nms`` and ``demo``.
+"""The ``detmetrics`` command line: ``eval``, ``nms``, ``convert`` and ``demo``.
 
 ::
 
     detmetrics demo                                  # the bundled sample
     detmetrics eval GT PRED [--json OUT] [--plot DIR] [options]
     detmetrics nms PRED_DIR OUT_DIR [--conf C] [--iou T] [--soft gaussian|linear] [--class-agnostic]
+    detmetrics convert SRC DST --to coco|yolo|yolo-obb|dota|voc
 
 GT is a COCO ground-truth ``.json``, a YOLO dataset folder or its
 ``data.yaml``; PRED is a COCO results ``.json`` (ultralytics'
@@ -150,6 +151,25 @@ def build_parser() -> argparse.ArgumentParser:
                      help="soft-NMS drops boxes whose decayed score falls below S (default 0.001)")
     nms.add_argument("--class-agnostic", action="store_true", help="boxes of different classes suppress each other")
     nms.add_argument("--max-det", type=int, default=300, metavar="N", help="keep at most N per image (default 300)")
+
+    conv = commands.add_parser(
+        "convert",
+        help="convert a ground-truth dataset to another format",
+        description="Read a ground-truth dataset (COCO JSON, YOLO, PASCAL VOC XML, DOTA txt, CVAT XML, LabelMe "
+        "JSON) and write it as COCO JSON, YOLO (detect or OBB), DOTA txt or VOC XML. What the target cannot hold "
+        "(crowd regions, difficult flags, orientation, ...) is reported as a warning. Images are not copied.",
+    )
+    conv.add_argument("src", metavar="SRC")
+    conv.add_argument("dst", metavar="DST", help="a .json file for --to coco, else a folder")
+    conv.add_argument("--to", required=True, choices=["coco", "yolo", "yolo-obb", "dota", "voc"])
+    conv.add_argument("--format", default="auto", choices=["auto", "coco", "yolo", "voc", "dota", "cvat", "labelme"],
+                      help="format of SRC (default auto)")
+    conv.add_argument("--split", help="YOLO split to read and to write (default val); VOC: ImageSets/Main list")
+    conv.add_argument("--sizes", metavar="FILE", help="image sizes ('<file name> <width> <height>' lines)")
+    conv.add_argument("--difficult", choices=["keep", "drop"], default="keep",
+                      help="targets without a difficult flag (COCO, YOLO): keep difficult objects as ordinary "
+                      "ones (default) or leave them out")
+    conv.add_argument("--overwrite", action="store_true", help="write into a target that already holds files")
     return parser
 
 
@@ -165,6 +185,8 @@ def main(argv=None) -> int:
         try:
             if args.command == "nms":
                 status = _run_nms(args)
+            elif args.command == "convert":
+                status = _run_convert(args)
             else:
                 status = _run_eval(args)
         except (ValueError, TypeError, OSError, ImportError, CLIError) as exc:
@@ -312,6 +334,27 @@ def _json_default(value):
     if isinstance(value, np.generic):
         return value.item()
     raise TypeError(f"cannot write {type(value).__name__} to JSON")
+
+
+# ----------------------------------------------------------------------------------------------
+# convert
+
+
+def _run_convert(args) -> int:
+    from .io.convert import convert
+
+    report = convert(args.src, args.dst, to=args.to, format=args.format, split=args.split, sizes=args.sizes,
+                     difficult=args.difficult, overwrite=args.overwrite)
+    name = _FORMAT_NAMES.get(report.source_format, report.source_format)
+    print(f"{args.src} ({name}) -> {args.dst} ({args.to}): {report.n_images} images, {report.n_objects} objects, "
+          f"{len(report.written)} files written")
+    if args.to in ("yolo", "yolo-obb"):
+        from pathlib import Path
+
+        split = args.split or "val"
+        print(f"images are not copied: put them in {Path(args.dst) / 'images' / split}, or evaluate with "
+              f"--sizes {Path(args.dst) / 'sizes.txt'}")
+    return 0
 
 
 # ----------------------------------------------------------------------------------------------

@@ -155,6 +155,34 @@ def test_voc_reads_devkit_files(tmp_path):
     np.testing.assert_array_equal(rec["area"], [147 * 131, 344 * 486])
 
 
+def test_voc_labelmap_from_cvat_export_gives_the_class_order(tmp_path):
+    root = make_voc(tmp_path / "VOC2007")
+    (root / "labelmap.txt").write_text("# label:color_rgb:parts:actions\nbackground:0,0,0::\ntrain:128,0,0::\n"
+                                       "dog:0,128,0::\nperson:128,128,0::\ncar:0,0,128::\npottedplant:128,0,128::\n"
+                                       "chair:0,128,128::\nsheep:128,128,128::\n")
+    gt = read_voc(root)
+    assert list(gt.class_names.values()) == ["train", "dog", "person", "car", "pottedplant", "chair", "sheep"]
+    (root / "labelmap.txt").write_text("train:::\ndog:::\n")
+    with pytest.raises(ValueError, match=r"000001\.xml: object\[1\] \(person\): class 'person' is not in classes"):
+        read_voc(root)
+
+
+def test_readers_name_bad_arguments(tmp_path):
+    for reader in (read_voc, read_dota, read_cvat, read_labelme, load_ground_truth):
+        with pytest.raises(TypeError, match="path"):
+            reader(object())
+        with pytest.raises(ValueError, match="does not exist"):
+            reader("/nonexistent/ground/truth")
+    (tmp_path / "a.xml").write_text(voc_xml("a.jpg", (10, 10), [("dog", (1, 1, 5, 5), 0, 0)]))
+    for bad in ("abc", 3, [1, 2], {"a": "b"}, ["a", "a"], []):
+        with pytest.raises((TypeError, ValueError), match="classes"):
+            read_voc(tmp_path, classes=bad)
+    with pytest.raises(ValueError, match="polygons must be"):
+        read_labelme(".", polygons="hull")
+    with pytest.raises(TypeError, match="ground_truth must be a DetectionData"):
+        read_dota_results(".", {"records": []})
+
+
 def test_voc_split_and_single_file_and_classes(tmp_path):
     root = make_voc(tmp_path / "VOC2007", splits={"val": ["000004", "000001"]})
     gt = load_ground_truth(root, split="val")

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from ._common import DetectionData, fspath
 from .coco import CATEGORY_ID_MODES, read_coco_gt, read_coco_results, write_coco_gt, write_coco_results
+from .convert import convert
 from .cvat import read_cvat
 from .dota import read_dota, read_dota_results, write_dota, write_dota_results
 from .labelme import read_labelme
@@ -217,7 +218,7 @@ def _looks_like_dota(files) -> bool:
     """True when the first data line of the first non-empty file has a class name in field 9."""
     from .dota import _HEADER
 
-    for file in files[:20]:
+    for file in [f for f in files if f.name not in ("classes.txt", "sizes.txt")][:20]:
         try:
             text = file.read_text(encoding="utf-8", errors="replace")
         except OSError:
@@ -267,8 +268,4 @@ def __getattr__(name):
         from ..evaluate import evaluate_files
 
         return evaluate_files
-    if name == "convert":
-        from .convert import convert
-
-        return convert
     raise AttributeError(f"module 'detmetrics.io' has no attribute {name!r}")

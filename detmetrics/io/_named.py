@@ -77,6 +77,33 @@ def resolve_classes(names_seen, classes, known: tuple = (), *, what: str = "the 
     return {i + 1: name for i, name in enumerate(sorted(seen))}
 
 
+def class_file(paths, *, labelmap: bool = False):
+    """The class list of the first existing file of ``paths``, or None.
+
+    ``labelmap=True``: a ``labelmap.txt`` as CVAT and Datumaro write next to
+    VOC annotations (``name:color:parts:actions`` lines, ``#`` comments, the
+    ``background`` entry left out); else one class name per line.
+    """
+    for path in paths:
+        if not path.is_file():
+            continue
+        names = []
+        for lineno, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            line = raw.strip()
+            if not line or (labelmap and line.startswith("#")):
+                continue
+            name = line.split(":", 1)[0].strip() if labelmap else line
+            if labelmap and name == "background":
+                continue
+            if name in names:
+                raise ValueError(f"{path}:{lineno}: class {name!r} is listed twice")
+            names.append(name)
+        if not names:
+            raise ValueError(f"{path} lists no classes")
+        return names
+    return None
+
+
 def _class_list(classes) -> dict:
     if isinstance(classes, dict):
         table = {}
@@ -110,7 +137,15 @@ def _preview(values) -> str:
 
 def assemble(images: list, class_names: dict, *, obb: bool, source: str, sizes=None) -> DetectionData:
     """``DetectionData`` of the collected images, in file-name order; ``sizes`` overrides the files' sizes."""
-    images = sorted(images, key=lambda im: im.file_name)
+    widths_heights = None
+    if sizes is not None:
+        widths_heights = np.array([_size_from_table(sizes, im) for im in images], dtype=np.float64).reshape(-1, 2)
+    elif images and all(im.width and im.height for im in images):
+        widths_heights = np.array([[im.width, im.height] for im in images], dtype=np.float64)
+    order = sorted(range(len(images)), key=lambda i: images[i].file_name)
+    images = [images[i] for i in order]
+    if widths_heights is not None:
+        widths_heights = widths_heights[order]
     stems: dict[str, str] = {}
     for im in images:
         stem = Path(im.file_name).stem
@@ -145,11 +180,6 @@ def assemble(images: list, class_names: dict, *, obb: bool, source: str, sizes=N
         records.append(record)
         for key in extra_keys:
             extras[key].append(np.array(im.extras.get(key, [0] * n), dtype=np.uint8).reshape(n))
-    widths_heights = None
-    if sizes is not None:
-        widths_heights = np.array([_size_from_table(sizes, im) for im in images], dtype=np.float64).reshape(-1, 2)
-    elif images and all(im.width and im.height for im in images):
-        widths_heights = np.array([[im.width, im.height] for im in images], dtype=np.float64)
     return DetectionData(
         records=records,
         image_ids=[ultralytics_image_id(Path(im.file_name).stem) for im in images],
@@ -171,11 +201,20 @@ def _as_quad(box):
     return box.reshape(4, 2)
 
 
-def _size_from_table(sizes, im: Image):
+def _size_from_table(sizes: dict, im: Image):
+    """The size of ``im`` from a sizes table: by file name, else by stem (then the table's name is kept)."""
     name = Path(im.file_name).name
-    size = sizes.get(name, sizes.get(Path(name).stem))
+    size = sizes.get(name)
     if size is None:
-        raise ValueError(f"the sizes file has no entry for image {name!r}")
+        stem = Path(name).stem
+        matches = [key for key in sizes if key == stem or Path(key).stem == stem]
+        if len(matches) > 1:
+            raise ValueError(f"the sizes file lists several images with the stem {stem!r}: {matches[:3]}")
+        if not matches:
+            raise ValueError(f"{im.where}: the sizes file has no entry for image {name!r}")
+        size = sizes[matches[0]]
+        if Path(matches[0]).suffix:  # a DOTA file name guessed as <stem>.png: the table knows better
+            im.file_name = str(Path(im.file_name).with_name(Path(matches[0]).name))
     return size
 
 

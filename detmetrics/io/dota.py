@@ -21,6 +21,8 @@ too: DOTA's ``Task2_<class>.txt`` and PASCAL VOC's ``comp4_det_test_<class>.txt`
 
 Image sizes are not in DOTA files: they are read from the image headers
 when an ``images/`` folder sits next to ``labelTxt/``, or from ``sizes=``.
+Without an ``images/`` folder an image's file name is ``<stem>.png`` (DOTA's
+images are PNG files).
 Every malformed line raises ``ValueError`` naming the file and the line.
 """
 
@@ -32,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from ._common import IMAGE_SUFFIXES, DetectionData, empty_record, fspath, is_convex
-from ._named import DOTA_V1_CLASSES, DOTA_V2_CLASSES, DOTA_V15_CLASSES, Image, assemble, resolve_classes
+from ._named import DOTA_V1_CLASSES, DOTA_V2_CLASSES, DOTA_V15_CLASSES, Image, assemble, class_file, resolve_classes
 
 __all__ = ["read_dota", "read_dota_results", "write_dota", "write_dota_results"]
 
@@ -49,9 +51,11 @@ def read_dota(path, *, classes=None, sizes=None) -> DetectionData:
         One label ``.txt`` file, a folder of them, or a folder holding
         ``labelTxt/`` (and optionally ``images/``).
     classes : list of str or dict of int to str, optional
-        The class list (labels are 1-based positions in it).  Default: the
-        smallest of DOTA v1.0 / v1.5 / v2.0's lists (ultralytics' order)
-        holding every name found, else the names found, sorted.
+        The class list (labels are 1-based positions in it).  Default: a
+        ``classes.txt`` (one name per line, as ``write_dota`` writes it) next
+        to ``labelTxt/`` or in the folder, else the smallest of DOTA v1.0 /
+        v1.5 / v2.0's lists (ultralytics' order) holding every name found,
+        else the names found, sorted.
     sizes : str, Path or dict, optional
         Image sizes (a sizes file or ``{file name or stem: (width, height)}``);
         by default read from ``images/`` next to ``labelTxt/`` when it
@@ -77,6 +81,10 @@ def read_dota(path, *, classes=None, sizes=None) -> DetectionData:
     files, image_dir = dota_files(path)
     images = [read_dota_file(f) for f in files]
     names = ((name, place) for im in images for name, place in zip(im.names, im.places))
+    if classes is None:
+        folder = files[0].parent
+        classes = class_file([folder / "classes.txt", folder.parent / "classes.txt"] if folder.name == "labelTxt"
+                             else [folder / "classes.txt"])
     class_names = resolve_classes(names, classes, (DOTA_V1_CLASSES, DOTA_V15_CLASSES, DOTA_V2_CLASSES))
     size_table = None
     if sizes is not None:
@@ -96,7 +104,7 @@ def dota_files(path):
     if p.is_file():
         return [p], None
     folder = p / "labelTxt" if (p / "labelTxt").is_dir() else p
-    files = sorted(q for q in folder.glob("*.txt") if q.is_file())
+    files = sorted(q for q in folder.glob("*.txt") if q.is_file() and q.name != "classes.txt")
     if not files:
         raise ValueError(f"no .txt label files in {folder}")
     image_dir = folder.parent / "images"
@@ -112,19 +120,20 @@ def _sizes_from_images(images: list, image_dir: Path) -> dict:
             by_stem.setdefault(q.stem, q)
     table = {}
     for im in images:
-        image = by_stem.get(im.file_name)
+        stem = Path(im.file_name).stem
+        image = by_stem.get(stem)
         if image is None:
-            raise ValueError(f"{im.where}: no image {im.file_name}.* in {image_dir} (pass sizes= to give the size)")
+            raise ValueError(f"{im.where}: no image {stem}.* in {image_dir} (pass sizes= to give the size)")
         im.file_name = image.name
         table[image.name] = read_image_size(str(image))
     return table
 
 
 def read_dota_file(path: Path) -> Image:
-    """One label file as an ``Image`` (file name: the stem)."""
+    """One label file as an ``Image`` (file name: the stem + ``.png``)."""
     from .yolo import _read_text
 
-    image = Image(file_name=path.stem, where=str(path))
+    image = Image(file_name=path.stem + ".png", where=str(path))
     for lineno, raw in enumerate(_read_text(path, "label file").splitlines(), start=1):
         text = raw.strip()
         if not text or _HEADER.match(text):
@@ -310,14 +319,19 @@ def write_dota(data: DetectionData, folder) -> list:
     axis-aligned boxes become their 4 corners (clockwise on screen from the
     top-left); ``difficult`` comes from the records (0 when absent).  No
     header lines are written.  Class names must not contain whitespace (the
-    format separates fields by spaces).  Returns the paths written.
+    format separates fields by spaces).  The class list goes to
+    ``<folder>/classes.txt`` (one name per line), which ``read_dota`` reads
+    back so that the labels keep their order.  Returns the paths written.
     """
     if data.kind != "ground_truth":
         raise ValueError(f"write_dota needs ground truths; got data of kind {data.kind!r}")
     _check_names(data.class_names)
-    out = Path(fspath(folder)) / "labelTxt"
+    root = Path(fspath(folder))
+    out = root / "labelTxt"
     out.mkdir(parents=True, exist_ok=True)
-    written = []
+    classes = root / "classes.txt"
+    classes.write_text("".join(f"{data.class_names[k]}\n" for k in sorted(data.class_names)), encoding="utf-8")
+    written = [classes]
     for k, (record, file_name) in enumerate(zip(data.records, data.file_names)):
         quads = _quads(record["boxes"], data.obb)
         labels = np.asarray(record["labels"]).tolist()

@@ -30,7 +30,7 @@ from xml.sax.saxutils import escape
 import numpy as np
 
 from ._common import DetectionData, fspath
-from ._named import VOC_CLASSES, Image, assemble, flag, number, parse_xml, resolve_classes
+from ._named import VOC_CLASSES, Image, assemble, class_file, flag, number, parse_xml, resolve_classes
 
 __all__ = ["read_voc", "write_voc"]
 
@@ -49,7 +49,9 @@ def read_voc(path, *, split: str | None = None, classes=None, sizes=None) -> Det
         file in ``Annotations/``.
     classes : list of str or dict of int to str, optional
         The class list (labels are 1-based positions in it); a name found in a
-        file that is not in it is an error.  Default: VOC's 20 classes when
+        file that is not in it is an error.  Default: the ``labelmap.txt``
+        next to ``Annotations/`` when there is one (as CVAT and Datumaro
+        export it, and ``write_voc`` writes it), else VOC's 20 classes when
         every name is one of them, else the names found, sorted.
     sizes : str, Path or dict, optional
         Image sizes (a sizes file or ``{file name: (width, height)}``),
@@ -80,6 +82,10 @@ def read_voc(path, *, split: str | None = None, classes=None, sizes=None) -> Det
     files = voc_files(path, split)
     images = [read_voc_file(f) for f in files]
     names = ((name, place) for im in images for name, place in zip(im.names, im.places))
+    if classes is None:
+        folder = files[0].parent
+        candidates = [folder / "labelmap.txt"] + ([folder.parent / "labelmap.txt"] if folder.name == "Annotations" else [])
+        classes = class_file(candidates, labelmap=True)
     class_names = resolve_classes(names, classes, (VOC_CLASSES,))
     size_table = None if sizes is None else _size_table(sizes)
     return assemble(images, class_names, obb=False, source="voc", sizes=size_table)
@@ -180,6 +186,10 @@ def _text(element, tag):
 def write_voc(data: DetectionData, folder) -> list:
     """Write ground truths as PASCAL VOC XML files, ``<folder>/Annotations/<image stem>.xml``.
 
+    The class list goes to ``<folder>/labelmap.txt`` (CVAT / Datumaro's
+    ``name:color:parts:actions`` lines, without colours), which ``read_voc``
+    reads back so that the labels keep their order.
+
     Boxes are written as ``xmin = x``, ``xmax = x + w`` (no shift; see the
     module docstring), as integers when they are whole numbers, else with
     Python's shortest round-trip float text.  ``difficult`` and ``truncated``
@@ -189,10 +199,14 @@ def write_voc(data: DetectionData, folder) -> list:
     """
     if data.kind != "ground_truth":
         raise ValueError(f"write_voc needs ground truths; got data of kind {data.kind!r}")
-    out = Path(fspath(folder)) / "Annotations"
+    root = Path(fspath(folder))
+    out = root / "Annotations"
     out.mkdir(parents=True, exist_ok=True)
     truncated = data.extras.get("truncated")
-    written = []
+    labelmap = root / "labelmap.txt"
+    labelmap.write_text("# label:color_rgb:parts:actions\n" + "".join(
+        f"{data.class_names[k]}:::\n" for k in sorted(data.class_names)), encoding="utf-8")
+    written = [labelmap]
     for k, (record, file_name) in enumerate(zip(data.records, data.file_names)):
         name = file_name or str(data.image_ids[k])
         lines = ["<annotation>", f"\t<filename>{escape(name)}</filename>"]
