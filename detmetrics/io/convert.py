@@ -206,7 +206,8 @@ def _filter(data: DetectionData, *, drop_crowd: bool, drop_difficult: bool, note
     n_difficult = _count(data, "difficult") if drop_difficult else 0
     if not n_crowd and not n_difficult:
         return data
-    records, extras = [], {key: [] for key in data.extras}
+    records: list[dict] = []
+    extras: dict[str, list] = {key: [] for key in data.extras}
     for k, record in enumerate(data.records):
         n = len(record["labels"])
         keep = np.ones(n, dtype=bool)
