@@ -1,61 +1,297 @@
 """Backend selection: the numba probe, ``resolve_backend`` and the ``kernel`` decorator.
 
 Every primitive in detmetrics exists twice: a NumPy reference and a Numba
-kernel. This module is the one place that knows whether numba is importable.
+kernel. This module is the one place that knows about numba.
 
 * ``kernel`` is ``numba.njit(cache=True, nogil=True)``: nopython mode, cached
-  on disk, releases the GIL.  Compilation is lazy (on first call) so that
-  ``import detmetrics`` stays cheap.  Without numba it is a no-op decorator and
-  the kernels are plain Python (still correct, only slow); they are never
-  dispatched to in that case.
-* ``resolve_backend("auto")`` is ``"numba"`` when numba imports, otherwise
-  ``"numpy"`` with a single warning.  ``backend="numba"`` without numba raises
-  ``ImportError``.
+  on disk, releases the GIL.  numba itself is imported only when a kernel is
+  first needed: until then ``kernel`` returns a ``LazyKernel`` placeholder,
+  and the first kernel call (or ``load_numba()``) imports numba, builds every
+  pending dispatcher and puts them in place of the placeholders in the
+  detmetrics modules' globals (so kernels calling kernels see dispatchers).
+  Compilation stays lazy (first call per signature), and cached on disk.
+  Without numba the kernels are plain Python functions (still correct, only
+  slow); they are never dispatched to in that case.
+* ``resolve_backend("numba")`` is ``"numba"`` (``ImportError`` without numba);
+  ``"numpy"`` is ``"numpy"``.
+* ``resolve_backend("auto", work=n, kernels=(...))`` picks by cost: the
+  NumPy reference answers while the kernels are not loaded in this process
+  yet and the work is small (importing numba alone costs ~0.2 s and a cold
+  compile seconds, more than the reference spends on a small input); the
+  kernel answers once it is loaded, or when ``work`` (summed over the calls
+  of that site in this process) reaches ``AUTO_WORK``.  Both give identical
+  results (tested), so the choice is about time only.  Without ``work``,
+  ``"auto"`` is ``"numba"`` whenever numba is available.  Without numba,
+  ``"auto"`` is ``"numpy"`` with a single warning.
 """
 
 from __future__ import annotations
 
+import builtins
+import importlib.util
+import os
+import sys
 import warnings
 
-__all__ = ["HAVE_NUMBA", "BACKENDS", "kernel", "parallel_kernel", "resolve_backend", "prange"]
+__all__ = ["HAVE_NUMBA", "BACKENDS", "AUTO_WORK", "LazyKernel", "kernel", "parallel_kernel", "resolve_backend",
+           "defer_backend", "load_numba", "numba_loaded", "kernels_ready", "prange", "all_kernels",
+           "set_compile_notice"]
 
 BACKENDS = ("auto", "numba", "numpy")
 
-try:  # pragma: no cover - exercised by whichever environment runs the tests
-    import numba as _numba
+#: The work (in the units of each call site, see ``resolve_backend``) from which ``backend="auto"``
+#: loads numba for a kernel that is not loaded yet.  Call sites scale their work so that one unit
+#: is about 1 microsecond of the NumPy reference: the reference then answers for at most ~0.1 s in
+#: a process before numba (import ~0.2 s, cache load ~10-30 ms per kernel, cold compile 0.1-1 s)
+#: takes over.
+AUTO_WORK = 100_000
 
-    HAVE_NUMBA = True
-    _NUMBA_ERROR = None
-except Exception as exc:  # pragma: no cover - numba missing or broken
-    _numba = None  # type: ignore[assignment]
-    HAVE_NUMBA = False
-    _NUMBA_ERROR = exc
 
+def _probe() -> tuple[bool, object]:
+    try:
+        found = importlib.util.find_spec("numba") is not None
+    except Exception as exc:  # pragma: no cover - a finder that refuses numba
+        return False, exc
+    return found, None if found else ImportError("No module named 'numba'")
+
+
+HAVE_NUMBA, _NUMBA_ERROR = _probe()
+_numba = None
 _warned_no_numba = False
+_pending: list = []      # LazyKernel objects waiting for numba
+_spent: dict = {}        # call-site key -> work answered by the NumPy reference so far
+
+
+class LazyKernel:
+    """A ``@kernel`` function before numba is imported: calling it imports numba and compiles.
+
+    Attribute access (``signatures``, ``py_func``, ...) is forwarded to the
+    numba dispatcher (importing numba on first use).
+    """
+
+    def __init__(self, func, options: dict):
+        self.py_func = func
+        self.options = options
+        self.dispatcher_ = None
+        self.__name__ = func.__name__
+        self.__qualname__ = func.__qualname__
+        self.__module__ = func.__module__
+        self.__doc__ = func.__doc__
+        self.__wrapped__ = func
+
+    @property
+    def dispatcher(self):
+        if self.dispatcher_ is None:
+            load_numba(required=True)
+        return self.dispatcher_
+
+    def __call__(self, *args):
+        return self.dispatcher(*args)
+
+    def __getattr__(self, name):
+        return getattr(self.dispatcher, name)
+
+    def __repr__(self) -> str:
+        return f"<detmetrics kernel {self.__module__}.{self.__qualname__} (numba not loaded)>"
+
+
+def _build(func, options: dict):
+    assert _numba is not None
+    return _numba.njit(**options)(func)
 
 
 def kernel(func):
-    """Compile ``func`` with ``numba.njit(cache=True, nogil=True)`` (lazy)."""
-    if HAVE_NUMBA:
-        return _numba.njit(cache=True, nogil=True)(func)
-    return func
+    """Compile ``func`` with ``numba.njit(cache=True, nogil=True)`` (lazy: numba is imported on first call)."""
+    return _decorate(func, {"cache": True, "nogil": True})
 
 
 def parallel_kernel(func):
     """Like ``kernel`` with ``parallel=True``, for independent outer loops (``prange``)."""
-    if HAVE_NUMBA:
-        return _numba.njit(cache=True, nogil=True, parallel=True)(func)
-    return func
+    return _decorate(func, {"cache": True, "nogil": True, "parallel": True})
 
 
-if HAVE_NUMBA:
-    prange = _numba.prange
-else:  # pragma: no cover
-    prange = range  # type: ignore[misc]
+def _decorate(func, options: dict):
+    if not HAVE_NUMBA:
+        return func
+    if _numba is not None:
+        return _build(func, options)
+    lazy = LazyKernel(func, options)
+    _pending.append(lazy)
+    return lazy
 
 
-def resolve_backend(backend) -> str:
+#: ``range`` until numba is loaded, then swapped for ``numba.prange`` in the modules that imported it.
+prange = range
+
+
+def load_numba(*, required: bool = False) -> bool:
+    """Import numba and turn every pending ``LazyKernel`` into a numba dispatcher.
+
+    Returns whether numba is usable.  With ``required=True`` a missing or
+    broken numba raises ``ImportError`` instead.
+    """
+    global _numba, HAVE_NUMBA, _NUMBA_ERROR, prange
+    if _numba is None and HAVE_NUMBA:
+        try:
+            import numba
+        except Exception as exc:  # pragma: no cover - numba installed but broken
+            HAVE_NUMBA, _NUMBA_ERROR = False, exc
+            for lazy in _pending:
+                lazy.dispatcher_ = lazy.py_func
+        else:
+            _numba = numba
+            prange = numba.prange
+            _listen_for_compiles(numba)
+            for lazy in _pending:
+                lazy.dispatcher_ = _build(lazy.py_func, lazy.options)
+            _patch_globals()
+        _pending.clear()
+    if required and _numba is None:
+        raise ImportError(
+            f"backend='numba' was requested but numba cannot be imported ({_NUMBA_ERROR!r}); "
+            "install numba or use backend='numpy'"
+        )
+    return _numba is not None
+
+
+_compile_notice = None
+
+
+def set_compile_notice(callback) -> None:
+    """Call ``callback()`` once, just before the first kernel compilation (a cache miss) in this process.
+
+    The command line uses it to print a one-line notice instead of a silent
+    wait.  ``None`` removes it.
+    """
+    global _compile_notice
+    _compile_notice = callback
+
+
+def _listen_for_compiles(numba) -> None:
+    try:
+        from numba.core import event
+    except Exception:  # pragma: no cover - an old numba without the event API: no notice
+        return
+
+    class _Notice(event.Listener):
+        def on_start(self, ev):
+            global _compile_notice
+            callback, _compile_notice = _compile_notice, None
+            if callback is not None:
+                callback()
+
+        def on_end(self, ev):
+            pass
+
+    event.register("numba:compile", _Notice())
+
+
+def _patch_globals() -> None:
+    # numba resolves the functions a kernel calls in the kernel's module globals at compile time:
+    # put the dispatchers there in place of the placeholders (and numba.prange in place of range).
+    for name, module in list(sys.modules.items()):
+        if module is None or not (name == "detmetrics" or name.startswith("detmetrics.")):
+            continue
+        namespace = vars(module)
+        for key, value in list(namespace.items()):
+            if isinstance(value, LazyKernel):
+                namespace[key] = value.dispatcher_
+            elif key == "prange" and value is builtins.range and name != __name__:
+                namespace[key] = prange
+
+
+def numba_loaded() -> bool:
+    """Whether numba has been imported (by detmetrics) in this process."""
+    return _numba is not None
+
+
+def kernels_ready(kernels) -> bool:
+    """Whether every kernel in ``kernels`` is loaded in this process (compiled or read from the cache)."""
+    if not kernels or _numba is None:
+        return False
+    for k in kernels:
+        if isinstance(k, LazyKernel):
+            k = k.dispatcher_
+        if k is None:
+            return False
+        signatures = getattr(k, "signatures", None)
+        if signatures is not None and not signatures:  # a dispatcher that has not compiled anything yet
+            return False
+    return True
+
+
+def all_kernels() -> list:
+    """Every ``@kernel`` of the package (importing its modules), as ``(module:name, kernel)`` pairs."""
+    import importlib
+
+    found = []
+    root = os.path.dirname(os.path.abspath(__file__))
+    for filename in sorted(os.listdir(root)):
+        if not filename.endswith(".py") or filename.startswith("__"):
+            continue
+        with open(os.path.join(root, filename), encoding="utf-8") as f:
+            source = f.read()
+        if "@kernel" not in source and "@parallel_kernel" not in source:
+            continue
+        module = importlib.import_module(f"{__package__}.{filename[:-3]}")
+        for key, value in sorted(vars(module).items()):
+            py_func = getattr(value, "py_func", None)
+            if py_func is not None and getattr(py_func, "__module__", None) == module.__name__:
+                found.append((f"{module.__name__}:{key}", value))
+    return found
+
+
+def _no_numba_warning() -> None:
+    global _warned_no_numba
+    if not _warned_no_numba:
+        warnings.warn(
+            "numba is not importable; detmetrics falls back to its NumPy reference "
+            "implementations (correct but slower)",
+            RuntimeWarning,
+            stacklevel=4,
+        )
+        _warned_no_numba = True
+
+
+def _check(backend) -> None:
+    if not isinstance(backend, str) or backend not in BACKENDS:
+        raise ValueError(f"backend must be one of 'auto', 'numba', 'numpy'; got {backend!r}")
+
+
+def defer_backend(backend) -> str:
+    """Validate ``backend`` for a pipeline whose stages resolve it later with their own work.
+
+    Returns ``"numpy"``, ``"numba"`` (numba imported; ``ImportError`` without
+    it) or ``"auto"`` (numba available, each stage picks by its work with
+    ``resolve_backend``).
+    """
+    _check(backend)
+    if backend == "numba":
+        load_numba(required=True)
+        return "numba"
+    if backend == "auto" and not HAVE_NUMBA:
+        _no_numba_warning()
+        return "numpy"
+    return backend
+
+
+def resolve_backend(backend, work=None, kernels=(), site=None) -> str:
     """Return ``"numba"`` or ``"numpy"`` for a user's ``backend=`` argument.
+
+    Parameters
+    ----------
+    backend : {"auto", "numba", "numpy"}
+    work : int, optional
+        The size of this call in the call site's units (about a microsecond of
+        the NumPy reference each, see ``AUTO_WORK``).  Without it ``"auto"``
+        is ``"numba"`` whenever numba is available.
+    kernels : tuple
+        The kernels this call would run: when all are already loaded in this
+        process, ``"auto"`` takes them whatever the size.
+    site : hashable, optional
+        Key under which the reference's work is summed across calls (default:
+        the first kernel): a process that keeps calling with small inputs
+        moves to numba once the sum reaches ``AUTO_WORK``.
 
     Raises
     ------
@@ -64,24 +300,26 @@ def resolve_backend(backend) -> str:
     ImportError
         ``backend="numba"`` but numba cannot be imported.
     """
-    global _warned_no_numba
-    if not isinstance(backend, str) or backend not in BACKENDS:
-        raise ValueError(f"backend must be one of 'auto', 'numba', 'numpy'; got {backend!r}")
+    _check(backend)
     if backend == "numpy":
         return "numpy"
-    if HAVE_NUMBA:
-        return "numba"
     if backend == "numba":
-        raise ImportError(
-            f"backend='numba' was requested but numba cannot be imported ({_NUMBA_ERROR!r}); "
-            "install numba or use backend='numpy'"
-        )
-    if not _warned_no_numba:
-        warnings.warn(
-            "numba is not importable; detmetrics falls back to its NumPy reference "
-            "implementations (correct but slower)",
-            RuntimeWarning,
-            stacklevel=3,
-        )
-        _warned_no_numba = True
+        load_numba(required=True)
+        return "numba"
+    if not HAVE_NUMBA:
+        _no_numba_warning()
+        return "numpy"
+    if work is None or kernels_ready(kernels):
+        return "numba" if load_numba() else _fallback()
+    key = site if site is not None else (kernels[0] if kernels else None)
+    key = getattr(key, "py_func", key)
+    total = _spent.get(key, 0) + int(work)
+    if total < AUTO_WORK:
+        _spent[key] = total
+        return "numpy"
+    return "numba" if load_numba() else _fallback()
+
+
+def _fallback() -> str:  # pragma: no cover - numba found but failed to import
+    _no_numba_warning()
     return "numpy"

@@ -3,7 +3,7 @@
 ``mean_ap``'s data path reads top to bottom through four modules::
 
     _inputs.py     parse the options once (``parse_options`` -> ``Options``, the
-                   backend resolved there), validate and flatten per-image dicts
+                   backend checked there), validate and flatten per-image dicts
                    into one typed record (``flatten`` -> ``FlatData``), and resolve
                    the category set once (``resolve_categories``);
     matching.py    per (image, category) group: sort, cut, IoU blocks for the
@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._backend import resolve_backend
+from ._backend import defer_backend
 from ._validate import MAX_COUNT, as_any_boxes, as_array, as_labels, box_kind, check_box_format, check_choice
 from .ap import INTERPOLATIONS
 from .matching import MATCHING_RULES
@@ -52,7 +52,11 @@ _GT_OPTIONAL = ("iscrowd", "area", "difficult")
 
 @dataclass(frozen=True)
 class Options:
-    """The evaluation options, validated once.  ``backend`` is the resolved ``"numba"`` / ``"numpy"``."""
+    """The evaluation options, validated once.
+
+    ``backend`` is ``"numba"``, ``"numpy"`` or ``"auto"`` (numba available: each
+    stage picks by its own work with ``detmetrics._backend.resolve_backend``).
+    """
 
     box_format: str
     iou_thresholds: np.ndarray
@@ -83,7 +87,7 @@ def parse_options(box_format="xyxy", iou_thresholds=None, max_detections=(1, 10,
     check_box_format(box_format)
     check_choice(interpolation, "interpolation", INTERPOLATIONS)
     check_choice(matching, "matching", MATCHING_RULES)
-    resolved = resolve_backend(backend)
+    resolved = defer_backend(backend)
     return Options(box_format, _iou_thresholds(iou_thresholds), _max_detections(max_detections),
                    _area_ranges(area_ranges), interpolation, resolved, matching)
 

@@ -47,7 +47,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._backend import kernel
+from ._backend import kernel, resolve_backend
 from ._validate import as_array, check_choice
 
 __all__ = ["average_precision", "INTERPOLATIONS", "recall_thresholds", "Accumulation", "accumulate"]
@@ -260,6 +260,52 @@ def _accumulate_reference(cat_offsets, det_score, det_rank, det_code, n_gt, max_
 
 
 @kernel
+def _sort_desc_kernel(idx, lo, hi, score, buf):
+    # Stable sort of idx[lo:hi] by decreasing score[idx[.]] (the twin of
+    # detmetrics.matching._sort_desc_kernel; helpers stay in their callers' module so that
+    # numba's cache sees their edits): insertion sort of runs of 32, then bottom-up merges
+    # through buf (>= hi - lo entries).  np.argsort(kind="mergesort") costs ~1.5 s of
+    # compilation per process (measured), this loop less.
+    run = 32
+    for s0 in range(lo, hi, run):
+        s1 = min(s0 + run, hi)
+        for i in range(s0 + 1, s1):
+            v = idx[i]
+            sv = score[v]
+            j = i - 1
+            while j >= s0 and score[idx[j]] < sv:
+                idx[j + 1] = idx[j]
+                j -= 1
+            idx[j + 1] = v
+    width = run
+    while width < hi - lo:
+        for s0 in range(lo, hi, 2 * width):
+            mid = min(s0 + width, hi)
+            s1 = min(s0 + 2 * width, hi)
+            if mid >= s1 or score[idx[mid - 1]] >= score[idx[mid]]:
+                continue
+            n_left = mid - s0
+            for i in range(n_left):
+                buf[i] = idx[s0 + i]
+            i = 0
+            j = mid
+            k = s0
+            while i < n_left and j < s1:
+                if score[idx[j]] > score[buf[i]]:  # ties keep the left (earlier) entry first
+                    idx[k] = idx[j]
+                    j += 1
+                else:
+                    idx[k] = buf[i]
+                    i += 1
+                k += 1
+            while i < n_left:
+                idx[k] = buf[i]
+                i += 1
+                k += 1
+        width *= 2
+
+
+@kernel
 def _accumulate_category(k, c0, c1, det_score, det_rank, det_code, n_thr, n_gt, max_detections,
                          rec_thresholds, all_point, eps, precision, recall, scores, ap, order):
     # Same numbers as the reference, computed only where they can matter: recall changes
@@ -274,24 +320,34 @@ def _accumulate_category(k, c0, c1, det_score, det_rank, det_code, n_thr, n_gt, 
     n_max = max_detections.shape[0]
     n_rows = det_code.shape[1]  # area-major (area, threshold) rows
     n_rec = rec_thresholds.shape[0]
-    neg = np.empty(n_seg, dtype=np.float64)
+    # the category's detections by decreasing score (stable), as global indices, in order[c0:c1]
     for i in range(n_seg):
-        neg[i] = -det_score[c0 + i]
-    local = np.argsort(neg, kind="mergesort")  # stable
+        order[c0 + i] = c0 + i
+    if n_seg > 1:
+        _sort_desc_kernel(order, c0, c1, det_score, np.empty(n_seg, dtype=np.int64))
     capacity = 0
     for a in range(n_gt.shape[1]):
         capacity = max(capacity, n_gt[k, a])
     capacity = min(capacity, n_seg)
-    ev_pos = np.empty((n_rows, capacity), dtype=np.int64)
-    ev_fp = np.empty((n_rows, capacity, n_max), dtype=np.int64)
-    n_ev = np.zeros(n_rows, dtype=np.int64)
-    fp_count = np.zeros((n_max, n_rows), dtype=np.int64)
+    # flat 1-D buffers (each other array type costs compilation time):
+    # ev_pos[r, e] -> ev_pos[r * capacity + e], ev_fp[r, e, m] -> ev_fp[(r * capacity + e) * n_max + m],
+    # fp_count[m, r] -> fp_count[m * n_rows + r]
+    ev_pos = np.empty(n_rows * capacity, dtype=np.int64)
+    ev_fp = np.empty(n_rows * capacity * n_max, dtype=np.int64)
+    n_ev = np.empty(n_rows, dtype=np.int64)
+    for r in range(n_rows):
+        n_ev[r] = 0
+    fp_count = np.empty(n_max * n_rows, dtype=np.int64)
+    for q in range(n_max * n_rows):
+        fp_count[q] = 0
     first_m = np.empty(n_seg, dtype=np.int64)
-    first_score = np.zeros(n_max, dtype=np.float64)
-    nd = np.zeros(n_max, dtype=np.int64)
+    first_score = np.empty(n_max, dtype=np.float64)
+    nd = np.empty(n_max, dtype=np.int64)
+    for m in range(n_max):
+        first_score[m] = 0.0
+        nd[m] = 0
     for i in range(n_seg):
-        d = c0 + local[i]
-        order[c0 + i] = d
+        d = order[c0 + i]
         m0 = n_max  # first max_detections entry that keeps this detection (n_max: none)
         for m in range(n_max - 1, -1, -1):
             if det_rank[d] < max_detections[m]:
@@ -301,8 +357,9 @@ def _accumulate_category(k, c0, c1, det_score, det_rank, det_code, n_thr, n_gt, 
             if nd[m] == 0:
                 first_score[m] = det_score[d]
             nd[m] += 1
+            row = m * n_rows
             for r in range(n_rows):
-                fp_count[m, r] += det_code[d, r] >> 1
+                fp_count[row + r] += det_code[d, r] >> 1
         has_tp = False
         for r in range(n_rows):
             has_tp |= det_code[d, r] == 1
@@ -311,9 +368,9 @@ def _accumulate_category(k, c0, c1, det_score, det_rank, det_code, n_thr, n_gt, 
                 if det_code[d, r] == 1:
                     e = n_ev[r]
                     if e < capacity:
-                        ev_pos[r, e] = i
+                        ev_pos[r * capacity + e] = i
                         for m in range(n_max):
-                            ev_fp[r, e, m] = fp_count[m, r]
+                            ev_fp[(r * capacity + e) * n_max + m] = fp_count[m * n_rows + r]
                         n_ev[r] = e + 1
     ev_rc = np.empty(capacity, dtype=np.float64)
     ev_pr = np.empty(capacity, dtype=np.float64)
@@ -328,12 +385,12 @@ def _accumulate_category(k, c0, c1, det_score, det_rank, det_code, n_thr, n_gt, 
             tp_m = 0.0
             n_e = 0
             for q in range(n_ev[r]):
-                i = ev_pos[r, q]
+                i = ev_pos[r * capacity + q]
                 if first_m[i] <= m:
                     tp_m += 1.0
                     ev_rc[n_e] = tp_m / npig
-                    ev_pr[n_e] = tp_m / (float(ev_fp[r, q, m]) + tp_m + eps)
-                    ev_score[n_e] = det_score[c0 + local[i]]
+                    ev_pr[n_e] = tp_m / (float(ev_fp[(r * capacity + q) * n_max + m]) + tp_m + eps)
+                    ev_score[n_e] = det_score[order[c0 + i]]
                     n_e += 1
             recall[k, a, m, t] = tp_m / npig if nd[m] > 0 else 0.0
             for e in range(n_e - 1, 0, -1):
@@ -423,7 +480,10 @@ def accumulate(state, opts, cats: np.ndarray) -> Accumulation:
     max_dets = np.asarray(opts.max_detections, dtype=np.int64)
     precision, recall, scores, ap, order = _accumulate(
         cat_offsets, state.det_score, state.det_rank, state.det_code, n_gt, max_dets,
-        rec, opts.interpolation, opts.iou_thresholds.shape[0], opts.backend,
+        rec, opts.interpolation, opts.iou_thresholds.shape[0],
+        # "auto": the reference spends ~15 us per (category, max_detections, area, threshold) curve
+        resolve_backend(opts.backend, 15 * n_cat * max_dets.shape[0] * n_area * opts.iou_thresholds.shape[0]
+                        + state.det_score.shape[0], (_accumulate_kernel,)),
     )
     return Accumulation(cats, rec, precision, recall, scores, ap, n_gt, cat_offsets, order,
                         state.det_score, state.det_code)

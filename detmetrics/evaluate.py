@@ -6,7 +6,7 @@ these functions return the same 12 statistics and the same ``precision``,
 path runs through four stage modules, top to bottom, with no Python loop
 over groups:
 
-1. ``detmetrics._inputs``: options parsed once (backend resolved there),
+1. ``detmetrics._inputs``: options parsed once (backend checked there),
    per-image dicts validated and flattened into one ``FlatData`` record, the
    category set resolved once;
 2. ``detmetrics.matching``: detections of every (image, category) group
@@ -105,7 +105,7 @@ def mean_ap(predictions, ground_truths, *, box_format="xyxy", iou_thresholds=Non
         COCO ground truth lists them; a category with neither ground truth nor
         detections then still gets its (-1) column, as in pycocotools.  Every
         label must be one of them.  Default: the labels that occur.
-        (An extension of the DESIGN.md signature.)
+        (An extension of the COCO interface.)
     matching : {"coco", "voc"}
         ``"coco"``: pycocotools' rule (a detection takes the best-overlapping
         ground truth still free, ``iou >= t``).  ``"voc"``: the PASCAL VOC /
@@ -114,7 +114,7 @@ def mean_ap(predictions, ground_truths, *, box_format="xyxy", iou_thresholds=Non
         already taken; ``iou > t``).  With ``iou_thresholds=[0.5]``,
         ``interpolation="voc11"`` or ``"voc"`` and ``max_detections`` large
         enough to keep every detection, this is the devkits' AP (score ties
-        aside: they use an unstable sort).  (An extension of DESIGN.md.)
+        aside: they use an unstable sort).  (An extension of the COCO interface.)
 
     Returns
     -------
@@ -232,7 +232,9 @@ def evaluate_files(ground_truth, predictions, *, split: str | None = None, sizes
     if len(pred) != len(gt):
         raise ValueError(f"predictions cover {len(pred)} images but the ground truth has {len(gt)}")
     options = {**gt.mean_ap_kwargs(), **options}
-    return mean_ap(pred.records, gt.records, **options), gt
+    result = mean_ap(pred.records, gt.records, **options)
+    result.category_names = {c: gt.class_names[c] for c in result.category_ids if c in gt.class_names}
+    return result, gt
 
 
 class Evaluator:

@@ -68,7 +68,8 @@ def box_iou(boxes1, boxes2, *, box_format="xyxy", backend="auto") -> np.ndarray:
     """
     b1 = as_boxes(boxes1, "boxes1", box_format=box_format)
     b2 = as_boxes(boxes2, "boxes2", box_format=box_format)
-    if resolve_backend(backend) == "numba":
+    # "auto": the reference computes ~20 pairs per microsecond (see _backend.AUTO_WORK)
+    if resolve_backend(backend, b1.shape[0] * b2.shape[0] // 20, (_box_iou_kernel,)) == "numba":
         out = np.empty((b1.shape[0], b2.shape[0]), dtype=np.float64)
         _box_iou_kernel(b1, b2, out)
         return out
@@ -218,7 +219,8 @@ def _variant(boxes1, boxes2, variant, eps, box_format, backend):
     # per-box aspect angles are computed once, in NumPy, for both backends
     atan1, atan2 = _aspect_angle(b1), _aspect_angle(b2)
     ciou_scale = 4.0 / (math.pi**2)
-    if resolve_backend(backend) == "numba":
+    # "auto": the reference computes ~10 pairs per microsecond (see _backend.AUTO_WORK)
+    if resolve_backend(backend, b1.shape[0] * b2.shape[0] // 10, (_box_iou_variant_kernel,)) == "numba":
         out = np.empty((b1.shape[0], b2.shape[0]), dtype=np.float64)
         _box_iou_variant_kernel(b1, b2, variant, eps, atan1, atan2, ciou_scale, out)
         return out

@@ -57,7 +57,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from ._backend import kernel
+from ._backend import kernel, resolve_backend
 
 __all__ = ["MATCHING_RULES", "MatchState", "PackedState", "match"]
 
@@ -140,24 +140,74 @@ def _group_reference(det_key, det_score, gt_key, max_det):
 
 
 @kernel
+def _sort_desc_kernel(idx, lo, hi, score, buf):
+    # Stable sort of idx[lo:hi] by decreasing score[idx[.]]: insertion sort of runs of 32, then
+    # bottom-up merges through buf (>= hi - lo entries).  Written out instead of
+    # np.argsort(kind="mergesort"): numba's generic merge sort (and its helpers) cost ~1.5 s
+    # of compilation per process, measured (benchmarks/bench_startup.py), this loop less.
+    run = 32
+    for s0 in range(lo, hi, run):
+        s1 = min(s0 + run, hi)
+        for i in range(s0 + 1, s1):
+            v = idx[i]
+            sv = score[v]
+            j = i - 1
+            while j >= s0 and score[idx[j]] < sv:
+                idx[j + 1] = idx[j]
+                j -= 1
+            idx[j + 1] = v
+    width = run
+    while width < hi - lo:
+        for s0 in range(lo, hi, 2 * width):
+            mid = min(s0 + width, hi)
+            s1 = min(s0 + 2 * width, hi)
+            if mid >= s1 or score[idx[mid - 1]] >= score[idx[mid]]:
+                continue  # nothing to merge, or already in order
+            n_left = mid - s0
+            for i in range(n_left):
+                buf[i] = idx[s0 + i]
+            i = 0
+            j = mid
+            k = s0
+            while i < n_left and j < s1:
+                if score[idx[j]] > score[buf[i]]:  # ties keep the left (earlier) entry first
+                    idx[k] = idx[j]
+                    j += 1
+                else:
+                    idx[k] = buf[i]
+                    i += 1
+                k += 1
+            while i < n_left:
+                idx[k] = buf[i]
+                i += 1
+                k += 1
+        width *= 2
+
+
+@kernel
 def _group_kernel(det_key, det_score, gt_key, max_det, det_order, det_rank, det_counts, gt_order, gt_counts):
     # counting sort by bucket (stable), then a stable sort by decreasing score inside each
-    # bucket (insertion sort for small buckets, merge sort otherwise), then the cut.
-    # Returns the number of detections kept; det_counts / gt_counts become the (kept)
-    # start offsets of every bucket.
+    # bucket, then the cut.  Returns the number of detections kept; det_counts / gt_counts
+    # (zeros on entry) become the (kept) start offsets of every bucket.  Only 1-D int64
+    # buffers: each other array type costs compilation time.
     n_buckets = det_counts.shape[0] - 1
     n_det = det_key.shape[0]
-    starts = np.zeros(n_buckets + 1, dtype=np.int64)
+    starts = np.empty(n_buckets + 1, dtype=np.int64)
+    for b in range(n_buckets + 1):
+        starts[b] = 0
     for i in range(n_det):
         starts[det_key[i] + 1] += 1
     for b in range(n_buckets):
         starts[b + 1] += starts[b]
-    fill = starts[:-1].copy()
+    fill = np.empty(n_buckets + 1, dtype=np.int64)
+    for b in range(n_buckets + 1):
+        fill[b] = starts[b]
     tmp = np.empty(n_det, dtype=np.int64)
     for i in range(n_det):
         b = det_key[i]
         tmp[fill[b]] = i
         fill[b] += 1
+    buf = np.empty(n_det, dtype=np.int64)
     kept = 0
     for b in range(n_buckets):
         s0 = starts[b]
@@ -166,23 +216,8 @@ def _group_kernel(det_key, det_score, gt_key, max_det, det_order, det_rank, det_
         det_counts[b] = kept
         if n == 0:
             continue
-        if n <= 32:
-            for i in range(s0 + 1, s1):
-                v = tmp[i]
-                sv = det_score[v]
-                j = i - 1
-                while j >= s0 and det_score[tmp[j]] < sv:
-                    tmp[j + 1] = tmp[j]
-                    j -= 1
-                tmp[j + 1] = v
-        else:
-            neg = np.empty(n, dtype=np.float64)
-            for i in range(n):
-                neg[i] = -det_score[tmp[s0 + i]]
-            local = np.argsort(neg, kind="mergesort")
-            seg = tmp[s0:s1].copy()
-            for i in range(n):
-                tmp[s0 + i] = seg[local[i]]
+        if n > 1:
+            _sort_desc_kernel(tmp, s0, s1, det_score, buf)
         take = n if n < max_det else max_det
         for i in range(take):
             det_order[kept] = tmp[s0 + i]
@@ -194,7 +229,8 @@ def _group_kernel(det_key, det_score, gt_key, max_det, det_order, det_rank, det_
         gt_counts[gt_key[i] + 1] += 1
     for b in range(n_buckets):
         gt_counts[b + 1] += gt_counts[b]
-    fill = gt_counts[:-1].copy()
+    for b in range(n_buckets + 1):
+        fill[b] = gt_counts[b]
     for i in range(n_gt):
         b = gt_key[i]
         gt_order[fill[b]] = i
@@ -770,7 +806,9 @@ def match(flat, opts, cats: np.ndarray, image_keys=None) -> MatchState:
     belongs to; ``image_keys`` maps image positions to keys (the Evaluator's
     image ids).
     """
-    backend = opts.backend
+    # "auto": the reference spends a few microseconds per box, area range and threshold (see _backend.AUTO_WORK)
+    backend = resolve_backend(opts.backend, 5 * opts.area_array.shape[0] * opts.iou_thresholds.shape[0] * (
+        flat.det_score.shape[0] + flat.gt_label.shape[0]), (_group_kernel, _match_groups_kernel), site=match)
     n_img = max(int(flat.n_images), 1)
     det_key = np.searchsorted(cats, flat.det_label).astype(np.int64) * n_img + flat.det_img
     gt_key = np.searchsorted(cats, flat.gt_label).astype(np.int64) * n_img + flat.gt_img

@@ -129,10 +129,199 @@ heavy = ("numba", "matplotlib", "pycocotools", "shapely", "hypothesis", "torch")
 first = sorted(m for m in heavy if m in sys.modules)
 detmetrics.box_iou([[0, 0, 1, 1]], [[0, 0, 1, 1]])
 detmetrics.nms([[0, 0, 1, 1]], [0.5])
+small = sorted(m for m in heavy if m in sys.modules)
+detmetrics.nms([[0, 0, 1, 1]], [0.5], backend="numba")
 after = sorted(m for m in heavy if m in sys.modules)
-print(json.dumps({"import": first, "after_use": after}))
+print(json.dumps({"import": first, "small": small, "after_use": after}))
 """
     )
     assert out["import"] == []
-    # using the primitives needs numba, never plotting, COCO or geometry libraries
+    # small inputs under backend="auto" are answered by the NumPy reference: numba is not even imported
+    assert out["small"] == []
+    # the kernels need numba, never plotting, COCO or geometry libraries
     assert out["after_use"] == ["numba"]
+
+
+# ---------------------------------------------------------------------------------------------
+# backend="auto": which backend answers, and that it does not matter for the numbers
+
+
+def test_auto_picks_the_reference_for_small_work_and_the_kernel_for_large():
+    from detmetrics import _backend
+
+    site = object()  # a fresh call site: nothing summed yet
+    assert resolve_backend("auto", 10, site=site) == "numpy"
+    assert resolve_backend("auto", _backend.AUTO_WORK, site=object()) == "numba"
+    # the reference's work adds up per site: a process that keeps calling small moves to numba
+    calls = [resolve_backend("auto", _backend.AUTO_WORK // 4, site=site) for _ in range(6)]
+    assert calls[:3] == ["numpy"] * 3 and calls[-1] == "numba"
+    assert resolve_backend("numpy", 10**12) == "numpy"
+    assert resolve_backend("numba", 0, site=object()) == "numba"
+
+
+def test_auto_takes_a_loaded_kernel_whatever_the_size():
+    from detmetrics import _backend
+    from detmetrics.postprocess import _nms_kernel
+
+    nms([[0, 0, 1, 1], [0, 0, 1, 2]], [0.5, 0.4], backend="numba")  # loads (or compiles) the kernel
+    kernel = vars(sys.modules["detmetrics.postprocess"])["_nms_kernel"]
+    assert _backend.kernels_ready((kernel,))
+    assert resolve_backend("auto", 1, (kernel,), site=object()) == "numba"
+    assert _nms_kernel is kernel or isinstance(_nms_kernel, _backend.LazyKernel)
+
+
+AUTO_SMALL = """
+import json, sys
+import numpy as np
+import detmetrics
+from detmetrics import _backend
+
+rng = np.random.default_rng(0)
+xy = rng.uniform(0, 100, (200, 2))
+boxes = np.column_stack([xy, xy + rng.uniform(1, 20, (200, 2))])
+scores = np.round(rng.random(200), 2)  # ties
+labels = rng.integers(0, 3, 200)
+pred = [{"boxes": boxes[:40], "scores": scores[:40], "labels": labels[:40]},
+        {"boxes": boxes[40:60], "scores": scores[40:60], "labels": labels[40:60]}]
+gt = [{"boxes": boxes[5:30] + 1, "labels": labels[5:30]}, {"boxes": boxes[45:50], "labels": labels[45:50]}]
+
+
+def run(backend):
+    return {
+        "nms": detmetrics.nms(boxes, scores, 0.5, backend=backend).tolist(),
+        "batched": detmetrics.batched_nms(boxes, scores, labels, 0.5, backend=backend).tolist(),
+        "soft": [a.tolist() for a in detmetrics.soft_nms(boxes[:50], scores[:50], backend=backend)],
+        "iou": detmetrics.box_iou(boxes[:20], boxes, backend=backend).tolist(),
+        "giou": detmetrics.generalized_box_iou(boxes[:20], boxes, backend=backend).tolist(),
+        "filter": detmetrics.filter_by_confidence(scores, 0.3, backend=backend).tolist(),
+        "map": detmetrics.mean_ap(pred, gt, backend=backend).stats.tolist(),
+        "confusion": detmetrics.confusion_matrix(pred, gt, backend=backend).tolist(),
+    }
+
+
+auto = run("auto")
+numba_after_auto = "numba" in sys.modules
+kernels = run("numba")
+again = run("auto")  # the kernels are loaded now: auto takes them
+print(json.dumps({"auto": auto, "numba": kernels, "again": again, "numba_after_auto": numba_after_auto,
+                  "ready": _backend.kernels_ready([k for name, k in _backend.all_kernels()
+                                                   if name == "detmetrics.postprocess:_nms_kernel"])}))
+"""
+
+
+def test_auto_on_small_inputs_answers_with_the_reference_without_importing_numba():
+    out = _run(AUTO_SMALL)
+    # the NumPy reference answered every small call: numba was not even imported ...
+    assert out["numba_after_auto"] is False
+    # ... and the numbers are the kernels' (bit for bit; the pair tests cover the rest)
+    assert out["auto"] == out["numba"] == out["again"]
+    assert out["ready"] is True
+
+
+READ_ONLY = """
+import json, sys
+import numpy as np
+import detmetrics
+from detmetrics import _backend
+from detmetrics.postprocess import _nms_kernel
+
+assert detmetrics.__file__.startswith(sys.argv[1]), detmetrics.__file__
+keep = detmetrics.nms([[0, 0, 10, 10], [1, 1, 10, 10], [20, 20, 30, 30]], [0.9, 0.8, 0.7], backend="numba")
+kernel = vars(sys.modules["detmetrics.postprocess"])["_nms_kernel"]
+stats = kernel.stats
+print(json.dumps({"keep": keep.tolist(), "cache_path": stats.cache_path,
+                  "hits": sum(stats.cache_hits.values()), "misses": sum(stats.cache_misses.values())}))
+"""
+
+
+def test_fresh_process_with_a_read_only_package_compiles_and_caches(tmp_path):
+    import os
+    import shutil
+    import stat
+
+    import detmetrics
+
+    site = tmp_path / "site"
+    shutil.copytree(os.path.dirname(detmetrics.__file__), site / "detmetrics",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.nbi", "*.nbc"))
+    if os.geteuid() == 0:
+        # root ignores permission bits: block every __pycache__ with a file instead, which makes numba's
+        # in-tree cache locator fail the same way (OSError) as a read-only site-packages does for a user
+        for folder, _, _ in os.walk(site / "detmetrics"):
+            open(os.path.join(folder, "__pycache__"), "w").close()
+    for folder, dirs, files in os.walk(site):
+        for name in files:
+            os.chmod(os.path.join(folder, name), stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+        os.chmod(folder, stat.S_IRUSR | stat.S_IXUSR | stat.S_IRGRP | stat.S_IXGRP | stat.S_IROTH | stat.S_IXOTH)
+    cache_home = tmp_path / "cache-home"
+    env = {k: v for k, v in os.environ.items() if k not in ("NUMBA_CACHE_DIR", "PYTHONPATH")}
+    env.update(PYTHONPATH=str(site), XDG_CACHE_HOME=str(cache_home), PYTHONDONTWRITEBYTECODE="1")
+    runs = []
+    try:
+        for _ in range(2):
+            proc = subprocess.run([sys.executable, "-c", READ_ONLY, str(site)], capture_output=True, text=True,
+                                  timeout=600, env=env, cwd=tmp_path)
+            assert proc.returncode == 0, proc.stderr
+            runs.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    finally:
+        for folder, dirs, files in os.walk(site):
+            os.chmod(folder, stat.S_IRWXU)
+    first, second = runs
+    assert first["keep"] == second["keep"] == [0, 2]
+    # numba fell back to the user-wide cache directory, outside the read-only package ...
+    assert first["cache_path"].startswith(str(cache_home)), first["cache_path"]
+    assert not any(name.endswith((".nbi", ".nbc")) for _, _, files in os.walk(site) for name in files)
+    # ... compiled in the first process and loaded the cache in the second
+    assert first["misses"] >= 1 and first["hits"] == 0
+    assert second["hits"] >= 1 and second["misses"] == 0
+
+
+NOTICE = """
+import json
+from detmetrics import _backend, filter_by_confidence
+
+calls = []
+_backend.set_compile_notice(lambda: calls.append("notice"))
+small = filter_by_confidence([0.2, 0.9, 0.5], 0.3).tolist()      # the reference: nothing compiled
+before = list(calls)
+first = filter_by_confidence([0.2, 0.9, 0.5], 0.3, backend="numba").tolist()   # compiles (empty cache)
+second = filter_by_confidence([0.1, 0.7], 0.3, backend="numba").tolist()
+print(json.dumps({"before": before, "after": calls, "small": small, "first": first, "second": second}))
+"""
+
+
+def test_compile_notice_fires_once_before_the_first_compilation(tmp_path):
+    import os
+
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "empty-cache"))
+    proc = subprocess.run([sys.executable, "-c", NOTICE], capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["before"] == [] and out["after"] == ["notice"]
+    assert out["small"] == out["first"] == [1, 2] and out["second"] == [1]
+
+
+def test_warmup_command_reaches_every_kernel():
+    code = """
+import contextlib, io, json, sys
+from detmetrics.cli import main
+from detmetrics._warmup import uncompiled
+out = io.StringIO()
+with contextlib.redirect_stdout(out):
+    status = main(["warmup"])
+print(json.dumps({"status": status, "out": out.getvalue(), "uncompiled": uncompiled()}))
+"""
+    out = _run(code)
+    assert out["status"] == 0
+    assert "kernels ready in" in out["out"] and "cache: " in out["out"]
+    # every kernel has a compiled (or cached) version, or is called by one that has: a new kernel must be
+    # reached by detmetrics._warmup
+    assert out["uncompiled"] == []
+
+
+def test_python_m_detmetrics_warmup_runs():
+    proc = subprocess.run([sys.executable, "-m", "detmetrics", "warmup"], capture_output=True, text=True,
+                          timeout=900)
+    assert proc.returncode == 0, proc.stderr
+    assert "kernels ready in" in proc.stdout
+    assert proc.stderr.startswith("detmetrics: compiling (or loading from the cache) every kernel")

@@ -89,7 +89,7 @@ CALLS = {
 FILE_FUNCTIONS = {
     dio.write_coco_gt, dio.write_coco_results, dio.read_yolo_dataset, dio.read_yolo_predictions,
     dio.write_yolo_labels, dio.write_yolo_predictions, dio.read_sizes_file, dio.read_image_size,
-    dio.load_ground_truth, dio.load_predictions, dio.evaluate_files, dm.evaluate_files,
+    dio.load_ground_truth, dio.load_predictions, dio.evaluate_files, dm.evaluate_files, dio.write_data_yaml,
     # PASCAL VOC, DOTA, CVAT, LabelMe and conversion: tests/test_readers.py, tests/test_convert.py
     dio.read_voc, dio.write_voc, dio.read_dota, dio.read_dota_results, dio.write_dota, dio.write_dota_results,
     dio.read_cvat, dio.read_labelme, dio.detect_format, dio.convert,
@@ -202,9 +202,12 @@ METHODS = {
     "best_f1": ((), {"iou_threshold": 0.5}),
     "precision_recall_f1": ((0.5,), {"iou_threshold": 0.5}),
     "pr_curve": ((1,), {"iou_threshold": 0.5}),
+    "per_class_table": ((), {"iou_threshold": 0.5, "conf": 0.5}),
+    "to_pandas": ((), {"iou_threshold": 0.5, "conf": 0.5}),
 }
 METHOD_VALID = {("pr_curve", "category_id"): NONE_IS_DEFAULT,
-                ("precision_recall_f1", "score_threshold"): (-1, 2**70)}  # scores are any real numbers
+                ("precision_recall_f1", "score_threshold"): (-1, 2**70),  # scores are any real numbers
+                ("per_class_table", "conf"): (None, -1, 2**70), ("to_pandas", "conf"): (None, -1, 2**70)}
 
 
 def test_every_public_result_method_has_a_row():

@@ -42,7 +42,9 @@ def test_demo_prints_coco_table_and_per_class_table(demo):
     for name in ("person", "car", "dog", "bicycle", "all"):
         assert any(line.split()[0] == name for line in out.splitlines() if line.strip()), name
     header = next(line for line in out.splitlines() if line.startswith("class"))
-    assert header.split() == ["class", "AP", "AP50", "AP75", "P", "R", "F1", "conf", "gt", "dets"]
+    # ultralytics' columns first (Images, Instances, P, R, mAP50, mAP50-95), so it lies beside `yolo val`
+    assert header.split() == ["class", "images", "instances", "P", "R", "mAP50", "mAP50-95", "AP75", "F1", "conf",
+                              "dets"]
 
 
 def test_eval_matches_demo_and_api(tmp_path, demo):

@@ -253,6 +253,8 @@ PAIRS = [
 HELPERS = {
     "iou:_inter_union": "iou:_box_iou_kernel",
     "ap:_accumulate_category": "ap:_accumulate_kernel",
+    "ap:_sort_desc_kernel": "ap:_accumulate_kernel",
+    "matching:_sort_desc_kernel": "matching:_group_kernel",
     "postprocess:_running_max_by_segment": "postprocess:_nms_kernel",
     "postprocess:_first_reaching": "postprocess:_nms_kernel",
     "postprocess:_pair_iou": "postprocess:_nms_kernel",

@@ -138,6 +138,13 @@ def test_bounds_and_meaningless_input(call, match):
         call()
 
 
+def test_ragged_boxes_are_named_in_our_words():
+    with pytest.raises(ValueError, match=r"predictions\[0\]\['boxes'\] could not be read as a rectangular numeric "
+                                         r"array \(its rows have different lengths\)$"):
+        confusion_matrix([{"boxes": [[0, 0, 1, 1], [0, 0, 1]], "scores": [0.5, 0.5], "labels": [0, 0]}],
+                         [{"boxes": BOX, "labels": [0]}])
+
+
 def test_filter_by_confidence_accepts_the_largest_budget():
     assert filter_by_confidence([0.5, 0.9], 0.1, max_detections=2**62).tolist() == [1, 0]
 

@@ -32,6 +32,7 @@ from .yolo import (
     read_sizes_file,
     read_yolo_dataset,
     read_yolo_predictions,
+    write_data_yaml,
     write_yolo_labels,
     write_yolo_predictions,
 )
@@ -47,6 +48,7 @@ __all__ = [
     "read_yolo_predictions",
     "write_yolo_labels",
     "write_yolo_predictions",
+    "write_data_yaml",
     "read_sizes_file",
     "read_image_size",
     "read_voc",

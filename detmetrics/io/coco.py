@@ -20,7 +20,6 @@ from typing import TypeGuard
 
 import numpy as np
 
-from ._coco_decode import decode_json
 from ._common import DetectionData, empty_record, fspath, ultralytics_image_id
 
 __all__ = [
@@ -49,6 +48,8 @@ def _load_json(source, what: str):
     """(decoded object, display name) for a path or an already decoded object: the package's one decoder."""
     if not isinstance(source, (dict, list)):
         source = Path(fspath(source))  # only paths (and loaded objects) are readers' input
+    from ._coco_decode import decode_json  # msgspec is imported only when JSON is read
+
     return decode_json(source, what)
 
 

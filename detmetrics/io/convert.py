@@ -32,7 +32,6 @@ What each target cannot hold:
 from __future__ import annotations
 
 import dataclasses
-import json
 import warnings
 from pathlib import Path
 
@@ -299,10 +298,7 @@ def _write_yolo(data: DetectionData, out: Path, *, obb: bool, split: str, overwr
     data = _labels_as(data, index, "yolo")
     data = dataclasses.replace(data, records=[_yolo_record(r, data.obb, obb) for r in data.records],
                                box_format="quad" if obb else "xywh")
-    written = write_yolo_labels(data, label_dir)
-    yaml_lines = ["# written by detmetrics convert", "path: .", f"{split}: images/{split}", "names:"]
-    yaml_lines += [f"  {i}: {json.dumps(name)}" for i, name in data.class_names.items()]
-    (out / "data.yaml").write_text("\n".join(yaml_lines) + "\n", encoding="utf-8")
+    written = write_yolo_labels(data, label_dir)  # and <out>/data.yaml naming the classes
     return list(written) + [out / "data.yaml", _write_sizes(data, out / "sizes.txt")]
 
 

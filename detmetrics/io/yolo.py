@@ -29,6 +29,7 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
@@ -48,6 +49,7 @@ __all__ = [
     "read_yolo_predictions",
     "write_yolo_labels",
     "write_yolo_predictions",
+    "write_data_yaml",
     "read_sizes_file",
     "read_image_size",
 ]
@@ -257,13 +259,31 @@ def read_yolo_predictions(path, ground_truth: DetectionData, *, progress=None) -
 # writers
 
 
-def write_yolo_labels(data: DetectionData, folder) -> list:
-    """Write ground truths (or predictions without their scores) as YOLO label files.
+def write_yolo_labels(data: DetectionData, folder, *, data_yaml="auto") -> list:
+    """Write ground truths (or predictions without their scores) as YOLO label files and a ``data.yaml``.
 
-    One ``<image stem>.txt`` per image, empty for an image without objects;
-    class ids are written as they are (they must be class indices).
+    One ``<image stem>.txt`` per image, empty for an image without objects.
+    The YOLO class index of a label is its position among the data's classes
+    in increasing id order (``sorted(data.class_names)``): COCO category ids
+    1, 2, 3, ... become classes 0, 1, 2, ..., and YOLO data keeps its indices.
     Coordinates are normalized by ``data.image_sizes`` and written with
-    Python's shortest round-trip float formatting.  Returns the paths written.
+    Python's shortest round-trip float formatting.
+
+    Parameters
+    ----------
+    data : DetectionData
+    folder : str or Path
+        Where the txt files go (``<root>/labels/<split>`` in ultralytics' layout).
+    data_yaml : "auto", path or None
+        Where to write the ``data.yaml`` naming the classes (index -> name, in
+        the order above): ``"auto"`` puts it in ``<root>`` when ``folder`` is
+        ``<root>/labels/<split>`` (with ``path: .`` and ``<split>:
+        images/<split>``), else in ``folder``; ``None`` writes none.
+
+    Returns
+    -------
+    list of Path
+        The label files written (the yaml is not in the list).
 
     Examples
     --------
@@ -274,7 +294,42 @@ def write_yolo_labels(data: DetectionData, folder) -> list:
     ...     len(write_yolo_labels(gt, tmp))
     12
     """
-    return _write_txt(data, folder, with_scores=False, skip_empty=False)
+    written = _write_txt(data, folder, with_scores=False, skip_empty=False)
+    if data_yaml is not None:
+        write_data_yaml(data, folder if data_yaml == "auto" else None, path=None if data_yaml == "auto" else data_yaml)
+    return written
+
+
+def write_data_yaml(data: DetectionData, folder=None, *, path=None) -> Path:
+    """Write an ultralytics ``data.yaml`` naming ``data``'s classes by YOLO index (see ``write_yolo_labels``).
+
+    With ``folder`` = ``<root>/labels/<split>`` the file is ``<root>/data.yaml``
+    holding ``path: .`` and ``<split>: images/<split>``; with another
+    ``folder`` it is ``folder/data.yaml``; ``path`` names the file directly.
+    Written without pyyaml (names are JSON-quoted, which YAML reads as is).
+    """
+    import json
+
+    lines = []
+    if path is None:
+        labels = Path(fspath(folder))
+        if labels.parent.name == "labels":
+            root, split = labels.parent.parent, labels.name
+            lines += ["path: .", f"{split}: {json.dumps('images/' + split)}"]
+        elif labels.name == "labels":
+            root = labels.parent
+            lines += ["path: .", f"val: {json.dumps('images')}"]
+        else:
+            root = labels
+        path = root / "data.yaml"
+    path = Path(fspath(path))
+    names = [data.class_names[c] for c in sorted(data.class_names)]
+    lines.append(f"nc: {len(names)}")
+    lines.append("names:")
+    lines += [f"  {i}: {json.dumps(str(name))}" for i, name in enumerate(names)]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
 
 
 def write_yolo_predictions(data: DetectionData, folder) -> list:
@@ -294,11 +349,19 @@ def _write_txt(data: DetectionData, folder, *, with_scores: bool, skip_empty: bo
         raise ValueError("data has no image sizes; YOLO files are normalized by the image size")
     out = Path(fspath(folder))
     out.mkdir(parents=True, exist_ok=True)
+    ids = np.array(sorted(data.class_names), dtype=np.int64)
     written = []
     for record, file_name, (width, height) in zip(data.records, data.file_names, data.image_sizes):
-        labels = np.asarray(record["labels"])
+        labels = np.asarray(record["labels"], dtype=np.int64)
         if skip_empty and len(labels) == 0:
             continue
+        index = np.searchsorted(ids, labels)  # class id -> YOLO class index (position in sorted ids)
+        unknown = (index >= len(ids)) | (ids[np.minimum(index, max(len(ids) - 1, 0))] != labels) if len(ids) else \
+            np.ones(len(labels), bool)
+        if np.any(unknown):
+            raise ValueError(f"{file_name}: label {int(labels[np.flatnonzero(unknown)[0]])} is not one of the "
+                             f"data's classes ({_short(ids.tolist())}); YOLO needs a class index for it")
+        labels = index
         boxes = np.asarray(record["boxes"], dtype=np.float64)
         if data.obb:
             coords = (boxes.reshape(-1, 4, 2) / np.array([width, height])).reshape(-1, 8)
@@ -321,6 +384,10 @@ def _write_txt(data: DetectionData, folder, *, with_scores: bool, skip_empty: bo
         path.write_text("".join(line + "\n" for line in lines))
         written.append(path)
     return written
+
+
+def _short(values: list) -> str:
+    return ", ".join(str(v) for v in values[:10]) + (", ..." if len(values) > 10 else "")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -369,34 +436,82 @@ def read_sizes_file(path) -> dict:
 def read_image_size(path) -> tuple:
     """``(width, height)`` of an image from its header, as displayed (EXIF rotation applied).
 
-    Uses Pillow when installed (it reads the header only); without Pillow,
-    PNG headers are read directly and other formats raise ``ValueError``.
+    Only headers are read, never pixels: PNG files directly (the ``IHDR``
+    chunk, and the orientation from an ``eXIf`` chunk found by walking the
+    chunk headers), other formats with Pillow (which parses the header and,
+    for JPEG / WebP / TIFF, the EXIF block).  Without Pillow, non-PNG images
+    raise ``ValueError``.
     """
     path = fspath(path)
     try:
+        with open(path, "rb") as handle:
+            head = handle.read(24)
+            if head[:8] == _PNG_SIGNATURE and head[12:16] == b"IHDR":
+                width, height = int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+                orientation = _png_orientation(handle)
+                return _oriented(float(width), float(height), orientation)
+    except OSError as exc:
+        raise ValueError(f"cannot read the size of image {path!r} ({exc.strerror or exc})") from None
+    try:
         from PIL import Image
     except ImportError:
-        Image = None  # type: ignore[assignment]
-    if Image is not None:
-        try:
-            with Image.open(path) as image:
-                width, height = image.size
-                try:
-                    orientation = image.getexif().get(0x0112)
-                except Exception:
-                    orientation = None
-        except OSError as exc:
-            raise ValueError(f"cannot read the size of image {path!r} ({exc})") from None
-        if orientation in (5, 6, 7, 8):  # rotated by 90 degrees on display, as ultralytics' exif_size
-            width, height = height, width
-        return float(width), float(height)
-    with open(path, "rb") as handle:
-        head = handle.read(24)
-    if head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR":
-        return float(int.from_bytes(head[16:20], "big")), float(int.from_bytes(head[20:24], "big"))
-    raise ValueError(
-        f"cannot read the size of image {path!r} without Pillow: pip install 'detmetrics[cli]' or pass a sizes file"
-    )
+        raise ValueError(
+            f"cannot read the size of image {path!r} without Pillow: pip install 'detmetrics[cli]' or pass a sizes file"
+        ) from None
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+            try:
+                orientation = image.getexif().get(0x0112) if image.format != "PNG" else None
+            except Exception:
+                orientation = None
+    except OSError as exc:
+        raise ValueError(f"cannot read the size of image {path!r} ({exc})") from None
+    return _oriented(float(width), float(height), orientation)
+
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _oriented(width: float, height: float, orientation) -> tuple:
+    if orientation in (5, 6, 7, 8):  # rotated by 90 degrees on display, as ultralytics' exif_size
+        return height, width
+    return width, height
+
+
+def _png_orientation(handle):
+    """EXIF orientation of a PNG from its ``eXIf`` chunk, walking chunk headers only (None when absent)."""
+    handle.seek(8)
+    while True:
+        header = handle.read(8)
+        if len(header) < 8:
+            return None
+        length, kind = int.from_bytes(header[:4], "big"), header[4:]
+        if kind == b"eXIf":
+            return _exif_orientation(handle.read(length))
+        if kind == b"IEND":
+            return None
+        handle.seek(length + 4, 1)  # the data and its CRC
+
+
+def _exif_orientation(data: bytes):
+    """Tag 0x0112 of IFD0 of a TIFF-structured EXIF block (None when absent or malformed)."""
+    if data[:6] == b"Exif\x00\x00":
+        data = data[6:]
+    if len(data) < 8 or data[:2] not in (b"II", b"MM"):
+        return None
+    order: Literal["little", "big"] = "little" if data[:2] == b"II" else "big"
+    offset = int.from_bytes(data[4:8], order)
+    if offset + 2 > len(data):
+        return None
+    count = int.from_bytes(data[offset:offset + 2], order)
+    for i in range(count):
+        entry = data[offset + 2 + 12 * i: offset + 14 + 12 * i]
+        if len(entry) < 12:
+            return None
+        if int.from_bytes(entry[:2], order) == 0x0112:
+            return int.from_bytes(entry[8:10], order)
+    return None
 
 
 def _size_table(sizes) -> dict:
