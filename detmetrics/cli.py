@@ -9,8 +9,10 @@
     detmetrics convert SRC DST --to coco|yolo|yolo-obb|dota|voc
 
 GT is a COCO ground-truth ``.json``, a YOLO dataset folder or its
-``data.yaml``; PRED is a COCO results ``.json`` (ultralytics'
-``predictions.json`` included) or a folder of YOLO prediction txt files.
+``data.yaml``, PASCAL VOC XML, DOTA txt, CVAT for images XML or LabelMe
+JSON; PRED is a COCO results ``.json`` (ultralytics' ``predictions.json``
+included), a folder of YOLO prediction txt files or per-class result files
+(DOTA ``Task1_<class>.txt``, VOC ``comp4_det_test_<class>.txt``).
 Exit status: 0 on success, 2 on bad input (one line on stderr, no
 traceback).  Needs the ``cli`` extra (pyyaml, tqdm, pillow); ``--plot``
 needs matplotlib (``plot`` extra).
@@ -112,9 +114,12 @@ def build_parser() -> argparse.ArgumentParser:
         "eval",
         help="evaluate predictions against ground truth",
         description="Evaluate predictions against ground truth and print the COCO summary and a per-class table. "
-        "GT: COCO ground-truth .json, YOLO dataset folder or data.yaml (its 'val' split). "
-        "PRED: COCO results .json (ultralytics' predictions.json too) or a folder of YOLO txt predictions "
-        "('class cx cy w h conf', or 'class x1 y1 ... x4 y4 conf' for OBB).",
+        "GT: COCO ground-truth .json, YOLO dataset folder or data.yaml (its 'val' split), PASCAL VOC XML "
+        "(a folder holding Annotations/, or the .xml files), DOTA label txt (a folder holding labelTxt/), a CVAT for "
+        "images .xml or LabelMe .json files; the format is detected from the files (--format to choose). "
+        "PRED: COCO results .json (ultralytics' predictions.json too), a folder of YOLO txt predictions "
+        "('class cx cy w h conf', or 'class x1 y1 ... x4 y4 conf' for OBB) or per-class result files "
+        "(DOTA Task1_<class>.txt, VOC comp4_det_test_<class>.txt).",
     )
     ev.add_argument("gt", metavar="GT")
     ev.add_argument("pred", metavar="PRED")
