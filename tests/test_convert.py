@@ -17,6 +17,7 @@ from test_readers import cli_error, voc_xml
 from detmetrics.cli import main
 from detmetrics.io import (
     convert,
+    detect_format,
     load_ground_truth,
     load_predictions,
     read_coco_gt,
@@ -157,6 +158,7 @@ def test_round_trip(tmp_path, src_fmt, dst_fmt):
     report, messages = quiet_convert(src, dst, to=dst_fmt, sizes=sizes)
     assert report.n_images == 3 and report.n_objects == 5
     converted = read_target(dst_fmt, dst)
+    assert detect_format(dst) == ("yolo" if dst_fmt == "yolo-obb" else dst_fmt)
     both_difficult = src_fmt in HOLDS_DIFFICULT and dst_fmt in HOLDS_DIFFICULT
     assert_same(original, converted, difficult=both_difficult, sizes=True)
     if src_fmt in HOLDS_DIFFICULT and dst_fmt not in HOLDS_DIFFICULT:  # the loss is said, not silent
