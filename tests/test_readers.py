@@ -353,6 +353,8 @@ def test_dota_eval_equals_mean_ap(tmp_path, capsys):
     np.testing.assert_array_equal(data["stats"], expected.stats)
     pred = read_dota_results(res, gt)
     assert pred.n_objects == sum(len(p["scores"]) for p in preds)
+    (res / "Task1_plane.txt").write_text("P0001.png 0.5 100.5 100.5 180.0 100.5 180.0 160.0 100.5 160.0\n")
+    assert read_dota_results(res / "Task1_plane.txt", gt).records[1]["scores"].tolist() == [0.5]
 
 
 @pytest.mark.parametrize(
@@ -660,3 +662,54 @@ def test_detection_of_each_format_and_ambiguity(tmp_path, capsys):
     (tmp_path / "odd.xml").write_text("<root/>")
     with pytest.raises(ValueError, match=r"root element <root> is neither PASCAL VOC"):
         load_ground_truth(tmp_path / "odd.xml")
+
+
+# ----------------------------------------------------------------------------------------------
+# fuzzing: a mutated file is read or refused with a ValueError naming it, never another exception
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+FUZZ_SOURCES = {
+    "voc": ("a.xml", voc_xml("a.jpg", (353, 500), VOC_IMAGES[2][2]), read_voc),
+    "dota": ("a.txt", DOTA_LABELS["P0000"] + DOTA_LABELS["P0001"], read_dota),
+    "cvat": ("a.xml", CVAT_XML, read_cvat),
+    "labelme": ("a.json", labelme_doc("a.jpg", [("cat", "rectangle", [[1, 2], [30, 40]]),
+                                                ("dog", "rectangle", [[5, 5], [9, 9]])]), read_labelme),
+}
+
+
+@pytest.mark.parametrize("fmt", sorted(FUZZ_SOURCES))
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_mutated_files_are_read_or_refused_by_name(tmp_path, fmt, data):
+    name, text, reader = FUZZ_SOURCES[fmt]
+    raw = bytearray(text.encode())
+    for _ in range(data.draw(st.integers(1, 4))):
+        at = data.draw(st.integers(0, len(raw)))
+        action = data.draw(st.sampled_from(["delete", "insert", "replace", "truncate"]))
+        chunk = data.draw(st.sampled_from([b"<", b">", b"/", b'"', b"-", b"1e999", b"nan", b" ", b"\n", b"\xff",
+                                           b"9", b"x", b"{", b"]", b":", b"&amp;", b"<object>"]))
+        if action == "delete":
+            del raw[at:at + data.draw(st.integers(1, 20))]
+        elif action == "insert":
+            raw[at:at] = chunk
+        elif action == "replace":
+            raw[at:at + len(chunk)] = chunk
+        else:
+            del raw[at:]
+    folder = tmp_path / fmt
+    folder.mkdir(exist_ok=True)
+    for old in folder.iterdir():
+        old.unlink()
+    (folder / name).write_bytes(bytes(raw))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            gt = reader(folder / name)
+        except ValueError as exc:
+            assert name in str(exc) or "classes" in str(exc), str(exc)
+            return
+    for record in gt.records:  # what was read is valid mean_ap input
+        assert np.all(np.isfinite(record["boxes"]))
+        assert len(record["labels"]) == len(record["boxes"]) == len(record["difficult"])

@@ -257,6 +257,8 @@ def parse_xml(path: Path) -> ET.Element:
     except ET.ParseError as exc:
         line, column = exc.position
         raise ValueError(f"{path}:{line}: not well-formed XML (column {column + 1})") from None
+    except (LookupError, ValueError) as exc:  # an unknown or unsupported encoding declaration
+        raise ValueError(f"{path}: cannot decode the XML ({exc})") from None
 
 
 def xml_root_tag(path: Path) -> str | None:

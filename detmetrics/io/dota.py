@@ -235,6 +235,8 @@ def read_dota_results(path, ground_truth: DetectionData) -> DetectionData:
                 hint = "" if obb or len(fields) != 10 else " (oriented results need oriented ground truth)"
                 raise ValueError(f"{where}: expected '{layout}'; got {len(fields)} fields in {text!r}{hint}")
             index = stems.get(fields[0])
+            if index is None and Path(fields[0]).suffix.lower() in IMAGE_SUFFIXES:
+                index = stems.get(Path(fields[0]).stem)  # an image file name instead of its stem
             if index is None:
                 raise ValueError(f"{where}: image {fields[0]!r} is not an image of the ground truth")
             values = _coords(fields[1:], where, text)
