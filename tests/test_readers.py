@@ -237,6 +237,44 @@ def test_voc_eval_equals_mean_ap_with_difficult(tmp_path, capsys):
     np.testing.assert_allclose(data2["stats"], expected.stats, rtol=0, atol=1e-12)
 
 
+@pytest.mark.parametrize("interpolation", ["voc11", "voc"])
+def test_voc_files_scored_as_the_devkit_scores_them(tmp_path, capsys, interpolation):
+    """VOC XML + comp4 result files through the CLI == the devkit's voc_eval (tests/test_voc_matching.py)
+    on the boxes the test wrote, class by class, difficult objects included."""
+    from test_voc_matching import ap_11_point, ap_all_point, voc_eval
+
+    root = make_voc(tmp_path / "VOC2007")
+    label_of = {name: i + 1 for i, name in enumerate(read_voc(root).class_names.values())}
+    preds, gts, lines = [], [], {}
+    for k, (stem, _, objects) in enumerate(VOC_IMAGES):
+        pred = detections_for(objects, label_of, seed=10 + k)
+        pred["scores"] = (np.arange(len(pred["scores"])) + 1.0 + 10 * k) / 100.0  # distinct: the devkit's sort is unstable
+        preds.append({"boxes": [[x, y, x + w, y + h] for x, y, w, h in pred["boxes"].tolist()],
+                      "scores": pred["scores"].tolist(), "labels": pred["labels"].tolist()})
+        gts.append({"boxes": [list(o[1]) for o in objects], "labels": [label_of[o[0]] for o in objects],
+                    "difficult": [o[2] for o in objects]})
+        for box, score, label in zip(preds[-1]["boxes"], preds[-1]["scores"], preds[-1]["labels"]):
+            name = next(n for n, v in label_of.items() if v == label)
+            lines.setdefault(name, []).append(f"{stem} {score!r} " + " ".join(repr(v) for v in box) + "\n")
+    res = tmp_path / "results"
+    res.mkdir()
+    for name, text in lines.items():
+        (res / f"comp4_det_test_{name}.txt").write_text("".join(text))
+    data = cli_map(capsys, root, res, "--iou-thresholds", "0.5", "--interpolation", interpolation,
+                   "--matching", "voc", "--max-dets", "100000", tmp_path / "out.json")
+    integrate = ap_11_point if interpolation == "voc11" else ap_all_point
+    checked = 0
+    for label in sorted({lab for g in gts for lab in g["labels"]}):
+        curve = voc_eval(preds, gts, label, 0.5)
+        got = data["per_class"][str(label)]["ap"]
+        if curve is None:  # only difficult objects: no AP
+            assert got == -1
+            continue
+        assert got == pytest.approx(integrate(*curve), abs=1e-12), label
+        checked += 1
+    assert checked >= 4
+
+
 @pytest.mark.parametrize(
     "text, match",
     [
