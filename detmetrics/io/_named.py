@@ -139,7 +139,9 @@ def assemble(images: list, class_names: dict, *, obb: bool, source: str, sizes=N
     """``DetectionData`` of the collected images, in file-name order; ``sizes`` overrides the files' sizes."""
     widths_heights = None
     if sizes is not None:
-        widths_heights = np.array([_size_from_table(sizes, im) for im in images], dtype=np.float64).reshape(-1, 2)
+        by_stem = _stem_index(sizes)
+        widths_heights = np.array([_size_from_table(sizes, by_stem, im) for im in images],
+                                  dtype=np.float64).reshape(-1, 2)
     elif images and all(im.width and im.height for im in images):
         widths_heights = np.array([[im.width, im.height] for im in images], dtype=np.float64)
     order = sorted(range(len(images)), key=lambda i: images[i].file_name)
@@ -164,7 +166,10 @@ def assemble(images: list, class_names: dict, *, obb: bool, source: str, sizes=N
             record["difficult"] = np.zeros(0, np.uint8)
         else:
             boxes: np.ndarray
-            if obb:
+            if obb and isinstance(im.boxes, np.ndarray) and im.boxes.ndim == 3:
+                boxes = np.ascontiguousarray(im.boxes, dtype=np.float64)
+                area = polygon_area(boxes)
+            elif obb:
                 boxes = np.array([_as_quad(b) for b in im.boxes], dtype=np.float64).reshape(-1, 4, 2)
                 area = polygon_area(boxes)
             else:
@@ -201,13 +206,13 @@ def _as_quad(box):
     return box.reshape(4, 2)
 
 
-def _size_from_table(sizes: dict, im: Image):
+def _size_from_table(sizes: dict, by_stem: dict, im: Image):
     """The size of ``im`` from a sizes table: by file name, else by stem (then the table's name is kept)."""
     name = Path(im.file_name).name
     size = sizes.get(name)
     if size is None:
         stem = Path(name).stem
-        matches = [key for key in sizes if key == stem or Path(key).stem == stem]
+        matches = by_stem.get(stem, [])
         if len(matches) > 1:
             raise ValueError(f"the sizes file lists several images with the stem {stem!r}: {matches[:3]}")
         if not matches:
@@ -216,6 +221,15 @@ def _size_from_table(sizes: dict, im: Image):
         if Path(matches[0]).suffix:  # a DOTA file name guessed as <stem>.png: the table knows better
             im.file_name = str(Path(im.file_name).with_name(Path(matches[0]).name))
     return size
+
+
+def _stem_index(sizes: dict) -> dict:
+    """Sizes-table keys by the names an image stem matches: the key itself and its stem."""
+    index: dict[str, list] = {}
+    for key in sizes:
+        for name in {key, Path(key).stem}:
+            index.setdefault(name, []).append(key)
+    return index
 
 
 def number(text, where: str) -> float:

@@ -134,6 +134,7 @@ def read_dota_file(path: Path) -> Image:
     from .yolo import _read_text
 
     image = Image(file_name=path.stem + ".png", where=str(path))
+    rows, texts = [], []
     for lineno, raw in enumerate(_read_text(path, "label file").splitlines(), start=1):
         text = raw.strip()
         if not text or _HEADER.match(text):
@@ -143,17 +144,36 @@ def read_dota_file(path: Path) -> Image:
         if len(fields) not in (9, 10):
             raise ValueError(f"{where}: expected 'x1 y1 x2 y2 x3 y3 x4 y4 class difficult' (10 fields); "
                              f"got {len(fields)} fields in {text!r}")
-        quad = _coords(fields[:8], where, text)
-        if not is_convex(quad.reshape(4, 2)):
-            raise ValueError(f"{where}: the 4 corners do not form a convex quadrilateral; got {text!r}")
+        try:
+            rows.append([float(v) for v in fields[:8]])
+        except ValueError:
+            raise ValueError(f"{where}: coordinates must be numbers; got {text!r}") from None
         difficult = fields[9] if len(fields) == 10 else "0"
         if difficult not in ("0", "1"):
             raise ValueError(f"{where}: difficult must be 0 or 1; got {difficult!r} in {text!r}")
-        image.boxes.append(quad.reshape(4, 2))
         image.names.append(fields[8])
         image.places.append(where)
         image.difficult.append(int(difficult))
+        texts.append(text)
+    quads = np.array(rows, dtype=np.float64).reshape(-1, 4, 2)
+    bad = np.flatnonzero(~np.all(np.isfinite(quads), axis=(1, 2)))
+    if bad.size:
+        raise ValueError(f"{image.places[bad[0]]}: coordinates must be finite; got {texts[bad[0]]!r}")
+    bad = np.flatnonzero(~convex(quads))
+    if bad.size:
+        raise ValueError(f"{image.places[bad[0]]}: the 4 corners do not form a convex quadrilateral; "
+                         f"got {texts[bad[0]]!r}")
+    image.boxes = quads  # type: ignore[assignment]  # an (N, 4, 2) array: assemble takes it as is
     return image
+
+
+def convex(quads: np.ndarray) -> np.ndarray:
+    """``is_convex`` of each ``(4, 2)`` quad of ``(N, 4, 2)``, vectorized: the corners turn one way."""
+    a = quads
+    b = np.roll(quads, -1, axis=1)
+    c = np.roll(quads, -2, axis=1)
+    cross = (b[..., 0] - a[..., 0]) * (c[..., 1] - b[..., 1]) - (b[..., 1] - a[..., 1]) * (c[..., 0] - b[..., 0])
+    return ~((cross > 0).any(axis=1) & (cross < 0).any(axis=1))
 
 
 def _coords(fields, where: str, text: str) -> np.ndarray:
