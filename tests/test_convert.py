@@ -316,6 +316,21 @@ def test_bad_input_is_a_named_error(tmp_path):
     quiet_convert(src, tmp_path / "y2", to="yolo", overwrite=True)
 
 
+def test_images_sharing_a_stem_are_refused_by_the_per_image_writers(tmp_path):
+    from detmetrics.io import write_dota, write_voc
+
+    coco = {"images": [{"id": 1, "file_name": "a/x.jpg", "width": 10, "height": 10},
+                       {"id": 2, "file_name": "b/x.jpg", "width": 10, "height": 10}],
+            "annotations": [], "categories": [{"id": 1, "name": "a"}]}
+    gt = read_coco_gt(coco)
+    for write in (write_voc, write_dota):
+        with pytest.raises(ValueError, match=r"'a/x\.jpg' and 'b/x\.jpg' share the stem 'x'"):
+            write(gt, tmp_path / write.__name__)
+    (tmp_path / "c.json").write_text(json.dumps(coco))
+    with pytest.raises(ValueError, match="share the stem"):
+        convert(tmp_path / "c.json", tmp_path / "y", to="yolo")
+
+
 @pytest.mark.parametrize(
     "args, match",
     [

@@ -612,6 +612,14 @@ def test_labelme_reads_rectangles(tmp_path):
     np.testing.assert_array_equal(gt.image_sizes, [[640, 480], [320, 240]])
 
 
+def test_labelme_with_image_data_first_is_detected(tmp_path):
+    doc = json.loads(labelme_doc("x.jpg", [("cat", "rectangle", [[1, 2], [3, 4]])]))
+    doc = {"imageData": "A" * 200_000, **doc}  # an older key order, a large inline image
+    (tmp_path / "x.json").write_text(json.dumps(doc))
+    assert detect_format(tmp_path / "x.json") == "labelme"
+    assert load_ground_truth(tmp_path).n_objects == 1
+
+
 def test_labelme_polygons_are_an_option_not_a_silent_box(tmp_path, capsys):
     folder = make_labelme(tmp_path / "ann")
     (folder / "img_003.json").write_text(labelme_doc("img_003.jpg", [

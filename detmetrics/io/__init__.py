@@ -192,15 +192,18 @@ def detect_format(path) -> str:
 
 
 def _json_kind(path: Path) -> str:
-    """``"labelme"`` or ``"coco"`` from the first 64 KB: which top-level key comes first."""
+    """``"labelme"`` or ``"coco"``: which of their top-level keys comes first in the file."""
     import re
 
+    pattern = re.compile(rb'"(shapes|imagePath|images|annotations|categories)"\s*:')
     try:
         with open(path, "rb") as handle:
             head = handle.read(1 << 16)
+            match = pattern.search(head)
+            if match is None:  # e.g. a LabelMe file whose imageData (base64) comes first
+                match = pattern.search(head + handle.read())
     except OSError as exc:
         raise ValueError(f"cannot read {path} ({exc.strerror or exc})") from None
-    match = re.search(rb'"(shapes|imagePath|images|annotations|categories)"\s*:', head)
     return "labelme" if match and match.group(1) in (b"shapes", b"imagePath") else "coco"
 
 

@@ -232,6 +232,17 @@ def _stem_index(sizes: dict) -> dict:
     return index
 
 
+def check_unique_stems(data: DetectionData, target: str) -> None:
+    """Writers of one file per image: two images with the same stem would overwrite each other's file."""
+    seen: dict[str, str] = {}
+    for k, name in enumerate(data.file_names):
+        stem = Path(name or str(data.image_ids[k])).stem
+        if stem in seen:
+            raise ValueError(f"images {seen[stem]!r} and {name!r} share the stem {stem!r}; their {target} files "
+                             "would collide")
+        seen[stem] = name
+
+
 def number(text, where: str) -> float:
     """A finite float from XML / text, or a ValueError naming ``where``."""
     try:

@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from ._common import DetectionData, fspath
+from ._named import check_unique_stems
 
 __all__ = ["convert", "ConversionReport", "TARGETS", "COCO80_NAMES"]
 
@@ -257,16 +258,6 @@ def _num(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
-def _check_file_names(data: DetectionData) -> None:
-    seen: dict[str, str] = {}
-    for k, name in enumerate(data.file_names):
-        stem = Path(name or str(data.image_ids[k])).stem
-        if stem in seen:
-            raise ValueError(f"images {seen[stem]!r} and {name!r} share the stem {stem!r}; their label files would "
-                             "collide in the target")
-        seen[stem] = name
-
-
 # ----------------------------------------------------------------------------------------------
 # targets
 
@@ -291,7 +282,7 @@ def _write_yolo(data: DetectionData, out: Path, *, obb: bool, split: str, overwr
     if data.image_sizes is None:
         raise ValueError("YOLO labels are normalized by the image size and the source has none: pass sizes= "
                          "(CLI --sizes) with a sizes file ('<file name> <width> <height>' lines)")
-    _check_file_names(data)
+    check_unique_stems(data, "YOLO label")
     label_dir = out / "labels" / split
     _check_target(label_dir, overwrite)
     index = {label: i for i, label in enumerate(sorted(data.class_names))}
@@ -319,7 +310,6 @@ def _yolo_record(record: dict, source_obb: bool, target_obb: bool) -> dict:
 def _write_dota(data: DetectionData, out: Path, overwrite: bool, notes: list) -> list:
     from .dota import write_dota
 
-    _check_file_names(data)
     _check_target(out / "labelTxt", overwrite)
     renamed = {label: "-".join(name.split()) or "-" for label, name in data.class_names.items()}
     if renamed != data.class_names:

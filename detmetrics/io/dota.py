@@ -34,7 +34,16 @@ from pathlib import Path
 import numpy as np
 
 from ._common import IMAGE_SUFFIXES, DetectionData, empty_record, fspath, is_convex
-from ._named import DOTA_V1_CLASSES, DOTA_V2_CLASSES, DOTA_V15_CLASSES, Image, assemble, class_file, resolve_classes
+from ._named import (
+    DOTA_V1_CLASSES,
+    DOTA_V2_CLASSES,
+    DOTA_V15_CLASSES,
+    Image,
+    assemble,
+    check_unique_stems,
+    class_file,
+    resolve_classes,
+)
 
 __all__ = ["read_dota", "read_dota_results", "write_dota", "write_dota_results"]
 
@@ -347,6 +356,7 @@ def write_dota(data: DetectionData, folder) -> list:
     """
     if data.kind != "ground_truth":
         raise ValueError(f"write_dota needs ground truths; got data of kind {data.kind!r}")
+    check_unique_stems(data, "DOTA label")
     _check_names(data.class_names)
     root = Path(fspath(folder))
     out = root / "labelTxt"

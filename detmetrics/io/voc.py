@@ -30,7 +30,17 @@ from xml.sax.saxutils import escape
 import numpy as np
 
 from ._common import DetectionData, fspath
-from ._named import VOC_CLASSES, Image, assemble, class_file, flag, number, parse_xml, resolve_classes
+from ._named import (
+    VOC_CLASSES,
+    Image,
+    assemble,
+    check_unique_stems,
+    class_file,
+    flag,
+    number,
+    parse_xml,
+    resolve_classes,
+)
 
 __all__ = ["read_voc", "write_voc"]
 
@@ -199,6 +209,7 @@ def write_voc(data: DetectionData, folder) -> list:
     """
     if data.kind != "ground_truth":
         raise ValueError(f"write_voc needs ground truths; got data of kind {data.kind!r}")
+    check_unique_stems(data, "VOC annotation")
     root = Path(fspath(folder))
     out = root / "Annotations"
     out.mkdir(parents=True, exist_ok=True)
