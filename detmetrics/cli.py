@@ -183,6 +183,11 @@ def build_parser() -> argparse.ArgumentParser:
                       help="targets without a difficult flag (COCO, YOLO): keep difficult objects as ordinary "
                       "ones (default) or leave them out")
     conv.add_argument("--overwrite", action="store_true", help="write into a target that already holds files")
+    conv.add_argument("--gt", metavar="GT", help="convert predictions: SRC is a predictions file or folder (COCO "
+                      "results .json, YOLO txt folder, DOTA / VOC per-class result files) read against the ground "
+                      "truth GT (any format eval reads; --format, --split and --sizes apply to it)")
+    conv.add_argument("--category-ids", choices=["auto", "ids", "index0", "index1", "coco91"], default="auto",
+                      help="with --gt: how a results .json's category_id maps onto GT's classes")
 
     commands.add_parser(
         "warmup",
@@ -355,6 +360,16 @@ def format_class_table(result, class_names: dict, *, iou_threshold: float = 0.5,
 def _run_convert(args) -> int:
     from .io.convert import convert
 
+    if args.gt is not None:
+        from .io.convert import convert_predictions
+
+        report = convert_predictions(args.src, args.dst, ground_truth=args.gt, to=args.to, format=args.format,
+                                     split=args.split, sizes=args.sizes, category_ids=args.category_ids,
+                                     overwrite=args.overwrite)
+        name = _FORMAT_NAMES.get(report.source_format, report.source_format)
+        print(f"{args.src} ({name} predictions) -> {args.dst} ({args.to}): {report.n_images} images, "
+              f"{report.n_objects} detections, {len(report.written)} files written")
+        return 0
     report = convert(args.src, args.dst, to=args.to, format=args.format, split=args.split, sizes=args.sizes,
                      difficult=args.difficult, overwrite=args.overwrite)
     name = _FORMAT_NAMES.get(report.source_format, report.source_format)

@@ -92,7 +92,7 @@ FILE_FUNCTIONS = {
     dio.load_ground_truth, dio.load_predictions, dio.evaluate_files, dm.evaluate_files, dio.write_data_yaml,
     # PASCAL VOC, DOTA, CVAT, LabelMe and conversion: tests/test_readers.py, tests/test_convert.py
     dio.read_voc, dio.write_voc, dio.read_dota, dio.read_dota_results, dio.write_dota, dio.write_dota_results,
-    dio.read_cvat, dio.read_labelme, dio.detect_format, dio.convert,
+    dio.read_cvat, dio.read_labelme, dio.detect_format, dio.convert, dio.convert_predictions, dio.write_voc_results,
 }
 
 GARBAGE = [

@@ -367,3 +367,112 @@ def test_cli_convert_prints_losses_as_warnings(tmp_path, capsys):
     assert "3 images, 5 objects" in captured.out and "--sizes" in captured.out
     warning = [line for line in captured.err.splitlines() if line.startswith("detmetrics: warning:")]
     assert len(warning) == 1 and "1 difficult objects written as ordinary objects" in warning[0]
+
+
+# ----------------------------------------------------------------------------------------------
+# predictions
+
+# (oriented: the COCO pair of a DOTA ground truth is axis-aligned, so COCO results are not an oriented format here)
+PRED_FORMATS = {"axis": ("coco", "yolo", "voc"), "obb": ("yolo", "dota")}
+
+
+def canonical_predictions(root: Path, kind: str):
+    """Ground truth (VOC or DOTA, tool-written) and detections near its objects as a COCO results file
+    (ultralytics' predictions.json style: image_id is the file stem) or DOTA Task1 files."""
+    gt_fmt = "voc" if kind == "axis" else "dota"
+    gt_path = write_source(gt_fmt, root / "gt")
+    sizes = root / "gt" / "sizes.txt" if gt_fmt == "dota" else None
+    rng = np.random.default_rng(3)
+    results, task1 = [], {}
+    for name, _, objects in IMAGES:
+        for cls, (x1, y1, x2, y2), _ in objects:
+            for _ in range(2):
+                dx, dy = rng.uniform(-3, 3, size=2).round(3).tolist()
+                score = round(float(rng.uniform(0.05, 1)), 6)
+                box = [x1 + dx, y1 + dy, x2 - x1, y2 - y1]
+                results.append({"image_id": Path(name).stem, "category_id": CLASSES.index(cls) + 1,
+                                "bbox": box, "score": score})
+                quad = [v for xy in corners((box[0], box[1], box[0] + box[2], box[1] + box[3])) for v in xy]
+                task1.setdefault(cls, []).append(f"{Path(name).stem} {score!r} " + " ".join(map(repr, quad)) + "\n")
+    if kind == "axis":
+        (root / "pred.json").write_text(json.dumps(results))
+        return gt_path, sizes, root / "pred.json", "coco"
+    (root / "task1").mkdir()
+    for cls, lines in task1.items():
+        (root / "task1" / f"Task1_{cls}.txt").write_text("".join(lines))
+    return gt_path, sizes, root / "task1", "dota"
+
+
+def detection_sets(pred):
+    """{stem: sorted [(class name, score, corners)]} of a predictions DetectionData."""
+    out = {}
+    for name, r in zip(pred.file_names, pred.records):
+        b = np.asarray(r["boxes"], dtype=np.float64)
+        quads = b.reshape(-1, 4, 2) if pred.obb else np.array([corners((x, y, x + w, y + h)) for x, y, w, h in b])
+        rows = [(pred.class_names[int(c)], float(s), q.round(9).tolist()) for c, s, q in zip(r["labels"], r["scores"],
+                                                                                             quads.reshape(-1, 4, 2))]
+        out[Path(name).stem] = sorted(rows, key=lambda t: (t[0], t[1]))
+    return out
+
+
+def assert_same_detections(a, b):
+    sa, sb = detection_sets(a), detection_sets(b)
+    assert sa.keys() == sb.keys()
+    for stem in sa:
+        assert [t[:2] for t in sa[stem]] == [t[:2] for t in sb[stem]], stem
+        for ta, tb in zip(sa[stem], sb[stem]):
+            np.testing.assert_allclose(ta[2], tb[2], rtol=1e-12, atol=1e-9)
+
+
+PRED_PAIRS = [(kind, a, b) for kind, fmts in PRED_FORMATS.items() for a in fmts for b in fmts if a != b]
+
+
+@pytest.mark.parametrize("kind, src_fmt, dst_fmt", PRED_PAIRS, ids=[f"{k}:{a}->{b}" for k, a, b in PRED_PAIRS])
+def test_predictions_round_trip(tmp_path, kind, src_fmt, dst_fmt):
+    from detmetrics.io import convert_predictions
+
+    gt_path, sizes, pred_path, pred_fmt = canonical_predictions(tmp_path, kind)
+    gt = load_ground_truth(gt_path, sizes=sizes)
+    quiet_convert(gt_path, tmp_path / "gt.json", to="coco", sizes=sizes)
+    coco_gt = read_coco_gt(tmp_path / "gt.json")  # COCO results are written with this file's image ids
+
+    def read(fmt, path):
+        return load_predictions(path, coco_gt if fmt == "coco" else gt)
+
+    def write(src, fmt_src, dst, fmt):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return convert_predictions(src, dst, ground_truth=coco_gt if fmt_src == "coco" else gt, to=fmt)
+
+    def target(fmt, name):
+        return tmp_path / f"{name}.json" if fmt == "coco" else tmp_path / name
+
+    original = read(pred_fmt, pred_path)
+    assert original.n_objects == 10
+    src = pred_path
+    if src_fmt != pred_fmt:
+        src = target(src_fmt, "a")
+        write(pred_path, pred_fmt, src, src_fmt)
+    a = read(src_fmt, src)
+    assert_same_detections(original, a)
+    report = write(src, src_fmt, target(dst_fmt, "b"), dst_fmt)
+    assert report.n_objects == 10
+    b = read(dst_fmt, target(dst_fmt, "b"))
+    assert_same_detections(a, b)
+    write(target(dst_fmt, "b"), dst_fmt, target(src_fmt, "c"), src_fmt)
+    assert_same_detections(a, read(src_fmt, target(src_fmt, "c")))
+
+
+def test_cli_convert_predictions(tmp_path, capsys):
+    gt, pred = sample_path("yolo"), sample_path("yolo") / "predictions"
+    capsys.readouterr()
+    assert main(["convert", str(pred), str(tmp_path / "voc_results"), "--to", "voc", "--gt", str(gt)]) == 0
+    assert "43 detections" in capsys.readouterr().out
+    stats = []
+    for p in (pred, tmp_path / "voc_results"):
+        assert main(["eval", str(gt), str(p), "--json", str(tmp_path / "r.json")]) == 0
+        stats.append(json.loads((tmp_path / "r.json").read_text())["stats"])
+    np.testing.assert_allclose(stats[1], stats[0], rtol=0, atol=1e-12)
+    line = cli_error(capsys, "convert", str(pred), str(tmp_path / "x.json"), "--to", "coco", "--gt",
+                     str(tmp_path / "missing"))
+    assert "does not exist" in line

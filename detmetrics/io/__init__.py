@@ -22,11 +22,11 @@ from pathlib import Path
 
 from ._common import DetectionData, fspath
 from .coco import CATEGORY_ID_MODES, read_coco_gt, read_coco_results, write_coco_gt, write_coco_results
-from .convert import convert
+from .convert import convert, convert_predictions
 from .cvat import read_cvat
 from .dota import read_dota, read_dota_results, write_dota, write_dota_results
 from .labelme import read_labelme
-from .voc import read_voc, write_voc
+from .voc import read_voc, write_voc, write_voc_results
 from .yolo import (
     read_image_size,
     read_sizes_file,
@@ -53,6 +53,7 @@ __all__ = [
     "read_image_size",
     "read_voc",
     "write_voc",
+    "write_voc_results",
     "read_dota",
     "read_dota_results",
     "write_dota",
@@ -62,6 +63,7 @@ __all__ = [
     "FORMATS",
     "detect_format",
     "convert",
+    "convert_predictions",
     "load_ground_truth",
     "load_predictions",
     "evaluate_files",

@@ -40,7 +40,7 @@ import numpy as np
 from ._common import DetectionData, fspath
 from ._named import check_unique_stems
 
-__all__ = ["convert", "ConversionReport", "TARGETS", "COCO80_NAMES"]
+__all__ = ["convert", "convert_predictions", "ConversionReport", "TARGETS", "COCO80_NAMES"]
 
 #: the ``to=`` values
 TARGETS = ("coco", "yolo", "yolo-obb", "dota", "voc")
@@ -263,17 +263,25 @@ def _num(value: float) -> str:
 
 
 def _write_coco(data: DetectionData, out: Path, overwrite: bool, notes: list) -> list:
-    from .coco import COCO80_TO_COCO91, write_coco_gt
+    from .coco import write_coco_gt
 
     if out.suffix.lower() != ".json":
         raise ValueError(f"to='coco' writes one .json file; got {out}")
     _check_target(out, overwrite)
-    if data.source == "yolo" and tuple(data.class_names[i] for i in sorted(data.class_names)) == COCO80_NAMES:
-        data = _labels_as(data, {i: cid for i, cid in zip(sorted(data.class_names), COCO80_TO_COCO91)}, "coco")
-        notes.append("the classes are COCO's 80: written with COCO's 91-id category ids")
+    data = _coco_ids(data, notes)
     out.parent.mkdir(parents=True, exist_ok=True)
     write_coco_gt(data, out)
     return [out]
+
+
+def _coco_ids(data: DetectionData, notes: list) -> DetectionData:
+    """YOLO data with COCO's 80 classes relabelled with COCO's 91 ids (source ``"coco"``); else ``data``."""
+    from .coco import COCO80_TO_COCO91
+
+    if data.source == "yolo" and tuple(data.class_names[i] for i in sorted(data.class_names)) == COCO80_NAMES:
+        notes.append("the classes are COCO's 80: written with COCO's 91-id category ids")
+        return _labels_as(data, {i: cid for i, cid in zip(sorted(data.class_names), COCO80_TO_COCO91)}, "coco")
+    return data
 
 
 def _write_yolo(data: DetectionData, out: Path, *, obb: bool, split: str, overwrite: bool, notes: list) -> list:
@@ -320,3 +328,110 @@ def _write_dota(data: DetectionData, out: Path, overwrite: bool, notes: list) ->
     if data.image_sizes is not None:
         written.append(_write_sizes(data, out / "sizes.txt"))
     return written
+
+
+# ----------------------------------------------------------------------------------------------
+# predictions
+
+
+def convert_predictions(src, dst, *, ground_truth, to: str, format: str = "auto", split: str | None = None,
+                        sizes=None, classes=None, category_ids: str = "auto", overwrite: bool = False
+                        ) -> ConversionReport:
+    """Convert predictions (read against their ground truth) to another format.
+
+    Parameters
+    ----------
+    src : str or Path
+        Anything ``load_predictions`` reads: a COCO results ``.json``, a
+        folder of YOLO txt files, DOTA / VOC per-class result files.
+    dst : str or Path
+        ``to="coco"``: the results ``.json`` to write; otherwise a folder.
+    ground_truth : str, Path or DetectionData
+        The ground truth the predictions belong to (read with
+        ``load_ground_truth`` and ``format``, ``split``, ``sizes``,
+        ``classes``): it gives the images, their sizes and the classes.
+    to : {"coco", "yolo", "yolo-obb", "dota", "voc"}
+        ``"coco"``: a results list whose ``image_id`` and ``category_id`` are
+        those ``convert(ground_truth, ..., to="coco")`` writes, so the two
+        files make a pair pycocotools scores (oriented boxes add ``"poly"``);
+        ``"yolo"``: ``<image stem>.txt`` files with a trailing confidence, in
+        the boxes' own kind (``"yolo-obb"`` writes axis-aligned boxes as 4
+        corners); ``"dota"``: ``Task1_<class>.txt`` (4 corners);
+        ``"voc"``: ``comp4_det_test_<class>.txt`` (``xmin ymin xmax ymax``;
+        oriented boxes become their enclosing box).
+    category_ids : str, default="auto"
+        How a COCO results file's ``category_id`` maps onto the classes (see
+        ``read_coco_results``).
+    overwrite : bool, default=False
+        Write into a target that already holds files.
+
+    Returns
+    -------
+    ConversionReport
+        ``n_objects`` counts the detections written.
+    """
+    from . import DetectionData as _Data
+    from . import load_ground_truth, load_predictions
+
+    if to not in TARGETS:
+        raise ValueError(f"to must be one of {', '.join(TARGETS)}; got {to!r}")
+    if not isinstance(overwrite, bool):
+        raise TypeError(f"overwrite must be True or False; got {overwrite!r}")
+    gt = ground_truth if isinstance(ground_truth, _Data) else load_ground_truth(
+        ground_truth, format=format, split=split, sizes=sizes, classes=classes)
+    pred = load_predictions(src, gt, category_ids=category_ids)
+    pred = dataclasses.replace(pred, source=gt.source)  # every reader returns labels in the ground truth's ids
+    out = Path(fspath(dst))
+    notes: list[str] = []
+    if to == "coco":
+        from .coco import write_coco_results
+
+        if out.suffix.lower() != ".json":
+            raise ValueError(f"to='coco' writes one .json file; got {out}")
+        _check_target(out, overwrite)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        write_coco_results(_coco_ids(pred, notes), out)
+        written = [out]
+    elif to in ("yolo", "yolo-obb"):
+        from .yolo import write_yolo_predictions
+
+        if pred.image_sizes is None:
+            raise ValueError("YOLO predictions are normalized by the image size and the ground truth has none: "
+                             "pass sizes= (CLI --sizes)")
+        check_unique_stems(pred, "YOLO prediction")
+        _check_target(out, overwrite)
+        obb = pred.obb or to == "yolo-obb"
+        data = dataclasses.replace(pred, records=[{**_yolo_record(r, pred.obb, obb), "scores": r["scores"]}
+                                                  for r in pred.records], box_format="quad" if obb else "xywh")
+        written = write_yolo_predictions(data, out)
+    elif to == "dota":
+        from .dota import write_dota_results
+
+        _check_target(out, overwrite)
+        renamed = {label: "-".join(name.split()) or "-" for label, name in pred.class_names.items()}
+        if renamed != pred.class_names:
+            notes.append("class names with whitespace renamed (file names and DOTA fields cannot hold it)")
+            pred = dataclasses.replace(pred, class_names=renamed)
+        written = write_dota_results(pred, out)
+    else:
+        from .voc import write_voc_results
+
+        _check_target(out, overwrite)
+        if pred.obb:
+            notes.append("oriented boxes written as their enclosing axis-aligned boxes (VOC results have no "
+                         "orientation)")
+        written = write_voc_results(pred, out)
+    if notes:
+        warnings.warn(f"convert predictions -> {to}: " + "; ".join(notes), UserWarning, stacklevel=2)
+    return ConversionReport(source_format=_prediction_format(Path(fspath(src))), target=to, n_images=len(pred),
+                            n_objects=pred.n_objects, written=written, notes=notes)
+
+
+def _prediction_format(path: Path) -> str:
+    from .dota import is_result_folder, result_files
+
+    if path.suffix.lower() == ".json":
+        return "coco"
+    if is_result_folder(path):
+        return "dota" if str(result_files(path)[0][0].name).startswith("Task") else "voc"
+    return "yolo"

@@ -42,7 +42,7 @@ from ._named import (
     resolve_classes,
 )
 
-__all__ = ["read_voc", "write_voc"]
+__all__ = ["read_voc", "write_voc", "write_voc_results"]
 
 
 def read_voc(path, *, split: str | None = None, classes=None, sizes=None) -> DetectionData:
@@ -257,3 +257,43 @@ def write_voc(data: DetectionData, folder) -> list:
 def _num(value) -> str:
     value = float(value)
     return str(int(value)) if value.is_integer() and abs(value) < 2**53 else repr(value)
+
+
+def write_voc_results(data: DetectionData, folder, *, prefix: str = "comp4_det_test_") -> list:
+    """Write predictions as the VOC devkit's result files, ``<folder>/<prefix><class>.txt``.
+
+    Lines are ``image_id score xmin ymin xmax ymax`` (the image's file stem,
+    coordinates as in ``write_voc``); one file per class that has
+    detections.  Oriented boxes are written as their enclosing box.
+    ``read_dota_results`` (and ``load_predictions``) read them back.
+    Returns the paths written.
+    """
+    if data.kind != "predictions":
+        raise ValueError(f"write_voc_results needs predictions; got data of kind {data.kind!r}")
+    if not isinstance(prefix, str) or not prefix.startswith("comp") or not prefix.endswith("_"):
+        raise ValueError(f"prefix must look like 'comp4_det_test_' (read back by its pattern); got {prefix!r}")
+    out = Path(fspath(folder))
+    out.mkdir(parents=True, exist_ok=True)
+    lines: dict[int, list] = {}
+    for k, (record, file_name) in enumerate(zip(data.records, data.file_names)):
+        stem = Path(file_name or str(data.image_ids[k])).stem
+        boxes = np.asarray(record["boxes"], dtype=np.float64)
+        if data.obb:
+            quads = boxes.reshape(-1, 4, 2)
+            lo, hi = quads.min(axis=1), quads.max(axis=1)
+        else:
+            boxes = boxes.reshape(-1, 4)
+            lo, hi = boxes[:, :2], boxes[:, :2] + boxes[:, 2:]
+        scores = np.asarray(record["scores"], dtype=np.float64).tolist()
+        for j, label in enumerate(np.asarray(record["labels"]).tolist()):
+            lines.setdefault(int(label), []).append(
+                f"{stem} {scores[j]!r} {_num(lo[j, 0])} {_num(lo[j, 1])} {_num(hi[j, 0])} {_num(hi[j, 1])}\n")
+    written = []
+    for label in sorted(lines):
+        name = data.class_names.get(label, str(label))
+        if not name or any(c.isspace() for c in name) or "/" in name:
+            raise ValueError(f"class name {name!r} cannot be part of a result file name")
+        path = out / f"{prefix}{name}.txt"
+        path.write_text("".join(lines[label]), encoding="utf-8")
+        written.append(path)
+    return written
