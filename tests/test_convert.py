@@ -476,3 +476,13 @@ def test_cli_convert_predictions(tmp_path, capsys):
     line = cli_error(capsys, "convert", str(pred), str(tmp_path / "x.json"), "--to", "coco", "--gt",
                      str(tmp_path / "missing"))
     assert "does not exist" in line
+
+
+def test_yolo_predictions_against_coco_ground_truth_keep_its_category_ids():
+    """Regression: YOLO txt predictions read against a COCO ground truth hold its category ids, and were
+    marked as YOLO data, so write_coco_results added 1 to them (category 4 came out as 5)."""
+    from detmetrics.io import read_yolo_predictions, write_coco_results
+
+    gt = read_coco_gt(sample_path("coco-gt"))
+    pred = read_yolo_predictions(sample_path("yolo") / "predictions", gt)
+    assert {d["category_id"] for d in write_coco_results(pred)} <= set(gt.class_names)

@@ -250,7 +250,7 @@ def read_yolo_predictions(path, ground_truth: DetectionData, *, progress=None) -
         image_sizes=ground_truth.image_sizes,
         box_format=ground_truth.box_format,
         kind="predictions",
-        source="yolo",
+        source=ground_truth.source,  # labels are in the ground truth's ids (the COCO writers add 1 only to YOLO indices)
         names_inferred=ground_truth.names_inferred,
     )
 
