@@ -476,7 +476,7 @@ def accumulate(state, opts, cats: np.ndarray) -> Accumulation:
     n_gt = np.zeros((n_cat, n_area), dtype=np.int64)
     for a in range(n_area):
         n_gt[:, a] = np.bincount(gt_code, weights=(state.gt_ignored[:, a] == 0), minlength=n_cat)[:n_cat]
-    rec = recall_thresholds(opts.interpolation)
+    rec = recall_thresholds(opts.interpolation) if opts.recall_thresholds is None else opts.recall_thresholds
     max_dets = np.asarray(opts.max_detections, dtype=np.int64)
     precision, recall, scores, ap, order = _accumulate(
         cat_offsets, state.det_score, state.det_rank, state.det_code, n_gt, max_dets,

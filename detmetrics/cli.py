@@ -78,8 +78,8 @@ def _add_eval_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--iou-thresholds", nargs="+", metavar="T",
                        help="IoU thresholds: numbers or start:stop:step (default: COCO's 0.5:0.95:0.05)")
     group.add_argument("--max-dets", nargs="+", type=int, metavar="N",
-                       help="max detections per image for AR and AP (default: 1 10 100; the largest is used for AP; "
-                            "ultralytics keeps 300: --max-dets 1 10 300)")
+                       help="max detections per image for AR and AP (default: 1 10 100, keypoints 20; the largest is "
+                            "used for AP; ultralytics keeps 300: --max-dets 1 10 300)")
     group.add_argument("--interpolation", choices=["coco", "voc11", "voc"], default="coco",
                        help="coco: 101-point (pycocotools); voc11: VOC2007 11-point; voc: all-point (VOC2010+, DOTA)")
     group.add_argument("--matching", choices=["coco", "voc"], default="coco",
@@ -118,8 +118,10 @@ def build_parser() -> argparse.ArgumentParser:
         "(a folder holding Annotations/, or the .xml files), DOTA label txt (a folder holding labelTxt/), a CVAT for "
         "images .xml or LabelMe .json files; the format is detected from the files (--format to choose). "
         "PRED: COCO results .json (ultralytics' predictions.json too), a folder of YOLO txt predictions "
-        "('class cx cy w h conf', or 'class x1 y1 ... x4 y4 conf' for OBB) or per-class result files "
-        "(DOTA Task1_<class>.txt, VOC comp4_det_test_<class>.txt).",
+        "('class cx cy w h conf', 'class x1 y1 ... x4 y4 conf' for OBB, 'class x1 y1 ... xn yn conf' for "
+        "segment, 'class cx cy w h px py [pc] ... conf' for pose) or per-class result files "
+        "(DOTA Task1_<class>.txt, VOC comp4_det_test_<class>.txt). Masks and keypoints are scored as "
+        "pycocotools' COCOeval iouType segm / keypoints (10 stats, maxDets 20).",
     )
     ev.add_argument("gt", metavar="GT")
     ev.add_argument("pred", metavar="PRED")
@@ -132,6 +134,11 @@ def build_parser() -> argparse.ArgumentParser:
                       "instead of reading the image headers")
     data.add_argument("--obb", action="store_const", const=True, default=None,
                       help="YOLO labels are oriented boxes (default: detected from the label files)")
+    data.add_argument("--task", choices=["detect", "segment", "pose", "obb"], default=None,
+                      help="what to score: boxes, masks (COCO segm), keypoints (COCO OKS) or oriented boxes "
+                      "(default: from the files -- kpt_shape in data.yaml: pose; polygon labels: segment; "
+                      "'segmentation' / 'keypoints' in a results .json; box predictions against a segment or "
+                      "pose dataset: detect)")
     data.add_argument("--category-ids", choices=["auto", "ids", "index0", "index1", "coco91"], default="auto",
                       help="how a results .json's category_id maps onto the ground truth's classes "
                       "(default auto: warns when ambiguous)")
@@ -286,7 +293,12 @@ def _run_eval(args) -> int:
     from .io import load_ground_truth, load_predictions, sample_path
 
     _check_outputs(args)
-
+    if not 0 <= args.conf <= 1:
+        raise CLIError(f"--conf must be in [0, 1]; got {args.conf}")
+    if args.command != "demo":
+        coco_task = _coco_instance_task(args)
+        if coco_task is not None:
+            return _run_coco_instances(args, coco_task)
     if args.command == "demo":
         gt_path, pred_path = sample_path("yolo"), sample_path("yolo") / "predictions"
         gt = load_ground_truth(gt_path)
@@ -296,12 +308,17 @@ def _run_eval(args) -> int:
         gt_path, pred_path = args.gt, args.pred
         shown = (gt_path, pred_path)
         progress = False if args.no_progress else None
+        task = getattr(args, "task", None)
+        read_task = None if task == "detect" else task  # detect: segment / pose files scored on their boxes
         gt = load_ground_truth(gt_path, format=args.format, split=args.split, sizes=args.sizes, obb=args.obb,
-                               progress=progress)
-        pred = load_predictions(pred_path, gt, category_ids=args.category_ids, progress=progress)
+                               progress=progress, task=read_task)
+        pred = load_predictions(pred_path, gt, category_ids=args.category_ids, progress=progress, task=read_task)
     options = _eval_options(args)
-    if not 0 <= args.conf <= 1:
-        raise CLIError(f"--conf must be in [0, 1]; got {args.conf}")
+    iou_type = {"segment": "segm", "pose": "keypoints"}.get(pred.task, "bbox")
+    if args.command != "demo" and args.task == "detect":
+        iou_type = "bbox"
+    if iou_type != "bbox":
+        options["iou_type"] = iou_type
 
     from . import report
     from .evaluate import evaluate_files
@@ -309,9 +326,12 @@ def _run_eval(args) -> int:
     result, _ = evaluate_files(gt, pred, **options)
 
     say = (lambda *a: None) if args.quiet else print
-    kind = _FORMAT_NAMES.get(gt.source, gt.source) + ("-OBB" if gt.obb and gt.source == "yolo" else "")
+    kind = _FORMAT_NAMES.get(gt.source, gt.source)
+    if gt.source == "yolo":
+        kind = {"obb": "YOLO-OBB", "segment": "YOLO-seg", "pose": "YOLO-pose"}.get(gt.task, "YOLO")
+    scored = {"bbox": "boxes", "segm": "masks", "keypoints": "keypoints"}[iou_type]
     say(f"ground truth: {shown[0]}  ({kind}, {len(gt)} images, {gt.n_objects} objects, {len(gt.class_names)} classes)")
-    say(f"predictions:  {shown[1]}  ({pred.n_objects} detections)")
+    say(f"predictions:  {shown[1]}  ({pred.n_objects} detections; scoring {scored})")
     say()
     print(result.summary())
     say()
@@ -344,6 +364,56 @@ def _check_outputs(args) -> None:
             import matplotlib  # noqa: F401
         except ImportError:
             raise CLIError("--plot needs matplotlib: pip install 'detmetrics[plot]'") from None
+
+
+def _coco_instance_task(args):
+    """``"segment"`` / ``"pose"`` for a COCO JSON pair scored on masks / keypoints (else None)."""
+    from pathlib import Path
+
+    if Path(args.gt).suffix.lower() != ".json" or Path(args.pred).suffix.lower() != ".json":
+        return None
+    task = args.task
+    if task is None:
+        from .io._coco_decode import decode_json
+
+        results, _ = decode_json(Path(args.pred), "results")
+        first = results[0] if isinstance(results, list) and results and isinstance(results[0], dict) else {}
+        task = "pose" if "keypoints" in first else "segment" if "segmentation" in first else "detect"
+    return task if task in ("segment", "pose") else None
+
+
+def _run_coco_instances(args, task) -> int:
+    """A COCO ground truth and results pair scored on masks or keypoints: ``evaluate_coco`` (loadRes' rules)."""
+    if args.plot:
+        raise CLIError("--plot is available for box evaluation only")
+    from .evaluate import evaluate_coco
+
+    options = _eval_options(args)
+    iou_type = "segm" if task == "segment" else "keypoints"
+    result = evaluate_coco(args.gt, args.pred, iou_type=iou_type, **options)
+    names = result.category_names
+    say = (lambda *a: None) if args.quiet else print
+    say(f"ground truth: {args.gt}  (COCO, {len(result.category_ids)} categories)")
+    say(f"predictions:  {args.pred}  ({int(result.n_det.sum())} detections kept; scoring "
+        f"{'masks' if task == 'segment' else 'keypoints'})")
+    say()
+    print(result.summary())
+    say()
+    say(format_class_table(result, names))
+    from . import report
+
+    if args.json:
+        report.write_json(result, args.json, names, curves=args.json_curves)
+        say(f"\nresults written to {args.json}")
+    if args.csv:
+        report.write_csv(result, args.csv, names)
+        say(f"per-class table written to {args.csv}")
+    if args.html:
+        report.write_html(result, args.html, names, subtitle=f"{args.gt} vs {args.pred}")
+        say(f"HTML report written to {args.html}")
+    return 0
+
+
 
 
 def format_class_table(result, class_names: dict, *, iou_threshold: float = 0.5, ground_truth=None) -> str:

@@ -58,7 +58,8 @@ CALLS = {
     dm.filter_by_confidence: (([0.9, 0.1], 0.5), {"max_detections": 10}),
     dm.generalized_box_iou: ((BOX, BOX), {}),
     dm.mean_ap: ((PRED, GT), {"iou_thresholds": [0.5, 0.75], "max_detections": (1, 10, 100),
-                              "interpolation": "coco", "matching": "coco", "category_ids": [1, 2]}),
+                              "interpolation": "coco", "matching": "coco", "category_ids": [1, 2],
+                              "iou_type": "bbox"}),
     dm.nms: ((BOX, [0.9, 0.8]), {"iou_threshold": 0.5}),
     dm.normalize_rotated: ((ROT,), {}),
     dm.polygon_iou: ((QUAD, QUAD), {}),
@@ -114,6 +115,8 @@ NONE_IS_DEFAULT = (None,)
 HUGE_IS_FINE = (2**70,)  # a finite positive number (no bound applies)
 VALID = {
     ("mean_ap", "iou_thresholds"): NONE_IS_DEFAULT,
+    ("mean_ap", "max_detections"): NONE_IS_DEFAULT,  # the protocol's own budget
+    ("evaluate_coco", "max_detections"): NONE_IS_DEFAULT,
     ("mean_ap", "category_ids"): NONE_IS_DEFAULT,
     ("evaluate_coco", "iou_thresholds"): NONE_IS_DEFAULT,
     ("confusion_matrix", "num_classes"): NONE_IS_DEFAULT,

@@ -486,3 +486,15 @@ def test_yolo_predictions_against_coco_ground_truth_keep_its_category_ids():
     gt = read_coco_gt(sample_path("coco-gt"))
     pred = read_yolo_predictions(sample_path("yolo") / "predictions", gt)
     assert {d["category_id"] for d in write_coco_results(pred)} <= set(gt.class_names)
+
+
+def test_segment_dataset_converts_its_boxes_and_says_so(tmp_path):
+    root = tmp_path / "seg"
+    (root / "labels" / "val").mkdir(parents=True)
+    (root / "data.yaml").write_text("path: .\nval: images/val\nnames: [a, b]\n")
+    (root / "sizes.txt").write_text("a.jpg 100 100\n")
+    (root / "labels" / "val" / "a.txt").write_text("1 0.1 0.1 0.5 0.1 0.5 0.5 0.3 0.6 0.1 0.5\n")
+    for to, dst in (("voc", tmp_path / "voc"), ("coco", tmp_path / "c.json")):
+        report, messages = quiet_convert(root, dst, to=to, sizes=root / "sizes.txt")
+        assert any("masks not written" in m for m in messages), messages
+    np.testing.assert_array_equal(read_voc(tmp_path / "voc").records[0]["boxes"], [[10, 10, 40, 50]])

@@ -320,7 +320,8 @@ BAD_FILES = [
     ({"labels": {"a": "1.5 0.5 0.5 0.2 0.2\n"}}, read, r"a\.txt:1: the class id must be an integer in \[0, 2\*\*53\)"),
     ({"labels": {"a": "0 0.5 0.5 1.2 0.2\n"}}, read, r"a\.txt:1: coordinates must be normalized"),
     ({"labels": {"a": "0 0.5 0.5 nan 0.2\n"}}, read, r"a\.txt:1: coordinates must be normalized"),
-    ({"labels": {"a": "0 " + "0.1 " * 12 + "\n"}}, read, r"segmentation polygons are not supported"),
+    # a polygon line makes the dataset a segment one: a box line there is a malformed polygon
+    ({"labels": {"a": "0 0.5 0.5 0.2 0.2\n0 " + "0.1 " * 12 + "\n"}}, read, r"a\.txt:1: a segment line"),
     ({"labels": {"a": "0 0.1 0.1 0.9 0.9 0.9 0.1 0.1 0.9\n"}}, read, r"a\.txt:1: the 4 corners do not form a convex"),
     ({"labels": {"a": "0 0.5 0.5 0.2 0.2\n", "zz": ""}}, read, r"label file .*zz\.txt has no image"),
     ({"sizes": {"b.jpg": (10, 10)}}, read, r"label file .*a\.txt has no image"),

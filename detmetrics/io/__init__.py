@@ -96,7 +96,7 @@ FORMATS = ("coco", "yolo", "voc", "dota", "cvat", "labelme")
 
 
 def load_ground_truth(path, *, format: str = "auto", split: str | None = None, sizes=None, obb=None,
-                      classes=None, progress=None) -> DetectionData:
+                      classes=None, progress=None, task=None) -> DetectionData:
     """Read ground truth from any supported format, detected from the path and its contents.
 
     Parameters
@@ -115,8 +115,9 @@ def load_ground_truth(path, *, format: str = "auto", split: str | None = None, s
         ``ImageSets/Main/<split>.txt`` list (default: every annotation).
     sizes : str, Path or dict, optional
         Image sizes (YOLO, VOC, DOTA): see ``read_yolo_dataset``.
-    obb, progress
-        YOLO options of ``read_yolo_dataset``.
+    obb, progress, task
+        YOLO options of ``read_yolo_dataset`` (the other formats hold boxes:
+        ``task`` must then be None, ``"detect"`` or ``"obb"``).
     classes : list of str or dict, optional
         The class list of the formats that name classes (VOC, DOTA, CVAT,
         LabelMe): see ``read_voc``.
@@ -128,6 +129,8 @@ def load_ground_truth(path, *, format: str = "auto", split: str | None = None, s
     named = kind in ("voc", "dota", "cvat", "labelme")
     if classes is not None and not named:
         raise ValueError(f"classes= is for formats that name classes (VOC, DOTA, CVAT, LabelMe), not {kind}")
+    if task not in (None, "detect", "obb") and kind not in ("coco", "yolo"):
+        raise ValueError(f"task={task!r}: {kind} files hold boxes only (task 'detect' or 'obb')")
     if kind == "coco":
         return read_coco_gt(p)
     if kind == "voc":
@@ -138,7 +141,8 @@ def load_ground_truth(path, *, format: str = "auto", split: str | None = None, s
         return read_cvat(p, classes=classes)
     if kind == "labelme":
         return read_labelme(p, classes=classes)
-    return read_yolo_dataset(p, split="val" if split is None else split, sizes=sizes, obb=obb, progress=progress)
+    return read_yolo_dataset(p, split="val" if split is None else split, sizes=sizes, obb=obb, progress=progress,
+                             task=task)
 
 
 def detect_format(path) -> str:
@@ -244,20 +248,24 @@ def _looks_like_dota(files) -> bool:
     return False
 
 
-def load_predictions(path, ground_truth: DetectionData, *, category_ids: str = "auto", progress=None) -> DetectionData:
+def load_predictions(path, ground_truth: DetectionData, *, category_ids: str = "auto", progress=None,
+                     task=None) -> DetectionData:
     """Read predictions aligned with ``ground_truth``.
 
     A COCO results ``.json`` (any ground truth), per-class result files
     (DOTA ``Task1_<class>.txt`` / ``Task2_<class>.txt``, VOC
     ``comp4_det_test_<class>.txt``: a folder or one file, see
     ``read_dota_results``) or a folder of YOLO txt files (a ground truth with
-    image sizes).
+    image sizes).  ``task`` as ``read_yolo_predictions`` (for a ``.json``:
+    ``"segment"`` / ``"pose"`` read ``segmentation`` / ``keypoints`` too, by
+    default when the ground truth is a segment / pose dataset and the first
+    result has them).
     """
     from .dota import is_result_folder
 
     p = Path(fspath(path))
     if p.suffix.lower() == ".json":
-        return read_coco_results(p, ground_truth, category_ids=category_ids)
+        return read_coco_results(p, ground_truth, category_ids=category_ids, task=task)
     if is_result_folder(p):
         return read_dota_results(p, ground_truth)
     if ground_truth.image_sizes is None:
@@ -265,7 +273,7 @@ def load_predictions(path, ground_truth: DetectionData, *, category_ids: str = "
             "YOLO prediction txt files need image sizes; the ground truth has no width/height for its images"
             " (pass sizes=, CLI --sizes)"
         )
-    return read_yolo_predictions(p, ground_truth, progress=progress)
+    return read_yolo_predictions(p, ground_truth, progress=progress, task=task)
 
 
 def __getattr__(name):

@@ -188,7 +188,7 @@ def read_coco_gt(source) -> DetectionData:
     )
 
 
-def read_coco_results(source, ground_truth: DetectionData, *, category_ids: str = "auto") -> DetectionData:
+def read_coco_results(source, ground_truth: DetectionData, *, category_ids: str = "auto", task=None) -> DetectionData:
     """Read a COCO results JSON aligned with ``ground_truth`` (a COCO file or a YOLO folder).
 
     Parameters
@@ -210,6 +210,14 @@ def read_coco_results(source, ground_truth: DetectionData, *, category_ids: str 
         mapping that fits and **warns** when more than one fits
         (ultralytics wrote 0-based ids for non-COCO datasets in some
         releases and 1-based ids in others; ``"index1"`` is then assumed).
+    task : {"detect", "obb", "segment", "pose"}, optional
+        ``"segment"``: every result's ``segmentation`` (RLE, as ultralytics'
+        ``predictions.json`` of a ``-seg`` model, or polygons) goes to the
+        record's ``"masks"``; ``"pose"``: ``keypoints`` (flat ``[x1, y1, v1,
+        ...]``) to ``"keypoints"``.  Default: the ground truth's task when the
+        first result has that field, else detect.  ``COCO.loadRes``' rule
+        gives segment records an ``"area"``: the box's ``w * h`` (the results
+        carry a ``bbox``).
 
     Notes
     -----
@@ -240,6 +248,15 @@ def read_coco_results(source, ground_truth: DetectionData, *, category_ids: str 
         raise ValueError(f"{name}: a COCO results file must be a list of detections; got {type(data).__name__}")
     obb = ground_truth.obb
     lookup = _image_lookup(ground_truth)
+    field_of = {"segment": "segmentation", "pose": "keypoints"}
+    if task is None:
+        task = ground_truth.task
+        if task in field_of and not (data and isinstance(data[0], dict) and field_of[task] in data[0]):
+            task = "detect"
+    if task in field_of and ground_truth.task != task:
+        raise ValueError(f"{name}: task {task!r} needs {task} ground truth; the ground truth holds "
+                         f"{ground_truth.task!r} data")
+    extra: list = []
 
     image_index, categories, boxes, scores = [], [], [], []
     for i, det in enumerate(data):
@@ -256,6 +273,14 @@ def read_coco_results(source, ground_truth: DetectionData, *, category_ids: str 
         if not _number(score):
             raise ValueError(f"{where}: score must be a finite number; got {score!r}")
         boxes.append(_read_box(det, where, obb))
+        if task in field_of:
+            value = det.get(field_of[task])
+            if value is None:
+                raise ValueError(f"{where}: a {task} result needs '{field_of[task]}'")
+            if task == "pose" and (not isinstance(value, list) or len(value) % 3 or not value
+                                   or not all(_number(v) for v in value)):
+                raise ValueError(f"{where}: keypoints must be [x1, y1, v1, ...], 3 finite numbers per keypoint")
+            extra.append(value)
         image_index.append(index)
         categories.append(category)
         scores.append(score)
@@ -272,6 +297,23 @@ def read_coco_results(source, ground_truth: DetectionData, *, category_ids: str 
             rows = order[bounds[k] : bounds[k + 1]]
             if rows.size:
                 records[k] = {"boxes": box_array[rows], "scores": score_array[rows], "labels": labels[rows]}
+    if task in field_of:
+        k_pts = ground_truth.kpt_shape[0] if ground_truth.kpt_shape is not None else None
+        for k, record in enumerate(records):
+            rows = order[bounds[k] : bounds[k + 1]] if len(image_array) else np.zeros(0, np.int64)
+            if task == "segment":
+                record["masks"] = [extra[r] for r in rows.tolist()]
+                if ground_truth.image_sizes is None:
+                    raise ValueError(f"{name}: segment results need the ground truth's image sizes")
+                width, height = ground_truth.image_sizes[k]
+                record["image_size"] = (int(height), int(width))
+                record["area"] = record["boxes"][:, 2] * record["boxes"][:, 3]  # loadRes: the bbox's w * h
+            else:
+                kp = np.array([extra[r] for r in rows.tolist()], dtype=np.float64)
+                if kp.size and k_pts is not None and kp.shape[1] != 3 * k_pts:
+                    raise ValueError(f"{name}: results have {kp.shape[1] // 3} keypoints but the dataset's "
+                                     f"kpt_shape has {k_pts}")
+                record["keypoints"] = kp.reshape(len(rows), -1 if kp.size else (k_pts or 0), 3)
     return DetectionData(
         records=records,
         image_ids=list(ground_truth.image_ids),
@@ -281,6 +323,8 @@ def read_coco_results(source, ground_truth: DetectionData, *, category_ids: str 
         box_format=ground_truth.box_format,
         kind="predictions",
         source=ground_truth.source,
+        task=task if task in field_of else ground_truth.task if ground_truth.task not in field_of else "detect",
+        kpt_shape=ground_truth.kpt_shape,
     )
 
 

@@ -27,6 +27,9 @@ What each target cannot hold:
   ``area`` values; whitespace in class names becomes ``-``.
 * VOC: crowd regions (left out), orientation (enclosing box), COCO
   ``area`` values.
+
+Masks and keypoints (YOLO-seg / pose, COCO instance files) are not
+converted: their boxes are, with a note.
 """
 
 from __future__ import annotations
@@ -156,6 +159,9 @@ def convert(src, dst, *, to: str, format: str = "auto", split: str | None = None
         n = _area_changes(data)
         if n:
             notes.append(f"{n} objects have a COCO 'area' other than their box area; {to} keeps only the box")
+    if data.task in ("segment", "pose"):
+        what = "masks" if data.task == "segment" else "keypoints"
+        notes.append(f"{what} not written: convert writes boxes only (the boxes are written)")
     if data.obb and to in ("yolo", "voc"):
         notes.append(f"oriented boxes written as their enclosing axis-aligned boxes ({to} has no orientation)")
     if data.obb and to == "coco":
@@ -296,7 +302,7 @@ def _write_yolo(data: DetectionData, out: Path, *, obb: bool, split: str, overwr
     index = {label: i for i, label in enumerate(sorted(data.class_names))}
     data = _labels_as(data, index, "yolo")
     data = dataclasses.replace(data, records=[_yolo_record(r, data.obb, obb) for r in data.records],
-                               box_format="quad" if obb else "xywh")
+                               box_format="quad" if obb else "xywh", task="obb" if obb else "detect")
     written = write_yolo_labels(data, label_dir)  # and <out>/data.yaml naming the classes
     return list(written) + [out / "data.yaml", _write_sizes(data, out / "sizes.txt")]
 
@@ -402,7 +408,8 @@ def convert_predictions(src, dst, *, ground_truth, to: str, format: str = "auto"
         _check_target(out, overwrite)
         obb = pred.obb or to == "yolo-obb"
         data = dataclasses.replace(pred, records=[{**_yolo_record(r, pred.obb, obb), "scores": r["scores"]}
-                                                  for r in pred.records], box_format="quad" if obb else "xywh")
+                                                  for r in pred.records], box_format="quad" if obb else "xywh",
+                                   task="obb" if obb else "detect")
         written = write_yolo_predictions(data, out)
     elif to == "dota":
         from .dota import write_dota_results
