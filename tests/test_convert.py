@@ -498,3 +498,16 @@ def test_segment_dataset_converts_its_boxes_and_says_so(tmp_path):
         report, messages = quiet_convert(root, dst, to=to, sizes=root / "sizes.txt")
         assert any("masks not written" in m for m in messages), messages
     np.testing.assert_array_equal(read_voc(tmp_path / "voc").records[0]["boxes"], [[10, 10, 40, 50]])
+
+
+def test_yolo_segment_predictions_against_coco_ground_truth_keep_its_category_ids(tmp_path):
+    """The same regression for segment predictions (read by their own path)."""
+    from detmetrics.io import DetectionData, read_yolo_predictions, write_coco_results
+
+    gt = DetectionData(records=[{"boxes": np.zeros((0, 4)), "labels": np.zeros(0, np.int64)}], image_ids=[7],
+                       file_names=["a.jpg"], class_names={3: "x", 9: "y"}, image_sizes=np.array([[100.0, 100.0]]),
+                       source="coco", task="segment")
+    (tmp_path / "a.txt").write_text("1 0.1 0.1 0.5 0.1 0.5 0.5 0.9\n")
+    pred = read_yolo_predictions(tmp_path, gt, task="segment")
+    assert pred.records[0]["labels"].tolist() == [9]
+    assert [d["category_id"] for d in write_coco_results(pred)] == [9]

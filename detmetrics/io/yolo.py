@@ -324,7 +324,7 @@ def _read_instance_predictions(files, ground_truth, task, stems, names, progress
         image_sizes=ground_truth.image_sizes,
         box_format="xywh",
         kind="predictions",
-        source="yolo",
+        source=ground_truth.source,  # labels in the ground truth's ids, as read_yolo_predictions
         names_inferred=ground_truth.names_inferred,
         task=task,
         kpt_shape=ground_truth.kpt_shape,
