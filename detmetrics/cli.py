@@ -143,6 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="how a results .json's category_id maps onto the ground truth's classes "
                       "(default auto: warns when ambiguous)")
     data.add_argument("--no-progress", action="store_true", help="never show a progress bar")
+    data.add_argument("--workers", type=int, default=1, metavar="N",
+                      help="match the images on N local processes (same result as 1, the default)")
     _add_eval_options(ev)
 
     demo = commands.add_parser(
@@ -321,9 +323,19 @@ def _run_eval(args) -> int:
         options["iou_type"] = iou_type
 
     from . import report
-    from .evaluate import evaluate_files
 
-    result, _ = evaluate_files(gt, pred, **options)
+    workers = getattr(args, "workers", 1)
+    if workers < 1:
+        raise CLIError(f"--workers must be a positive integer; got {workers}")
+    if workers > 1:
+        from ._parallel import evaluate_files_sharded
+
+        result, _ = evaluate_files_sharded(gt, pred, workers=workers, progress=False if args.no_progress else None,
+                                           **options)
+    else:
+        from .evaluate import evaluate_files
+
+        result, _ = evaluate_files(gt, pred, **options)
 
     say = (lambda *a: None) if args.quiet else print
     kind = _FORMAT_NAMES.get(gt.source, gt.source)
