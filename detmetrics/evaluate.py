@@ -352,13 +352,14 @@ def _positions(sorted_ids: list, wanted, name: str, what: str) -> np.ndarray:
     return out
 
 
-def evaluate_files(ground_truth, predictions, *, split: str = "val", sizes=None, obb=None,
-                   category_ids: str = "auto", progress=None, **options):
+def evaluate_files(ground_truth, predictions, *, split: str | None = None, sizes=None, obb=None,
+                   category_ids: str = "auto", progress=None, format: str = "auto", **options):
     """Read a ground-truth / predictions pair (``detmetrics.io``) and evaluate it with ``mean_ap``.
 
     ``ground_truth`` and ``predictions`` are paths (see
     ``detmetrics.io.load_ground_truth`` and ``load_predictions``) or already
-    read ``DetectionData``; ``options`` go to ``mean_ap`` (``iou_thresholds``,
+    read ``DetectionData`` (``format``, ``split``, ``sizes``, ``obb`` and
+    ``progress`` are ``load_ground_truth``'s); ``options`` go to ``mean_ap`` (``iou_thresholds``,
     ``max_detections``, ``interpolation``, ``backend``, ...) over the
     dataset's own (its ``category_ids``).
 
@@ -370,7 +371,7 @@ def evaluate_files(ground_truth, predictions, *, split: str = "val", sizes=None,
     from .io import DetectionData, load_ground_truth, load_predictions
 
     gt = ground_truth if isinstance(ground_truth, DetectionData) else load_ground_truth(
-        ground_truth, split=split, sizes=sizes, obb=obb, progress=progress
+        ground_truth, format=format, split=split, sizes=sizes, obb=obb, progress=progress
     )
     pred = predictions if isinstance(predictions, DetectionData) else load_predictions(
         predictions, gt, category_ids=category_ids, progress=progress

@@ -43,9 +43,17 @@ class DetectionData:
     box_format : {"xywh", "quad"}
         ``"xywh"`` for axis-aligned boxes, ``"quad"`` for ``(N, 4, 2)`` corners.
     kind : {"ground_truth", "predictions"}
-    source : {"coco", "yolo"}
+    source : {"coco", "yolo", "voc", "dota", "cvat", "labelme"}
         The file family the data came from.  It decides the category ids
-        the COCO writers use (YOLO class ``i`` is written as category ``i + 1``).
+        the COCO writers use (YOLO class ``i`` is written as category ``i + 1``;
+        the labels of the other families are category ids already).  The
+        formats that name classes (VOC, DOTA, CVAT, LabelMe) use labels
+        ``1..K``, the position of the name in ``class_names``.
+    extras : dict of str to list of ndarray
+        Per-object attributes read from the files that ``mean_ap`` does not
+        use, one uint8 array per image: ``"truncated"`` (VOC), ``"occluded"``
+        (CVAT).  The ``"difficult"`` flag of VOC and DOTA is in the records,
+        where ``mean_ap`` reads it.
     task : {"detect", "obb", "segment", "pose"}
         What the records hold besides boxes: segment records add ``"masks"``
         (per object a list of pixel polygons, or RLE dicts read from a
@@ -76,6 +84,7 @@ class DetectionData:
     kind: str = "ground_truth"
     source: str = "coco"
     names_inferred: bool = field(default=False, repr=False)
+    extras: dict = field(default_factory=dict, repr=False)
     task: str = "detect"
     kpt_shape: tuple | None = None
 

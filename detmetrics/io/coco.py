@@ -391,9 +391,9 @@ def _map_categories(categories: np.ndarray, gt: DetectionData, mode: str, name: 
         return convert(categories).astype(np.int64)
     if len(categories) == 0:
         return categories
-    if gt.source == "coco" and candidates["ids"][1]():
+    if gt.source != "yolo" and candidates["ids"][1]():
         return categories
-    order = ("ids", "index1", "index0", "coco91") if gt.source == "coco" else ("index1", "index0", "coco91")
+    order = ("ids", "index1", "index0", "coco91") if gt.source != "yolo" else ("index1", "index0", "coco91")
     fitting = [m for m in order if candidates[m][1]()]
     if gt.source == "yolo" and "coco91" in fitting and present.max() > n:
         fitting = ["coco91"]
@@ -410,7 +410,7 @@ def _map_categories(categories: np.ndarray, gt: DetectionData, mode: str, name: 
             UserWarning,
             stacklevel=3,
         )
-    elif gt.source == "coco":
+    elif gt.source != "yolo":
         warnings.warn(
             f"{name}: category ids are not the ground truth's category ids; mapping them as {fitting[0]!r}",
             UserWarning,

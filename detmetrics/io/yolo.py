@@ -292,7 +292,7 @@ def read_yolo_predictions(path, ground_truth: DetectionData, *, progress=None, t
         image_sizes=ground_truth.image_sizes,
         box_format=ground_truth.box_format,
         kind="predictions",
-        source="yolo",
+        source=ground_truth.source,  # labels are in the ground truth's ids (the COCO writers add 1 only to YOLO indices)
         names_inferred=ground_truth.names_inferred,
     )
 
@@ -340,7 +340,7 @@ def _read_instance_predictions(files, ground_truth, task, stems, names, progress
         image_sizes=ground_truth.image_sizes,
         box_format="xywh",
         kind="predictions",
-        source="yolo",
+        source=ground_truth.source,  # labels in the ground truth's ids, as read_yolo_predictions
         names_inferred=ground_truth.names_inferred,
         task=task,
         kpt_shape=ground_truth.kpt_shape,
