@@ -478,7 +478,7 @@ class Params:
 
 
 class COCOeval:
-    """pycocotools' ``COCOeval`` computed by detmetrics (bbox).
+    """pycocotools' ``COCOeval`` computed by detmetrics (bbox, segm, keypoints).
 
     Parameters
     ----------
