@@ -479,3 +479,41 @@ def test_generated_yolo_folders_vs_pycocotools(tmp_path_factory, pair):
     gt = read_yolo_dataset(tmp, sizes=_write_sizes(tmp, gt))  # the files, as a user would read them
     pred = read_yolo_predictions(tmp / "pred", gt)
     _check_yolo_vs_coco(tmp, gt, pred)
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    import zlib
+
+    return len(data).to_bytes(4, "big") + kind + data + zlib.crc32(kind + data).to_bytes(4, "big")
+
+
+def test_png_sizes_from_the_header_equal_pillow(tmp_path):
+    PIL = pytest.importorskip("PIL.Image", reason="Pillow is the oracle for image sizes")
+    from detmetrics.io.yolo import _png_size, read_image_size
+
+    images = sorted((sample_path("yolo") / "images" / "val").glob("*.png"))
+    assert images
+    for path in images:
+        with PIL.open(path) as image:
+            assert _png_size(str(path)) == tuple(float(v) for v in image.size)
+    # an eXIf chunk before the image data (orientation 6: rotated on display) goes to Pillow, which
+    # swaps width and height as ultralytics does
+    import zlib
+
+    exif = b"MM\x00*\x00\x00\x00\x08\x00\x01\x01\x12\x00\x03\x00\x00\x00\x01\x00\x06\x00\x00\x00\x00\x00\x00"
+    ihdr = (30).to_bytes(4, "big") + (20).to_bytes(4, "big") + bytes([8, 0, 0, 0, 0])
+    raw = b"".join(b"\x00" + b"\x00" * 30 for _ in range(20))
+    png = (b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr) + _png_chunk(b"eXIf", exif)
+           + _png_chunk(b"IDAT", zlib.compress(raw)) + _png_chunk(b"IEND", b""))
+    rotated = tmp_path / "rotated.png"
+    rotated.write_bytes(png)
+    plain = tmp_path / "plain.png"
+    plain.write_bytes(png.replace(_png_chunk(b"eXIf", exif), b""))
+    assert _png_size(str(plain)) == (30.0, 20.0)
+    assert _png_size(str(rotated)) is None  # left to Pillow
+    assert read_image_size(rotated) == (20.0, 30.0)
+    assert read_image_size(plain) == (30.0, 20.0)
+    # not a PNG, truncated, missing: not answered from the header
+    (tmp_path / "x.png").write_bytes(b"\x89PNG\r\n")
+    assert _png_size(str(tmp_path / "x.png")) is None
+    assert _png_size(str(tmp_path / "missing.png")) is None
