@@ -225,7 +225,7 @@ PAIRS = [
     Pair("matching:_match_groups_kernel", "matching:_match_groups_reference", match_inputs(),
          lambda a, b: _match_groups(*a, b)),
     Pair("matching:_match_groups_voc_kernel", "matching:_match_groups_voc_reference", voc_match_inputs(), _voc),
-    Pair("ap:_accumulate_kernel", "ap:_accumulate_reference", accumulate_inputs(),
+    Pair("ap:_accumulate_category", "ap:_accumulate_reference", accumulate_inputs(),
          lambda a, b: _accumulate(*a, b)),
     Pair("confusion:_confusion_kernel", "confusion:_confusion_reference",
          st.tuples(images(), st.sampled_from([0.0, 0.25, 0.5]), st.sampled_from([0.0, 0.3, 0.45, 0.5])),
@@ -252,8 +252,7 @@ PAIRS = [
 #: kernels only other kernels call -> the registered kernel that covers them
 HELPERS = {
     "iou:_inter_union": "iou:_box_iou_kernel",
-    "ap:_accumulate_category": "ap:_accumulate_kernel",
-    "ap:_sort_desc_kernel": "ap:_accumulate_kernel",
+    "ap:_sort_desc_kernel": "ap:_accumulate_category",
     "matching:_sort_desc_kernel": "matching:_group_kernel",
     "postprocess:_running_max_by_segment": "postprocess:_nms_kernel",
     "postprocess:_first_reaching": "postprocess:_nms_kernel",
