@@ -97,9 +97,10 @@ def _iou_thresholds(iou_thresholds) -> np.ndarray:
         return np.linspace(0.5, 0.95, int(np.round((0.95 - 0.5) / 0.05)) + 1, endpoint=True)
     if isinstance(iou_thresholds, (int, float)) and not isinstance(iou_thresholds, bool):
         iou_thresholds = [iou_thresholds]
-    if np.ndim(iou_thresholds) > 1:
-        raise ValueError(f"iou_thresholds must be a 1-D sequence; got shape {np.shape(iou_thresholds)}")
-    thresholds = as_array(iou_thresholds, "iou_thresholds").reshape(-1)
+    thresholds = as_array(iou_thresholds, "iou_thresholds")
+    if thresholds.ndim > 1:
+        raise ValueError(f"iou_thresholds must be a 1-D sequence; got shape {thresholds.shape}")
+    thresholds = thresholds.reshape(-1)
     if thresholds.size == 0:
         raise ValueError("iou_thresholds must not be empty")
     if not np.all(np.isfinite(thresholds)) or np.any(thresholds < 0) or np.any(thresholds > 1):

@@ -75,7 +75,8 @@ def as_array(value, name: str, *, dtype=np.float64, ndim=None, allow_bool: bool 
     try:
         arr = np.asarray(value)
     except (ValueError, TypeError) as exc:
-        raise ValueError(f"{name} could not be read as a rectangular numeric array ({exc})") from None
+        why = "its rows have different lengths" if "inhomogeneous" in str(exc) else str(exc)
+        raise ValueError(f"{name} could not be read as a rectangular numeric array ({why})") from None
     if arr.dtype == object:
         # e.g. a list holding None, Python ints beyond int64, or nested ragged sequences
         if dtype is np.int64:
@@ -231,6 +232,16 @@ def as_boxes(boxes, name: str = "boxes", *, box_format: str = "xyxy", dst: str =
         return np.zeros((0, 4), dtype=np.float64)
     if arr.ndim != 2 or arr.shape[1] != 4:
         raise ValueError(f"{name} must have shape (N, 4) for box_format={box_format!r}; got shape {arr.shape}")
+    if box_format != "cxcywh":
+        # the common case in a few whole-array passes: every coordinate finite and within the limit
+        # (NaN fails the <=), every size >= SIZE_MIN; otherwise the checks below find and name the row
+        sizes = arr[:, 2:] - arr[:, :2] if box_format == "xyxy" else arr[:, 2:]
+        if np.abs(arr).max() <= COORD_LIMIT and sizes.min() >= SIZE_MIN:
+            if box_format == dst:
+                return arr
+            if box_format == "xyxy" and dst == "xywh":
+                return np.concatenate((arr[:, :2], sizes), axis=1)  # the same subtraction as the conversion
+            return np.ascontiguousarray(_convert_reference(arr, box_format, dst))
     if not np.isfinite(arr).all():
         row = int(np.flatnonzero(~np.isfinite(arr).all(axis=1))[0])
         part, local = _row_name(name, row, locate)

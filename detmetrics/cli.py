@@ -18,6 +18,7 @@ needs matplotlib (``plot`` extra).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import warnings
 
@@ -26,8 +27,18 @@ __all__ = ["main", "build_parser", "format_class_table"]
 EXIT_BAD_INPUT = 2
 
 
+MAX_IOU_THRESHOLDS = 1000
+
+
 class CLIError(Exception):
     """Bad input detected by the command line itself (reported like a ValueError)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line usage errors (exit 2), like every other bad input."""
+
+    def error(self, message):
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -46,8 +57,13 @@ def _iou_thresholds(values):
             raise CLIError(f"--iou-thresholds range must be start:stop:step; got {values[0]!r}") from None
         if step <= 0 or stop < start:
             raise CLIError(f"--iou-thresholds range must have step > 0 and stop >= start; got {values[0]!r}")
-        n = int(round((stop - start) / step)) + 1
-        return np.linspace(start, stop, n)
+        count = (stop - start) / step + 1
+        if not count <= MAX_IOU_THRESHOLDS:
+            raise CLIError(f"--iou-thresholds range {values[0]!r} gives {count:.3g} thresholds; "
+                           f"at most {MAX_IOU_THRESHOLDS} are allowed")
+        return np.linspace(start, stop, int(round(count - 1)) + 1)
+    if len(values) > MAX_IOU_THRESHOLDS:
+        raise CLIError(f"--iou-thresholds: at most {MAX_IOU_THRESHOLDS} thresholds are allowed; got {len(values)}")
     try:
         return [float(v) for v in values]
     except ValueError:
@@ -70,13 +86,19 @@ def _add_eval_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--conf", type=float, default=0.25, metavar="C",
                        help="confidence threshold of the confusion matrix (default 0.25, as ultralytics)")
     out = parser.add_argument_group("output")
-    out.add_argument("--json", metavar="OUT", help="write the full result (EvaluationResult.to_dict() + class names)")
+    out.add_argument("--json", metavar="OUT", help="write the full result: the 12 stats and named fields, options, "
+                     "per-class AP and the per-class table (P/R/F1 at the best-F1 confidence)")
+    out.add_argument("--json-curves", action="store_true",
+                     help="add the PR curves and COCOeval's precision/recall/scores arrays to --json")
+    out.add_argument("--csv", metavar="OUT", help="write the per-class table as CSV")
+    out.add_argument("--html", metavar="OUT", help="write a self-contained HTML report (tables; figures with "
+                     "matplotlib)")
     out.add_argument("--plot", metavar="DIR", help="write PR / F1 / P / R curves and the confusion matrix as PNG")
     out.add_argument("--quiet", action="store_true", help="print only the COCO summary")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="detmetrics",
         description="Object-detection metrics for COCO JSON and YOLO txt folders (COCO-exact mAP).",
     )
@@ -163,6 +185,9 @@ def main(argv=None) -> int:
             else:
                 _notice_before_compiling()
                 status = _run_eval(args)
+        except BrokenPipeError:  # `detmetrics demo | head`: the reader left, nothing to report
+            sys.stdout = open(os.devnull, "w")  # flushed at exit instead of the closed pipe
+            return 0
         except (ValueError, TypeError, OSError, ImportError, CLIError) as exc:
             _flush_warnings(caught)
             message = " ".join(str(exc).split()) or type(exc).__name__
@@ -225,12 +250,16 @@ def _eval_options(args) -> dict:
 def _run_eval(args) -> int:
     from .io import load_ground_truth, load_predictions, sample_path
 
+    _check_outputs(args)
+
     if args.command == "demo":
         gt_path, pred_path = sample_path("yolo"), sample_path("yolo") / "predictions"
         gt = load_ground_truth(gt_path)
         pred = load_predictions(pred_path, gt)
+        shown = ("bundled sample 'yolo'", "bundled sample 'yolo'/predictions")  # where it is installed varies
     else:
         gt_path, pred_path = args.gt, args.pred
+        shown = (gt_path, pred_path)
         progress = False if args.no_progress else None
         gt = load_ground_truth(gt_path, split=args.split, sizes=args.sizes, obb=args.obb, progress=progress)
         pred = load_predictions(pred_path, gt, category_ids=args.category_ids, progress=progress)
@@ -238,95 +267,51 @@ def _run_eval(args) -> int:
     if not 0 <= args.conf <= 1:
         raise CLIError(f"--conf must be in [0, 1]; got {args.conf}")
 
+    from . import report
     from .evaluate import evaluate_files
 
     result, _ = evaluate_files(gt, pred, **options)
 
+    say = (lambda *a: None) if args.quiet else print
     kind = "YOLO-OBB" if gt.obb else ("YOLO" if gt.source == "yolo" else "COCO")
-    print(f"ground truth: {gt_path}  ({kind}, {len(gt)} images, {gt.n_objects} objects, {len(gt.class_names)} classes)")
-    print(f"predictions:  {pred_path}  ({pred.n_objects} detections)")
-    print()
+    say(f"ground truth: {shown[0]}  ({kind}, {len(gt)} images, {gt.n_objects} objects, {len(gt.class_names)} classes)")
+    say(f"predictions:  {shown[1]}  ({pred.n_objects} detections)")
+    say()
     print(result.summary())
-    if not args.quiet:
-        print()
-        print(format_class_table(result, gt.class_names))
+    say()
+    say(format_class_table(result, gt.class_names, ground_truth=gt))
     if args.json:
-        _write_json(result, gt, args.json)
-        print(f"\nresults written to {args.json}")
+        report.write_json(result, args.json, gt.class_names, ground_truth=gt, curves=args.json_curves)
+        say(f"\nresults written to {args.json}")
+    if args.csv:
+        report.write_csv(result, args.csv, gt.class_names, ground_truth=gt)
+        say(f"per-class table written to {args.csv}")
+    if args.html:
+        report.write_html(result, args.html, gt.class_names, ground_truth=gt, predictions=pred, conf=args.conf,
+                          subtitle=f"{shown[0]} vs {shown[1]}")
+        say(f"HTML report written to {args.html}")
     if args.plot:
         from .plots import plot_all
 
         paths = plot_all(result, pred, gt, args.plot, conf_threshold=args.conf)
-        print(f"\n{len(paths)} figures written to {args.plot}")
+        say(f"\n{len(paths)} figures written to {args.plot}")
     return 0
 
 
-def _fmt(value, width=7) -> str:
-    if value is None or value != value or value < 0:  # None, NaN, -1 (no ground truth)
-        return f"{'-':>{width}}"
-    return f"{value:>{width}.3f}"
+def _check_outputs(args) -> None:
+    """Before any work: --plot needs matplotlib (an error after a long evaluation helps nobody)."""
+    if getattr(args, "plot", None):
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            raise CLIError("--plot needs matplotlib: pip install 'detmetrics[plot]'") from None
 
 
-def format_class_table(result, class_names: dict, *, iou_threshold: float = 0.5) -> str:
-    """The per-class table the CLI prints.
+def format_class_table(result, class_names: dict, *, iou_threshold: float = 0.5, ground_truth=None) -> str:
+    """The per-class table the CLI prints (``detmetrics.report.format_class_table``)."""
+    from .report import format_class_table as table
 
-    One row per class (and ``all``): AP (0.50:0.95), AP50, AP75, then
-    precision, recall and F1 at the confidence threshold that maximises F1
-    at ``iou_threshold`` (that threshold is the ``conf`` column), the number
-    of ground truths and of detections.  ``-`` marks a class without ground
-    truth (AP undefined, left out of the means, as in pycocotools).
-    """
-    best = result.best_f1(iou_threshold=iou_threshold)
-    name_width = max([len("class")] + [len(str(n)) for n in class_names.values()])
-    header = (f"{'class':<{name_width}} {'AP':>7} {'AP50':>7} {'AP75':>7} {'P':>7} {'R':>7} {'F1':>7} "
-              f"{'conf':>7} {'gt':>6} {'dets':>6}")
-    lines = [header, "-" * len(header)]
-
-    def row(name, ap, ap50, ap75, f1_info, n_gt, n_det):
-        f1_info = f1_info or {}
-        return (f"{name:<{name_width}} {_fmt(ap)} {_fmt(ap50)} {_fmt(ap75)} "
-                f"{_fmt(f1_info.get('precision'))} {_fmt(f1_info.get('recall'))} {_fmt(f1_info.get('f1'))} "
-                f"{_fmt(f1_info.get('score_threshold'))} {n_gt:>6} {n_det:>6}")
-
-    per_class = result.per_class
-    n_gt_all = sum(int(per_class[c]["n_gt"]) for c in per_class)
-    n_det_all = sum(int(per_class[c]["n_det"]) for c in per_class)
-    lines.append(row("all", result.map, result.map50, result.map75, best.get("all"), n_gt_all, n_det_all))
-    for category in sorted(set(per_class) | set(class_names)):
-        stats = per_class.get(category)
-        name = class_names.get(category, str(category))
-        if stats is None:
-            lines.append(row(name, None, None, None, None, 0, 0))
-            continue
-        f1_info = best.get(category) if int(stats["n_gt"]) > 0 else None  # no recall without ground truth
-        lines.append(row(name, stats["ap"], stats["ap50"], stats["ap75"], f1_info,
-                         int(stats["n_gt"]), int(stats["n_det"])))
-    lines.append(f"(P, R, F1 at the confidence 'conf' that maximises F1 at IoU {iou_threshold:g}; "
-                 "'-': no ground truth)")
-    return "\n".join(lines)
-
-
-def _write_json(result, gt, path) -> None:
-    import json
-    from pathlib import Path
-
-    data = result.to_dict()
-    data["class_names"] = {str(k): v for k, v in gt.class_names.items()}
-    data["image_ids"] = [x if isinstance(x, (int, str)) else str(x) for x in gt.image_ids]
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", encoding="utf-8") as handle:
-        json.dump(data, handle, indent=1, allow_nan=True, default=_json_default)
-        handle.write("\n")
-
-
-def _json_default(value):
-    import numpy as np
-
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    raise TypeError(f"cannot write {type(value).__name__} to JSON")
+    return table(result, class_names, ground_truth=ground_truth, iou_threshold=iou_threshold)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -338,14 +323,14 @@ def _run_nms(args) -> int:
 
     import numpy as np
 
-    from .io.yolo import _fail, _read_txt
+    from .io.yolo import _fail, _read_txt, prediction_files
 
     src = Path(args.pred_dir)
     if not src.is_dir():
         raise CLIError(f"prediction folder {args.pred_dir!r} does not exist or is not a folder")
     if not any(src.glob("*.txt")) and (src / "labels").is_dir():
         src = src / "labels"
-    files = sorted(p for p in src.glob("*.txt") if p.is_file())
+    files = prediction_files(src)
     if not files:
         raise CLIError(f"no .txt prediction files in {str(src)!r}")
     for name, value in (("--conf", args.conf), ("--iou", args.iou), ("--soft-min-score", args.soft_min_score)):
@@ -370,6 +355,10 @@ def _run_nms(args) -> int:
             bad = np.flatnonzero(~(np.all(np.isfinite(coords), axis=1) & (conf >= 0) & (conf <= 1)))
             if bad.size:
                 _fail(file, lines[bad[0]], "coordinates must be finite and the confidence in [0, 1]")
+            if n_coords == 4:
+                bad = np.flatnonzero((coords[:, 2] < 0) | (coords[:, 3] < 0))
+                if bad.size:
+                    _fail(file, lines[bad[0]], "width and height must be >= 0")
         keep, scores = _postprocess(labels, coords, conf, args)
         n_in += len(labels)
         n_out += len(keep)

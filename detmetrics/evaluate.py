@@ -105,7 +105,7 @@ def mean_ap(predictions, ground_truths, *, box_format="xyxy", iou_thresholds=Non
         COCO ground truth lists them; a category with neither ground truth nor
         detections then still gets its (-1) column, as in pycocotools.  Every
         label must be one of them.  Default: the labels that occur.
-        (An extension of the DESIGN.md signature.)
+        (An extension of the COCO interface.)
     matching : {"coco", "voc"}
         ``"coco"``: pycocotools' rule (a detection takes the best-overlapping
         ground truth still free, ``iou >= t``).  ``"voc"``: the PASCAL VOC /
@@ -114,7 +114,7 @@ def mean_ap(predictions, ground_truths, *, box_format="xyxy", iou_thresholds=Non
         already taken; ``iou > t``).  With ``iou_thresholds=[0.5]``,
         ``interpolation="voc11"`` or ``"voc"`` and ``max_detections`` large
         enough to keep every detection, this is the devkits' AP (score ties
-        aside: they use an unstable sort).  (An extension of DESIGN.md.)
+        aside: they use an unstable sort).  (An extension of the COCO interface.)
 
     Returns
     -------
@@ -231,7 +231,9 @@ def evaluate_files(ground_truth, predictions, *, split: str = "val", sizes=None,
     if len(pred) != len(gt):
         raise ValueError(f"predictions cover {len(pred)} images but the ground truth has {len(gt)}")
     options = {**gt.mean_ap_kwargs(), **options}
-    return mean_ap(pred.records, gt.records, **options), gt
+    result = mean_ap(pred.records, gt.records, **options)
+    result.category_names = {c: gt.class_names[c] for c in result.category_ids if c in gt.class_names}
+    return result, gt
 
 
 class Evaluator:
@@ -314,8 +316,9 @@ class Evaluator:
         if self._explicit is not None and explicit != self._explicit:
             raise ValueError("image_ids must be given on every update or on none")
         if explicit:
-            keys = as_array(image_ids, "image_ids", dtype=np.int64).reshape(-1) if np.ndim(image_ids) <= 1 else None
-            if keys is None or keys.shape[0] != n:
+            given = as_array(image_ids, "image_ids", dtype=np.int64)
+            keys = given.reshape(-1)
+            if given.ndim > 1 or keys.shape[0] != n:
                 raise ValueError(f"image_ids must hold one integer per image ({n}); got shape {np.shape(image_ids)}")
             key_list = keys.tolist()
             if len(set(key_list)) != n:

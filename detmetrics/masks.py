@@ -834,11 +834,14 @@ def _as_polygon(part, name):
     if isinstance(part, (str, bytes, dict)) or part is None:
         raise TypeError(f"{name} must be a flat list of coordinates [x1, y1, x2, y2, ...]; got {type(part).__name__}")
     try:
-        arr = np.asarray(part, dtype=np.float64).ravel()
+        arr = np.asarray(part, dtype=np.float64)
     except (ValueError, TypeError):
         raise ValueError(
             f"{name} must be a flat list of numbers [x1, y1, x2, y2, ...]; got {_describe(part)}"
         ) from None
+    if arr.ndim > 2 or (arr.ndim == 2 and arr.shape[1] != 2):
+        raise ValueError(f"{name} must be a flat list [x1, y1, ...] or (n, 2) points; got shape {arr.shape}")
+    arr = arr.ravel()
     if arr.shape[0] % 2:
         raise ValueError(
             f"{name} has an odd number of coordinates ({arr.shape[0]}); pycocotools would drop the last one"
@@ -856,8 +859,8 @@ def _as_polygon(part, name):
 def _check_image_size(height, width):
     out = []
     for v, nm in ((height, "height"), (width, "width")):
-        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (numbers.Integral, np.integer)) or v < 1:
-            raise ValueError(f"{nm} must be a positive integer; got {_describe(v)}")
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (numbers.Integral, np.integer)) or not 1 <= v < 2**31:
+            raise ValueError(f"{nm} must be a positive integer below 2**31 (pycocotools' limit); got {_describe(v)}")
         out.append(int(v))
     return out
 
@@ -1511,10 +1514,11 @@ def iou(rles1, rles2, iscrowd=None, *, backend="auto") -> np.ndarray:
 def _as_crowd(iscrowd, n):
     if iscrowd is None:
         return np.zeros(n, dtype=np.uint8)
-    arr = np.asarray(iscrowd)
-    if arr.dtype == np.bool_:
-        arr = arr.astype(np.uint8)
-    arr = as_array(arr, "iscrowd", dtype=np.int64, ndim=1)
+    arr = as_array(iscrowd, "iscrowd", allow_bool=True)
+    if arr.ndim != 1:
+        raise ValueError(f"iscrowd must be 1-dimensional; got shape {arr.shape}")
+    if not np.all(np.isfinite(arr)) or np.any((arr != 0) & (arr != 1)):
+        raise ValueError("iscrowd must hold 0/1 or booleans")
     if arr.shape[0] != n:
         raise ValueError(f"iscrowd has length {arr.shape[0]} but rles2 has {n} RLEs")
     return np.ascontiguousarray(arr != 0, dtype=np.uint8)
@@ -1876,6 +1880,8 @@ def batched_nms(masks, scores, labels, iou_threshold=0.5, *, backend="auto") -> 
     >>> batched_nms(m, [0.9, 0.8, 0.7], [0, 0, 1]).tolist()
     [0, 2]
     """
+    if labels is None:
+        raise TypeError("labels must be an array-like of integers; got None (masks.nms is the class-agnostic NMS)")
     return _nms(masks, scores, labels, iou_threshold, backend)
 
 

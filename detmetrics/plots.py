@@ -137,7 +137,11 @@ def _at_thresholds(curve, grid, metric):
 
 def plot_metric_vs_confidence(result, metric="f1", class_names=None, *, iou_threshold=0.5, path=None,
                               max_legend=20):
-    """F1, precision or recall vs the confidence threshold, per class and the mean.
+    """F1, precision or recall vs the confidence threshold, per class and for all classes pooled.
+
+    The "all classes" curve pools the detections of every class (the per-class
+    table's ``all`` row); the F1 legend gives its best F1 and confidence
+    exactly as ``result.best_f1()["all"]``.
 
     Parameters
     ----------
@@ -168,10 +172,14 @@ def plot_metric_vs_confidence(result, metric="f1", class_names=None, *, iou_thre
         shown += 1
         ax.plot(grid, values, linewidth=1, **kw)
     if curves:
-        mean = np.mean(curves, axis=0)
-        best = int(np.argmax(mean))
-        ax.plot(grid, mean, linewidth=3, color="blue",
-                label=f"all classes {mean[best]:.2f} at {grid[best]:.3f}" if metric == "f1" else "all classes")
+        # "all" pools the detections of every class, as the per-class table's "all" row and
+        # EvaluationResult.best_f1()["all"] do: one definition (its exact best, not the grid's)
+        pooled = _at_thresholds(result.pr_curve(None, iou_threshold=iou_threshold), grid, metric)
+        label = "all classes"
+        if metric == "f1":
+            best = result.best_f1(iou_threshold=iou_threshold)["all"]
+            label = f"all classes {best['f1']:.2f} at {best['score_threshold']:.3f}"
+        ax.plot(grid, pooled, linewidth=3, color="blue", label=label)
         ax.legend(loc="lower left" if metric != "recall" else "upper right", fontsize="small")
     title = {"f1": "F1", "precision": "Precision", "recall": "Recall"}[metric]
     ax.set(xlabel="Confidence threshold", ylabel=title, xlim=(0, 1), ylim=(0, 1.02),
@@ -246,8 +254,6 @@ def plot_all(result, predictions, ground_truth, out_dir, *, conf_threshold=0.25,
     (confusion at ``conf_threshold`` / ``iou_threshold``, ultralytics'
     0.25 / 0.45).  Returns the paths written.
     """
-    from .confusion import confusion_matrix
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     names = ground_truth.class_names
@@ -265,6 +271,18 @@ def plot_all(result, predictions, ground_truth, out_dir, *, conf_threshold=0.25,
     for metric, name in (("f1", "f1_curve.png"), ("precision", "p_curve.png"), ("recall", "r_curve.png")):
         save(plot_metric_vs_confidence, name, result, metric, names, iou_threshold=iou_curve)
 
+    matrix, ordered = data_confusion_matrix(predictions, ground_truth, conf_threshold=conf_threshold,
+                                            iou_threshold=iou_threshold, backend=backend)
+    save(plot_confusion_matrix, "confusion_matrix.png", matrix, ordered)
+    save(plot_confusion_matrix, "confusion_matrix_normalized.png", matrix, ordered, normalize=True)
+    return paths
+
+
+def data_confusion_matrix(predictions, ground_truth, *, conf_threshold=0.25, iou_threshold=0.45, backend="auto"):
+    """ultralytics' confusion matrix of ``detmetrics.io`` data and the class names in its order."""
+    from .confusion import confusion_matrix
+
+    names = ground_truth.class_names
     labels = sorted(names)
     index = {label: i for i, label in enumerate(labels)}
 
@@ -278,10 +296,7 @@ def plot_all(result, predictions, ground_truth, out_dir, *, conf_threshold=0.25,
         preds = [{**r, "boxes": _xywh_to_xyxy(r["boxes"])} for r in preds]
     matrix = confusion_matrix(preds, gts, num_classes=len(labels), conf_threshold=conf_threshold,
                               iou_threshold=iou_threshold, backend=backend, **kwargs)
-    ordered = [names[label] for label in labels]
-    save(plot_confusion_matrix, "confusion_matrix.png", matrix, ordered)
-    save(plot_confusion_matrix, "confusion_matrix_normalized.png", matrix, ordered, normalize=True)
-    return paths
+    return matrix, [names[label] for label in labels]
 
 
 def _xywh_to_xyxy(boxes):

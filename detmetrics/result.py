@@ -39,9 +39,10 @@ class EvaluationResult:
         the largest ``max_detections``), AR at ``max_detections[0]``, ``[1]``,
         ``[2]``, AR small/medium/large (at the largest).  -1 when undefined
         (no ground truth, or the threshold/area range is not evaluated).
-        Also available by name: ``map``, ``map50``, ``map75``, ``map_small``,
-        ``map_medium``, ``map_large``, ``mar_1``, ``mar_10``, ``mar_100``,
-        ``mar_small``, ``mar_medium``, ``mar_large``.
+        Also available by name (``stat_names``): ``map``, ``map50``, ``map75``,
+        ``map_small``, ``map_medium``, ``map_large``, ``mar_<m>`` for each of
+        the first three ``max_detections`` (``mar_1``, ``mar_10``, ``mar_100``
+        with COCO's), ``mar_small``, ``mar_medium``, ``mar_large``.
     precision, scores : ndarray of shape (T, R, K, A, M)
         COCOeval's ``eval["precision"]`` / ``eval["scores"]`` (-1 where a
         category has no ground truth).
@@ -101,7 +102,7 @@ class EvaluationResult:
 
     def __repr__(self) -> str:
         return (f"EvaluationResult(map={self.map:.4f}, map50={self.map50:.4f}, map75={self.map75:.4f}, "
-                f"mar_100={self.mar_100:.4f}, categories={len(self.category_ids)}, "
+                f"{self.stat_names[8]}={self.stats[8]:.4f}, categories={len(self.category_ids)}, "
                 f"interpolation={self.interpolation!r})")
 
     # ---------------------------------------------------------------- statistics
@@ -135,10 +136,28 @@ class EvaluationResult:
             self._mean(False, area="large", m=last),
         ], dtype=np.float64)
 
+    @property
+    def stat_names(self) -> tuple:
+        """The names of ``stats``, the recall fields named by their actual budget.
+
+        With ``max_detections=(1, 10, 300)`` (ultralytics' budget) they are
+        ``mar_1, mar_10, mar_300``: ``mar_100`` does not exist then, rather than
+        silently meaning AR@300.
+        """
+        md = self.max_detections
+        last = len(md) - 1
+        return _STAT_NAMES[:6] + (f"mar_{md[0]}", f"mar_{md[min(1, last)]}", f"mar_{md[min(2, last)]}") + _STAT_NAMES[9:]
+
     def __getattr__(self, name):
         stats = self.__dict__.get("stats")
-        if name in _STAT_NAMES and stats is not None:
-            return float(stats[_STAT_NAMES.index(name)])
+        if stats is not None and name.startswith(("map", "mar")):
+            names = self.stat_names
+            if name in names:
+                return float(stats[names.index(name)])
+            if name.startswith("mar_") and name[4:].isdigit():
+                recall_names = ", ".join(dict.fromkeys(names[6:9]))
+                raise AttributeError(f"{name} was not evaluated: max_detections={self.max_detections} gives "
+                                     f"{recall_names}")
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     @property
@@ -193,8 +212,8 @@ class EvaluationResult:
 
     def to_dict(self) -> dict:
         """JSON-ready dict: ``stats``, the named fields, options and ``per_class`` (string keys)."""
-        out: dict = {"stats": [float(v) for v in self.stats]}
-        for name in _STAT_NAMES:
+        out: dict = {"stats": [float(v) for v in self.stats], "stat_names": list(self.stat_names)}
+        for name in self.stat_names:
             out[name] = getattr(self, name)
         out.update(
             category_ids=list(self.category_ids),
@@ -206,6 +225,18 @@ class EvaluationResult:
             per_class={str(k): v for k, v in self.per_class.items()},
         )
         return out
+
+    def per_class_table(self, class_names=None, *, ground_truth=None, iou_threshold=0.5, conf=None) -> list:
+        """The per-class table ``detmetrics eval`` prints, as rows; see ``detmetrics.report.per_class_table``."""
+        from .report import per_class_table
+
+        return per_class_table(self, class_names, ground_truth=ground_truth, iou_threshold=iou_threshold, conf=conf)
+
+    def to_pandas(self, class_names=None, *, ground_truth=None, iou_threshold=0.5, conf=None):
+        """The per-class table as a ``pandas.DataFrame`` (pandas is optional); see ``detmetrics.report``."""
+        from .report import to_pandas
+
+        return to_pandas(self, class_names, ground_truth=ground_truth, iou_threshold=iou_threshold, conf=conf)
 
     # ---------------------------------------------------------------- curves / F1
     def _threshold_index(self, iou_threshold) -> int:
@@ -224,6 +255,9 @@ class EvaluationResult:
             index = index[np.argsort(-acc.det_score[index], kind="stable")]
             n_gt = int(self.n_gt.sum())
         else:
+            if isinstance(category_id, (bool, np.bool_)) or not isinstance(category_id, (int, np.integer)):
+                raise TypeError(f"category_id must be an integer (one of category_ids) or None; "
+                                f"got {type(category_id).__name__}")
             if category_id not in self.category_ids:
                 raise ValueError(f"category_id {category_id!r} is not among the evaluated categories")
             k = self.category_ids.index(category_id)

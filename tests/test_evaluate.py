@@ -150,7 +150,8 @@ def test_max_detections_headline_uses_largest():
     preds = [{"boxes": [[0, 0, 10, 10], [20, 0, 30, 10]], "scores": [0.9, 0.8], "labels": [0, 0]}]
     r = mean_ap(preds, gts, max_detections=(1, 2))
     assert r.map == pytest.approx(1.0, abs=1e-12)  # pycocotools' stats[0] would be -1 (maxDets=100 hard-coded)
-    assert r.mar_1 == 0.5 and r.mar_10 == 1.0 and r.mar_100 == 1.0
+    assert r.mar_1 == 0.5 and r.mar_2 == 1.0  # recall fields are named by the budget actually used
+    assert r.stat_names[6:9] == ("mar_1", "mar_2", "mar_2") and r.stats[7] == r.stats[8] == 1.0
     assert "maxDets=  2" in r.summary().splitlines()[0]
 
 

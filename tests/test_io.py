@@ -317,7 +317,7 @@ BAD_FILES = [
     ({"labels": {"a": "0 0.5 0.5 0.2 0.2\n\n0 0.5 0.5 0.2\n"}}, read, r"a\.txt:3: has 4 fields but line 1 has 5"),
     ({"labels": {"a": "0 0.5 0.5 0.2 0.2 0.9\n"}}, read, r"a\.txt:1: a label line has no confidence"),
     ({"labels": {"a": "0 0.5 0.5 0.2 0.2\n5 0.5 0.5 0.2 0.2\n"}}, read, r"a\.txt:2: class id 5 is outside names"),
-    ({"labels": {"a": "1.5 0.5 0.5 0.2 0.2\n"}}, read, r"a\.txt:1: the class id must be a non-negative integer"),
+    ({"labels": {"a": "1.5 0.5 0.5 0.2 0.2\n"}}, read, r"a\.txt:1: the class id must be an integer in \[0, 2\*\*53\)"),
     ({"labels": {"a": "0 0.5 0.5 1.2 0.2\n"}}, read, r"a\.txt:1: coordinates must be normalized"),
     ({"labels": {"a": "0 0.5 0.5 nan 0.2\n"}}, read, r"a\.txt:1: coordinates must be normalized"),
     ({"labels": {"a": "0 " + "0.1 " * 12 + "\n"}}, read, r"segmentation polygons are not supported"),

@@ -1,5 +1,6 @@
 """Regression tests for the defects a fuzzing pass found (labels beyond int64, bool flags, the Evaluator)."""
 
+import json
 import pickle
 
 import numpy as np
@@ -137,6 +138,13 @@ def test_bounds_and_meaningless_input(call, match):
         call()
 
 
+def test_ragged_boxes_are_named_in_our_words():
+    with pytest.raises(ValueError, match=r"predictions\[0\]\['boxes'\] could not be read as a rectangular numeric "
+                                         r"array \(its rows have different lengths\)$"):
+        confusion_matrix([{"boxes": [[0, 0, 1, 1], [0, 0, 1]], "scores": [0.5, 0.5], "labels": [0, 0]}],
+                         [{"boxes": BOX, "labels": [0]}])
+
+
 def test_filter_by_confidence_accepts_the_largest_budget():
     assert filter_by_confidence([0.5, 0.9], 0.1, max_detections=2**62).tolist() == [1, 0]
 
@@ -166,7 +174,7 @@ def test_evaluate_coco_accepts_numpy_scalars():
                                      for a in COCO_GT["annotations"]]}
     got = evaluate_coco(gt, res)
     assert_allclose(got.stats, expected.stats, rtol=0, atol=1e-7)  # float32 scores: same order here
-    with pytest.raises(ValueError, match=r"results: Expected `int \| str`, got `array` - at `\$\[0\]\.image_id`"):
+    with pytest.raises(ValueError, match=r"results: Expected `int`, got `array` - at `\$\[0\]\.image_id`"):
         evaluate_coco(COCO_GT, [{**COCO_RES[0], "image_id": [1]}])
 
 
@@ -192,3 +200,55 @@ def test_unlisted_ground_truth_is_what_pycocotools_drops():
     assert_allclose(ev.stats, evaluate_coco(COCO_GT, COCO_RES).stats, rtol=0, atol=1e-12)
     with pytest.raises(ValueError, match="is not in 'images'"):
         evaluate_coco(gt, COCO_RES)
+
+
+# ---------------------------------------------------------------- COCO ids and JSON structure
+from detmetrics.io import read_coco_gt, read_coco_results  # noqa: E402
+
+
+def _gt(image_id=1, ann_image_id=None, category_id=3):
+    return {"images": [{"id": image_id}], "categories": [{"id": category_id, "name": "cat"}],
+            "annotations": [{"id": 1, "image_id": image_id if ann_image_id is None else ann_image_id,
+                             "category_id": category_id, "bbox": [0, 0, 10, 10], "area": 100}]}
+
+
+@pytest.mark.parametrize("gt", [_gt(image_id=2**63), _gt(category_id=2**63), _gt(image_id=-(2**63) - 1)])
+@pytest.mark.parametrize("form", ["dict", "bytes"])
+def test_ids_beyond_int64_are_named_errors(gt, form):
+    source = gt if form == "dict" else json.dumps(gt).encode()
+    with pytest.raises(ValueError, match=r"922337203685477580[78]|int64"):
+        evaluate_coco(source, [])
+    with pytest.raises(ValueError, match="int64"):
+        read_coco_gt(gt)
+
+
+def test_result_ids_beyond_int64_are_named_errors():
+    res = [{"image_id": 1, "category_id": 2**64, "bbox": [0, 0, 1, 1], "score": 0.5}]
+    with pytest.raises(ValueError, match=r"results: Expected `int` <= 9223372036854775807"):
+        evaluate_coco(_gt(), res)
+    with pytest.raises(ValueError, match=r"category_id must be an integer \(int64\)"):
+        read_coco_results(res, read_coco_gt(_gt()))
+
+
+@pytest.mark.parametrize("ann_image_id", [1.0, True, "1"])
+def test_annotation_image_ids_match_by_value_and_type(ann_image_id):
+    # one rule for the reader and evaluate_coco: 1.0, True and "1" are not the image with id 1
+    with pytest.raises(ValueError, match="is not in 'images'"):
+        read_coco_gt(_gt(ann_image_id=ann_image_id))
+    with pytest.raises(ValueError):
+        evaluate_coco(_gt(ann_image_id=ann_image_id), [])
+
+
+def test_string_result_ids_do_not_match_integer_ids():
+    gt = read_coco_gt(_gt())
+    with pytest.raises(ValueError, match="is not an image of the ground truth"):
+        read_coco_results([{"image_id": "01", "category_id": 3, "bbox": [0, 0, 1, 1], "score": 0.5}], gt)
+
+
+@pytest.mark.parametrize("reader", [read_coco_gt, lambda p: evaluate_coco(p, []),
+                                    lambda p: evaluate_coco(_gt(), p)])
+def test_deeply_nested_json_is_a_named_error(tmp_path, reader):
+    path = tmp_path / "deep.json"
+    path.write_text("[" * 200_000 + "]" * 200_000)
+    with pytest.raises(ValueError, match="nested too deeply|Expected `object`|Expected `array`|is not valid JSON"):
+        reader(path)

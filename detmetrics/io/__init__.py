@@ -26,6 +26,7 @@ from .yolo import (
     read_sizes_file,
     read_yolo_dataset,
     read_yolo_predictions,
+    write_data_yaml,
     write_yolo_labels,
     write_yolo_predictions,
 )
@@ -41,6 +42,7 @@ __all__ = [
     "read_yolo_predictions",
     "write_yolo_labels",
     "write_yolo_predictions",
+    "write_data_yaml",
     "read_sizes_file",
     "read_image_size",
     "load_ground_truth",
@@ -65,7 +67,7 @@ def sample_path(name: str = "yolo") -> Path:
         "coco-gt": root / "coco" / "instances_val.json",
         "coco-results": root / "coco" / "results.json",
     }
-    if name not in paths:
+    if not isinstance(name, str) or name not in paths:
         raise ValueError(f"name must be one of {', '.join(repr(k) for k in paths)}; got {name!r}")
     return paths[name]
 

@@ -31,8 +31,11 @@ import os
 from dataclasses import dataclass
 from itertools import chain
 from operator import attrgetter
+from typing import Annotated
 
 import numpy as np
+
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 try:
     import msgspec
@@ -46,17 +49,19 @@ __all__: list[str] = []
 
 
 if HAVE_MSGSPEC:
+    # ids are int64 in the arrays: a larger JSON integer is a named error, not an OverflowError
+    _Id = Annotated[int, msgspec.Meta(ge=INT64_MIN, le=INT64_MAX)]
 
     class _Image(msgspec.Struct, gc=False):
-        id: int | str
+        id: _Id | str
 
     class _Category(msgspec.Struct, gc=False):
-        id: int
+        id: _Id
         name: str = ""
 
     class _Annotation(msgspec.Struct, gc=False):
-        image_id: int | str
-        category_id: int
+        image_id: _Id | str
+        category_id: _Id
         bbox: tuple[float, float, float, float]
         id: int | str | None = None
         area: float | None = None
@@ -68,10 +73,17 @@ if HAVE_MSGSPEC:
         categories: list[_Category] = []
 
     class _Result(msgspec.Struct, gc=False):
-        image_id: int | str
-        category_id: int
+        image_id: _Id | str
+        category_id: _Id
         bbox: tuple[float, float, float, float]
         score: float
+
+    # results are decoded knowing the ground truth's id type: a string "1" is not the image 1
+    class _ResultIntId(_Result):
+        image_id: _Id
+
+    class _ResultStrId(_Result):
+        image_id: str
 
 
 @dataclass
@@ -123,12 +135,16 @@ def decode_json(source, what: str):
             return msgspec.json.decode(data), name
         except msgspec.DecodeError as exc:
             raise ValueError(f"{name} is not valid JSON ({exc})") from None
+        except RecursionError:
+            raise ValueError(f"{name} is nested too deeply to be COCO JSON") from None
     import json  # fallback without msgspec
 
     try:
         return json.loads(data), name
     except ValueError as exc:
         raise ValueError(f"{name} is not valid JSON ({exc})") from None
+    except RecursionError:
+        raise ValueError(f"{name} is nested too deeply to be COCO JSON") from None
 
 
 def _decode(source, type_, what: str):
@@ -155,6 +171,8 @@ def _decode(source, type_, what: str):
             raise ValueError(f"{what}: {exc}") from None
         except msgspec.DecodeError as exc:
             raise ValueError(f"{what} is not valid JSON ({exc})") from None
+        except RecursionError:
+            raise ValueError(f"{what} is nested too deeply to be COCO JSON") from None
         finally:
             if was_enabled:
                 gc.enable()
@@ -165,6 +183,8 @@ def _decode(source, type_, what: str):
             obj = json.loads(data)
         except ValueError as exc:
             raise ValueError(f"{what} is not valid JSON ({exc})") from None
+        except RecursionError:
+            raise ValueError(f"{what} is nested too deeply to be COCO JSON") from None
     return _fallback_convert(obj, type_, what)
 
 
@@ -196,6 +216,16 @@ def _sorted_ids(ids, what: str) -> list:
         raise ValueError(f"{what} mixes integer and string ids") from None
 
 
+def _check_id_types(items, int_ids: bool, what: str, where: str) -> None:
+    """Image ids match by value and type, as in pycocotools' dicts: "1" is not the image with id 1."""
+    wrong = str if int_ids else int
+    for row, item in enumerate(items):
+        if isinstance(item.image_id, wrong):
+            expected = "int" if int_ids else "str"
+            raise ValueError(f"{what}: Expected `{expected}` (the ground truth's image ids are {expected}s), "
+                             f"got `{type(item.image_id).__name__}` - at `{where.format(row)}`")
+
+
 def _index_of(sorted_ids: list, items, field: str) -> np.ndarray:
     """Positions of every ``item.<field>`` in ``sorted_ids`` (-1 when absent)."""
     vals = None
@@ -221,6 +251,7 @@ def load_ground_truth(source) -> CocoGroundTruth:
     category_ids = _sorted_ids([c.id for c in gt.categories], "ground_truth categories")
     names = {c.id: c.name for c in gt.categories}
     anns = gt.annotations
+    _check_id_types(anns, all(isinstance(i, int) for i in image_ids), "ground_truth", "$.annotations[{}].image_id")
     image_index = _index_of(image_ids, anns, "image_id")
     cat_index = _index_of(category_ids, anns, "category_id")
     boxes = _bbox_array(anns)
@@ -263,7 +294,11 @@ def load_ground_truth(source) -> CocoGroundTruth:
 
 def load_results(source, gt: CocoGroundTruth) -> CocoResults:
     """Load COCO results (path, bytes or list) against a loaded ground truth."""
-    res = _decode(source, list[_Result] if HAVE_MSGSPEC else None, "results")
+    int_ids = all(isinstance(i, int) for i in gt.image_ids)
+    res_type = (list[_ResultIntId] if int_ids else list[_ResultStrId]) if HAVE_MSGSPEC else None
+    res = _decode(source, res_type, "results")
+    if not HAVE_MSGSPEC or isinstance(source, list):  # the plain converter accepts both id types
+        _check_id_types(res, int_ids, "results", "$[{}].image_id")
     image_index = _index_of(gt.image_ids, res, "image_id")
     if np.any(image_index < 0):
         row = int(np.flatnonzero(image_index < 0)[0])
@@ -307,6 +342,8 @@ def _fallback_convert(obj, type_, what):
     def ident(v, where, allow_str=True):
         if isinstance(v, (bool, np.bool_)) or not (isinstance(v, (int, np.integer)) or (allow_str and isinstance(v, str))):
             raise ValueError(f"{what}: Expected `int`, got `{type(v).__name__}` - at `{where}`")
+        if not isinstance(v, str) and not INT64_MIN <= v <= INT64_MAX:
+            raise ValueError(f"{what}: Expected `int` <= {INT64_MAX} and >= {INT64_MIN} - at `{where}`")
         return int(v) if isinstance(v, np.integer) else v
 
     def bbox(v, where):

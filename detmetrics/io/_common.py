@@ -155,4 +155,4 @@ def fspath(path) -> str:
     try:
         return os.fspath(path)
     except TypeError:
-        raise TypeError(f"expected a file or folder path; got {type(path).__name__}") from None
+        raise TypeError(f"source must be a file or folder path; got {type(path).__name__}") from None

@@ -62,7 +62,12 @@ def _numbers(value, n: int) -> TypeGuard[list | tuple]:
 
 
 def _image_id_ok(value) -> bool:
-    return isinstance(value, (int, str)) and not isinstance(value, bool)
+    """An id as COCO files hold them: a string, or an integer that fits int64 (not a float, not a bool)."""
+    return isinstance(value, str) or _int64(value)
+
+
+def _int64(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and -(2**63) <= value < 2**63
 
 
 def read_coco_gt(source) -> DetectionData:
@@ -112,7 +117,7 @@ def read_coco_gt(source) -> DetectionData:
     images = data["images"]
     for i, image in enumerate(images):
         if not isinstance(image, dict) or not _image_id_ok(image.get("id")):
-            raise ValueError(f"{name}: images[{i}] needs an integer or string 'id'; got {image!r}"[:300])
+            raise ValueError(f"{name}: images[{i}] needs a string or integer (int64) 'id'; got {image!r}"[:300])
     ids = [image["id"] for image in images]
     if len({type(x) for x in ids}) > 1:
         raise ValueError(f"{name}: image ids mix integers and strings")
@@ -125,8 +130,8 @@ def read_coco_gt(source) -> DetectionData:
 
     class_names = {}
     for i, category in enumerate(data["categories"]):
-        if not isinstance(category, dict) or not isinstance(category.get("id"), int) or isinstance(category.get("id"), bool):
-            raise ValueError(f"{name}: categories[{i}] needs an integer 'id'; got {category!r}"[:300])
+        if not isinstance(category, dict) or not _int64(category.get("id")):
+            raise ValueError(f"{name}: categories[{i}] needs an integer 'id' (int64); got {category!r}"[:300])
         if category["id"] in class_names:
             raise ValueError(f"{name}: category id {category['id']} appears twice")
         class_names[category["id"]] = str(category.get("name", category["id"]))
@@ -137,11 +142,12 @@ def read_coco_gt(source) -> DetectionData:
         where = f"{name}: annotations[{i}]"
         if not isinstance(ann, dict):
             raise ValueError(f"{where} must be an object; got {ann!r}"[:300])
-        index = index_of.get(ann.get("image_id"))
+        image_id = ann.get("image_id")
+        index = index_of.get(image_id) if _image_id_ok(image_id) else None  # 1.0 and True hash like 1
         if index is None:
             raise ValueError(f"{where}: image_id {ann.get('image_id')!r} is not in 'images'")
         category = ann.get("category_id")
-        if category not in class_names or isinstance(category, bool):
+        if not _int64(category) or category not in class_names:
             raise ValueError(f"{where}: category_id {category!r} is not in 'categories'")
         bbox = ann.get("bbox")
         if not _numbers(bbox, 4) or bbox[2] < 0 or bbox[3] < 0:
@@ -221,6 +227,9 @@ def read_coco_results(source, ground_truth: DetectionData, *, category_ids: str 
     >>> pred.records[0]["labels"].tolist(), pred.records[0]["boxes"].tolist()
     ([2], [[1.0, 2.0, 3.0, 4.0]])
     """
+    if not isinstance(ground_truth, DetectionData):
+        raise TypeError(f"ground_truth must be a DetectionData (from read_coco_gt or read_yolo_dataset); "
+                        f"got {type(ground_truth).__name__}")
     if category_ids not in CATEGORY_ID_MODES:
         options = ", ".join(repr(m) for m in CATEGORY_ID_MODES)
         raise ValueError(f"category_ids must be one of {options}; got {category_ids!r}")
@@ -241,8 +250,8 @@ def read_coco_results(source, ground_truth: DetectionData, *, category_ids: str 
         if index is None:
             raise ValueError(f"{where}: image_id {det.get('image_id')!r} is not an image of the ground truth")
         category = det.get("category_id")
-        if not isinstance(category, int) or isinstance(category, bool):
-            raise ValueError(f"{where}: category_id must be an integer; got {category!r}")
+        if not _int64(category):
+            raise ValueError(f"{where}: category_id must be an integer (int64); got {category!r}")
         score = det.get("score")
         if not _number(score):
             raise ValueError(f"{where}: score must be a finite number; got {score!r}")
@@ -316,9 +325,7 @@ def _find_image(lookup: dict, image_id):
         return None
     index = lookup["exact"].get(image_id)
     if index is None and isinstance(image_id, str):
-        index = lookup["stems"].get(image_id)
-        if index is None and image_id.isnumeric():
-            index = lookup["exact"].get(int(image_id))
+        index = lookup["stems"].get(image_id)  # ultralytics writes the file stem
     return index
 
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
@@ -48,9 +49,13 @@ __all__ = [
     "read_yolo_predictions",
     "write_yolo_labels",
     "write_yolo_predictions",
+    "write_data_yaml",
     "read_sizes_file",
     "read_image_size",
 ]
+
+MAX_CLASS_ID = 2**53      # class ids are read as float64 text: beyond this they are not exact integers
+MAX_YAML_ALIASES = 100    # a dataset yaml needs none; bounds "billion laughs" expansion
 
 
 # ----------------------------------------------------------------------------------------------
@@ -113,7 +118,13 @@ def read_yolo_dataset(path, *, split: str = "val", sizes=None, obb=None, progres
     label_paths = [_label_path(p) for p in image_paths]
     parsed = []
     for label_path in progress_iter(label_paths, desc="reading labels", progress=progress):
-        parsed.append(_read_txt(label_path, kind="ground_truth", obb=obb) if os.path.isfile(label_path) else None)
+        parsed.append(_read_txt(label_path, kind="ground_truth", obb=obb) if _label_file(label_path) else None)
+    if all(item is None for item in parsed):
+        folder = os.path.dirname(label_paths[0])
+        raise ValueError(
+            f"no label file found for any of the {len(label_paths)} images (looked in {folder}; ultralytics "
+            "reads the labels of images/<split>/x.jpg from labels/<split>/x.txt)"
+        )
     obb = _decide_obb(parsed, obb)
 
     names = layout["names"]
@@ -191,6 +202,9 @@ def read_yolo_predictions(path, ground_truth: DetectionData, *, progress=None) -
     >>> len(pred) == len(gt), pred.kind
     (True, 'predictions')
     """
+    if not isinstance(ground_truth, DetectionData):
+        raise TypeError(f"ground_truth must be a DetectionData (from read_yolo_dataset or read_coco_gt); "
+                        f"got {type(ground_truth).__name__}")
     folder = Path(fspath(path))
     if not folder.is_dir():
         raise ValueError(f"prediction folder {fspath(path)!r} does not exist or is not a folder")
@@ -199,7 +213,7 @@ def read_yolo_predictions(path, ground_truth: DetectionData, *, progress=None) -
     if ground_truth.image_sizes is None:
         raise ValueError("ground_truth has no image sizes; YOLO predictions are normalized by the image size")
     stems = {Path(name).stem: i for i, name in enumerate(ground_truth.file_names)}
-    files = sorted(p for p in folder.glob("*.txt") if p.is_file())
+    files = prediction_files(folder)
     names = dict(ground_truth.class_names)
     obb = ground_truth.obb
     records = [empty_record("predictions", obb) for _ in ground_truth.records]
@@ -245,13 +259,31 @@ def read_yolo_predictions(path, ground_truth: DetectionData, *, progress=None) -
 # writers
 
 
-def write_yolo_labels(data: DetectionData, folder) -> list:
-    """Write ground truths (or predictions without their scores) as YOLO label files.
+def write_yolo_labels(data: DetectionData, folder, *, data_yaml="auto") -> list:
+    """Write ground truths (or predictions without their scores) as YOLO label files and a ``data.yaml``.
 
-    One ``<image stem>.txt`` per image, empty for an image without objects;
-    class ids are written as they are (they must be class indices).
+    One ``<image stem>.txt`` per image, empty for an image without objects.
+    The YOLO class index of a label is its position among the data's classes
+    in increasing id order (``sorted(data.class_names)``): COCO category ids
+    1, 2, 3, ... become classes 0, 1, 2, ..., and YOLO data keeps its indices.
     Coordinates are normalized by ``data.image_sizes`` and written with
-    Python's shortest round-trip float formatting.  Returns the paths written.
+    Python's shortest round-trip float formatting.
+
+    Parameters
+    ----------
+    data : DetectionData
+    folder : str or Path
+        Where the txt files go (``<root>/labels/<split>`` in ultralytics' layout).
+    data_yaml : "auto", path or None
+        Where to write the ``data.yaml`` naming the classes (index -> name, in
+        the order above): ``"auto"`` puts it in ``<root>`` when ``folder`` is
+        ``<root>/labels/<split>`` (with ``path: .`` and ``<split>:
+        images/<split>``), else in ``folder``; ``None`` writes none.
+
+    Returns
+    -------
+    list of Path
+        The label files written (the yaml is not in the list).
 
     Examples
     --------
@@ -262,7 +294,42 @@ def write_yolo_labels(data: DetectionData, folder) -> list:
     ...     len(write_yolo_labels(gt, tmp))
     12
     """
-    return _write_txt(data, folder, with_scores=False, skip_empty=False)
+    written = _write_txt(data, folder, with_scores=False, skip_empty=False)
+    if data_yaml is not None:
+        write_data_yaml(data, folder if data_yaml == "auto" else None, path=None if data_yaml == "auto" else data_yaml)
+    return written
+
+
+def write_data_yaml(data: DetectionData, folder=None, *, path=None) -> Path:
+    """Write an ultralytics ``data.yaml`` naming ``data``'s classes by YOLO index (see ``write_yolo_labels``).
+
+    With ``folder`` = ``<root>/labels/<split>`` the file is ``<root>/data.yaml``
+    holding ``path: .`` and ``<split>: images/<split>``; with another
+    ``folder`` it is ``folder/data.yaml``; ``path`` names the file directly.
+    Written without pyyaml (names are JSON-quoted, which YAML reads as is).
+    """
+    import json
+
+    lines = []
+    if path is None:
+        labels = Path(fspath(folder))
+        if labels.parent.name == "labels":
+            root, split = labels.parent.parent, labels.name
+            lines += ["path: .", f"{split}: {json.dumps('images/' + split)}"]
+        elif labels.name == "labels":
+            root = labels.parent
+            lines += ["path: .", f"val: {json.dumps('images')}"]
+        else:
+            root = labels
+        path = root / "data.yaml"
+    path = Path(fspath(path))
+    names = [data.class_names[c] for c in sorted(data.class_names)]
+    lines.append(f"nc: {len(names)}")
+    lines.append("names:")
+    lines += [f"  {i}: {json.dumps(str(name))}" for i, name in enumerate(names)]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
 
 
 def write_yolo_predictions(data: DetectionData, folder) -> list:
@@ -282,11 +349,19 @@ def _write_txt(data: DetectionData, folder, *, with_scores: bool, skip_empty: bo
         raise ValueError("data has no image sizes; YOLO files are normalized by the image size")
     out = Path(fspath(folder))
     out.mkdir(parents=True, exist_ok=True)
+    ids = np.array(sorted(data.class_names), dtype=np.int64)
     written = []
     for record, file_name, (width, height) in zip(data.records, data.file_names, data.image_sizes):
-        labels = np.asarray(record["labels"])
+        labels = np.asarray(record["labels"], dtype=np.int64)
         if skip_empty and len(labels) == 0:
             continue
+        index = np.searchsorted(ids, labels)  # class id -> YOLO class index (position in sorted ids)
+        unknown = (index >= len(ids)) | (ids[np.minimum(index, max(len(ids) - 1, 0))] != labels) if len(ids) else \
+            np.ones(len(labels), bool)
+        if np.any(unknown):
+            raise ValueError(f"{file_name}: label {int(labels[np.flatnonzero(unknown)[0]])} is not one of the "
+                             f"data's classes ({_short(ids.tolist())}); YOLO needs a class index for it")
+        labels = index
         boxes = np.asarray(record["boxes"], dtype=np.float64)
         if data.obb:
             coords = (boxes.reshape(-1, 4, 2) / np.array([width, height])).reshape(-1, 8)
@@ -309,6 +384,10 @@ def _write_txt(data: DetectionData, folder, *, with_scores: bool, skip_empty: bo
         path.write_text("".join(line + "\n" for line in lines))
         written.append(path)
     return written
+
+
+def _short(values: list) -> str:
+    return ", ".join(str(v) for v in values[:10]) + (", ..." if len(values) > 10 else "")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -334,93 +413,105 @@ def read_sizes_file(path) -> dict:
     if not path.is_file():
         raise ValueError(f"sizes file {fspath(path)!r} does not exist")
     table = {}
-    with open(path, encoding="utf-8") as handle:
-        for lineno, raw in enumerate(handle, start=1):
-            line = raw.split("#", 1)[0].strip()
-            if not line:
-                continue
-            parts = line.rsplit(None, 2)
-            if len(parts) != 3:
-                raise ValueError(f"{path}:{lineno}: expected '<file name> <width> <height>'; got {raw.rstrip()!r}")
-            name, w, h = parts
-            try:
-                size = (float(w), float(h))
-            except ValueError:
-                raise ValueError(f"{path}:{lineno}: width and height must be numbers; got {raw.rstrip()!r}") from None
-            if not all(math.isfinite(v) and v > 0 for v in size):
-                raise ValueError(f"{path}:{lineno}: width and height must be finite and > 0; got {raw.rstrip()!r}")
-            if name in table:
-                raise ValueError(f"{path}:{lineno}: {name!r} is listed twice")
-            table[name] = size
+    for lineno, raw in enumerate(_read_text(path, "sizes file").splitlines(), start=1):
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        parts = line.rsplit(None, 2)
+        if len(parts) != 3:
+            raise ValueError(f"{path}:{lineno}: expected '<file name> <width> <height>'; got {raw.rstrip()!r}")
+        name, w, h = parts
+        try:
+            size = (float(w), float(h))
+        except ValueError:
+            raise ValueError(f"{path}:{lineno}: width and height must be numbers; got {raw.rstrip()!r}") from None
+        if not all(math.isfinite(v) and v > 0 for v in size):
+            raise ValueError(f"{path}:{lineno}: width and height must be finite and > 0; got {raw.rstrip()!r}")
+        if name in table:
+            raise ValueError(f"{path}:{lineno}: {name!r} is listed twice")
+        table[name] = size
     return table
 
 
 def read_image_size(path) -> tuple:
     """``(width, height)`` of an image from its header, as displayed (EXIF rotation applied).
 
-    PNG files without an EXIF chunk are read directly (their header holds the
-    size; importing Pillow would cost more than the whole read); other images
-    with Pillow when installed (it reads the header only); without Pillow,
-    PNG headers are read directly and other formats raise ``ValueError``.
+    Only headers are read, never pixels: PNG files directly (the ``IHDR``
+    chunk, and the orientation from an ``eXIf`` chunk found by walking the
+    chunk headers), other formats with Pillow (which parses the header and,
+    for JPEG / WebP / TIFF, the EXIF block).  Without Pillow, non-PNG images
+    raise ``ValueError``.
     """
     path = fspath(path)
-    size = _png_size(path)
-    if size is not None:
-        return size
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(24)
+            if head[:8] == _PNG_SIGNATURE and head[12:16] == b"IHDR":
+                width, height = int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+                orientation = _png_orientation(handle)
+                return _oriented(float(width), float(height), orientation)
+    except OSError as exc:
+        raise ValueError(f"cannot read the size of image {path!r} ({exc.strerror or exc})") from None
     try:
         from PIL import Image
     except ImportError:
-        Image = None  # type: ignore[assignment]
-    if Image is not None:
-        try:
-            with Image.open(path) as image:
-                width, height = image.size
-                try:
-                    orientation = image.getexif().get(0x0112)
-                except Exception:
-                    orientation = None
-        except OSError as exc:
-            raise ValueError(f"cannot read the size of image {path!r} ({exc})") from None
-        if orientation in (5, 6, 7, 8):  # rotated by 90 degrees on display, as ultralytics' exif_size
-            width, height = height, width
-        return float(width), float(height)
-    with open(path, "rb") as handle:
-        head = handle.read(24)
-    if head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR":
-        return float(int.from_bytes(head[16:20], "big")), float(int.from_bytes(head[20:24], "big"))
-    raise ValueError(
-        f"cannot read the size of image {path!r} without Pillow: pip install 'detmetrics[cli]' or pass a sizes file"
-    )
-
-
-def _png_size(path: str):
-    """``(width, height)`` from a PNG's ``IHDR`` when no ``eXIf`` chunk precedes the image data, else None.
-
-    Pillow applies an ``eXIf`` orientation found before ``IDAT`` (and ignores
-    one after it): such files, non-PNG files and anything unexpected go to
-    Pillow, so the two paths agree.
-    """
+        raise ValueError(
+            f"cannot read the size of image {path!r} without Pillow: pip install 'detmetrics[cli]' or pass a sizes file"
+        ) from None
     try:
-        with open(path, "rb") as handle:
-            head = handle.read(33)
-            if len(head) < 33 or head[:8] != b"\x89PNG\r\n\x1a\n" or head[12:16] != b"IHDR":
-                return None
-            width, height = int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
-            while True:  # walk the chunks up to the image data
-                chunk = handle.read(8)
-                if len(chunk) < 8:
-                    return None
-                kind = chunk[4:8]
-                if kind == b"IDAT":
-                    break
-                if kind == b"eXIf":
-                    return None
-                handle.seek(int.from_bytes(chunk[:4], "big") + 4, os.SEEK_CUR)  # data + CRC
-    except OSError:
+        with Image.open(path) as image:
+            width, height = image.size
+            try:
+                orientation = image.getexif().get(0x0112) if image.format != "PNG" else None
+            except Exception:
+                orientation = None
+    except OSError as exc:
+        raise ValueError(f"cannot read the size of image {path!r} ({exc})") from None
+    return _oriented(float(width), float(height), orientation)
+
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _oriented(width: float, height: float, orientation) -> tuple:
+    if orientation in (5, 6, 7, 8):  # rotated by 90 degrees on display, as ultralytics' exif_size
+        return height, width
+    return width, height
+
+
+def _png_orientation(handle):
+    """EXIF orientation of a PNG from its ``eXIf`` chunk, walking chunk headers only (None when absent)."""
+    handle.seek(8)
+    while True:
+        header = handle.read(8)
+        if len(header) < 8:
+            return None
+        length, kind = int.from_bytes(header[:4], "big"), header[4:]
+        if kind == b"eXIf":
+            return _exif_orientation(handle.read(length))
+        if kind == b"IEND":
+            return None
+        handle.seek(length + 4, 1)  # the data and its CRC
+
+
+def _exif_orientation(data: bytes):
+    """Tag 0x0112 of IFD0 of a TIFF-structured EXIF block (None when absent or malformed)."""
+    if data[:6] == b"Exif\x00\x00":
+        data = data[6:]
+    if len(data) < 8 or data[:2] not in (b"II", b"MM"):
         return None
-    if width <= 0 or height <= 0:
+    order: Literal["little", "big"] = "little" if data[:2] == b"II" else "big"
+    offset = int.from_bytes(data[4:8], order)
+    if offset + 2 > len(data):
         return None
-    return float(width), float(height)
+    count = int.from_bytes(data[offset:offset + 2], order)
+    for i in range(count):
+        entry = data[offset + 2 + 12 * i: offset + 14 + 12 * i]
+        if len(entry) < 12:
+            return None
+        if int.from_bytes(entry[:2], order) == 0x0112:
+            return int.from_bytes(entry[8:10], order)
+    return None
 
 
 def _size_table(sizes) -> dict:
@@ -457,17 +548,42 @@ def _load_yaml(path: Path) -> dict:
         import yaml
     except ImportError:
         raise ValueError(f"reading {path} needs pyyaml: pip install 'detmetrics[cli]'") from None
+    text = _read_text(path, "yaml file")
     try:
-        with open(path, encoding="utf-8") as handle:
-            config = yaml.safe_load(handle)
+        config = yaml.load(text, Loader=_bounded_loader(yaml))  # a SafeLoader subclass
     except yaml.YAMLError as exc:
         raise ValueError(f"{path} is not valid YAML ({exc})".replace("\n", " ")) from None
+    except _TooManyAliases:
+        raise ValueError(f"{path} uses more than {MAX_YAML_ALIASES} YAML aliases; a dataset yaml needs none "
+                         "(refused: alias expansion can blow up)") from None
     if not isinstance(config, dict):
         raise ValueError(f"{path} must hold a mapping with 'path', 'val' and 'names'; got {type(config).__name__}")
     return config
 
 
+class _TooManyAliases(Exception):
+    pass
+
+
+def _bounded_loader(yaml):
+    """yaml's SafeLoader counting alias nodes: a 1 KB "billion laughs" file must not expand to gigabytes."""
+
+    class BoundedLoader(yaml.SafeLoader):
+        def compose_node(self, parent, index):
+            if self.check_event(yaml.AliasEvent):
+                self._aliases = getattr(self, "_aliases", 0) + 1
+                if self._aliases > MAX_YAML_ALIASES:
+                    raise _TooManyAliases
+            return super().compose_node(parent, index)
+
+    return BoundedLoader
+
+
 def _parse_names(names, where: str) -> dict:
+    values = names if isinstance(names, list) else list(names.values()) if isinstance(names, dict) else []
+    bad = next((v for v in values if not isinstance(v, (str, int, float)) or isinstance(v, bool)), None)
+    if bad is not None:
+        raise ValueError(f"{where}: class names must be strings; got {type(bad).__name__} {str(bad)[:60]!r}")
     if isinstance(names, list):
         return {i: str(n) for i, n in enumerate(names)}
     if isinstance(names, dict):
@@ -505,7 +621,8 @@ def _resolve_layout(path, split: str) -> dict:
     names = None
     classes = p / "classes.txt"
     if classes.is_file():
-        names = {i: line.strip() for i, line in enumerate(classes.read_text(encoding="utf-8").splitlines()) if line.strip()}
+        text = _read_text(classes, "class list")
+        names = {i: line.strip() for i, line in enumerate(text.splitlines()) if line.strip()}
     return {"sources": [image_dir], "label_dir": label_dir, "names": names, "orphan_check": True}
 
 
@@ -514,13 +631,18 @@ def _layout_from_yaml(path: Path, split: str) -> dict:
     if "names" not in config:
         raise ValueError(f"{path} has no 'names' entry")
     names = _parse_names(config["names"], str(path))
-    root = Path(config.get("path") or ".")
+    root_entry = config.get("path") or "."
+    if not isinstance(root_entry, str):
+        raise ValueError(f"{path}: 'path' must be a folder name (a string); got {root_entry!r}")
+    root = Path(root_entry)
     if not root.is_absolute():
         root = (path.parent / root).resolve()
     entry = config.get(split)
     if not entry:
         raise ValueError(f"{path} has no {split!r} split")
     entries = entry if isinstance(entry, list) else [entry]
+    if not all(isinstance(e, str) and e for e in entries):
+        raise ValueError(f"{path}: {split!r} must be a folder or image-list name, or a list of them; got {entry!r}")
     sources = [root / str(e) for e in entries]
     single_dir = len(sources) == 1 and sources[0].suffix.lower() != ".txt"
     label_dir = Path(_label_path(str(sources[0] / "x.jpg"))).parent if single_dir else None
@@ -533,7 +655,7 @@ def _list_images(layout: dict, size_table) -> list:
         if source.suffix.lower() == ".txt":
             if not source.is_file():
                 raise ValueError(f"image list {source} does not exist")
-            for line in source.read_text(encoding="utf-8").splitlines():
+            for line in _read_text(source, "image list").splitlines():
                 line = line.strip()
                 if not line:
                     continue
@@ -554,6 +676,43 @@ def _list_images(layout: dict, size_table) -> list:
         where = ", ".join(str(s) for s in layout["sources"])
         raise ValueError(f"no images found in {where}")
     return sorted(images)
+
+
+def _label_file(path: str) -> bool:
+    """True when there is a label file to read, False when there is none (ultralytics: no objects).
+
+    A path that exists but is not a readable regular file (a directory, a
+    dangling symbolic link, a link loop) is an error, not "no objects".
+    """
+    if os.path.isfile(path):
+        return True
+    if not os.path.lexists(path):
+        return False
+    if os.path.islink(path):
+        raise ValueError(f"label file {path} is a broken symbolic link (or a link loop)")
+    raise ValueError(f"label path {path} is not a regular file")
+
+
+def prediction_files(folder: Path) -> list:
+    """The ``*.txt`` files of a prediction folder, sorted; an entry that is not a readable file is an error."""
+    files = []
+    for entry in sorted(folder.glob("*.txt")):
+        if not entry.is_file():
+            kind = "a broken symbolic link (or a link loop)" if entry.is_symlink() and not entry.exists() else "not a file"
+            raise ValueError(f"prediction file {entry} is {kind}")
+        files.append(entry)
+    return files
+
+
+def _read_text(path, what: str) -> str:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{what} {fspath(path)} is not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset "
+                         f"{exc.start})") from None
+    except OSError as exc:
+        raise ValueError(f"cannot read {what} {fspath(path)} ({exc.strerror or exc})") from None
 
 
 def _label_path(image_path: str) -> str:
@@ -588,16 +747,15 @@ def _check_orphan_labels(layout: dict, image_paths: list) -> None:
 def _read_txt(path, *, kind: str, obb):
     """Parse one txt file: (labels int64, coords (n, 4 | 8), conf (n,) or None, line numbers)."""
     rows, lines = [], []
-    with open(path, encoding="utf-8") as handle:
-        for lineno, raw in enumerate(handle, start=1):
-            text = raw.strip()
-            if not text:
-                continue
-            try:
-                rows.append([float(v) for v in text.split()])
-            except ValueError:
-                raise ValueError(f"{path}:{lineno}: fields must be numbers; got {text!r}") from None
-            lines.append((lineno, text))
+    for lineno, raw in enumerate(_read_text(path, "label file").splitlines(), start=1):
+        text = raw.strip()
+        if not text:
+            continue
+        try:
+            rows.append([float(v) for v in text.split()])
+        except ValueError:
+            raise ValueError(f"{path}:{lineno}: fields must be numbers; got {text!r}") from None
+        lines.append((lineno, text))
     widths = {len(r) for r in rows}
     if len(widths) > 1:
         first = len(rows[0])
@@ -608,9 +766,9 @@ def _read_txt(path, *, kind: str, obb):
     table = np.array(rows, dtype=np.float64)
     n_fields = table.shape[1]
     cls = table[:, 0]
-    bad_class = np.flatnonzero(~np.isfinite(cls) | (cls != np.round(cls)) | (cls < 0))
+    bad_class = np.flatnonzero(~np.isfinite(cls) | (cls != np.round(cls)) | (cls < 0) | (cls >= MAX_CLASS_ID))
     if bad_class.size:
-        _fail(path, lines[bad_class[0]], "the class id must be a non-negative integer")
+        _fail(path, lines[bad_class[0]], "the class id must be an integer in [0, 2**53)")
     labels = cls.astype(np.int64)
     if kind == "predictions":
         return labels, table[:, 1 : n_fields - 1], table[:, n_fields - 1].copy(), lines
