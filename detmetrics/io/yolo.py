@@ -997,12 +997,7 @@ def _read_detect_dataset(layout, image_paths, texts, size_table, progress):
         [_image_size(p, size_table) for p in progress_iter(image_paths, desc="reading image sizes", progress=progress)],
         dtype=np.float64,
     ).reshape(-1, 2)
-    scale = np.repeat(widths_heights, counts, axis=0)
-    boxes = np.empty((table.shape[0], 4))
-    boxes[:, 0] = (coords[:, 0] - coords[:, 2] / 2.0) * scale[:, 0]  # the arithmetic of _cxcywh_to_pixels
-    boxes[:, 1] = (coords[:, 1] - coords[:, 3] / 2.0) * scale[:, 1]
-    boxes[:, 2] = coords[:, 2] * scale[:, 0]
-    boxes[:, 3] = coords[:, 3] * scale[:, 1]
+    boxes = _cxcywh_to_pixels(coords, *np.repeat(widths_heights, counts, axis=0).T)
     area = boxes[:, 2] * boxes[:, 3]
     bounds = np.concatenate(([0], np.cumsum(counts)))
     records = []
@@ -1052,11 +1047,7 @@ def _read_detect_predictions(files, ground_truth, stems, names, progress):
         labels = np.array(sorted(names), dtype=np.int64)[labels]
     rows_image = np.repeat(np.asarray(indices, dtype=np.int64), counts)
     scale = ground_truth.image_sizes[rows_image] if rows_image.size else np.zeros((0, 2))
-    boxes = np.empty((table.shape[0], 4))
-    boxes[:, 0] = (coords[:, 0] - coords[:, 2] / 2.0) * scale[:, 0]
-    boxes[:, 1] = (coords[:, 1] - coords[:, 3] / 2.0) * scale[:, 1]
-    boxes[:, 2] = coords[:, 2] * scale[:, 0]
-    boxes[:, 3] = coords[:, 3] * scale[:, 1]
+    boxes = _cxcywh_to_pixels(coords, scale[:, 0], scale[:, 1])
     records = [empty_record("predictions", False) for _ in ground_truth.records]
     bounds = np.concatenate(([0], np.cumsum(counts)))
     for k, index in enumerate(indices):
@@ -1274,8 +1265,8 @@ def _fail(path, line, problem: str):
     raise ValueError(f"{path}:{lineno}: {problem}; got {text!r}")
 
 
-def _cxcywh_to_pixels(coords: np.ndarray, width: float, height: float) -> np.ndarray:
-    """Normalized ``cx cy w h`` -> pixel COCO ``x y w h``."""
+def _cxcywh_to_pixels(coords: np.ndarray, width, height) -> np.ndarray:
+    """Normalized ``cx cy w h`` -> pixel COCO ``x y w h`` (``width``/``height`` one image's or one per row)."""
     if coords.shape[0] == 0:
         return np.zeros((0, 4))
     out = np.empty((coords.shape[0], 4))
