@@ -187,17 +187,8 @@ def read_yolo_dataset(path, *, split: str = "val", sizes=None, obb=None, progres
             area = boxes[:, 2] * boxes[:, 3]
         records.append({"boxes": boxes, "labels": labels, "iscrowd": np.zeros(len(labels), np.uint8), "area": area})
 
-    return DetectionData(
-        records=records,
-        image_ids=[ultralytics_image_id(_stem(p)) for p in image_paths],
-        file_names=[os.path.basename(p) for p in image_paths],
-        class_names=dict(names),
-        image_sizes=widths_heights,
-        box_format="quad" if obb else "xywh",
-        kind="ground_truth",
-        source="yolo",
-        names_inferred=names_inferred,
-    )
+    return _yolo_ground_truth(records, image_paths, names, widths_heights, names_inferred,
+                              "quad" if obb else "xywh")
 
 
 def read_yolo_predictions(path, ground_truth: DetectionData, *, progress=None, task=None) -> DetectionData:
@@ -802,6 +793,22 @@ def _list_images(layout: dict, size_table) -> list:
     return sorted(images)
 
 
+def _yolo_ground_truth(records, image_paths, names, widths_heights, names_inferred, box_format, **extra):
+    """The ``DetectionData`` of a YOLO dataset's labels (one record per image, in ``image_paths`` order)."""
+    return DetectionData(
+        records=records,
+        image_ids=[ultralytics_image_id(_stem(p)) for p in image_paths],
+        file_names=[os.path.basename(p) for p in image_paths],
+        class_names=dict(names),
+        image_sizes=widths_heights,
+        box_format=box_format,
+        kind="ground_truth",
+        source="yolo",
+        names_inferred=names_inferred,
+        **extra,
+    )
+
+
 def _walk_images(folder: str) -> list:
     """Image files under ``folder``, recursively, as plain strings (no Path objects: 5,000 of them cost)."""
     found = []
@@ -1008,17 +1015,7 @@ def _read_detect_dataset(layout, image_paths, texts, size_table, progress):
         a, b = bounds[i], bounds[i + 1]
         records.append({"boxes": boxes[a:b], "labels": labels[a:b], "iscrowd": np.zeros(b - a, np.uint8),
                         "area": area[a:b]})
-    return DetectionData(
-        records=records,
-        image_ids=[ultralytics_image_id(_stem(p)) for p in image_paths],
-        file_names=[os.path.basename(p) for p in image_paths],
-        class_names=dict(names),
-        image_sizes=widths_heights,
-        box_format="xywh",
-        kind="ground_truth",
-        source="yolo",
-        names_inferred=names_inferred,
-    )
+    return _yolo_ground_truth(records, image_paths, names, widths_heights, names_inferred, "xywh")
 
 
 def _read_detect_predictions(files, ground_truth, stems, names, progress):
@@ -1100,19 +1097,8 @@ def _read_instances_dataset(layout, image_paths, label_paths, raw, task, size_ta
                                         kind="ground_truth"))
     if task == "segment":
         _set_mask_areas(records)
-    return DetectionData(
-        records=records,
-        image_ids=[ultralytics_image_id(_stem(p)) for p in image_paths],
-        file_names=[os.path.basename(p) for p in image_paths],
-        class_names=dict(names),
-        image_sizes=widths_heights,
-        box_format="xywh",
-        kind="ground_truth",
-        source="yolo",
-        names_inferred=names_inferred,
-        task=task,
-        kpt_shape=kpt_shape,
-    )
+    return _yolo_ground_truth(records, image_paths, names, widths_heights, names_inferred, "xywh", task=task,
+                              kpt_shape=kpt_shape)
 
 
 def _set_mask_areas(records: list) -> None:
