@@ -202,8 +202,14 @@ def _accumulate(cat_offsets, det_score, det_rank, det_code, n_gt, max_detections
         blocks = [np.full((n_cat, n_area, n_max, n_thresholds, n_rec), -1.0) for _ in range(2)]
         blocks += [np.full((n_cat, n_area, n_max, n_thresholds), -1.0) for _ in range(2)]
         rows = np.ascontiguousarray(det_code.reshape(det_code.shape[0], n_area * n_thresholds))
-        _accumulate_kernel(cat_offsets, det_score, det_rank, rows, n_thresholds, n_gt, max_detections, rec_thresholds,
-                           all_point, _EPS, blocks[0], blocks[2], blocks[1], blocks[3], order)
+        # one kernel call per category from here: a kernel looping over the categories would cost
+        # ~1 s more compilation per process (numba compiles the callee into it again), the calls
+        # ~10 us each
+        bounds = cat_offsets.tolist()
+        for k in range(n_cat):
+            _accumulate_category(k, bounds[k], bounds[k + 1], det_score, det_rank, rows, n_thresholds, n_gt,
+                                 max_detections, rec_thresholds, all_point, _EPS, blocks[0], blocks[2], blocks[1],
+                                 blocks[3], order)
         # COCOeval's axis order as views: a contiguous copy of the (T, R, K, A, M) arrays cost about
         # as much as the accumulation itself at COCO scale (80 categories: 7.8 MB each, page faults)
         precision = blocks[0].transpose(3, 4, 0, 1, 2)
@@ -307,6 +313,9 @@ def _sort_desc_kernel(idx, lo, hi, score, buf):
         width *= 2
 
 
+# Serial over categories: measured at COCO scale (80 categories, 2 shared cores) prange over
+# categories did not pay (parallel 115 ms vs serial 102 ms; one category holds a sixth of the
+# detections).
 @kernel
 def _accumulate_category(k, c0, c1, det_score, det_rank, det_code, n_thr, n_gt, max_detections,
                          rec_thresholds, all_point, eps, precision, recall, scores, ap, order):
@@ -429,17 +438,6 @@ def _accumulate_category(k, c0, c1, det_score, det_rank, det_code, n_thr, n_gt, 
                 ap[k, a, m, t] = total / n_rec
 
 
-# Serial: measured at COCO scale (80 categories, 2 shared cores) prange over categories did not
-# pay (parallel 115 ms vs serial 102 ms; one category holds a sixth of the detections).
-@kernel
-def _accumulate_kernel(cat_offsets, det_score, det_rank, det_code, n_thr, n_gt, max_detections,
-                       rec_thresholds, all_point, eps, precision, recall, scores, ap, order):
-    n_cat = cat_offsets.shape[0] - 1
-    for k in range(n_cat):
-        _accumulate_category(k, cat_offsets[k], cat_offsets[k + 1], det_score, det_rank, det_code, n_thr, n_gt,
-                             max_detections, rec_thresholds, all_point, eps, precision, recall, scores, ap, order)
-
-
 # --------------------------------------------------------------------------------------
 # the stage: MatchState -> Accumulation
 
@@ -485,7 +483,7 @@ def accumulate(state, opts, cats: np.ndarray) -> Accumulation:
         rec, opts.interpolation, opts.iou_thresholds.shape[0],
         # "auto": the reference spends ~15 us per (category, max_detections, area, threshold) curve
         resolve_backend(opts.backend, 15 * n_cat * max_dets.shape[0] * n_area * opts.iou_thresholds.shape[0]
-                        + state.det_score.shape[0], (_accumulate_kernel,)),
+                        + state.det_score.shape[0], (_accumulate_category,)),
     )
     return Accumulation(cats, rec, precision, recall, scores, ap, n_gt, cat_offsets, order,
                         state.det_score, state.det_code)

@@ -187,17 +187,8 @@ def read_yolo_dataset(path, *, split: str = "val", sizes=None, obb=None, progres
             area = boxes[:, 2] * boxes[:, 3]
         records.append({"boxes": boxes, "labels": labels, "iscrowd": np.zeros(len(labels), np.uint8), "area": area})
 
-    return DetectionData(
-        records=records,
-        image_ids=[ultralytics_image_id(_stem(p)) for p in image_paths],
-        file_names=[os.path.basename(p) for p in image_paths],
-        class_names=dict(names),
-        image_sizes=widths_heights,
-        box_format="quad" if obb else "xywh",
-        kind="ground_truth",
-        source="yolo",
-        names_inferred=names_inferred,
-    )
+    return _yolo_ground_truth(records, image_paths, names, widths_heights, names_inferred,
+                              "quad" if obb else "xywh")
 
 
 def read_yolo_predictions(path, ground_truth: DetectionData, *, progress=None, task=None) -> DetectionData:
@@ -802,6 +793,22 @@ def _list_images(layout: dict, size_table) -> list:
     return sorted(images)
 
 
+def _yolo_ground_truth(records, image_paths, names, widths_heights, names_inferred, box_format, **extra):
+    """The ``DetectionData`` of a YOLO dataset's labels (one record per image, in ``image_paths`` order)."""
+    return DetectionData(
+        records=records,
+        image_ids=[ultralytics_image_id(_stem(p)) for p in image_paths],
+        file_names=[os.path.basename(p) for p in image_paths],
+        class_names=dict(names),
+        image_sizes=widths_heights,
+        box_format=box_format,
+        kind="ground_truth",
+        source="yolo",
+        names_inferred=names_inferred,
+        **extra,
+    )
+
+
 def _walk_images(folder: str) -> list:
     """Image files under ``folder``, recursively, as plain strings (no Path objects: 5,000 of them cost)."""
     found = []
@@ -997,12 +1004,7 @@ def _read_detect_dataset(layout, image_paths, texts, size_table, progress):
         [_image_size(p, size_table) for p in progress_iter(image_paths, desc="reading image sizes", progress=progress)],
         dtype=np.float64,
     ).reshape(-1, 2)
-    scale = np.repeat(widths_heights, counts, axis=0)
-    boxes = np.empty((table.shape[0], 4))
-    boxes[:, 0] = (coords[:, 0] - coords[:, 2] / 2.0) * scale[:, 0]  # the arithmetic of _cxcywh_to_pixels
-    boxes[:, 1] = (coords[:, 1] - coords[:, 3] / 2.0) * scale[:, 1]
-    boxes[:, 2] = coords[:, 2] * scale[:, 0]
-    boxes[:, 3] = coords[:, 3] * scale[:, 1]
+    boxes = _cxcywh_to_pixels(coords, *np.repeat(widths_heights, counts, axis=0).T)
     area = boxes[:, 2] * boxes[:, 3]
     bounds = np.concatenate(([0], np.cumsum(counts)))
     records = []
@@ -1013,17 +1015,7 @@ def _read_detect_dataset(layout, image_paths, texts, size_table, progress):
         a, b = bounds[i], bounds[i + 1]
         records.append({"boxes": boxes[a:b], "labels": labels[a:b], "iscrowd": np.zeros(b - a, np.uint8),
                         "area": area[a:b]})
-    return DetectionData(
-        records=records,
-        image_ids=[ultralytics_image_id(_stem(p)) for p in image_paths],
-        file_names=[os.path.basename(p) for p in image_paths],
-        class_names=dict(names),
-        image_sizes=widths_heights,
-        box_format="xywh",
-        kind="ground_truth",
-        source="yolo",
-        names_inferred=names_inferred,
-    )
+    return _yolo_ground_truth(records, image_paths, names, widths_heights, names_inferred, "xywh")
 
 
 def _read_detect_predictions(files, ground_truth, stems, names, progress):
@@ -1052,11 +1044,7 @@ def _read_detect_predictions(files, ground_truth, stems, names, progress):
         labels = np.array(sorted(names), dtype=np.int64)[labels]
     rows_image = np.repeat(np.asarray(indices, dtype=np.int64), counts)
     scale = ground_truth.image_sizes[rows_image] if rows_image.size else np.zeros((0, 2))
-    boxes = np.empty((table.shape[0], 4))
-    boxes[:, 0] = (coords[:, 0] - coords[:, 2] / 2.0) * scale[:, 0]
-    boxes[:, 1] = (coords[:, 1] - coords[:, 3] / 2.0) * scale[:, 1]
-    boxes[:, 2] = coords[:, 2] * scale[:, 0]
-    boxes[:, 3] = coords[:, 3] * scale[:, 1]
+    boxes = _cxcywh_to_pixels(coords, scale[:, 0], scale[:, 1])
     records = [empty_record("predictions", False) for _ in ground_truth.records]
     bounds = np.concatenate(([0], np.cumsum(counts)))
     for k, index in enumerate(indices):
@@ -1109,19 +1097,8 @@ def _read_instances_dataset(layout, image_paths, label_paths, raw, task, size_ta
                                         kind="ground_truth"))
     if task == "segment":
         _set_mask_areas(records)
-    return DetectionData(
-        records=records,
-        image_ids=[ultralytics_image_id(_stem(p)) for p in image_paths],
-        file_names=[os.path.basename(p) for p in image_paths],
-        class_names=dict(names),
-        image_sizes=widths_heights,
-        box_format="xywh",
-        kind="ground_truth",
-        source="yolo",
-        names_inferred=names_inferred,
-        task=task,
-        kpt_shape=kpt_shape,
-    )
+    return _yolo_ground_truth(records, image_paths, names, widths_heights, names_inferred, "xywh", task=task,
+                              kpt_shape=kpt_shape)
 
 
 def _set_mask_areas(records: list) -> None:
@@ -1274,8 +1251,8 @@ def _fail(path, line, problem: str):
     raise ValueError(f"{path}:{lineno}: {problem}; got {text!r}")
 
 
-def _cxcywh_to_pixels(coords: np.ndarray, width: float, height: float) -> np.ndarray:
-    """Normalized ``cx cy w h`` -> pixel COCO ``x y w h``."""
+def _cxcywh_to_pixels(coords: np.ndarray, width, height) -> np.ndarray:
+    """Normalized ``cx cy w h`` -> pixel COCO ``x y w h`` (``width``/``height`` one image's or one per row)."""
     if coords.shape[0] == 0:
         return np.zeros((0, 4))
     out = np.empty((coords.shape[0], 4))
