@@ -22,7 +22,19 @@ memory is measured in fresh subprocesses (peak RSS, ``VmHWM``; and, in a separat
 run since its own bookkeeping inflates RSS, tracemalloc's peak of
 Python/NumPy allocations -- Numba's kernel allocations are not traced).
 
-    python benchmarks/bench_coco.py                 # full scale (~2-3 min)
+The drop-in layers get rows of their own: ``detmetrics.compat.pycocotools``'
+``COCO`` / ``loadRes`` / ``COCOeval`` driven exactly like the pycocotools row
+(in the main table), and a second table for the torchmetrics-style metric:
+the same data as per-image float32 xyxy arrays fed to ``update`` in batches
+(``--metric-batch``, default 16 images), then ``compute`` once, for
+``detmetrics.compat.torchmetrics.MeanAveragePrecision``, the native
+``detmetrics.Evaluator`` and torchmetrics' ``MeanAveragePrecision`` with its
+default backend (pycocotools), which runs in another interpreter
+(``--torch-python``, default ``$DETMETRICS_TORCH_PYTHON``; skipped with a
+note without one) through ``_torchmetrics_rows.py``.  The compat metric's
+12 numbers are checked against torchmetrics' (same float32 thresholds).
+
+    python benchmarks/bench_coco.py                 # full scale (~2-3 min, + torchmetrics ~1-2 min)
     python benchmarks/bench_coco.py --scale small   # 500 images, quick
 """
 
@@ -131,6 +143,139 @@ def _detmetrics(gt_path, res_path, repeats, backend):
     return t_load, t_eval, t_total, np.asarray(result.stats)
 
 
+# ------------------------------------------------------- detmetrics.compat.pycocotools
+def _compat_cocoeval(gt_path, res_path, repeats):
+    """The pycocotools script with the one import line changed."""
+    from detmetrics.compat.pycocotools import COCO, COCOeval
+
+    def load():
+        with _quiet():
+            gt = COCO(gt_path)
+            return gt, gt.loadRes(res_path)
+
+    def evaluate(loaded):
+        with _quiet():
+            ev = COCOeval(loaded[0], loaded[1], "bbox")
+            ev.evaluate()
+            ev.accumulate()
+            ev.summarize()
+        return np.asarray(ev.stats)
+
+    return _phases(load, evaluate, repeats)
+
+
+# ------------------------------------------------- the torchmetrics-style metric
+_METRIC_KEYS = ["map", "map_50", "map_75", "map_small", "map_medium", "map_large", "mar_1", "mar_10", "mar_100",
+                "mar_small", "mar_medium", "mar_large"]
+
+
+def _metric_data(gt_path, res_path):
+    """Flat per-image float32 xyxy arrays (what a validation loop holds), in image-id order."""
+    from detmetrics.io._coco_decode import load_ground_truth, load_results
+
+    gt = load_ground_truth(gt_path)
+    res = load_results(res_path, gt)
+    n = len(gt.image_ids)
+
+    def xyxy(b):
+        return np.column_stack([b[:, 0], b[:, 1], b[:, 0] + b[:, 2], b[:, 1] + b[:, 3]]).astype(np.float32)
+
+    d_order = np.argsort(res.image_index, kind="stable")
+    g_order = np.argsort(gt.image_index, kind="stable")
+    return {
+        "det_boxes": xyxy(res.boxes[d_order]), "det_scores": res.scores[d_order].astype(np.float32),
+        "det_labels": res.category[d_order].astype(np.int64),
+        "det_offsets": np.searchsorted(res.image_index[d_order], np.arange(n + 1)).astype(np.int64),
+        "gt_boxes": xyxy(gt.boxes[g_order]), "gt_labels": gt.category[g_order].astype(np.int64),
+        "gt_iscrowd": gt.iscrowd[g_order].astype(np.int64), "gt_area": gt.area[g_order].astype(np.float32),
+        "gt_offsets": np.searchsorted(gt.image_index[g_order], np.arange(n + 1)).astype(np.int64),
+    }
+
+
+def _metric_batches(data, batch):
+    do, go = data["det_offsets"], data["gt_offsets"]
+    n = do.shape[0] - 1
+    out = []
+    for start in range(0, n, batch):
+        preds, target = [], []
+        for i in range(start, min(n, start + batch)):
+            d, g = slice(do[i], do[i + 1]), slice(go[i], go[i + 1])
+            preds.append({"boxes": data["det_boxes"][d], "scores": data["det_scores"][d],
+                          "labels": data["det_labels"][d]})
+            target.append({"boxes": data["gt_boxes"][g], "labels": data["gt_labels"][g],
+                           "iscrowd": data["gt_iscrowd"][g], "area": data["gt_area"][g]})
+        out.append((preds, target))
+    return out
+
+
+def _metric_rows(data, batch, repeats):
+    """{name: (update s, compute s, 12 stats)} for the compat metric and the native Evaluator."""
+    from detmetrics import Evaluator
+    from detmetrics.compat.torchmetrics import MeanAveragePrecision
+
+    batches = _metric_batches(data, batch)
+
+    def compat():
+        metric = MeanAveragePrecision()
+        t0 = time.perf_counter()
+        for preds, target in batches:
+            metric.update(preds, target)
+        t1 = time.perf_counter()
+        out = metric.compute()
+        return t1 - t0, time.perf_counter() - t1, np.array([float(out[k]) for k in _METRIC_KEYS])
+
+    def native():
+        ev = Evaluator(box_format="xyxy")
+        t0 = time.perf_counter()
+        for preds, target in batches:
+            ev.update(preds, target)
+        t1 = time.perf_counter()
+        result = ev.compute()
+        return t1 - t0, time.perf_counter() - t1, np.asarray(result.stats)
+
+    rows = {}
+    for name, fn in (("detmetrics compat metric", compat), ("detmetrics Evaluator", native)):
+        runs = [fn() for _ in range(repeats)]
+        rows[name] = (float(np.median([r[0] for r in runs])), float(np.median([r[1] for r in runs])), runs[-1][2])
+    return rows
+
+
+def _torchmetrics_row(python, data, batch):
+    """torchmetrics' (update s, compute s, stats, version) in ``python``, or None with a printed note."""
+    if not python:
+        print("note: torchmetrics row skipped (give --torch-python PATH or set DETMETRICS_TORCH_PYTHON)")
+        return None
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "metric_data.npz")
+        np.savez(path, **data)
+        proc = subprocess.run([python, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                                    "_torchmetrics_rows.py"), path, str(batch)],
+                              capture_output=True, text=True)
+    if proc.returncode != 0:
+        print(f"note: torchmetrics row failed under {python}:\n{proc.stderr.strip()[-2000:]}")
+        return None
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    return out["update_s"], out["compute_s"], np.asarray(out["stats"]), f"{out['version']} ({out['backend']})"
+
+
+def _print_metric_table(rows, tm):
+    print()
+    print("torchmetrics-style metric (update in batches, then compute once):")
+    header = (f"{'library':<34} {'update s':>9} {'compute s':>10} {'total s':>9} {'x torchmetrics':>15} "
+              f"{'max |d stats| vs tm':>20}")
+    print(header)
+    print("-" * len(header))
+    if tm is not None:
+        rows = {f"torchmetrics {tm[3]}": tm[:3], **rows}
+    for name, (t_update, t_compute, stats) in rows.items():
+        total = t_update + t_compute
+        ratio = f"{(tm[0] + tm[1]) / total:14.1f}" if tm is not None else f"{'-':>14}"
+        diff = f"{float(np.max(np.abs(stats - tm[2]))):20.2e}" if tm is not None else f"{'-':>20}"
+        print(f"{name:<34} {t_update:9.3f} {t_compute:10.3f} {total:9.3f} {ratio:>15} {diff}")
+
+
 def _phases(load, evaluate, repeats):
     t_load, loaded = _median_time(load, repeats)
     t_eval, stats = _median_time(lambda: evaluate(loaded), repeats)
@@ -184,6 +329,9 @@ def main(argv=None):
                         help="repeats for detmetrics' numpy backend (default 1 at full scale, 3 at small)")
     parser.add_argument("--coco-repeats", type=int, default=None,
                         help="repeats for pycocotools (default 1 at full scale, 3 at small)")
+    parser.add_argument("--torch-python", default=os.environ.get("DETMETRICS_TORCH_PYTHON"),
+                        help="interpreter with torch + torchmetrics (default $DETMETRICS_TORCH_PYTHON)")
+    parser.add_argument("--metric-batch", type=int, default=16, help="images per update() in the metric table")
     args = parser.parse_args(argv)
     folder = args.dir or (DEFAULT_OUT if args.scale == "full" else os.path.join(DEFAULT_OUT, "small"))
     coco_repeats = args.coco_repeats or (1 if args.scale == "full" else 3)
@@ -210,6 +358,7 @@ def main(argv=None):
     rows["faster-coco-eval"] = _faster_coco_eval(gt_path, res_path, args.fce_repeats)
     rows["detmetrics (numba)"] = _detmetrics(gt_path, res_path, args.repeats, "numba")
     rows["detmetrics (numpy)"] = _detmetrics(gt_path, res_path, numpy_repeats, "numpy")
+    rows["compat COCOeval"] = _compat_cocoeval(gt_path, res_path, args.repeats)
 
     ref = rows["pycocotools"]
     fce = rows["faster-coco-eval"]
@@ -227,6 +376,9 @@ def main(argv=None):
         print(f"{name:<20} {t_load:8.3f} {t_eval:11.3f} {t_total:9.3f} {vs_coco:>24} {vs_fce:>21} {diff:14.2e}")
     print()
     print("stats (pycocotools):", np.array2string(ref[3], precision=4, max_line_width=200))
+    data = _metric_data(gt_path, res_path)
+    metric_rows = _metric_rows(data, args.metric_batch, max(1, min(args.repeats, 3)))
+    _print_metric_table(metric_rows, _torchmetrics_row(args.torch_python, data, args.metric_batch))
     base, rss, traced = _memory(gt_path, res_path, small_gt, small_res)
     print(f"detmetrics peak memory (numba, evaluate_coco from paths, fresh process): "
           f"peak RSS {rss:.0f} MB (RSS before the evaluation, after imports + JIT warm-up: {base:.0f} MB); "

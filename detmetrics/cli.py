@@ -1,4 +1,4 @@
-"""The ``detmetrics`` command line: ``eval``, ``nms``, ``demo`` and ``warmup``.
+"""The ``detmetrics`` command line: ``eval``, ``nms``, ``convert``, ``demo`` and ``warmup``.
 
 ::
 
@@ -6,10 +6,13 @@
     detmetrics warmup                                # compile every kernel once (cached)
     detmetrics eval GT PRED [--json OUT] [--plot DIR] [options]
     detmetrics nms PRED_DIR OUT_DIR [--conf C] [--iou T] [--soft gaussian|linear] [--class-agnostic]
+    detmetrics convert SRC DST --to coco|yolo|yolo-obb|dota|voc
 
 GT is a COCO ground-truth ``.json``, a YOLO dataset folder or its
-``data.yaml``; PRED is a COCO results ``.json`` (ultralytics'
-``predictions.json`` included) or a folder of YOLO prediction txt files.
+``data.yaml``, PASCAL VOC XML, DOTA txt, CVAT for images XML or LabelMe
+JSON; PRED is a COCO results ``.json`` (ultralytics' ``predictions.json``
+included), a folder of YOLO prediction txt files or per-class result files
+(DOTA ``Task1_<class>.txt``, VOC ``comp4_det_test_<class>.txt``).
 Exit status: 0 on success, 2 on bad input (one line on stderr, no
 traceback).  Needs the ``cli`` extra (pyyaml, tqdm, pillow); ``--plot``
 needs matplotlib (``plot`` extra).
@@ -75,8 +78,8 @@ def _add_eval_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--iou-thresholds", nargs="+", metavar="T",
                        help="IoU thresholds: numbers or start:stop:step (default: COCO's 0.5:0.95:0.05)")
     group.add_argument("--max-dets", nargs="+", type=int, metavar="N",
-                       help="max detections per image for AR and AP (default: 1 10 100; the largest is used for AP; "
-                            "ultralytics keeps 300: --max-dets 1 10 300)")
+                       help="max detections per image for AR and AP (default: 1 10 100, keypoints 20; the largest is "
+                            "used for AP; ultralytics keeps 300: --max-dets 1 10 300)")
     group.add_argument("--interpolation", choices=["coco", "voc11", "voc"], default="coco",
                        help="coco: 101-point (pycocotools); voc11: VOC2007 11-point; voc: all-point (VOC2010+, DOTA)")
     group.add_argument("--matching", choices=["coco", "voc"], default="coco",
@@ -111,22 +114,37 @@ def build_parser() -> argparse.ArgumentParser:
         "eval",
         help="evaluate predictions against ground truth",
         description="Evaluate predictions against ground truth and print the COCO summary and a per-class table. "
-        "GT: COCO ground-truth .json, YOLO dataset folder or data.yaml (its 'val' split). "
-        "PRED: COCO results .json (ultralytics' predictions.json too) or a folder of YOLO txt predictions "
-        "('class cx cy w h conf', or 'class x1 y1 ... x4 y4 conf' for OBB).",
+        "GT: COCO ground-truth .json, YOLO dataset folder or data.yaml (its 'val' split), PASCAL VOC XML "
+        "(a folder holding Annotations/, or the .xml files), DOTA label txt (a folder holding labelTxt/), a CVAT for "
+        "images .xml or LabelMe .json files; the format is detected from the files (--format to choose). "
+        "PRED: COCO results .json (ultralytics' predictions.json too), a folder of YOLO txt predictions "
+        "('class cx cy w h conf', 'class x1 y1 ... x4 y4 conf' for OBB, 'class x1 y1 ... xn yn conf' for "
+        "segment, 'class cx cy w h px py [pc] ... conf' for pose) or per-class result files "
+        "(DOTA Task1_<class>.txt, VOC comp4_det_test_<class>.txt). Masks and keypoints are scored as "
+        "pycocotools' COCOeval iouType segm / keypoints (10 stats, maxDets 20).",
     )
     ev.add_argument("gt", metavar="GT")
     ev.add_argument("pred", metavar="PRED")
     data = ev.add_argument_group("input")
-    data.add_argument("--split", default="val", help="YOLO split to evaluate (default: val)")
+    data.add_argument("--format", default="auto", choices=["auto", "coco", "yolo", "voc", "dota", "cvat", "labelme"],
+                      help="ground-truth format (default auto: detected from GT's files)")
+    data.add_argument("--split", help="YOLO split to evaluate (default: val); VOC: the ImageSets/Main/SPLIT.txt "
+                      "list (default: every annotation)")
     data.add_argument("--sizes", metavar="FILE", help="image sizes ('<file name> <width> <height>' lines) "
                       "instead of reading the image headers")
     data.add_argument("--obb", action="store_const", const=True, default=None,
                       help="YOLO labels are oriented boxes (default: detected from the label files)")
+    data.add_argument("--task", choices=["detect", "segment", "pose", "obb"], default=None,
+                      help="what to score: boxes, masks (COCO segm), keypoints (COCO OKS) or oriented boxes "
+                      "(default: from the files -- kpt_shape in data.yaml: pose; polygon labels: segment; "
+                      "'segmentation' / 'keypoints' in a results .json; box predictions against a segment or "
+                      "pose dataset: detect)")
     data.add_argument("--category-ids", choices=["auto", "ids", "index0", "index1", "coco91"], default="auto",
                       help="how a results .json's category_id maps onto the ground truth's classes "
                       "(default auto: warns when ambiguous)")
     data.add_argument("--no-progress", action="store_true", help="never show a progress bar")
+    data.add_argument("--workers", type=int, default=1, metavar="N",
+                      help="match the images on N local processes (same result as 1, the default)")
     _add_eval_options(ev)
 
     demo = commands.add_parser(
@@ -156,6 +174,30 @@ def build_parser() -> argparse.ArgumentParser:
     nms.add_argument("--class-agnostic", action="store_true", help="boxes of different classes suppress each other")
     nms.add_argument("--max-det", type=int, default=300, metavar="N", help="keep at most N per image (default 300)")
 
+    conv = commands.add_parser(
+        "convert",
+        help="convert a ground-truth dataset to another format",
+        description="Read a ground-truth dataset (COCO JSON, YOLO, PASCAL VOC XML, DOTA txt, CVAT XML, LabelMe "
+        "JSON) and write it as COCO JSON, YOLO (detect or OBB), DOTA txt or VOC XML. What the target cannot hold "
+        "(crowd regions, difficult flags, orientation, ...) is reported as a warning. Images are not copied.",
+    )
+    conv.add_argument("src", metavar="SRC")
+    conv.add_argument("dst", metavar="DST", help="a .json file for --to coco, else a folder")
+    conv.add_argument("--to", required=True, choices=["coco", "yolo", "yolo-obb", "dota", "voc"])
+    conv.add_argument("--format", default="auto", choices=["auto", "coco", "yolo", "voc", "dota", "cvat", "labelme"],
+                      help="format of SRC (default auto)")
+    conv.add_argument("--split", help="YOLO split to read and to write (default val); VOC: ImageSets/Main list")
+    conv.add_argument("--sizes", metavar="FILE", help="image sizes ('<file name> <width> <height>' lines)")
+    conv.add_argument("--difficult", choices=["keep", "drop"], default="keep",
+                      help="targets without a difficult flag (COCO, YOLO): keep difficult objects as ordinary "
+                      "ones (default) or leave them out")
+    conv.add_argument("--overwrite", action="store_true", help="write into a target that already holds files")
+    conv.add_argument("--gt", metavar="GT", help="convert predictions: SRC is a predictions file or folder (COCO "
+                      "results .json, YOLO txt folder, DOTA / VOC per-class result files) read against the ground "
+                      "truth GT (any format eval reads; --format, --split and --sizes apply to it)")
+    conv.add_argument("--category-ids", choices=["auto", "ids", "index0", "index1", "coco91"], default="auto",
+                      help="with --gt: how a results .json's category_id maps onto GT's classes")
+
     commands.add_parser(
         "warmup",
         help="compile every kernel now (they are cached for later runs)",
@@ -182,6 +224,8 @@ def main(argv=None) -> int:
             elif args.command == "nms":
                 _notice_before_compiling()
                 status = _run_nms(args)
+            elif args.command == "convert":
+                status = _run_convert(args)
             else:
                 _notice_before_compiling()
                 status = _run_eval(args)
@@ -251,7 +295,12 @@ def _run_eval(args) -> int:
     from .io import load_ground_truth, load_predictions, sample_path
 
     _check_outputs(args)
-
+    if not 0 <= args.conf <= 1:
+        raise CLIError(f"--conf must be in [0, 1]; got {args.conf}")
+    if args.command != "demo":
+        coco_task = _coco_instance_task(args)
+        if coco_task is not None:
+            return _run_coco_instances(args, coco_task)
     if args.command == "demo":
         gt_path, pred_path = sample_path("yolo"), sample_path("yolo") / "predictions"
         gt = load_ground_truth(gt_path)
@@ -261,21 +310,40 @@ def _run_eval(args) -> int:
         gt_path, pred_path = args.gt, args.pred
         shown = (gt_path, pred_path)
         progress = False if args.no_progress else None
-        gt = load_ground_truth(gt_path, split=args.split, sizes=args.sizes, obb=args.obb, progress=progress)
-        pred = load_predictions(pred_path, gt, category_ids=args.category_ids, progress=progress)
+        task = getattr(args, "task", None)
+        read_task = None if task == "detect" else task  # detect: segment / pose files scored on their boxes
+        gt = load_ground_truth(gt_path, format=args.format, split=args.split, sizes=args.sizes, obb=args.obb,
+                               progress=progress, task=read_task)
+        pred = load_predictions(pred_path, gt, category_ids=args.category_ids, progress=progress, task=read_task)
     options = _eval_options(args)
-    if not 0 <= args.conf <= 1:
-        raise CLIError(f"--conf must be in [0, 1]; got {args.conf}")
+    iou_type = {"segment": "segm", "pose": "keypoints"}.get(pred.task, "bbox")
+    if args.command != "demo" and args.task == "detect":
+        iou_type = "bbox"
+    if iou_type != "bbox":
+        options["iou_type"] = iou_type
 
     from . import report
-    from .evaluate import evaluate_files
 
-    result, _ = evaluate_files(gt, pred, **options)
+    workers = getattr(args, "workers", 1)
+    if workers < 1:
+        raise CLIError(f"--workers must be a positive integer; got {workers}")
+    if workers > 1:
+        from ._parallel import evaluate_files_sharded
+
+        result, _ = evaluate_files_sharded(gt, pred, workers=workers, progress=False if args.no_progress else None,
+                                           **options)
+    else:
+        from .evaluate import evaluate_files
+
+        result, _ = evaluate_files(gt, pred, **options)
 
     say = (lambda *a: None) if args.quiet else print
-    kind = "YOLO-OBB" if gt.obb else ("YOLO" if gt.source == "yolo" else "COCO")
+    kind = _FORMAT_NAMES.get(gt.source, gt.source)
+    if gt.source == "yolo":
+        kind = {"obb": "YOLO-OBB", "segment": "YOLO-seg", "pose": "YOLO-pose"}.get(gt.task, "YOLO")
+    scored = {"bbox": "boxes", "segm": "masks", "keypoints": "keypoints"}[iou_type]
     say(f"ground truth: {shown[0]}  ({kind}, {len(gt)} images, {gt.n_objects} objects, {len(gt.class_names)} classes)")
-    say(f"predictions:  {shown[1]}  ({pred.n_objects} detections)")
+    say(f"predictions:  {shown[1]}  ({pred.n_objects} detections; scoring {scored})")
     say()
     print(result.summary())
     say()
@@ -298,6 +366,9 @@ def _run_eval(args) -> int:
     return 0
 
 
+_FORMAT_NAMES = {"coco": "COCO", "yolo": "YOLO", "voc": "PASCAL VOC", "dota": "DOTA", "cvat": "CVAT", "labelme": "LabelMe"}
+
+
 def _check_outputs(args) -> None:
     """Before any work: --plot needs matplotlib (an error after a long evaluation helps nobody)."""
     if getattr(args, "plot", None):
@@ -307,11 +378,89 @@ def _check_outputs(args) -> None:
             raise CLIError("--plot needs matplotlib: pip install 'detmetrics[plot]'") from None
 
 
+def _coco_instance_task(args):
+    """``"segment"`` / ``"pose"`` for a COCO JSON pair scored on masks / keypoints (else None)."""
+    from pathlib import Path
+
+    if Path(args.gt).suffix.lower() != ".json" or Path(args.pred).suffix.lower() != ".json":
+        return None
+    task = args.task
+    if task is None:
+        from .io._coco_decode import decode_json
+
+        results, _ = decode_json(Path(args.pred), "results")
+        first = results[0] if isinstance(results, list) and results and isinstance(results[0], dict) else {}
+        task = "pose" if "keypoints" in first else "segment" if "segmentation" in first else "detect"
+    return task if task in ("segment", "pose") else None
+
+
+def _run_coco_instances(args, task) -> int:
+    """A COCO ground truth and results pair scored on masks or keypoints: ``evaluate_coco`` (loadRes' rules)."""
+    if args.plot:
+        raise CLIError("--plot is available for box evaluation only")
+    from . import report
+    from .evaluate import evaluate_coco
+
+    options = _eval_options(args)
+    iou_type = "segm" if task == "segment" else "keypoints"
+    result = evaluate_coco(args.gt, args.pred, iou_type=iou_type, **options)
+    names = result.category_names
+    say = (lambda *a: None) if args.quiet else print
+    say(f"ground truth: {args.gt}  (COCO, {len(result.category_ids)} categories)")
+    say(f"predictions:  {args.pred}  ({int(result.n_det.sum())} detections kept; scoring "
+        f"{'masks' if task == 'segment' else 'keypoints'})")
+    say()
+    print(result.summary())
+    say()
+    say(format_class_table(result, names))
+    if args.json:
+        report.write_json(result, args.json, names, curves=args.json_curves)
+        say(f"\nresults written to {args.json}")
+    if args.csv:
+        report.write_csv(result, args.csv, names)
+        say(f"per-class table written to {args.csv}")
+    if args.html:
+        report.write_html(result, args.html, names, subtitle=f"{args.gt} vs {args.pred}")
+        say(f"HTML report written to {args.html}")
+    return 0
+
+
 def format_class_table(result, class_names: dict, *, iou_threshold: float = 0.5, ground_truth=None) -> str:
     """The per-class table the CLI prints (``detmetrics.report.format_class_table``)."""
     from .report import format_class_table as table
 
     return table(result, class_names, ground_truth=ground_truth, iou_threshold=iou_threshold)
+
+
+# ----------------------------------------------------------------------------------------------
+# convert
+
+
+def _run_convert(args) -> int:
+    from .io.convert import convert
+
+    if args.gt is not None:
+        from .io.convert import convert_predictions
+
+        report = convert_predictions(args.src, args.dst, ground_truth=args.gt, to=args.to, format=args.format,
+                                     split=args.split, sizes=args.sizes, category_ids=args.category_ids,
+                                     overwrite=args.overwrite)
+        name = _FORMAT_NAMES.get(report.source_format, report.source_format)
+        print(f"{args.src} ({name} predictions) -> {args.dst} ({args.to}): {report.n_images} images, "
+              f"{report.n_objects} detections, {len(report.written)} files written")
+        return 0
+    report = convert(args.src, args.dst, to=args.to, format=args.format, split=args.split, sizes=args.sizes,
+                     difficult=args.difficult, overwrite=args.overwrite)
+    name = _FORMAT_NAMES.get(report.source_format, report.source_format)
+    print(f"{args.src} ({name}) -> {args.dst} ({args.to}): {report.n_images} images, {report.n_objects} objects, "
+          f"{len(report.written)} files written")
+    if args.to in ("yolo", "yolo-obb"):
+        from pathlib import Path
+
+        split = args.split or "val"
+        print(f"images are not copied: put them in {Path(args.dst) / 'images' / split}, or evaluate with "
+              f"--sizes {Path(args.dst) / 'sizes.txt'}")
+    return 0
 
 
 # ----------------------------------------------------------------------------------------------

@@ -60,6 +60,7 @@ from ._inputs import (
     flatten,
     parse_options,
     resolve_categories,
+    take_rles,
     unique_ints,
 )
 from ._validate import as_array
@@ -70,9 +71,9 @@ from .result import EvaluationResult
 __all__ = ["mean_ap", "evaluate_coco", "evaluate_files", "EvaluationResult", "Evaluator", "COCO_AREA_RANGES"]
 
 
-def mean_ap(predictions, ground_truths, *, box_format="xyxy", iou_thresholds=None, max_detections=(1, 10, 100),
+def mean_ap(predictions, ground_truths, *, box_format="xyxy", iou_thresholds=None, max_detections=None,
             area_ranges="coco", interpolation="coco", backend="auto", category_ids=None,
-            matching="coco") -> EvaluationResult:
+            matching="coco", iou_type="bbox", sigmas=None) -> EvaluationResult:
     """COCO mean average precision of per-image detections (pycocotools-exact).
 
     Parameters
@@ -93,10 +94,12 @@ def mean_ap(predictions, ground_truths, *, box_format="xyxy", iou_thresholds=Non
         ``"xywh"`` to get pycocotools' numbers bit for bit on COCO boxes.
     iou_thresholds : sequence of float in [0, 1], optional
         Default COCO's ``np.linspace(0.5, 0.95, 10)``.
-    max_detections : tuple of increasing positive ints, default (1, 10, 100)
+    max_detections : tuple of increasing positive ints, optional
         Detections per image and category kept (by score); AP uses the largest.
+        Default COCO's ``(1, 10, 100)``, ``(20,)`` for ``iou_type="keypoints"``.
     area_ranges : "coco" or dict name -> (lo, hi)
         ``"all"`` is added (``(0, 1e10)``) when missing; bounds are inclusive.
+        ``"coco"`` is all/small/medium/large, all/medium/large for keypoints.
     interpolation : {"coco", "voc11", "voc"}
         See ``detmetrics.ap``.
     backend : {"auto", "numba", "numpy"}
@@ -115,6 +118,32 @@ def mean_ap(predictions, ground_truths, *, box_format="xyxy", iou_thresholds=Non
         ``interpolation="voc11"`` or ``"voc"`` and ``max_detections`` large
         enough to keep every detection, this is the devkits' AP (score ties
         aside: they use an unstable sort).  (An extension of the COCO interface.)
+    iou_type : {"bbox", "segm", "keypoints"}
+        What is matched, as pycocotools' ``iouType``.  ``"segm"``: every dict
+        carries ``"masks"`` instead of ``"boxes"``: an ``(N, H, W)`` bool (or
+        0/1) array, a list of COCO RLE dicts (``{"size": [h, w], "counts":
+        bytes | str | list}``) or a list of polygons (per instance a list of
+        flat ``[x1, y1, x2, y2, ...]`` parts) with the image's
+        ``"image_size": (h, w)``; IoU is mask IoU (crowds: ``inter /
+        area(det)``), a detection's area is its mask area (unless the
+        prediction gives ``"area"``, e.g. its box's ``w * h`` as
+        ``COCO.loadRes`` takes it) and a ground truth's ``area`` defaults to
+        its mask area; ``"boxes"`` may be present and are not used.  All
+        masks of an image must have its size.
+        ``"keypoints"``: predictions carry ``"keypoints"`` ``(N, K, 3)`` ``(x,
+        y, v)`` (or ``(N, K, 2)`` / ``(N, 3K)``) and optionally ``"boxes"``;
+        ground truths ``"keypoints"``, ``"boxes"`` (needed: OKS measures ground
+        truths without a visible keypoint from their box) and optionally
+        ``"area"`` (the OKS scale; default the box area), ``"num_keypoints"``
+        (default: the keypoints with ``v > 0``), ``"iscrowd"``.  IoU is OKS
+        (``detmetrics.keypoints.oks``); ground truths with ``num_keypoints ==
+        0`` are ignored (COCO); a detection's area (for the area ranges) is
+        its box's, or, without boxes, its keypoints' extent, as
+        ``COCO.loadRes`` computes them.  Default ``max_detections`` ``(20,)``,
+        area ranges all/medium/large, 10 stats (``EvaluationResult``).
+    sigmas : sequence of float, optional
+        Per-keypoint OKS sigmas for ``iou_type="keypoints"``; default COCO's
+        17 (``detmetrics.keypoints.COCO_SIGMAS``); another K needs its own.
 
     Returns
     -------
@@ -141,16 +170,19 @@ def mean_ap(predictions, ground_truths, *, box_format="xyxy", iou_thresholds=Non
     >>> mean_ap([{"boxes": [], "scores": [], "labels": []}], gts).map
     0.0
     """
-    opts = parse_options(box_format, iou_thresholds, max_detections, area_ranges, interpolation, backend, matching)
-    flat = flatten(predictions, ground_truths, box_format)
+    opts = parse_options(box_format, iou_thresholds, max_detections, area_ranges, interpolation, backend, matching,
+                         iou_type, sigmas)
+    flat = flatten(predictions, ground_truths, box_format, iou_type, opts.sigmas, opts.backend)
     cats = resolve_categories(flat, category_ids)
     state = match(flat, opts, cats)
     return EvaluationResult.from_accumulation(accumulate(state, opts, cats), opts)
 
 
-def evaluate_coco(ground_truth, results, *, iou_thresholds=None, max_detections=(1, 10, 100), area_ranges="coco",
-                  interpolation="coco", backend="auto", matching="coco") -> EvaluationResult:
-    """pycocotools' bbox ``COCOeval`` on COCO JSON, without pycocotools.
+def evaluate_coco(ground_truth, results, *, iou_thresholds=None, max_detections=None, area_ranges="coco",
+                  interpolation="coco", backend="auto", matching="coco", iou_type="bbox",
+                  sigmas=None, image_ids=None, category_ids=None, use_categories=True,
+                  recall_thresholds=None) -> EvaluationResult:
+    """pycocotools' ``COCOeval`` (``iouType`` bbox, segm or keypoints) on COCO JSON, without pycocotools.
 
     Parameters
     ----------
@@ -162,11 +194,44 @@ def evaluate_coco(ground_truth, results, *, iou_thresholds=None, max_detections=
         ground truth).
     iou_thresholds, max_detections, area_ranges, interpolation, backend, matching
         As ``mean_ap``.
+    iou_type : {"bbox", "segm", "keypoints"}
+        pycocotools' ``iouType``.  ``"segm"``: ground-truth ``segmentation``
+        (polygons, rasterised at the image's ``height`` x ``width``, or RLE,
+        as ``COCO.annToRLE``) and result ``segmentation`` (compressed RLE as
+        pycocotools wants; polygons and uncompressed RLE are read too).
+        ``"keypoints"``: ``keypoints`` (flat ``[x1, y1, v1, ...]``) on both
+        sides and the ground truth's ``num_keypoints`` (default: the visible
+        keypoints); ground truths with ``num_keypoints == 0`` are ignored.
+        ``COCO.loadRes``' rule decides a result's area from the *first*
+        result: when it has a ``bbox`` (detectron2's and ultralytics' files
+        do) every result's area is its box's ``w * h`` (and a result without
+        ``segmentation`` is scored as its box); otherwise it is the mask's
+        area (segm) or the keypoints' extent (keypoints).
+    sigmas : sequence of float, optional
+        OKS sigmas (keypoints), default COCO's 17.
+    image_ids : sequence, optional
+        Evaluate only these images of the ground truth (pycocotools'
+        ``params.imgIds``; duplicates are dropped, an id the ground truth does
+        not list is an error).  Default: every image.
+    category_ids : sequence of int, optional
+        Evaluate only these categories of the ground truth (``params.catIds``).
+        Default: every category.
+    use_categories : bool, default True
+        ``False`` is pycocotools' ``useCats=0``: categories are pooled, a
+        detection may match a ground truth of any (selected) category, and the
+        result has one category, ``-1``.  Inside an image the pooled ground
+        truths and detections are taken category by category in the order of
+        ``category_ids`` (default: sorted), which decides ties as in
+        pycocotools; ``category_ids`` must then hold no duplicates.
+    recall_thresholds : sequence of float in [0, 1], optional
+        The recall points ``precision`` is sampled at (``params.recThrs``,
+        sorted); default COCO's 101 points.
 
     Returns
     -------
     EvaluationResult
-        ``category_ids`` are the ground truth's categories (sorted);
+        ``category_ids`` are the ground truth's categories (sorted), or the
+        selected ones, or ``[-1]`` with ``use_categories=False``;
         ``category_names`` maps them to names.
 
     Raises
@@ -188,30 +253,113 @@ def evaluate_coco(ground_truth, results, *, iou_thresholds=None, max_detections=
     """
     from .io._coco_decode import load_ground_truth, load_results
 
-    opts = parse_options("xywh", iou_thresholds, max_detections, area_ranges, interpolation, backend, matching)
-    gt = load_ground_truth(ground_truth)
-    res = load_results(results, gt)
-    return evaluate_loaded(gt, res, opts)
+    opts = parse_options("xywh", iou_thresholds, max_detections, area_ranges, interpolation, backend, matching,
+                         iou_type, sigmas, recall_thresholds)
+    if not isinstance(use_categories, (bool, int, np.integer)):
+        raise TypeError(f"use_categories must be a bool; got {type(use_categories).__name__}")
+    gt = load_ground_truth(ground_truth, iou_type, opts.backend)
+    res = load_results(results, gt, opts.backend)
+    return evaluate_loaded(gt, res, opts, image_ids=image_ids, category_ids=category_ids,
+                           use_categories=bool(use_categories))
 
 
-def evaluate_loaded(gt, res, opts: Options) -> EvaluationResult:
+def evaluate_loaded(gt, res, opts: Options, *, image_ids=None, category_ids=None,
+                    use_categories=True) -> EvaluationResult:
     """Stages 2-4 on already-decoded COCO columns (``detmetrics.io._coco_decode``); the benchmark times this."""
-    flat = FlatData.build(
-        "axis", len(gt.image_ids), res.image_index, res.category, res.scores, res.boxes,
-        gt.image_index, gt.category, gt.boxes, gt_area=gt.area, gt_crowd=gt.iscrowd, gt_zero_id=gt.zero_id,
-    )
-    cats = np.asarray(gt.category_ids, dtype=np.int64)
+    flat, cats, names = coco_flat(gt, res, opts, image_ids, category_ids, use_categories)
     state = match(flat, opts, cats)
-    return EvaluationResult.from_accumulation(accumulate(state, opts, cats), opts, gt.category_names)
+    return EvaluationResult.from_accumulation(accumulate(state, opts, cats), opts, names)
 
 
-def evaluate_files(ground_truth, predictions, *, split: str = "val", sizes=None, obb=None,
-                   category_ids: str = "auto", progress=None, **options):
+def coco_flat(gt, res, opts, image_ids=None, category_ids=None, use_categories=True):
+    """``(FlatData, categories, names)`` of decoded COCO columns, for a subset of images and categories.
+
+    ``use_categories=False`` pools the selected categories into one, ``-1``,
+    with the rows of every image in category order (``category_ids``' order),
+    as pycocotools' ``useCats=0`` gathers them.
+    """
+    g_rows = r_rows = None  # None: every row
+    if image_ids is not None:
+        chosen = np.zeros(len(gt.image_ids), dtype=bool)
+        chosen[_positions(gt.image_ids, image_ids, "image_ids", "an image")] = True
+        g_rows, r_rows = chosen[gt.image_index], chosen[res.image_index]
+    order = np.asarray(gt.category_ids, dtype=np.int64)
+    if category_ids is not None:
+        if isinstance(category_ids, (str, bytes)) or not hasattr(category_ids, "__len__"):
+            raise TypeError(f"category_ids must be a sequence of ints; got {type(category_ids).__name__}")
+        given = as_array(category_ids, "category_ids", dtype=np.int64).reshape(-1)
+        order = order[_positions(gt.category_ids, given.tolist(), "category_ids", "a category")]
+        if use_categories:
+            order = np.unique(order)
+        elif np.unique(order).shape[0] != order.shape[0]:
+            raise ValueError("category_ids holds duplicate ids (with use_categories=False pycocotools would "
+                             "count their annotations twice)")
+        g_cat, r_cat = np.isin(gt.category, order), np.isin(res.category, order)
+        g_rows = g_cat if g_rows is None else g_rows & g_cat
+        r_rows = r_cat if r_rows is None else r_rows & r_cat
+    g_take = np.arange(gt.category.shape[0]) if g_rows is None else np.flatnonzero(g_rows)
+    r_take = np.arange(res.category.shape[0]) if r_rows is None else np.flatnonzero(r_rows)
+    g_label, r_label = gt.category[g_take], res.category[r_take]
+    names = {int(c): gt.category_names[c] for c in order.tolist() if c in gt.category_names}
+    if not use_categories:
+        # pooled: rows of an image category by category (stable), all labelled -1
+        rank = np.argsort(order, kind="stable")
+        sorted_order = order[rank]
+        g_take = g_take[np.argsort(rank[np.searchsorted(sorted_order, g_label)], kind="stable")]
+        r_take = r_take[np.argsort(rank[np.searchsorted(sorted_order, r_label)], kind="stable")]
+        g_label = np.full(g_take.shape[0], -1, dtype=np.int64)
+        r_label = np.full(r_take.shape[0], -1, dtype=np.int64)
+        order, names = np.array([-1], dtype=np.int64), {}
+    kind, extra, difficult = "axis", {}, None
+    if opts.iou_type == "segm":
+        kind = "mask"
+        # every row in file order (the common case): no gather of the counts (millions at COCO scale)
+        r_all = r_rows is None and use_categories
+        g_all = g_rows is None and use_categories
+        extra = dict(det_masks=res.masks if r_all else take_rles(res.masks, r_take),
+                     gt_masks=gt.masks if g_all else take_rles(gt.masks, g_take), det_area=res.area[r_take])
+    elif opts.iou_type == "keypoints":
+        kind = "keypoints"
+        k = gt.keypoints.shape[1] if gt.keypoints.shape[0] else (res.keypoints.shape[1] if res.keypoints.shape[0]
+                                                                   else 0)
+        n_sigmas = 17 if opts.sigmas is None else len(opts.sigmas)
+        if (gt.keypoints.shape[0] or res.keypoints.shape[0]) and k != n_sigmas:
+            raise ValueError(f"the keypoints have K={k} but sigmas has {n_sigmas} values"
+                             + (" (sigmas=None means COCO's 17)" if opts.sigmas is None else ""))
+        extra = dict(det_kpts=res.keypoints.reshape(-1, k, 3)[r_take], gt_kpts=gt.keypoints.reshape(-1, k, 3)[g_take],
+                     det_area=res.area[r_take])
+        difficult = (gt.num_keypoints[g_take] == 0).astype(np.uint8)  # COCOeval: ignored, matched at most once
+    flat = FlatData.build(
+        kind, len(gt.image_ids), res.image_index[r_take], r_label, res.scores[r_take], res.boxes[r_take],
+        gt.image_index[g_take], g_label, gt.boxes[g_take], gt_area=gt.area[g_take], gt_crowd=gt.iscrowd[g_take],
+        gt_zero_id=gt.zero_id[g_take], gt_difficult=difficult, **extra,
+    )
+    return flat, np.ascontiguousarray(order, dtype=np.int64), names
+
+
+def _positions(sorted_ids: list, wanted, name: str, what: str) -> np.ndarray:
+    """Positions in ``sorted_ids`` of every id of ``wanted`` (``ValueError`` naming the first unknown one)."""
+    if isinstance(wanted, (str, bytes)) or not hasattr(wanted, "__len__"):
+        raise TypeError(f"{name} must be a sequence of ids; got {type(wanted).__name__}")
+    lookup = {k: i for i, k in enumerate(sorted_ids)}
+    out = np.empty(len(wanted), dtype=np.int64)
+    for i, key in enumerate(wanted):
+        key = int(key) if isinstance(key, np.integer) else key
+        pos = lookup.get(key) if isinstance(key, (int, str)) and not isinstance(key, bool) else None
+        if pos is None:
+            raise ValueError(f"{name}[{i}] = {key!r} is not {what} of the ground truth")
+        out[i] = pos
+    return out
+
+
+def evaluate_files(ground_truth, predictions, *, split: str | None = None, sizes=None, obb=None,
+                   category_ids: str = "auto", progress=None, format: str = "auto", **options):
     """Read a ground-truth / predictions pair (``detmetrics.io``) and evaluate it with ``mean_ap``.
 
     ``ground_truth`` and ``predictions`` are paths (see
     ``detmetrics.io.load_ground_truth`` and ``load_predictions``) or already
-    read ``DetectionData``; ``options`` go to ``mean_ap`` (``iou_thresholds``,
+    read ``DetectionData`` (``format``, ``split``, ``sizes``, ``obb`` and
+    ``progress`` are ``load_ground_truth``'s); ``options`` go to ``mean_ap`` (``iou_thresholds``,
     ``max_detections``, ``interpolation``, ``backend``, ...) over the
     dataset's own (its ``category_ids``).
 
@@ -223,15 +371,16 @@ def evaluate_files(ground_truth, predictions, *, split: str = "val", sizes=None,
     from .io import DetectionData, load_ground_truth, load_predictions
 
     gt = ground_truth if isinstance(ground_truth, DetectionData) else load_ground_truth(
-        ground_truth, split=split, sizes=sizes, obb=obb, progress=progress
+        ground_truth, format=format, split=split, sizes=sizes, obb=obb, progress=progress
     )
     pred = predictions if isinstance(predictions, DetectionData) else load_predictions(
         predictions, gt, category_ids=category_ids, progress=progress
     )
     if len(pred) != len(gt):
         raise ValueError(f"predictions cover {len(pred)} images but the ground truth has {len(gt)}")
-    options = {**gt.mean_ap_kwargs(), **options}
-    result = mean_ap(pred.records, gt.records, **options)
+    iou_type = options.get("iou_type", "bbox")
+    options = {**gt.mean_ap_kwargs(iou_type), **options}
+    result = mean_ap(pred.records_for(iou_type), gt.records_for(iou_type), **options)
     result.category_names = {c: gt.class_names[c] for c in result.category_ids if c in gt.class_names}
     return result, gt
 
@@ -269,7 +418,7 @@ class Evaluator:
 
     def __init__(self, **options):
         allowed = {"box_format", "iou_thresholds", "max_detections", "area_ranges", "interpolation", "backend",
-                   "category_ids", "matching"}
+                   "category_ids", "matching", "iou_type", "sigmas", "recall_thresholds"}
         unknown = set(options) - allowed
         if unknown:
             raise TypeError(f"Evaluator got unexpected option(s) {sorted(unknown)}; expected {sorted(allowed)}")
@@ -308,7 +457,8 @@ class Evaluator:
 
     def update(self, predictions, ground_truths, image_ids=None) -> None:
         """Add a batch of images (per-image dicts as ``mean_ap`` takes them), validated at once."""
-        flat = flatten(predictions, ground_truths, self._options.box_format)
+        opts = self._options
+        flat = flatten(predictions, ground_truths, opts.box_format, opts.iou_type, opts.sigmas, opts.backend)
         if self._category_ids is not None:
             check_labels_in(self._category_ids, flat)
         n = flat.n_images
@@ -368,8 +518,7 @@ class Evaluator:
         if differ:
             name = differ[0]
             mine, theirs = (getattr(o, name) for o in (self._options, other._options))
-            if isinstance(mine, np.ndarray):
-                mine, theirs = mine.tolist(), theirs.tolist()
+            mine, theirs = (v.tolist() if isinstance(v, np.ndarray) else v for v in (mine, theirs))
             raise ValueError(f"cannot merge evaluators with different {name}: {mine!r} vs {theirs!r}")
         if (self._category_ids is None) != (other._category_ids is None) or (
                 self._category_ids is not None and not np.array_equal(self._category_ids, other._category_ids)):

@@ -26,6 +26,12 @@ def _real(value, name: str) -> float:
 
 _STAT_NAMES = ("map", "map50", "map75", "map_small", "map_medium", "map_large",
                "mar_1", "mar_10", "mar_100", "mar_small", "mar_medium", "mar_large")
+# pycocotools' ``_summarizeKps``: 10 stats at the largest maxDets (20), no "small" range
+_KPT_STAT_NAMES = ("map", "map50", "map75", "map_medium", "map_large",
+                   "mar", "mar50", "mar75", "mar_medium", "mar_large")
+# (ap?, iou, area) of each keypoints stat
+_KPT_ROWS = ((1, None, "all"), (1, 0.5, "all"), (1, 0.75, "all"), (1, None, "medium"), (1, None, "large"),
+             (0, None, "all"), (0, 0.5, "all"), (0, 0.75, "all"), (0, None, "medium"), (0, None, "large"))
 
 
 @dataclass
@@ -58,8 +64,14 @@ class EvaluationResult:
         "ap_large", "ar", "n_gt", "n_det"}`` (-1 for a category without ground
         truth); ``ar`` is the recall at the largest ``max_detections``, area
         "all", averaged over thresholds.
-    iou_thresholds, recall_thresholds, max_detections, area_ranges, interpolation, matching
+    iou_thresholds, recall_thresholds, max_detections, area_ranges, interpolation, matching, iou_type
         The options the result was computed with.
+
+    For ``iou_type="keypoints"`` ``stats`` has pycocotools' 10 keypoint
+    statistics (``_summarizeKps``, all at the largest ``max_detections``):
+    ``map``, ``map50``, ``map75``, ``map_medium``, ``map_large``, ``mar``,
+    ``mar50``, ``mar75``, ``mar_medium``, ``mar_large``; ``stat_names`` lists
+    the names of either layout.
     """
 
     category_ids: list
@@ -76,6 +88,7 @@ class EvaluationResult:
     n_det: np.ndarray
     category_names: dict = field(default_factory=dict)
     matching: str = "coco"
+    iou_type: str = "bbox"
     _acc: Accumulation | None = field(default=None, repr=False)
     stats: np.ndarray = field(init=False)
 
@@ -94,6 +107,7 @@ class EvaluationResult:
             n_gt=acc.n_gt[:, a_all].copy(), n_det=np.diff(acc.cat_offsets),
             category_names=dict(category_names or {}),
             matching=opts.matching,
+            iou_type=getattr(opts, "iou_type", "bbox"),
             _acc=acc,
         )
 
@@ -102,8 +116,12 @@ class EvaluationResult:
 
     def __repr__(self) -> str:
         return (f"EvaluationResult(map={self.map:.4f}, map50={self.map50:.4f}, map75={self.map75:.4f}, "
-                f"{self.stat_names[8]}={self.stats[8]:.4f}, categories={len(self.category_ids)}, "
+                f"{self.stat_names[self._recall_index]}={self.stats[self._recall_index]:.4f}, categories={len(self.category_ids)}, "
                 f"interpolation={self.interpolation!r})")
+
+    @property
+    def _recall_index(self) -> int:
+        return 5 if self.iou_type == "keypoints" else 8
 
     # ---------------------------------------------------------------- statistics
     def _mean(self, ap: bool, iou=None, area="all", m=-1) -> float:
@@ -121,6 +139,9 @@ class EvaluationResult:
     def _stats(self) -> np.ndarray:
         n_m = len(self.max_detections)
         last = n_m - 1
+        if self.iou_type == "keypoints":
+            return np.array([self._mean(bool(ap), iou=iou, area=area, m=last) for ap, iou, area in _KPT_ROWS],
+                            dtype=np.float64)
         return np.array([
             self._mean(True, m=last),
             self._mean(True, iou=0.5, m=last),
@@ -142,8 +163,11 @@ class EvaluationResult:
 
         With ``max_detections=(1, 10, 300)`` (ultralytics' budget) they are
         ``mar_1, mar_10, mar_300``: ``mar_100`` does not exist then, rather than
-        silently meaning AR@300.
+        silently meaning AR@300.  Keypoints have 10 (``map`` ... ``mar_large``,
+        at their one budget).
         """
+        if self.__dict__.get("iou_type") == "keypoints":
+            return _KPT_STAT_NAMES
         md = self.max_detections
         last = len(md) - 1
         return _STAT_NAMES[:6] + (f"mar_{md[0]}", f"mar_{md[min(1, last)]}", f"mar_{md[min(2, last)]}") + _STAT_NAMES[9:]
@@ -154,7 +178,7 @@ class EvaluationResult:
             names = self.stat_names
             if name in names:
                 return float(stats[names.index(name)])
-            if name.startswith("mar_") and name[4:].isdigit():
+            if name.startswith("mar_") and name[4:].isdigit() and self.iou_type != "keypoints":
                 recall_names = ", ".join(dict.fromkeys(names[6:9]))
                 raise AttributeError(f"{name} was not evaluated: max_detections={self.max_detections} gives "
                                      f"{recall_names}")
@@ -201,6 +225,8 @@ class EvaluationResult:
             (0, None, "all", md[0]), (0, None, "all", md[min(1, last)]), (0, None, "all", md[min(2, last)]),
             (0, None, "small", md[last]), (0, None, "medium", md[last]), (0, None, "large", md[last]),
         ]
+        if self.iou_type == "keypoints":
+            rows = [(ap, iou, area, md[last]) for ap, iou, area in _KPT_ROWS]
         lines = []
         fmt = " {:<18} {} @[ IoU={:<9} | area={:>6s} | maxDets={:>3d} ] = {:0.3f}"
         for (ap, iou, area, m), value in zip(rows, self.stats):
@@ -222,6 +248,7 @@ class EvaluationResult:
             area_ranges={k: [float(v[0]), float(v[1])] for k, v in self.area_ranges.items()},
             interpolation=self.interpolation,
             matching=self.matching,
+            iou_type=self.iou_type,
             per_class={str(k): v for k, v in self.per_class.items()},
         )
         return out

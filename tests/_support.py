@@ -43,8 +43,9 @@ class ArrayLike:
         return self._data if dtype is None else self._data.astype(dtype)
 
 
-def pycocotools_eval(gt, results, *, iou_thresholds=None, max_detections=None, area_ranges=None, summarize=True):
-    """pycocotools' bbox ``COCOeval`` after ``evaluate()`` and ``accumulate()`` (and ``summarize()``).
+def pycocotools_eval(gt, results, *, iou_thresholds=None, max_detections=None, area_ranges=None, summarize=True,
+                     iou_type="bbox", sigmas=None):
+    """pycocotools' ``COCOeval`` (bbox unless ``iou_type``) after ``evaluate()``, ``accumulate()`` (and ``summarize()``).
 
     ``gt`` / ``results`` are a loaded dict / list (copied: pycocotools mutates
     them) or file paths.  An empty results list is loaded by hand
@@ -68,7 +69,9 @@ def pycocotools_eval(gt, results, *, iou_thresholds=None, max_detections=None, a
             coco_dt.createIndex()
         else:
             coco_dt = coco_gt.loadRes(copy.deepcopy(results) if isinstance(results, list) else str(results))
-        ev = COCOeval(coco_gt, coco_dt, "bbox")
+        ev = COCOeval(coco_gt, coco_dt, iou_type)
+        if sigmas is not None:
+            ev.params.kpt_oks_sigmas = np.asarray(sigmas, dtype=np.float64)
         if iou_thresholds is not None:
             ev.params.iouThrs = np.asarray(iou_thresholds, dtype=np.float64)
         if max_detections is not None:

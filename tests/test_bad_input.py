@@ -58,7 +58,8 @@ CALLS = {
     dm.filter_by_confidence: (([0.9, 0.1], 0.5), {"max_detections": 10}),
     dm.generalized_box_iou: ((BOX, BOX), {}),
     dm.mean_ap: ((PRED, GT), {"iou_thresholds": [0.5, 0.75], "max_detections": (1, 10, 100),
-                              "interpolation": "coco", "matching": "coco", "category_ids": [1, 2]}),
+                              "interpolation": "coco", "matching": "coco", "category_ids": [1, 2],
+                              "iou_type": "bbox"}),
     dm.nms: ((BOX, [0.9, 0.8]), {"iou_threshold": 0.5}),
     dm.normalize_rotated: ((ROT,), {}),
     dm.polygon_iou: ((QUAD, QUAD), {}),
@@ -90,6 +91,9 @@ FILE_FUNCTIONS = {
     dio.write_coco_gt, dio.write_coco_results, dio.read_yolo_dataset, dio.read_yolo_predictions,
     dio.write_yolo_labels, dio.write_yolo_predictions, dio.read_sizes_file, dio.read_image_size,
     dio.load_ground_truth, dio.load_predictions, dio.evaluate_files, dm.evaluate_files, dio.write_data_yaml,
+    # PASCAL VOC, DOTA, CVAT, LabelMe and conversion: tests/test_readers.py, tests/test_convert.py
+    dio.read_voc, dio.write_voc, dio.read_dota, dio.read_dota_results, dio.write_dota, dio.write_dota_results,
+    dio.read_cvat, dio.read_labelme, dio.detect_format, dio.convert, dio.convert_predictions, dio.write_voc_results,
 }
 
 GARBAGE = [
@@ -111,8 +115,12 @@ NONE_IS_DEFAULT = (None,)
 HUGE_IS_FINE = (2**70,)  # a finite positive number (no bound applies)
 VALID = {
     ("mean_ap", "iou_thresholds"): NONE_IS_DEFAULT,
+    ("mean_ap", "max_detections"): NONE_IS_DEFAULT,  # the protocol's own budget
+    ("evaluate_coco", "max_detections"): NONE_IS_DEFAULT,
     ("mean_ap", "category_ids"): NONE_IS_DEFAULT,
     ("evaluate_coco", "iou_thresholds"): NONE_IS_DEFAULT,
+    ("mean_ap", "sigmas"): NONE_IS_DEFAULT,  # COCO's 17
+    ("evaluate_coco", "sigmas"): NONE_IS_DEFAULT,
     ("confusion_matrix", "num_classes"): NONE_IS_DEFAULT,
     ("filter_by_confidence", "max_detections"): NONE_IS_DEFAULT,
     ("filter_by_confidence", "min_score"): (-1, 2**70),  # scores are any real numbers, not only [0, 1]

@@ -12,7 +12,7 @@ SCRIPTS = sorted(p.name for p in EXAMPLES.glob("*.py") if p.name != "make_sample
 
 
 def test_every_example_is_listed():
-    assert SCRIPTS == ["evaluate_yolo_export.py", "postprocess_then_evaluate.py", "rotated_obb.py",
+    assert SCRIPTS == ["dask_large_scale.py", "evaluate_yolo_export.py", "postprocess_then_evaluate.py", "rotated_obb.py",
                        "training_loop.py"]
 
 

@@ -3,6 +3,7 @@
 import filecmp
 import json
 import runpy
+import shutil
 import sys
 import warnings
 from pathlib import Path
@@ -320,7 +321,8 @@ BAD_FILES = [
     ({"labels": {"a": "1.5 0.5 0.5 0.2 0.2\n"}}, read, r"a\.txt:1: the class id must be an integer in \[0, 2\*\*53\)"),
     ({"labels": {"a": "0 0.5 0.5 1.2 0.2\n"}}, read, r"a\.txt:1: coordinates must be normalized"),
     ({"labels": {"a": "0 0.5 0.5 nan 0.2\n"}}, read, r"a\.txt:1: coordinates must be normalized"),
-    ({"labels": {"a": "0 " + "0.1 " * 12 + "\n"}}, read, r"segmentation polygons are not supported"),
+    # a polygon line makes the dataset a segment one: a box line there is a malformed polygon
+    ({"labels": {"a": "0 0.5 0.5 0.2 0.2\n0 " + "0.1 " * 12 + "\n"}}, read, r"a\.txt:1: a segment line"),
     ({"labels": {"a": "0 0.1 0.1 0.9 0.9 0.9 0.1 0.1 0.9\n"}}, read, r"a\.txt:1: the 4 corners do not form a convex"),
     ({"labels": {"a": "0 0.5 0.5 0.2 0.2\n", "zz": ""}}, read, r"label file .*zz\.txt has no image"),
     ({"sizes": {"b.jpg": (10, 10)}}, read, r"label file .*a\.txt has no image"),
@@ -479,6 +481,37 @@ def test_generated_yolo_folders_vs_pycocotools(tmp_path_factory, pair):
     gt = read_yolo_dataset(tmp, sizes=_write_sizes(tmp, gt))  # the files, as a user would read them
     pred = read_yolo_predictions(tmp / "pred", gt)
     _check_yolo_vs_coco(tmp, gt, pred)
+
+
+def test_batched_detect_reading_equals_the_per_file_path(tmp_path, monkeypatch):
+    # well-formed detect folders are parsed in whole-array passes; the per-file parser (which names
+    # the file and line of a problem) must give the same data, bit for bit
+    import detmetrics.io.yolo as yolo_module
+
+    root = tmp_path / "ds"
+    shutil.copytree(sample_path("yolo"), root)
+    (root / "labels" / "val" / "img05.txt").write_text("\n0 0.5 0.5 0.2 0.2\n\n1 0.25 0.5 0.1 0.3\n")  # blank lines
+    (root / "predictions" / "img06.txt").write_text("")
+
+    def read():
+        gt = read_yolo_dataset(root)
+        return gt, read_yolo_predictions(root / "predictions", gt)
+
+    calls = []
+    batch = yolo_module._batch_table
+    monkeypatch.setattr(yolo_module, "_batch_table", lambda texts, width: calls.append(width) or batch(texts, width))
+    fast = read()
+    assert calls == [5, 6]  # both readers took the batched path
+    monkeypatch.setattr(yolo_module, "_batch_table", lambda texts, width: None)
+    slow = read()
+    for a, b in zip(fast, slow):
+        assert a.class_names == b.class_names and a.image_ids == b.image_ids
+        np.testing.assert_array_equal(a.image_sizes, b.image_sizes)
+        for ra, rb in zip(a.records, b.records):
+            assert ra.keys() == rb.keys()
+            for key in ra:
+                np.testing.assert_array_equal(ra[key], rb[key])
+                assert np.asarray(ra[key]).dtype == np.asarray(rb[key]).dtype
 
 
 def _png_chunk(kind: bytes, data: bytes) -> bytes:

@@ -269,8 +269,9 @@ def test_reference_equals_kernel(masks, data):
     dm._to_bbox_reference(c_ref, o_ref, sizes, b_ref)
     dm._to_bbox_kernel(c_ref, o_ref, sizes, b_k)
     assert_array_equal(b_ref, b_k)
-    iv_ref = dm._intervals_reference(c_ref, o_ref, sizes)
-    iv_k = dm._intervals_kernel(c_ref, o_ref, sizes)
+    rows = np.arange(masks.shape[0], dtype=np.int64)
+    iv_ref = dm._intervals_reference(c_ref, o_ref, sizes, rows)
+    iv_k = dm._intervals_kernel(c_ref, o_ref, sizes, rows)
     for a, b in zip(iv_ref, iv_k):
         assert_array_equal(a, b)
     crowd = np.array(

@@ -200,7 +200,7 @@ _MASK_PAIRS = [
     ("_area_kernel", "_area_reference", mask_stacks(), lambda a, b: (dm.area(dm.encode(a), backend=b),)),
     ("_to_bbox_kernel", "_to_bbox_reference", mask_stacks(), lambda a, b: (dm.to_bbox(dm.encode(a), backend=b),)),
     ("_intervals_kernel", "_intervals_reference", mask_stacks(),
-     lambda a, b: dm._intervals(*dm._as_rles(dm.encode(a), "m", "numpy")[:3], b)),
+     lambda a, b: dm._intervals(*dm._as_rles(dm.encode(a), "m", "numpy")[:3], b, np.arange(len(a))[::-1])),
     ("_iou_kernel", "_iou_reference", mask_stacks(),
      lambda a, b: (dm.iou(a, a[::-1], np.arange(len(a)) % 2, backend=b),)),
     ("_mask_iou_blocks_kernel", "_mask_iou_blocks", _mask_groups(), _mask_blocks),
@@ -251,6 +251,8 @@ PAIRS = [
 
 #: kernels only other kernels call -> the registered kernel that covers them
 HELPERS = {
+    "masks:_fill_intervals": "masks:_mask_iou_blocks_kernel",
+    "masks:_scratch_size": "masks:_mask_iou_blocks_kernel",
     "iou:_inter_union": "iou:_box_iou_kernel",
     "ap:_sort_desc_kernel": "ap:_accumulate_category",
     "postprocess:_sort_desc_kernel": "postprocess:_filter_by_confidence_kernel",

@@ -86,6 +86,40 @@ if HAVE_MSGSPEC:
         image_id: str
 
 
+    class _RLE(msgspec.Struct, gc=False):
+        size: list[int]
+        counts: str | list[int]
+
+    class _ImageSized(msgspec.Struct, gc=False):
+        id: int | str
+        height: int = 0
+        width: int = 0
+
+    class _AnnotationInstance(msgspec.Struct, gc=False):
+        image_id: int | str
+        category_id: int
+        bbox: tuple[float, float, float, float]
+        id: int | str | None = None
+        area: float | None = None
+        iscrowd: int | bool = 0
+        segmentation: list[list[float]] | _RLE | None = None
+        keypoints: msgspec.Raw = msgspec.Raw(b"null")  # parsed in one call (_keypoint_array)
+        num_keypoints: int | None = None
+
+    class _GroundTruthInstance(msgspec.Struct, gc=False):
+        images: list[_ImageSized]
+        annotations: list[_AnnotationInstance] = []
+        categories: list[_Category] = []
+
+    class _ResultInstance(msgspec.Struct, gc=False):
+        image_id: int | str
+        category_id: int
+        score: float
+        bbox: list[float] | None = None
+        segmentation: list[list[float]] | _RLE | None = None
+        keypoints: msgspec.Raw = msgspec.Raw(b"null")
+
+
 @dataclass
 class CocoGroundTruth:
     """Flat ground truth: ids sorted as COCOeval sorts them, annotations as arrays."""
@@ -99,6 +133,12 @@ class CocoGroundTruth:
     area: np.ndarray         # (G,) float64
     iscrowd: np.ndarray      # (G,) uint8
     zero_id: np.ndarray      # (G,) uint8 (annotation id == 0)
+    iou_type: str = "bbox"
+    heights: np.ndarray | None = None        # (n_images,) int64, 0 = not given (segm / keypoints)
+    widths: np.ndarray | None = None
+    masks: tuple | None = None               # segm: flat RLEs (counts, count_offsets, sizes)
+    keypoints: np.ndarray | None = None      # keypoints: (G, K, 3)
+    num_keypoints: np.ndarray | None = None  # keypoints: (G,) float64
 
 
 @dataclass
@@ -107,6 +147,9 @@ class CocoResults:
     category: np.ndarray     # (D,) int64
     boxes: np.ndarray        # (D, 4) float64 xywh
     scores: np.ndarray       # (D,) float64
+    area: np.ndarray | None = None       # segm / keypoints: COCO.loadRes' area
+    masks: tuple | None = None           # segm: flat RLEs
+    keypoints: np.ndarray | None = None  # keypoints: (D, K, 3)
 
 
 def _read(source, what: str, *, allow=(dict, list)):
@@ -244,9 +287,20 @@ def _index_of(sorted_ids: list, items, field: str) -> np.ndarray:
     return np.fromiter((lookup.get(v, -1) for v in map(attrgetter(field), items)), dtype=np.int64, count=len(items))
 
 
-def load_ground_truth(source) -> CocoGroundTruth:
-    """Load a COCO ground truth (path, bytes or dict) into flat arrays."""
-    gt = _decode(source, _GroundTruth if HAVE_MSGSPEC else None, "ground_truth")
+def load_ground_truth(source, iou_type: str = "bbox", backend: str = "numpy") -> CocoGroundTruth:
+    """Load a COCO ground truth (path, bytes or dict) into flat arrays.
+
+    ``iou_type="segm"`` also decodes every annotation's ``segmentation`` (polygons with
+    the image's ``height`` / ``width``, or RLE) as ``COCO.annToRLE`` does; ``"keypoints"``
+    every annotation's ``keypoints`` and ``num_keypoints``.
+    """
+    if iou_type != "bbox":
+        return _load_instances(source, iou_type, backend)
+    return _ground_truth_columns(_decode(source, _GroundTruth if HAVE_MSGSPEC else None, "ground_truth"))
+
+
+def _ground_truth_columns(gt) -> CocoGroundTruth:
+    """The flat columns of a decoded ground truth (``images``, ``annotations``, ``categories``)."""
     image_ids = _sorted_ids([img.id for img in gt.images], "ground_truth images")
     category_ids = _sorted_ids([c.id for c in gt.categories], "ground_truth categories")
     names = {c.id: c.name for c in gt.categories}
@@ -292,8 +346,10 @@ def load_ground_truth(source) -> CocoGroundTruth:
     )
 
 
-def load_results(source, gt: CocoGroundTruth) -> CocoResults:
-    """Load COCO results (path, bytes or list) against a loaded ground truth."""
+def load_results(source, gt: CocoGroundTruth, backend: str = "numpy") -> CocoResults:
+    """Load COCO results (path, bytes or list) against a loaded ground truth (of its ``iou_type``)."""
+    if gt.iou_type != "bbox":
+        return _load_instance_results(source, gt, backend)
     int_ids = all(isinstance(i, int) for i in gt.image_ids)
     res_type = (list[_ResultIntId] if int_ids else list[_ResultStrId]) if HAVE_MSGSPEC else None
     res = _decode(source, res_type, "results")
@@ -319,6 +375,274 @@ def load_results(source, gt: CocoGroundTruth) -> CocoResults:
         category=np.ascontiguousarray(category),
         boxes=np.ascontiguousarray(boxes),
         scores=np.ascontiguousarray(scores),
+    )
+
+
+# --------------------------------------------------------------------------------------
+# segm / keypoints
+
+
+def _segm_objects(items, what: str) -> list:
+    """``segmentation`` fields as ``detmetrics.masks._segmentations_flat`` takes them (RLE structs -> dicts)."""
+    out = []
+    for i, item in enumerate(items):
+        segm = item.segmentation if not isinstance(item, dict) else item.get("segmentation")
+        if segm is None:
+            raise ValueError(f"{what}: [{i}] has no 'segmentation' (iou_type='segm' needs one on every entry)")
+        if isinstance(segm, dict):
+            segm = {"size": segm.get("size"), "counts": segm.get("counts")}
+        elif not isinstance(segm, list):
+            segm = {"size": segm.size, "counts": segm.counts}
+        if isinstance(segm, dict) and isinstance(segm["counts"], str):
+            try:
+                segm["counts"] = segm["counts"].encode("ascii")
+            except UnicodeEncodeError:
+                raise ValueError(f"{what}: [{i}].segmentation['counts'] is not a valid compressed RLE string "
+                                 "(non-ASCII text)") from None
+        out.append(segm)
+    return out
+
+
+def _compressed_rles(items, backend: str):
+    """Flat RLEs of results that all carry compressed (text) RLEs, parsed in one kernel call; else None.
+
+    The common results file (pycocotools' own ``encode`` output, detectron2's, ultralytics'):
+    the strings are joined into one buffer without a Python object per RLE.  Anything unusual
+    (polygons, list counts, a bad string, counts that do not add up) returns None and the
+    general path reads (and names) it.
+    """
+    from ..masks import _SEPARATOR, _parse_joined
+
+    try:
+        texts = [r.segmentation.counts for r in items]
+        size_list = [r.segmentation.size for r in items]
+    except AttributeError:
+        return None
+    if not all(type(t) is str for t in texts):
+        return None
+    sizes = np.array(size_list) if size_list else np.zeros((0, 2), np.int64)
+    if sizes.shape != (len(texts), 2) or sizes.dtype.kind not in "iu" or (sizes.size and sizes.min() < 0):
+        return None
+    sizes = np.ascontiguousarray(sizes, dtype=np.int64)
+    try:
+        joined = _SEPARATOR.decode().join(texts).encode("ascii")
+    except UnicodeEncodeError:
+        return None
+    counts, offsets, err = _parse_joined(joined, len(texts), sizes[:, 0] * sizes[:, 1], backend)
+    if err[0] != 0:
+        return None
+    return counts, offsets, sizes
+
+
+def _raw_json(item, field: str) -> bytes:
+    value = getattr(item, field)
+    return bytes(value) if isinstance(value, msgspec.Raw) else msgspec.json.encode(value)
+
+
+def _has(item, field: str) -> bool:
+    return _raw_json(item, field) != b"null"
+
+
+def _keypoint_array(items, what: str, k: int | None) -> np.ndarray:
+    """``keypoints`` fields (raw JSON ``[x1, y1, v1, ...]``) -> ``(N, K, 3)``; every entry must have the same K.
+
+    The raw arrays are joined and parsed by NumPy in one call (a Python float per number
+    was most of the load time); anything unusual goes through the per-entry path, which
+    names the entry.
+    """
+    raws = [_raw_json(item, "keypoints") for item in items]
+    sizes = [r.count(b",") + 1 for r in raws]
+    if raws and all(r[:1] == b"[" and r[-1:] == b"]" and b"[" not in r[1:] and b'"' not in r for r in raws):
+        try:
+            values = msgspec.json.decode(b"[" + b",".join(r[1:-1] for r in raws) + b"]", type=list[float])
+            flat = np.array(values, dtype=np.float64)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            flat = None
+        n0 = sizes[0]
+        if flat is not None and flat.shape[0] == sum(sizes) and all(n == n0 for n in sizes) and n0 % 3 == 0 \
+                and (k is None or n0 == 3 * k) and np.all(np.isfinite(flat)):
+            return flat.reshape(len(raws), n0 // 3, 3)
+    rows = []
+    for i, raw in enumerate(raws):
+        kp = msgspec.json.decode(raw)
+        if kp is None:
+            raise ValueError(f"{what}: [{i}] has no 'keypoints' (iou_type='keypoints' needs them on every entry)")
+        if not isinstance(kp, list) or len(kp) == 0 or len(kp) % 3 or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) for v in kp):
+            raise ValueError(f"{what}: [{i}].keypoints must be [x1, y1, v1, ...] (3 numbers per keypoint); "
+                             f"got {str(kp)[:80]}")
+        if k is None:
+            k = len(kp) // 3
+        elif len(kp) != 3 * k:
+            raise ValueError(f"{what}: [{i}].keypoints has {len(kp) // 3} keypoints but earlier entries have {k}")
+        rows.append(kp)
+    arr = np.asarray(rows, dtype=np.float64).reshape(len(rows), k or 0, 3)
+    if not np.all(np.isfinite(arr)):
+        row = int(np.argwhere(~np.isfinite(arr))[0][0])
+        raise ValueError(f"{what}: [{row}].keypoints contains NaN or infinite values")
+    return arr
+
+
+def _resolve(backend: str, n_entries: int) -> str:
+    """``backend`` for reading ``n_entries`` masks / keypoint sets (``"auto"`` weighs them)."""
+    from .._backend import resolve_backend
+    from .._inputs import MASK_WORK
+    from ..masks import _area_kernel, _from_strings_kernel, _polygons_kernel
+
+    return resolve_backend(backend, MASK_WORK * n_entries, (_area_kernel, _from_strings_kernel, _polygons_kernel),
+                           site=_resolve)
+
+
+def _as_json(source):
+    """Loaded Python objects -> JSON bytes (the typed decoder reads raw keypoint arrays from text)."""
+    if not isinstance(source, (dict, list)):
+        return source
+
+    def plain(obj):  # bytes RLE counts (pycocotools' encode output) stay text, NumPy values plain
+        if isinstance(obj, dict):
+            return {k: plain(v) for k, v in obj.items()}
+        if isinstance(obj, (list, tuple)):
+            return [plain(v) for v in obj]
+        if isinstance(obj, (bytes, bytearray)):
+            return bytes(obj).decode("latin-1")
+        if isinstance(obj, np.ndarray):
+            return obj.tolist()
+        if isinstance(obj, np.generic):
+            return obj.item()
+        return obj
+
+    try:
+        return msgspec.json.encode(plain(source))
+    except (TypeError, OverflowError) as exc:
+        raise TypeError(f"a loaded COCO object must hold JSON values ({exc})") from None
+
+
+def _load_instances(source, iou_type: str, backend: str) -> CocoGroundTruth:
+    from ..masks import _segmentations_flat
+
+    if not HAVE_MSGSPEC:  # pragma: no cover - msgspec is a dependency
+        raise ImportError(f"iou_type={iou_type!r} from COCO JSON needs msgspec")
+    gt = _decode(_as_json(source), _GroundTruthInstance, "ground_truth")
+    backend = _resolve(backend, len(gt.annotations))
+    base = _ground_truth_columns(gt)
+    image_ids = base.image_ids
+    lookup = {im.id: im for im in gt.images}
+    heights = np.array([getattr(lookup[i], "height", 0) or 0 for i in image_ids], dtype=np.int64)
+    widths = np.array([getattr(lookup[i], "width", 0) or 0 for i in image_ids], dtype=np.int64)
+    anns = gt.annotations
+    base.iou_type = iou_type
+    base.heights, base.widths = heights, widths
+    if iou_type == "segm":
+        segms = _segm_objects(anns, "ground_truth annotations")
+        idx = base.image_index
+        base.masks = _segmentations_flat(segms, heights[idx], widths[idx], backend, "ground_truth annotations")
+    else:
+        base.keypoints = _keypoint_array(anns, "ground_truth annotations", None)
+        num = [a.num_keypoints if not isinstance(a, dict) else a.get("num_keypoints") for a in anns]
+        visible = (base.keypoints[:, :, 2] > 0).sum(axis=1).astype(np.float64)
+        given = np.array([np.nan if v is None else float(v) for v in num], dtype=np.float64).reshape(-1)
+        base.num_keypoints = np.where(np.isnan(given), visible, given)
+    return base
+
+
+def _load_instance_results(source, gt: CocoGroundTruth, backend: str) -> CocoResults:
+    """Results with ``segmentation`` / ``keypoints``, with ``COCO.loadRes``' rules for area and boxes.
+
+    ``loadRes`` decides from the *first* entry: if it has a (non-empty) ``bbox``, every entry
+    is read as a box result (its area is ``w * h``, a missing ``segmentation`` is the box as a
+    polygon); otherwise, with a ``segmentation``, the area is the mask's; otherwise, with
+    ``keypoints``, the area is the keypoints' extent ``(max x - min x) * (max y - min y)``.
+    """
+    from ..masks import _area_flat, _segmentations_flat
+
+    if not HAVE_MSGSPEC:  # pragma: no cover - msgspec is a dependency
+        raise ImportError(f"iou_type={gt.iou_type!r} from COCO JSON needs msgspec")
+    res = _decode(_as_json(source), list[_ResultInstance], "results")
+    _check_id_types(res, all(isinstance(i, int) for i in gt.image_ids), "results", "$[{}].image_id")
+    backend = _resolve(backend, len(res))
+    image_index = _index_of(gt.image_ids, res, "image_id")
+    if np.any(image_index < 0):
+        row = int(np.flatnonzero(image_index < 0)[0])
+        raise ValueError(f"results: [{row}].image_id {res[row].image_id!r} is not an image of the ground truth")
+    category = _column(res, "category_id", np.int64)
+    scores = _column(res, "score", np.float64)
+    if not np.all(np.isfinite(scores)):
+        row = int(np.flatnonzero(~np.isfinite(scores))[0])
+        raise ValueError(f"results: [{row}].score must be finite; got {scores[row]!r}")
+    n = len(res)
+    branch = "bbox"
+    if n:
+        first = res[0]
+        if first.bbox is not None and len(first.bbox) > 0:
+            branch = "bbox"
+        elif first.segmentation is not None:
+            branch = "segm"
+        elif _has(first, "keypoints"):
+            branch = "keypoints"
+        else:
+            raise ValueError("results: [0] has neither 'bbox', 'segmentation' nor 'keypoints'")
+    boxes = np.zeros((n, 4), dtype=np.float64)
+    if branch == "bbox":
+        for i, r in enumerate(res):
+            if r.bbox is None or len(r.bbox) != 4:
+                raise ValueError(f"results: [{i}].bbox must be 4 numbers [x, y, w, h] (the first result has a "
+                                 "bbox, so pycocotools reads every result as a box result)")
+        boxes = np.asarray([r.bbox for r in res], dtype=np.float64).reshape(n, 4)
+        _check_boxes(boxes, "results")
+    masks = kpts = None
+    heights = gt.heights[image_index] if gt.heights is not None else np.zeros(n, np.int64)
+    widths = gt.widths[image_index] if gt.widths is not None else np.zeros(n, np.int64)
+    if gt.iou_type == "segm" or branch == "segm":
+        if branch == "bbox":
+            # a box result without a segmentation is scored as its box (loadRes' polygon)
+            items = []
+            for r, b in zip(res, boxes.tolist()):
+                if r.segmentation is None:
+                    x1, y1, x2, y2 = b[0], b[1], b[0] + b[2], b[1] + b[3]
+                    items.append(_ResultInstance(r.image_id, r.category_id, r.score,
+                                                 segmentation=[[x1, y1, x1, y2, x2, y2, x2, y1]]))
+                else:
+                    items.append(r)
+        else:
+            items = res
+        masks = _compressed_rles(items, backend)
+        if masks is None:  # polygons, uncompressed or bad RLEs: the general reader (which names problems)
+            masks = _segmentations_flat(_segm_objects(items, "results"), heights, widths, backend, "results")
+    if gt.iou_type == "keypoints" or branch == "keypoints":
+        k = gt.keypoints.shape[1] if gt.keypoints is not None and gt.keypoints.shape[0] else None
+        kpts = _keypoint_array(res, "results", k)
+    if branch == "bbox":
+        area = boxes[:, 2] * boxes[:, 3]
+    elif branch == "segm":
+        assert masks is not None
+        area = _area_flat(masks[0], masks[1], backend).astype(np.float64)
+    else:
+        assert kpts is not None
+        x, y = kpts[:, :, 0], kpts[:, :, 1]
+        x0, x1, y0, y1 = x.min(axis=1), x.max(axis=1), y.min(axis=1), y.max(axis=1)
+        boxes = np.stack([x0, y0, x1 - x0, y1 - y0], axis=1) if n else boxes
+        area = (x1 - x0) * (y1 - y0)
+    if gt.iou_type == "segm":
+        kpts = None
+    else:
+        masks = None
+    cats = np.asarray(gt.category_ids, dtype=np.int64)
+    keep = np.isin(category, cats)
+    if not keep.all():
+        from .._inputs import take_rles
+
+        idx = np.flatnonzero(keep)
+        image_index, category, boxes, scores, area = (a[idx] for a in (image_index, category, boxes, scores, area))
+        masks = take_rles(masks, idx) if masks is not None else None
+        kpts = kpts[idx] if kpts is not None else None
+    return CocoResults(
+        image_index=np.ascontiguousarray(image_index, dtype=np.int64),
+        category=np.ascontiguousarray(category),
+        boxes=np.ascontiguousarray(boxes),
+        scores=np.ascontiguousarray(scores),
+        area=np.ascontiguousarray(area, dtype=np.float64),
+        masks=masks,
+        keypoints=None if kpts is None else np.ascontiguousarray(kpts),
     )
 
 

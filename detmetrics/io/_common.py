@@ -43,9 +43,25 @@ class DetectionData:
     box_format : {"xywh", "quad"}
         ``"xywh"`` for axis-aligned boxes, ``"quad"`` for ``(N, 4, 2)`` corners.
     kind : {"ground_truth", "predictions"}
-    source : {"coco", "yolo"}
+    source : {"coco", "yolo", "voc", "dota", "cvat", "labelme"}
         The file family the data came from.  It decides the category ids
-        the COCO writers use (YOLO class ``i`` is written as category ``i + 1``).
+        the COCO writers use (YOLO class ``i`` is written as category ``i + 1``;
+        the labels of the other families are category ids already).  The
+        formats that name classes (VOC, DOTA, CVAT, LabelMe) use labels
+        ``1..K``, the position of the name in ``class_names``.
+    extras : dict of str to list of ndarray
+        Per-object attributes read from the files that ``mean_ap`` does not
+        use, one uint8 array per image: ``"truncated"`` (VOC), ``"occluded"``
+        (CVAT).  The ``"difficult"`` flag of VOC and DOTA is in the records,
+        where ``mean_ap`` reads it.
+    task : {"detect", "obb", "segment", "pose"}
+        What the records hold besides boxes: segment records add ``"masks"``
+        (per object a list of pixel polygons, or RLE dicts read from a
+        ``predictions.json``) and ``"image_size"`` ``(h, w)``; pose records
+        add ``"keypoints"`` ``(N, K, 3)`` pixels.  ``records_for(iou_type)``
+        gives the records ``mean_ap(iou_type=...)`` reads.
+    kpt_shape : tuple of (K, 2 or 3), or None
+        A YOLO-pose dataset's ``kpt_shape`` (``data.yaml``).
 
     Examples
     --------
@@ -68,6 +84,13 @@ class DetectionData:
     kind: str = "ground_truth"
     source: str = "coco"
     names_inferred: bool = field(default=False, repr=False)
+    extras: dict = field(default_factory=dict, repr=False)
+    task: str = "detect"
+    kpt_shape: tuple | None = None
+
+    def __post_init__(self):
+        if self.box_format == "quad" and self.task == "detect":
+            self.task = "obb"
 
     def __len__(self) -> int:
         return len(self.records)
@@ -82,17 +105,44 @@ class DetectionData:
         """Total number of boxes over all images."""
         return int(sum(len(r["labels"]) for r in self.records))
 
-    def mean_ap_kwargs(self) -> dict[str, Any]:
+    def mean_ap_kwargs(self, iou_type: str = "bbox") -> dict[str, Any]:
         """Keyword arguments that tell ``detmetrics.mean_ap`` how to read ``records``.
 
         ``box_format`` for axis-aligned boxes and ``category_ids``: every class
         of the dataset, in id order, so the result's category axis is the
         dataset's (as in pycocotools), including classes with no boxes at all.
+        For ``iou_type="keypoints"`` with ``K != 17`` keypoints, ``sigmas`` are
+        ultralytics' ``1 / K`` each (its rule for datasets other than COCO's).
         """
         kwargs: dict[str, Any] = {} if self.obb else {"box_format": "xywh"}
         if self.class_names:
             kwargs["category_ids"] = sorted(self.class_names)
+        if iou_type != "bbox":
+            kwargs["iou_type"] = iou_type
+        if iou_type == "keypoints" and self.kpt_shape is not None and int(self.kpt_shape[0]) != 17:
+            k = int(self.kpt_shape[0])
+            kwargs["sigmas"] = [1.0 / k] * k
         return kwargs
+
+    def records_for(self, iou_type: str = "bbox") -> list:
+        """``records`` with the keys ``mean_ap(iou_type=...)`` reads (boxes; masks; keypoints).
+
+        Segment records hold both polygons (``"masks"``) and their enclosing
+        boxes, pose records keypoints and boxes: ``"bbox"`` scores the boxes
+        (a YOLO-seg folder scored as detection uses each polygon's enclosing
+        box, as ultralytics' loader does).
+        """
+        need = {"bbox": None, "segm": "masks", "keypoints": "keypoints"}
+        if iou_type not in need:
+            raise ValueError(f"iou_type must be one of {sorted(need)}; got {iou_type!r}")
+        key = need[iou_type]
+        if key is not None and self.records and not all(key in r for r in self.records):
+            task = {"masks": "segment", "keypoints": "pose"}[key]
+            raise ValueError(f"iou_type={iou_type!r} needs {task} data, but the {self.kind.replace('_', ' ')} "
+                             f"holds {self.task} data (no {key!r})")
+        drop = {"bbox": ("masks", "image_size", "keypoints"), "segm": ("keypoints",),
+                "keypoints": ("masks", "image_size")}[iou_type]
+        return [{k: v for k, v in r.items() if k not in drop} for r in self.records]
 
 
 def empty_record(kind: str, obb: bool) -> dict:

@@ -188,7 +188,7 @@ def read_coco_gt(source) -> DetectionData:
     )
 
 
-def read_coco_results(source, ground_truth: DetectionData, *, category_ids: str = "auto") -> DetectionData:
+def read_coco_results(source, ground_truth: DetectionData, *, category_ids: str = "auto", task=None) -> DetectionData:
     """Read a COCO results JSON aligned with ``ground_truth`` (a COCO file or a YOLO folder).
 
     Parameters
@@ -210,6 +210,14 @@ def read_coco_results(source, ground_truth: DetectionData, *, category_ids: str 
         mapping that fits and **warns** when more than one fits
         (ultralytics wrote 0-based ids for non-COCO datasets in some
         releases and 1-based ids in others; ``"index1"`` is then assumed).
+    task : {"detect", "obb", "segment", "pose"}, optional
+        ``"segment"``: every result's ``segmentation`` (RLE, as ultralytics'
+        ``predictions.json`` of a ``-seg`` model, or polygons) goes to the
+        record's ``"masks"``; ``"pose"``: ``keypoints`` (flat ``[x1, y1, v1,
+        ...]``) to ``"keypoints"``.  Default: the ground truth's task when the
+        first result has that field, else detect.  ``COCO.loadRes``' rule
+        gives segment records an ``"area"``: the box's ``w * h`` (the results
+        carry a ``bbox``).
 
     Notes
     -----
@@ -240,6 +248,15 @@ def read_coco_results(source, ground_truth: DetectionData, *, category_ids: str 
         raise ValueError(f"{name}: a COCO results file must be a list of detections; got {type(data).__name__}")
     obb = ground_truth.obb
     lookup = _image_lookup(ground_truth)
+    field_of = {"segment": "segmentation", "pose": "keypoints"}
+    if task is None:
+        task = ground_truth.task
+        if task in field_of and not (data and isinstance(data[0], dict) and field_of[task] in data[0]):
+            task = "detect"
+    if task in field_of and ground_truth.task != task:
+        raise ValueError(f"{name}: task {task!r} needs {task} ground truth; the ground truth holds "
+                         f"{ground_truth.task!r} data")
+    extra: list = []
 
     image_index, categories, boxes, scores = [], [], [], []
     for i, det in enumerate(data):
@@ -256,6 +273,14 @@ def read_coco_results(source, ground_truth: DetectionData, *, category_ids: str 
         if not _number(score):
             raise ValueError(f"{where}: score must be a finite number; got {score!r}")
         boxes.append(_read_box(det, where, obb))
+        if task in field_of:
+            value = det.get(field_of[task])
+            if value is None:
+                raise ValueError(f"{where}: a {task} result needs '{field_of[task]}'")
+            if task == "pose" and (not isinstance(value, list) or len(value) % 3 or not value
+                                   or not all(_number(v) for v in value)):
+                raise ValueError(f"{where}: keypoints must be [x1, y1, v1, ...], 3 finite numbers per keypoint")
+            extra.append(value)
         image_index.append(index)
         categories.append(category)
         scores.append(score)
@@ -272,6 +297,23 @@ def read_coco_results(source, ground_truth: DetectionData, *, category_ids: str 
             rows = order[bounds[k] : bounds[k + 1]]
             if rows.size:
                 records[k] = {"boxes": box_array[rows], "scores": score_array[rows], "labels": labels[rows]}
+    if task in field_of:
+        k_pts = ground_truth.kpt_shape[0] if ground_truth.kpt_shape is not None else None
+        for k, record in enumerate(records):
+            rows = order[bounds[k] : bounds[k + 1]] if len(image_array) else np.zeros(0, np.int64)
+            if task == "segment":
+                record["masks"] = [extra[r] for r in rows.tolist()]
+                if ground_truth.image_sizes is None:
+                    raise ValueError(f"{name}: segment results need the ground truth's image sizes")
+                width, height = ground_truth.image_sizes[k]
+                record["image_size"] = (int(height), int(width))
+                record["area"] = record["boxes"][:, 2] * record["boxes"][:, 3]  # loadRes: the bbox's w * h
+            else:
+                kp = np.array([extra[r] for r in rows.tolist()], dtype=np.float64)
+                if kp.size and k_pts is not None and kp.shape[1] != 3 * k_pts:
+                    raise ValueError(f"{name}: results have {kp.shape[1] // 3} keypoints but the dataset's "
+                                     f"kpt_shape has {k_pts}")
+                record["keypoints"] = kp.reshape(len(rows), -1 if kp.size else (k_pts or 0), 3)
     return DetectionData(
         records=records,
         image_ids=list(ground_truth.image_ids),
@@ -281,6 +323,8 @@ def read_coco_results(source, ground_truth: DetectionData, *, category_ids: str 
         box_format=ground_truth.box_format,
         kind="predictions",
         source=ground_truth.source,
+        task=task if task in field_of else ground_truth.task if ground_truth.task not in field_of else "detect",
+        kpt_shape=ground_truth.kpt_shape,
     )
 
 
@@ -347,9 +391,9 @@ def _map_categories(categories: np.ndarray, gt: DetectionData, mode: str, name: 
         return convert(categories).astype(np.int64)
     if len(categories) == 0:
         return categories
-    if gt.source == "coco" and candidates["ids"][1]():
+    if gt.source != "yolo" and candidates["ids"][1]():
         return categories
-    order = ("ids", "index1", "index0", "coco91") if gt.source == "coco" else ("index1", "index0", "coco91")
+    order = ("ids", "index1", "index0", "coco91") if gt.source != "yolo" else ("index1", "index0", "coco91")
     fitting = [m for m in order if candidates[m][1]()]
     if gt.source == "yolo" and "coco91" in fitting and present.max() > n:
         fitting = ["coco91"]
@@ -366,7 +410,7 @@ def _map_categories(categories: np.ndarray, gt: DetectionData, mode: str, name: 
             UserWarning,
             stacklevel=3,
         )
-    elif gt.source == "coco":
+    elif gt.source != "yolo":
         warnings.warn(
             f"{name}: category ids are not the ground truth's category ids; mapping them as {fitting[0]!r}",
             UserWarning,
@@ -416,7 +460,10 @@ def write_coco_gt(data: DetectionData, path=None) -> dict:
     increasing integers, else ``1..N`` in the data's order, so that
     pycocotools (which sorts by id) evaluates the images in the same order.
     Oriented boxes are written with their polygon as ``segmentation``,
-    the polygon ``area`` and the enclosing axis-aligned ``bbox``.
+    the polygon ``area`` and the enclosing axis-aligned ``bbox``.  Segment
+    records (YOLO-seg) are written with their polygons as ``segmentation``
+    and their mask ``area``; pose records with ``keypoints`` and
+    ``num_keypoints`` (the keypoints with ``v > 0``).
 
     Examples
     --------
@@ -454,6 +501,12 @@ def write_coco_gt(data: DetectionData, path=None) -> dict:
             }
             if segmentation is not None:
                 ann["segmentation"] = [segmentation[j].tolist()]
+            if "masks" in record:
+                ann["segmentation"] = _json_segmentation(record["masks"][j])
+            if "keypoints" in record:
+                kp = np.asarray(record["keypoints"][j], dtype=np.float64)
+                ann["keypoints"] = kp.reshape(-1).tolist()
+                ann["num_keypoints"] = int((kp[:, 2] > 0).sum())
             annotations.append(ann)
     categories = [{"id": int(label) + offset, "name": name} for label, name in sorted(data.class_names.items())]
     coco = {"images": images, "annotations": annotations, "categories": categories}
@@ -479,7 +532,10 @@ def write_coco_results(data: DetectionData, path=None) -> list:
 
     Ids follow ``write_coco_gt`` for the ground truth the predictions
     were read with, so the pair scores with pycocotools.  Oriented boxes add
-    ``"poly"`` (8 numbers) next to the enclosing ``bbox``.  Returns the list.
+    ``"poly"`` (8 numbers) next to the enclosing ``bbox``; segment records a
+    compressed-RLE ``segmentation`` and pose records ``keypoints``, next to
+    the ``bbox`` as ultralytics writes them (so ``COCO.loadRes`` takes each
+    result's area from its box).  Returns the list.
     """
     if data.kind != "predictions":
         raise ValueError(f"write_coco_results needs predictions; got data of kind {data.kind!r}")
@@ -491,14 +547,44 @@ def write_coco_results(data: DetectionData, path=None) -> list:
         polys = None if polys is None else polys.tolist()
         labels = np.asarray(record["labels"]).tolist()
         scores = np.asarray(record["scores"], dtype=np.float64).tolist()
+        rles = _compressed(record) if "masks" in record else None
         for j, box in enumerate(boxes.tolist()):
             entry = {"image_id": ids[k], "category_id": int(labels[j]) + offset, "bbox": box, "score": scores[j]}
             if polys is not None:
                 entry["poly"] = polys[j]
+            if rles is not None:
+                entry["segmentation"] = rles[j]
+            if "keypoints" in record:
+                entry["keypoints"] = np.asarray(record["keypoints"][j], dtype=np.float64).reshape(-1).tolist()
             results.append(entry)
     if path is not None:
         _dump(results, path)
     return results
+
+
+def _json_segmentation(segm):
+    """A record's mask (pixel polygons or an RLE dict) as COCO JSON writes it (text counts)."""
+    if isinstance(segm, dict):
+        counts = segm["counts"]
+        counts = counts.decode("ascii") if isinstance(counts, (bytes, bytearray)) else counts
+        return {"size": [int(v) for v in segm["size"]], "counts": counts if isinstance(counts, str) else
+                [int(c) for c in counts]}
+    return [np.asarray(part, dtype=np.float64).reshape(-1).tolist() for part in segm]
+
+
+def _compressed(record) -> list:
+    """A segment record's masks as compressed RLEs, pycocotools' results format (rasterised at ``image_size``)."""
+    from .._inputs import _mask_backend
+    from ..masks import _segmentations_flat, _to_dicts
+
+    masks = list(record["masks"])
+    if not masks:
+        return []
+    h, w = record["image_size"]
+    backend = _mask_backend("auto", [record])
+    counts, offsets, sizes = _segmentations_flat(masks, [h] * len(masks), [w] * len(masks), backend, "masks")
+    return [{"size": d["size"], "counts": d["counts"].decode("ascii")} for d in _to_dicts(counts, offsets, sizes,
+                                                                                        backend)]
 
 
 def _dump(obj, path) -> None:

@@ -62,8 +62,8 @@ MAX_YAML_ALIASES = 100    # a dataset yaml needs none; bounds "billion laughs" e
 # dataset layout
 
 
-def read_yolo_dataset(path, *, split: str = "val", sizes=None, obb=None, progress=None) -> DetectionData:
-    """Read the ground truth of a YOLO dataset (detect or OBB).
+def read_yolo_dataset(path, *, split: str = "val", sizes=None, obb=None, progress=None, task=None) -> DetectionData:
+    """Read the ground truth of a YOLO dataset (detect, OBB, segment or pose).
 
     Parameters
     ----------
@@ -86,13 +86,25 @@ def read_yolo_dataset(path, *, split: str = "val", sizes=None, obb=None, progres
     progress : bool, optional
         Show a progress bar (tqdm) while reading; by default only for 500
         or more files on a terminal.
+    task : {"detect", "obb", "segment", "pose"}, optional
+        The label layout.  By default: ``"pose"`` when ``data.yaml`` has a
+        ``kpt_shape``; otherwise from the number of fields of the lines (all
+        5: detect, all 9: OBB, anything else longer: segment polygons
+        ``class x1 y1 ... xn yn``).  A segment dataset whose every polygon has
+        4 points looks like OBB: pass ``task="segment"``.
 
     Returns
     -------
     DetectionData
         ``kind="ground_truth"``, ``source="yolo"``; labels are class indices,
         boxes pixels (xywh, or ``(N, 4, 2)`` corners for OBB), ``area`` the
-        box or polygon area in pixels, ``iscrowd`` all zero.
+        box or polygon area in pixels, ``iscrowd`` all zero.  Segment records
+        add ``"masks"`` (per object a one-part polygon in pixels) and
+        ``"image_size"`` ``(h, w)``, their boxes being the polygons' enclosing
+        boxes and their ``area`` the mask's (as COCO's, for box evaluation too);
+        pose records add ``"keypoints"`` ``(N, K, 3)`` in pixels
+        (visibility ``v`` from the file, or, for ``kpt_shape [K, 2]``, 0 where a
+        coordinate is negative and 1 elsewhere, as ultralytics' loader).
 
     Raises
     ------
@@ -108,7 +120,11 @@ def read_yolo_dataset(path, *, split: str = "val", sizes=None, obb=None, progres
     >>> len(gt), gt.class_names[0], gt.obb
     (12, 'person', False)
     """
+    if task is not None and task not in TASKS:
+        raise ValueError(f"task must be one of {', '.join(repr(t) for t in TASKS)}; got {task!r}")
     layout = _resolve_layout(path, split)
+    if task == "pose" and layout.get("kpt_shape") is None:
+        raise ValueError("task='pose' needs 'kpt_shape' in data.yaml (the number of keypoints)")
     size_table = None if sizes is None else _size_table(sizes)
     image_paths = _list_images(layout, size_table)
     _check_unique_stems(image_paths)
@@ -116,16 +132,31 @@ def read_yolo_dataset(path, *, split: str = "val", sizes=None, obb=None, progres
         _check_orphan_labels(layout, image_paths)
 
     label_paths = [_label_path(p) for p in image_paths]
-    parsed = []
-    for label_path in progress_iter(label_paths, desc="reading labels", progress=progress):
-        parsed.append(_read_txt(label_path, kind="ground_truth", obb=obb) if _label_file(label_path) else None)
-    if all(item is None for item in parsed):
+    texts = [_read_text(lp, "label file") if _label_file(lp) else None
+             for lp in progress_iter(label_paths, desc="reading labels", progress=progress)]
+    if all(text is None for text in texts):
         folder = os.path.dirname(label_paths[0])
         raise ValueError(
             f"no label file found for any of the {len(label_paths)} images (looked in {folder}; ultralytics "
             "reads the labels of images/<split>/x.jpg from labels/<split>/x.txt)"
         )
-    obb = _decide_obb(parsed, obb)
+    if task in (None, "detect") and not obb and layout.get("kpt_shape") is None:
+        fast = _read_detect_dataset(layout, image_paths, texts, size_table, progress)
+        if fast is not None:
+            return fast
+    raw = [None if text is None else _read_rows(lp, text) for lp, text in zip(label_paths, texts)]
+    task = _decide_task(raw, task, obb, layout.get("kpt_shape"))
+    if all(item is None for item in raw):
+        folder = os.path.dirname(label_paths[0])
+        raise ValueError(
+            f"no label file found for any of the {len(label_paths)} images (looked in {folder}; ultralytics "
+            "reads the labels of images/<split>/x.jpg from labels/<split>/x.txt)"
+        )
+    if task in ("segment", "pose"):
+        return _read_instances_dataset(layout, image_paths, label_paths, raw, task, size_table, progress)
+    obb = task == "obb"
+    parsed = [None if r is None else _as_table(lp, *r, kind="ground_truth", obb=obb)
+              for lp, r in zip(label_paths, raw)]
 
     names = layout["names"]
     names_inferred = names is None
@@ -156,20 +187,11 @@ def read_yolo_dataset(path, *, split: str = "val", sizes=None, obb=None, progres
             area = boxes[:, 2] * boxes[:, 3]
         records.append({"boxes": boxes, "labels": labels, "iscrowd": np.zeros(len(labels), np.uint8), "area": area})
 
-    return DetectionData(
-        records=records,
-        image_ids=[ultralytics_image_id(Path(p).stem) for p in image_paths],
-        file_names=[Path(p).name for p in image_paths],
-        class_names=dict(names),
-        image_sizes=widths_heights,
-        box_format="quad" if obb else "xywh",
-        kind="ground_truth",
-        source="yolo",
-        names_inferred=names_inferred,
-    )
+    return _yolo_ground_truth(records, image_paths, names, widths_heights, names_inferred,
+                              "quad" if obb else "xywh")
 
 
-def read_yolo_predictions(path, ground_truth: DetectionData, *, progress=None) -> DetectionData:
+def read_yolo_predictions(path, ground_truth: DetectionData, *, progress=None, task=None) -> DetectionData:
     """Read a folder of YOLO prediction txt files, aligned with ``ground_truth``'s images.
 
     Parameters
@@ -187,6 +209,11 @@ def read_yolo_predictions(path, ground_truth: DetectionData, *, progress=None) -
         is the ``i``-th category in increasing id order.
     progress : bool, optional
         Show a progress bar; see ``read_yolo_dataset``.
+    task : {"detect", "obb", "segment", "pose"}, optional
+        Default: the ground truth's, except that box lines (``class cx cy w
+        h conf``) against a segment or pose dataset are read as detect.
+        Segment lines are ``class x1 y1 ... xn yn conf`` (``save_txt`` of a
+        ``-seg`` model), pose lines ``class cx cy w h px py [pv] ... conf``.
 
     Returns
     -------
@@ -215,9 +242,15 @@ def read_yolo_predictions(path, ground_truth: DetectionData, *, progress=None) -
     stems = {Path(name).stem: i for i, name in enumerate(ground_truth.file_names)}
     files = prediction_files(folder)
     names = dict(ground_truth.class_names)
-    obb = ground_truth.obb
-    records = [empty_record("predictions", obb) for _ in ground_truth.records]
-    for file in progress_iter(files, desc="reading predictions", progress=progress):
+    task = _prediction_task(files, ground_truth, task)
+    if task in ("segment", "pose"):
+        return _read_instance_predictions(files, ground_truth, task, stems, names, progress)
+    obb = task == "obb"
+    if obb != ground_truth.obb:
+        raise ValueError(f"task {task!r} predictions cannot be scored against {ground_truth.task!r} ground truth")
+    fast = None if obb else _read_detect_predictions(files, ground_truth, stems, names, progress)
+    records = fast if fast is not None else [empty_record("predictions", obb) for _ in ground_truth.records]
+    for file in progress_iter(files if fast is None else [], desc="reading predictions", progress=progress):
         index = stems.get(file.stem)
         if index is None:
             raise ValueError(f"prediction file {file} has no image {file.stem!r} in the ground truth")
@@ -250,8 +283,58 @@ def read_yolo_predictions(path, ground_truth: DetectionData, *, progress=None) -
         image_sizes=ground_truth.image_sizes,
         box_format=ground_truth.box_format,
         kind="predictions",
-        source="yolo",
+        source=ground_truth.source,  # labels are in the ground truth's ids (the COCO writers add 1 only to YOLO indices)
         names_inferred=ground_truth.names_inferred,
+    )
+
+
+def _prediction_task(files, ground_truth: DetectionData, task) -> str:
+    if task is not None:
+        if task not in TASKS:
+            raise ValueError(f"task must be one of {', '.join(repr(t) for t in TASKS)}; got {task!r}")
+        if task in ("segment", "pose") and ground_truth.task != task:
+            raise ValueError(f"task={task!r} needs {task} ground truth; the ground truth holds {ground_truth.task!r} "
+                             "labels")
+        return task
+    if ground_truth.task not in ("segment", "pose"):
+        return ground_truth.task
+    for file in files:  # box lines (class cx cy w h conf) against a segment / pose dataset: detect
+        rows, _ = _read_rows(file)
+        if rows:
+            return "detect" if len(rows[0]) == 6 else ground_truth.task
+    return ground_truth.task
+
+
+def _read_instance_predictions(files, ground_truth, task, stems, names, progress) -> DetectionData:
+    records: list = [None] * len(ground_truth.records)
+    for file in progress_iter(files, desc="reading predictions", progress=progress):
+        index = stems.get(file.stem)
+        if index is None:
+            raise ValueError(f"prediction file {file} has no image {file.stem!r} in the ground truth")
+        rows, lines = _read_rows(file)
+        width, height = ground_truth.image_sizes[index]
+        record = _instance_record(file, rows, lines, task, width, height, ground_truth.kpt_shape, names,
+                                  kind="predictions")
+        if ground_truth.source != "yolo":
+            record["labels"] = np.array(sorted(names), dtype=np.int64)[record["labels"]]
+        records[index] = record
+    for index, record in enumerate(records):
+        if record is None:
+            width, height = ground_truth.image_sizes[index]
+            records[index] = _instance_record("", [], [], task, width, height, ground_truth.kpt_shape, names,
+                                              kind="predictions")
+    return DetectionData(
+        records=records,
+        image_ids=list(ground_truth.image_ids),
+        file_names=list(ground_truth.file_names),
+        class_names=names,
+        image_sizes=ground_truth.image_sizes,
+        box_format="xywh",
+        kind="predictions",
+        source=ground_truth.source,  # labels in the ground truth's ids, as read_yolo_predictions
+        names_inferred=ground_truth.names_inferred,
+        task=task,
+        kpt_shape=ground_truth.kpt_shape,
     )
 
 
@@ -480,7 +563,15 @@ def _oriented(width: float, height: float, orientation) -> tuple:
 
 
 def _png_orientation(handle):
-    """EXIF orientation of a PNG from its ``eXIf`` chunk, walking chunk headers only (None when absent)."""
+    """EXIF orientation of a PNG from its ``eXIf`` chunk, reading chunk headers only (None when absent).
+
+    The chunks before the image data are walked; the image data itself (often
+    hundreds of ``IDAT`` chunks) is skipped by looking for an ``eXIf`` chunk,
+    checked by its CRC, in the file's tail, where the chunks after the image
+    data are (Pillow reads an ``eXIf`` there too once it has decoded the image).
+    """
+    import zlib
+
     handle.seek(8)
     while True:
         header = handle.read(8)
@@ -489,9 +580,25 @@ def _png_orientation(handle):
         length, kind = int.from_bytes(header[:4], "big"), header[4:]
         if kind == b"eXIf":
             return _exif_orientation(handle.read(length))
-        if kind == b"IEND":
-            return None
+        if kind in (b"IDAT", b"IEND"):
+            break
         handle.seek(length + 4, 1)  # the data and its CRC
+    if kind == b"IEND":
+        return None
+    size = handle.seek(0, 2)
+    handle.seek(max(0, size - _PNG_TAIL))
+    tail = handle.read()
+    at = tail.rfind(b"eXIf")
+    while at >= 4:
+        length = int.from_bytes(tail[at - 4:at], "big")
+        end = at + 4 + length
+        if end + 4 <= len(tail) and zlib.crc32(tail[at:end]) == int.from_bytes(tail[end:end + 4], "big"):
+            return _exif_orientation(tail[at + 4:end])
+        at = tail.rfind(b"eXIf", 0, at)
+    return None
+
+
+_PNG_TAIL = 1 << 16
 
 
 def _exif_orientation(data: bytes):
@@ -646,7 +753,15 @@ def _layout_from_yaml(path: Path, split: str) -> dict:
     sources = [root / str(e) for e in entries]
     single_dir = len(sources) == 1 and sources[0].suffix.lower() != ".txt"
     label_dir = Path(_label_path(str(sources[0] / "x.jpg"))).parent if single_dir else None
-    return {"sources": sources, "label_dir": label_dir, "names": names, "orphan_check": single_dir}
+    kpt_shape = config.get("kpt_shape")
+    if kpt_shape is not None:
+        ok = isinstance(kpt_shape, (list, tuple)) and len(kpt_shape) == 2 and all(
+            isinstance(v, int) and not isinstance(v, bool) for v in kpt_shape)
+        if not ok or kpt_shape[0] < 1 or kpt_shape[1] not in (2, 3):
+            raise ValueError(f"{path}: 'kpt_shape' must be [K, 2] or [K, 3] with K >= 1; got {kpt_shape!r}")
+        kpt_shape = (int(kpt_shape[0]), int(kpt_shape[1]))
+    return {"sources": sources, "label_dir": label_dir, "names": names, "orphan_check": single_dir,
+            "kpt_shape": kpt_shape}
 
 
 def _list_images(layout: dict, size_table) -> list:
@@ -666,7 +781,7 @@ def _list_images(layout: dict, size_table) -> list:
                     image = source.parent / image
                 images.append(os.path.normpath(image))
         elif source.is_dir():
-            images.extend(str(q) for q in source.rglob("*") if q.suffix.lower() in IMAGE_SUFFIXES and q.is_file())
+            images.extend(_walk_images(str(source)))
         elif size_table is not None:
             # no images on disk: the sizes file lists them
             images.extend(str(source / name) for name in size_table)
@@ -676,6 +791,38 @@ def _list_images(layout: dict, size_table) -> list:
         where = ", ".join(str(s) for s in layout["sources"])
         raise ValueError(f"no images found in {where}")
     return sorted(images)
+
+
+def _yolo_ground_truth(records, image_paths, names, widths_heights, names_inferred, box_format, **extra):
+    """The ``DetectionData`` of a YOLO dataset's labels (one record per image, in ``image_paths`` order)."""
+    return DetectionData(
+        records=records,
+        image_ids=[ultralytics_image_id(_stem(p)) for p in image_paths],
+        file_names=[os.path.basename(p) for p in image_paths],
+        class_names=dict(names),
+        image_sizes=widths_heights,
+        box_format=box_format,
+        kind="ground_truth",
+        source="yolo",
+        names_inferred=names_inferred,
+        **extra,
+    )
+
+
+def _walk_images(folder: str) -> list:
+    """Image files under ``folder``, recursively, as plain strings (no Path objects: 5,000 of them cost)."""
+    found = []
+    for root, _, names in os.walk(folder):
+        for name in names:
+            if os.path.splitext(name)[1].lower() in IMAGE_SUFFIXES:
+                path = os.path.join(root, name)
+                if os.path.isfile(path):
+                    found.append(path)
+    return found
+
+
+def _stem(path: str) -> str:
+    return os.path.splitext(os.path.basename(path))[0]
 
 
 def _label_file(path: str) -> bool:
@@ -696,11 +843,14 @@ def _label_file(path: str) -> bool:
 def prediction_files(folder: Path) -> list:
     """The ``*.txt`` files of a prediction folder, sorted; an entry that is not a readable file is an error."""
     files = []
-    for entry in sorted(folder.glob("*.txt")):
-        if not entry.is_file():
-            kind = "a broken symbolic link (or a link loop)" if entry.is_symlink() and not entry.exists() else "not a file"
-            raise ValueError(f"prediction file {entry} is {kind}")
-        files.append(entry)
+    with os.scandir(folder) as entries:
+        names = sorted(e.name for e in entries if e.name.endswith(".txt"))
+    for name in names:
+        path = os.path.join(folder, name)
+        if not os.path.isfile(path):
+            broken = os.path.islink(path) and not os.path.exists(path)
+            raise ValueError(f"prediction file {path} is {'a broken symbolic link (or a link loop)' if broken else 'not a file'}")
+        files.append(Path(path))
     return files
 
 
@@ -724,7 +874,7 @@ def _label_path(image_path: str) -> str:
 def _check_unique_stems(image_paths: list) -> None:
     seen: dict = {}
     for path in image_paths:
-        stem = Path(path).stem
+        stem = _stem(path)
         if stem in seen:
             raise ValueError(f"images {seen[stem]} and {path} share the stem {stem!r}; their label files would collide")
         seen[stem] = path
@@ -734,20 +884,24 @@ def _check_orphan_labels(layout: dict, image_paths: list) -> None:
     label_dir = layout["label_dir"]
     if label_dir is None or not label_dir.is_dir():
         return
-    stems = {Path(p).stem for p in image_paths}
-    for label in sorted(label_dir.glob("*.txt")):
-        if label.stem not in stems:
-            raise ValueError(f"label file {label} has no image (no {label.stem}.* in the images folder or sizes file)")
+    stems = {_stem(p) for p in image_paths}
+    with os.scandir(label_dir) as entries:
+        orphans = sorted(e.name for e in entries if e.name.endswith(".txt") and e.name[:-4] not in stems)
+    if orphans:
+        label, stem = label_dir / orphans[0], orphans[0][:-4]
+        raise ValueError(f"label file {label} has no image (no {stem}.* in the images folder or sizes file)")
 
 
 # ----------------------------------------------------------------------------------------------
 # parsing
 
 
-def _read_txt(path, *, kind: str, obb):
-    """Parse one txt file: (labels int64, coords (n, 4 | 8), conf (n,) or None, line numbers)."""
+def _read_rows(path, text=None):
+    """The numeric fields of every non-empty line of a txt file, and ``(line number, text)`` of each."""
     rows, lines = [], []
-    for lineno, raw in enumerate(_read_text(path, "label file").splitlines(), start=1):
+    if text is None:
+        text = _read_text(path, "label file")
+    for lineno, raw in enumerate(text.splitlines(), start=1):
         text = raw.strip()
         if not text:
             continue
@@ -756,6 +910,17 @@ def _read_txt(path, *, kind: str, obb):
         except ValueError:
             raise ValueError(f"{path}:{lineno}: fields must be numbers; got {text!r}") from None
         lines.append((lineno, text))
+    return rows, lines
+
+
+def _read_txt(path, *, kind: str, obb):
+    """Parse one txt file: (labels int64, coords (n, 4 | 8), conf (n,) or None, line numbers)."""
+    rows, lines = _read_rows(path)
+    return _as_table(path, rows, lines, kind=kind, obb=obb)
+
+
+def _as_table(path, rows, lines, *, kind: str, obb):
+    """Rows of one width -> (labels int64, coords, conf (n,) or None, line numbers)."""
     widths = {len(r) for r in rows}
     if len(widths) > 1:
         first = len(rows[0])
@@ -775,14 +940,268 @@ def _read_txt(path, *, kind: str, obb):
     return labels, table[:, 1:], None, lines
 
 
-def _decide_obb(parsed: list, obb):
-    for item in parsed:
-        if item is not None and len(item[0]):
-            n_coords = item[1].shape[1]
-            if obb is None:
-                return n_coords == 8
-            return bool(obb)
-    return bool(obb)
+TASKS = ("detect", "obb", "segment", "pose")
+
+
+# ----------------------------------------------------------------------------------------------
+# the common case in one pass: detect files, well formed
+
+
+def _batch_table(texts: list, width: int):
+    """Every file's rows of ``width`` numbers parsed at once: ``(table (n, width), rows per file)`` or None.
+
+    None when any file is not simply ``width`` numbers per non-empty line (a
+    different width, a malformed number): the per-file parser then reads them
+    and names the file and line of the problem.  Files that are None (absent)
+    have 0 rows.
+    """
+    tokens: list = []
+    counts = np.zeros(len(texts), dtype=np.int64)
+    for i, text in enumerate(texts):
+        if not text:
+            continue
+        parts = text.split()
+        if not parts:
+            continue
+        if len(parts) % width:
+            return None
+        n = len(parts) // width
+        if sum(1 for line in text.splitlines() if line.strip()) != n:
+            return None  # lines of other widths that happen to add up
+        counts[i] = n
+        tokens += parts
+    try:
+        table = np.array(tokens, dtype=np.float64).reshape(-1, width)
+    except ValueError:
+        return None
+    return table, counts
+
+
+def _classes_ok(cls: np.ndarray, n_names: int | None) -> bool:
+    ok = np.isfinite(cls) & (cls == np.round(cls)) & (cls >= 0) & (cls < MAX_CLASS_ID)
+    if n_names is not None:
+        ok &= cls < n_names
+    return bool(ok.all())
+
+
+def _read_detect_dataset(layout, image_paths, texts, size_table, progress):
+    """``read_yolo_dataset`` for detect labels in whole-array passes; None sends it to the per-file path."""
+    batch = _batch_table(texts, 5)
+    if batch is None:
+        return None
+    table, counts = batch
+    names = layout["names"]
+    cls, coords = table[:, 0], table[:, 1:]
+    if not _classes_ok(cls, None if names is None else len(names)):
+        return None
+    if not bool(np.all(np.isfinite(coords) & (coords >= 0) & (coords <= 1))):
+        return None
+    labels = cls.astype(np.int64)
+    names_inferred = names is None
+    if names_inferred:
+        names = {i: str(i) for i in range(int(labels.max()) + 1 if labels.size else 0)}
+    widths_heights = np.array(
+        [_image_size(p, size_table) for p in progress_iter(image_paths, desc="reading image sizes", progress=progress)],
+        dtype=np.float64,
+    ).reshape(-1, 2)
+    boxes = _cxcywh_to_pixels(coords, *np.repeat(widths_heights, counts, axis=0).T)
+    area = boxes[:, 2] * boxes[:, 3]
+    bounds = np.concatenate(([0], np.cumsum(counts)))
+    records = []
+    for i, text in enumerate(texts):
+        if text is None:
+            records.append(empty_record("ground_truth", False))
+            continue
+        a, b = bounds[i], bounds[i + 1]
+        records.append({"boxes": boxes[a:b], "labels": labels[a:b], "iscrowd": np.zeros(b - a, np.uint8),
+                        "area": area[a:b]})
+    return _yolo_ground_truth(records, image_paths, names, widths_heights, names_inferred, "xywh")
+
+
+def _read_detect_predictions(files, ground_truth, stems, names, progress):
+    """``read_yolo_predictions`` for detect files in whole-array passes; None sends it to the per-file path."""
+    indices = [stems.get(f.stem) for f in files]
+    if any(i is None for i in indices):
+        return None  # the per-file path names the file without an image
+    texts = [_read_text(f, "prediction file") for f in progress_iter(files, desc="reading predictions",
+                                                                      progress=progress)]
+    batch = _batch_table(texts, 6)
+    if batch is None:
+        return None
+    table, counts = batch
+    cls, coords, conf = table[:, 0], table[:, 1:5], table[:, 5]
+    if not _classes_ok(cls, None):
+        return None
+    labels = cls.astype(np.int64)
+    if ground_truth.names_inferred and labels.size and labels.max() >= len(names):
+        names.update({i: str(i) for i in range(len(names), int(labels.max()) + 1)})
+    if labels.size and labels.max() >= len(names):
+        return None
+    if not (bool(np.all(np.isfinite(coords))) and bool(np.all((conf >= 0) & (conf <= 1)))
+            and bool(np.all(coords[:, 2:] >= 0))):
+        return None
+    if ground_truth.source != "yolo":  # class index -> the COCO file's category id
+        labels = np.array(sorted(names), dtype=np.int64)[labels]
+    rows_image = np.repeat(np.asarray(indices, dtype=np.int64), counts)
+    scale = ground_truth.image_sizes[rows_image] if rows_image.size else np.zeros((0, 2))
+    boxes = _cxcywh_to_pixels(coords, scale[:, 0], scale[:, 1])
+    records = [empty_record("predictions", False) for _ in ground_truth.records]
+    bounds = np.concatenate(([0], np.cumsum(counts)))
+    for k, index in enumerate(indices):
+        a, b = bounds[k], bounds[k + 1]
+        records[index] = {"boxes": boxes[a:b], "scores": conf[a:b].copy(), "labels": labels[a:b]}
+    return records
+
+
+def _decide_task(raw: list, task, obb, kpt_shape) -> str:
+    """The dataset's label layout (see ``read_yolo_dataset``'s ``task``)."""
+    if task is not None:
+        if task not in TASKS:
+            raise ValueError(f"task must be one of {', '.join(repr(t) for t in TASKS)}; got {task!r}")
+        if obb is not None and bool(obb) != (task == "obb"):
+            raise ValueError(f"obb={obb!r} contradicts task={task!r}")
+        if task == "pose" and kpt_shape is None:
+            raise ValueError("task='pose' needs 'kpt_shape' in data.yaml (the number of keypoints)")
+        return task
+    if obb:
+        return "obb"
+    if kpt_shape is not None:
+        return "pose"
+    widths = {len(row) for item in raw if item is not None for row in item[0]}
+    if not widths or widths == {5}:
+        return "detect"
+    if widths == {9} and obb is None:
+        return "obb"
+    if max(widths) > 6:
+        return "segment"
+    return "detect"  # the field check names the malformed line
+
+
+def _read_instances_dataset(layout, image_paths, label_paths, raw, task, size_table, progress) -> DetectionData:
+    """``read_yolo_dataset`` for segment (polygon) and pose (box + keypoints) labels."""
+    names = layout["names"]
+    names_inferred = names is None
+    if names_inferred:
+        top = max((int(row[0]) for item in raw if item is not None for row in item[0]), default=-1)
+        names = {i: str(i) for i in range(top + 1)}
+    widths_heights = np.array(
+        [_image_size(p, size_table) for p in progress_iter(image_paths, desc="reading image sizes", progress=progress)],
+        dtype=np.float64,
+    ).reshape(-1, 2)
+    kpt_shape = layout.get("kpt_shape")
+    records = []
+    for i, (label_path, item) in enumerate(zip(label_paths, raw)):
+        width, height = widths_heights[i]
+        rows, lines = item if item is not None else ([], [])
+        records.append(_instance_record(label_path, rows, lines, task, width, height, kpt_shape, names,
+                                        kind="ground_truth"))
+    if task == "segment":
+        _set_mask_areas(records)
+    return _yolo_ground_truth(records, image_paths, names, widths_heights, names_inferred, "xywh", task=task,
+                              kpt_shape=kpt_shape)
+
+
+def _set_mask_areas(records: list) -> None:
+    """A segment ground truth's ``area`` is its mask's (pixels of the rasterised polygon), as COCO's.
+
+    COCO's annotation ``area`` is the segment area, and pycocotools uses it for the area ranges
+    of box evaluation too: a YOLO-seg folder scored as detection then sees the same ranges as
+    its COCO JSON (``write_coco_gt``).
+    """
+    from .._inputs import _mask_backend
+    from ..masks import _area_flat, _segmentations_flat
+
+    backend = _mask_backend("auto", records)
+    polygons = [p for r in records for p in r["masks"]]
+    if not polygons:
+        return
+    heights = [r["image_size"][0] for r in records for _ in r["masks"]]
+    widths = [r["image_size"][1] for r in records for _ in r["masks"]]
+    counts, offsets, _ = _segmentations_flat(polygons, heights, widths, backend, "masks")
+    areas = _area_flat(counts, offsets, backend).astype(np.float64)
+    start = 0
+    for r in records:
+        n = len(r["masks"])
+        r["area"] = areas[start:start + n]
+        start += n
+
+
+def _pixel_size(width: float, height: float, path) -> tuple:
+    h, w = int(round(height)), int(round(width))
+    if h < 1 or w < 1 or h != height or w != width:
+        raise ValueError(f"{path}: masks need an integer image size; got {width} x {height}")
+    return h, w
+
+
+def _instance_record(path, rows, lines, task, width, height, kpt_shape, names, *, kind: str) -> dict:
+    """One image's segment / pose lines (labels or predictions) -> a record with boxes and masks / keypoints."""
+    pred = kind == "predictions"
+    n = len(rows)
+    labels = np.zeros(n, dtype=np.int64)
+    scores = np.zeros(n)
+    boxes = np.zeros((n, 4))
+    polygons: list = []
+    k = kpt_shape[0] if kpt_shape is not None else 0
+    keypoints = np.zeros((n, k, 3))
+    for j, (row, line) in enumerate(zip(rows, lines)):
+        values = np.asarray(row, dtype=np.float64)
+        cls = values[0]
+        if not (math.isfinite(cls) and cls == round(cls) and 0 <= cls < MAX_CLASS_ID):
+            _fail(path, line, "the class id must be an integer in [0, 2**53)")
+        labels[j] = int(cls)
+        if pred:
+            scores[j] = values[-1]
+            values = values[:-1]
+            if not (math.isfinite(scores[j]) and 0 <= scores[j] <= 1):
+                _fail(path, line, f"confidence must be in [0, 1]; got {scores[j]!r}")
+        coords = values[1:]
+        if not np.all(np.isfinite(coords)):
+            _fail(path, line, "coordinates must be finite")
+        if task == "segment":
+            if coords.shape[0] % 2 or coords.shape[0] < 6:
+                layout = "class x1 y1 x2 y2 x3 y3 ..." + (" conf" if pred else "")
+                _fail(path, line, f"a segment line is '{layout}' (at least 3 points, x and y each)")
+            if not pred and np.any((coords < 0) | (coords > 1)):
+                _fail(path, line, "coordinates must be normalized to [0, 1]")
+            xy = coords.reshape(-1, 2) * np.array([width, height])
+            x0, y0 = xy.min(axis=0)
+            x1, y1 = xy.max(axis=0)
+            boxes[j] = (x0, y0, x1 - x0, y1 - y0)
+            polygons.append([xy.ravel().tolist()])
+        else:
+            dims = (kpt_shape[1], 3, 2) if pred else (kpt_shape[1],)
+            found = [d for d in dims if coords.shape[0] == 4 + k * d]
+            if not found:
+                layout = f"class cx cy w h + {k} x (px py{' v' if kpt_shape[1] == 3 else ''})" + (" conf" if pred else "")
+                _fail(path, line, f"a pose line is '{layout}' ({5 + k * kpt_shape[1] + pred} fields, kpt_shape "
+                                  f"{list(kpt_shape)})")
+            box = coords[:4]
+            if not pred and np.any((box < 0) | (box > 1)):
+                _fail(path, line, "coordinates must be normalized to [0, 1]")
+            if box[2] < 0 or box[3] < 0:
+                _fail(path, line, "width and height must be >= 0")
+            boxes[j] = _cxcywh_to_pixels(box[None], width, height)[0]
+            dim = int(found[0])
+            kp = coords[4:].reshape(k, dim)
+            keypoints[j, :, 0] = kp[:, 0] * width
+            keypoints[j, :, 1] = kp[:, 1] * height
+            if dim == 3:
+                keypoints[j, :, 2] = kp[:, 2]
+            else:  # ultralytics: a keypoint is labelled unless a coordinate is negative
+                keypoints[j, :, 2] = np.where((kp[:, 0] < 0) | (kp[:, 1] < 0), 0.0, 1.0)
+    _check_classes(path, lines, labels, names)
+    record: dict = {"boxes": boxes, "labels": labels}
+    if pred:
+        record["scores"] = scores
+    else:
+        record["iscrowd"] = np.zeros(n, np.uint8)
+        record["area"] = boxes[:, 2] * boxes[:, 3]
+    if task == "segment":
+        record["masks"] = polygons
+        record["image_size"] = _pixel_size(width, height, path)
+    else:
+        record["keypoints"] = keypoints
+    return record
 
 
 def _check_fields(path, lines, coords, *, kind: str, obb: bool) -> None:
@@ -799,7 +1218,7 @@ def _check_fields(path, lines, coords, *, kind: str, obb: bool) -> None:
         _fail(path, lines[0], f"expected '{layout} conf' ({expected + 2} fields)")
     if got == expected + 1:
         _fail(path, lines[0], f"a label line has no confidence; expected '{layout}' ({expected + 1} fields)")
-    hint = " (segmentation polygons are not supported)" if got > 9 else ""
+    hint = " (polygon lines: read the dataset with task='segment')" if got > 9 else ""
     _fail(path, lines[0], f"expected '{layout}' ({expected + 1} fields){hint}")
 
 
@@ -832,8 +1251,8 @@ def _fail(path, line, problem: str):
     raise ValueError(f"{path}:{lineno}: {problem}; got {text!r}")
 
 
-def _cxcywh_to_pixels(coords: np.ndarray, width: float, height: float) -> np.ndarray:
-    """Normalized ``cx cy w h`` -> pixel COCO ``x y w h``."""
+def _cxcywh_to_pixels(coords: np.ndarray, width, height) -> np.ndarray:
+    """Normalized ``cx cy w h`` -> pixel COCO ``x y w h`` (``width``/``height`` one image's or one per row)."""
     if coords.shape[0] == 0:
         return np.zeros((0, 4))
     out = np.empty((coords.shape[0], 4))
