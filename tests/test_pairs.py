@@ -255,6 +255,8 @@ HELPERS = {
     "masks:_scratch_size": "masks:_mask_iou_blocks_kernel",
     "iou:_inter_union": "iou:_box_iou_kernel",
     "ap:_sort_desc_kernel": "ap:_accumulate_category",
+    "postprocess:_sort_desc_kernel": "postprocess:_filter_by_confidence_kernel",
+    "confusion:_sort_desc_kernel": "confusion:_confusion_kernel",
     "matching:_sort_desc_kernel": "matching:_group_kernel",
     "postprocess:_running_max_by_segment": "postprocess:_nms_kernel",
     "postprocess:_first_reaching": "postprocess:_nms_kernel",
