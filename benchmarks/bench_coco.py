@@ -34,8 +34,21 @@ default backend (pycocotools), which runs in another interpreter
 note without one) through ``_torchmetrics_rows.py``.  The compat metric's
 12 numbers are checked against torchmetrics' (same float32 thresholds).
 
+A third table puts detmetrics' entry points side by side against the
+anchors' evaluate+accumulate (the file row against their load+evaluate):
+``evaluate_coco(gt_dict, results_list)`` on already-loaded JSON,
+``evaluate_coco("gt.json", "results.json")`` end to end, and
+``evaluate_columns`` on flat arrays (built from the same dicts, outside the
+timing).  ``--scaling`` runs only detmetrics, at 5,000 and at 50,000 images
+(4M results, generated once into ``<dir>/x10``, ~380 MB): CPU time
+(``time.process_time``, robust on a loaded machine) of the three entry points
+at both scales, their ratio (target <= 11x) and the peak RSS of a fresh
+process evaluating from the files, with the bytes per result above the
+baseline.
+
     python benchmarks/bench_coco.py                 # full scale (~2-3 min, + torchmetrics ~1-2 min)
     python benchmarks/bench_coco.py --scale small   # 500 images, quick
+    nice -n 10 python benchmarks/bench_coco.py --scaling   # 5,000 vs 50,000 images (~3 min + generation)
 """
 
 from __future__ import annotations
