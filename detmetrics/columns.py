@@ -25,19 +25,23 @@ _GT_NAMES = {"image_id": ("image_id",), "boxes": ("boxes", "bbox"), "labels": ("
              "iscrowd": ("iscrowd",), "area": ("area",)}
 
 
-def _names(table) -> list:
+def _names(table, what: str) -> list:
+    if isinstance(table, (str, bytes)):
+        raise TypeError(f"{what} must be a mapping of columns, a pandas DataFrame or a pyarrow Table; "
+                        f"got {type(table).__name__}")
     if hasattr(table, "column_names"):  # pyarrow.Table / RecordBatch
         return list(table.column_names)
     if hasattr(table, "columns") and hasattr(table, "iloc"):  # pandas.DataFrame
         return [str(c) for c in table.columns]
-    if hasattr(table, "keys"):
+    if hasattr(table, "keys") and not isinstance(table, np.ndarray):
         return list(table.keys())
-    raise TypeError(f"expected a mapping of columns, a pandas DataFrame or a pyarrow Table; got {type(table).__name__}")
+    raise TypeError(f"{what} must be a mapping of columns, a pandas DataFrame or a pyarrow Table; "
+                    f"got {type(table).__name__}")
 
 
 def _get(table, what: str, key: str, spellings, required: bool = True):
     """``(column name, raw column)`` of the first present spelling, or ``(None, None)``."""
-    present = _names(table)
+    present = _names(table, what)
     for name in spellings:
         if name in present:
             return name, table[name]
@@ -74,7 +78,12 @@ def _plain(col, name: str):
 
 
 def _ids(col, name: str) -> np.ndarray:
-    arr = np.asarray(col)
+    if col is None or isinstance(col, (str, bytes, dict)):
+        raise TypeError(f"{name} must be a one-dimensional array of ids; got {type(col).__name__}")
+    try:
+        arr = np.asarray(col)
+    except (ValueError, TypeError):
+        raise ValueError(f"{name} could not be read as a one-dimensional array of ids") from None
     if arr.ndim != 1:
         raise ValueError(f"{name} must be one-dimensional; got shape {arr.shape}")
     if arr.dtype.kind in "US":
@@ -120,7 +129,7 @@ def evaluate_columns(detections, ground_truths, *, box_format=None, image_ids=No
         another category is ignored (as COCOeval ignores it).  Default: the
         labels of either table.
     category_names : dict, optional
-        id -> name, carried to the result.
+        Category id (int) -> name (str), carried to the result; every id must be one of the categories.
     iou_thresholds, max_detections, area_ranges, interpolation, backend, matching, use_categories, recall_thresholds
         As ``evaluate_coco``.
 
@@ -225,7 +234,7 @@ def evaluate_columns(detections, ground_truths, *, box_format=None, image_ids=No
         keep = np.isin(d_lab, cats)
         if not keep.all():  # COCOeval ignores detections of unlisted categories
             d_index, d_lab, scores, d_box = d_index[keep], d_lab[keep], scores[keep], d_box[keep]
-    names = {int(c): str(category_names[c]) for c in cats.tolist() if category_names and c in category_names}
+    names = _category_names(category_names, cats)
     gt = CocoGroundTruth(image_ids=image_list, category_ids=cats.tolist(), category_names=names,
                          image_index=g_index, category=np.ascontiguousarray(g_lab), boxes=g_box,
                          area=np.ascontiguousarray(area, dtype=np.float64), iscrowd=crowd,
@@ -233,6 +242,21 @@ def evaluate_columns(detections, ground_truths, *, box_format=None, image_ids=No
     res = CocoResults(image_index=d_index, category=np.ascontiguousarray(d_lab), boxes=np.ascontiguousarray(d_box),
                       scores=np.ascontiguousarray(scores, dtype=np.float64))
     return evaluate_loaded(gt, res, opts, use_categories=bool(use_categories))
+
+
+def _category_names(category_names, cats: np.ndarray) -> dict:
+    """``category_names`` checked: a dict from category ids (ints) to names (str)."""
+    if category_names is None:
+        return {}
+    if not isinstance(category_names, dict):
+        raise TypeError(f"category_names must be a dict id -> name; got {type(category_names).__name__}")
+    known = set(cats.tolist())
+    for key, value in category_names.items():
+        if isinstance(key, (bool, np.bool_)) or not isinstance(key, (int, np.integer)) or not isinstance(value, str):
+            raise TypeError(f"category_names must map int ids to str names; got {key!r}: {value!r}")
+        if int(key) not in known:
+            raise ValueError(f"category_names names category {key!r}, which is not among the categories")
+    return {int(c): category_names[c] for c in cats.tolist() if c in category_names}
 
 
 def _index(universe: np.ndarray, ids: np.ndarray) -> np.ndarray:
