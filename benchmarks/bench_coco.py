@@ -34,8 +34,21 @@ default backend (pycocotools), which runs in another interpreter
 note without one) through ``_torchmetrics_rows.py``.  The compat metric's
 12 numbers are checked against torchmetrics' (same float32 thresholds).
 
+A third table puts detmetrics' entry points side by side against the
+anchors' evaluate+accumulate (the file row against their load+evaluate):
+``evaluate_coco(gt_dict, results_list)`` on already-loaded JSON,
+``evaluate_coco("gt.json", "results.json")`` end to end, and
+``evaluate_columns`` on flat arrays (built from the same dicts, outside the
+timing).  ``--scaling`` runs only detmetrics, at 5,000 and at 50,000 images
+(4M results, generated once into ``<dir>/x10``, ~380 MB): CPU time
+(``time.process_time``, robust on a loaded machine) of the three entry points
+at both scales, their ratio (target <= 11x) and the peak RSS of a fresh
+process evaluating from the files, with the bytes per result above the
+baseline.
+
     python benchmarks/bench_coco.py                 # full scale (~2-3 min, + torchmetrics ~1-2 min)
     python benchmarks/bench_coco.py --scale small   # 500 images, quick
+    nice -n 10 python benchmarks/bench_coco.py --scaling   # 5,000 vs 50,000 images (~3 min + generation)
 """
 
 from __future__ import annotations
@@ -141,6 +154,94 @@ def _detmetrics(gt_path, res_path, repeats, backend):
     except (ImportError, AttributeError, TypeError, KeyError, AssertionError):
         t_eval = t_total - t_load
     return t_load, t_eval, t_total, np.asarray(result.stats)
+
+
+# ------------------------------------------------- detmetrics in memory and columnar
+def _coco_columns(gt, res):
+    """COCO dicts -> flat columns (what a Parquet file or a DataFrame holds), built outside the timing."""
+    anns = gt["annotations"]
+    dets = {"image_id": np.fromiter((r["image_id"] for r in res), np.int64, len(res)),
+            "bbox": np.array([r["bbox"] for r in res], dtype=np.float64).reshape(-1, 4),
+            "score": np.fromiter((r["score"] for r in res), np.float64, len(res)),
+            "category_id": np.fromiter((r["category_id"] for r in res), np.int64, len(res))}
+    gts = {"image_id": np.fromiter((a["image_id"] for a in anns), np.int64, len(anns)),
+           "bbox": np.array([a["bbox"] for a in anns], dtype=np.float64).reshape(-1, 4),
+           "category_id": np.fromiter((a["category_id"] for a in anns), np.int64, len(anns)),
+           "iscrowd": np.fromiter((a.get("iscrowd", 0) for a in anns), np.int64, len(anns)),
+           "area": np.fromiter((a["area"] for a in anns), np.float64, len(anns))}
+    kw = dict(image_ids=[im["id"] for im in gt["images"]], category_ids=[c["id"] for c in gt["categories"]])
+    return dets, gts, kw
+
+
+def _warm_rows(gt_path, res_path, repeats, backend="numba"):
+    """(in-memory seconds, columnar seconds, their stats): evaluate_coco on loaded JSON, evaluate_columns."""
+    from detmetrics import evaluate_coco, evaluate_columns
+
+    with open(gt_path) as f:
+        gt = json.load(f)
+    with open(res_path) as f:
+        res = json.load(f)
+    t_mem, r_mem = _median_time(lambda: evaluate_coco(gt, res, backend=backend), repeats)
+    dets, gts, kw = _coco_columns(gt, res)
+    t_col, r_col = _median_time(lambda: evaluate_columns(dets, gts, backend=backend, **kw), repeats)
+    return t_mem, t_col, np.asarray(r_mem.stats), np.asarray(r_col.stats)
+
+
+def _cpu_time(fn, repeats):
+    """Smallest CPU time (``time.process_time``) of ``repeats`` calls: robust on a loaded machine."""
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.process_time()
+        fn()
+        best = min(best, time.process_time() - t0)
+    return best
+
+
+_PEAK_SNIPPET = """
+import json, sys
+from detmetrics import evaluate_coco
+gt, res, small_gt, small_res = sys.argv[1:5]
+evaluate_coco(small_gt, small_res, backend="numba")
+with open("/proc/self/statm") as f:
+    import resource
+    base = int(f.read().split()[1]) * resource.getpagesize() / 2**20
+evaluate_coco(gt, res, backend="numba")
+with open("/proc/self/status") as f:
+    hwm = next(int(line.split()[1]) for line in f if line.startswith("VmHWM:")) / 1024
+print(base, hwm)
+"""
+
+
+def _scaling(args, small_gt, small_res):
+    """detmetrics at 5,000 and 50,000 images: CPU-time ratios (files / in memory / columnar), peak RSS."""
+    from detmetrics import evaluate_coco, evaluate_columns
+
+    out = {}
+    for scale in ("full", "x10"):
+        folder = DEFAULT_OUT if scale == "full" else os.path.join(DEFAULT_OUT, "x10")
+        gt_path, res_path = _ensure_data(folder, scale)
+        with open(gt_path) as f:
+            gt = json.load(f)
+        with open(res_path) as f:
+            res = json.load(f)
+        dets, gts, kw = _coco_columns(gt, res)
+        reps = args.scaling_repeats
+        t_file = _cpu_time(lambda: evaluate_coco(gt_path, res_path, backend="numba"), reps)
+        t_mem = _cpu_time(lambda: evaluate_coco(gt, res, backend="numba"), reps)
+        t_col = _cpu_time(lambda: evaluate_columns(dets, gts, backend="numba", **kw), reps)
+        gt = res = dets = gts = None  # free them before the peak-memory subprocess
+        proc = subprocess.run([sys.executable, "-c", _PEAK_SNIPPET, gt_path, res_path, small_gt, small_res],
+                              capture_output=True, text=True, check=True)
+        base, hwm = (float(v) for v in proc.stdout.split())
+        with open(res_path, "rb") as f:
+            n_res = f.read().count(b'"score"')
+        out[scale] = (t_file, t_mem, t_col, base, hwm, n_res)
+        print(f"{scale}: {n_res} results: CPU s from files {t_file:.3f}, in memory {t_mem:.3f}, columnar "
+              f"{t_col:.3f}; peak RSS {hwm:.0f} MB (before: {base:.0f} MB, "
+              f"{(hwm - base) * 2**20 / n_res:.0f} bytes per result above it)")
+    a, b = out["full"], out["x10"]
+    print(f"x10 / full CPU-time ratio: from files {b[0] / a[0]:.1f}x, in memory {b[1] / a[1]:.1f}x, "
+          f"columnar {b[2] / a[2]:.1f}x (target <= 11x); peak RSS at x10 {b[4]:.0f} MB (target <= 1024 MB)")
 
 
 # ------------------------------------------------------- detmetrics.compat.pycocotools
@@ -332,12 +433,23 @@ def main(argv=None):
     parser.add_argument("--torch-python", default=os.environ.get("DETMETRICS_TORCH_PYTHON"),
                         help="interpreter with torch + torchmetrics (default $DETMETRICS_TORCH_PYTHON)")
     parser.add_argument("--metric-batch", type=int, default=16, help="images per update() in the metric table")
+    parser.add_argument("--scaling", action="store_true",
+                        help="only detmetrics at 5,000 and 50,000 images (generated once, ~400 MB): CPU-time "
+                             "ratios and peak RSS; run it with nice -n 10")
+    parser.add_argument("--scaling-repeats", type=int, default=2, help="repeats per timing with --scaling (min)")
+    parser.add_argument("--skip-metric", action="store_true", help="leave out the Evaluator / torchmetrics table")
     args = parser.parse_args(argv)
     folder = args.dir or (DEFAULT_OUT if args.scale == "full" else os.path.join(DEFAULT_OUT, "small"))
     coco_repeats = args.coco_repeats or (1 if args.scale == "full" else 3)
     numpy_repeats = args.numpy_repeats or (1 if args.scale == "full" else 3)
-    gt_path, res_path = _ensure_data(folder, args.scale)
     small_gt, small_res = _ensure_data(os.path.join(DEFAULT_OUT, "small"), "small")
+    if args.scaling:
+        from detmetrics import evaluate_coco
+
+        evaluate_coco(small_gt, small_res, backend="numba")  # compile / load the cache
+        _scaling(args, small_gt, small_res)
+        return
+    gt_path, res_path = _ensure_data(folder, args.scale)
 
     with open(gt_path) as f:
         gt = json.load(f)
@@ -359,6 +471,7 @@ def main(argv=None):
     rows["detmetrics (numba)"] = _detmetrics(gt_path, res_path, args.repeats, "numba")
     rows["detmetrics (numpy)"] = _detmetrics(gt_path, res_path, numpy_repeats, "numpy")
     rows["compat COCOeval"] = _compat_cocoeval(gt_path, res_path, args.repeats)
+    t_mem, t_col, s_mem, s_col = _warm_rows(gt_path, res_path, args.repeats)
 
     ref = rows["pycocotools"]
     fce = rows["faster-coco-eval"]
@@ -376,6 +489,20 @@ def main(argv=None):
         print(f"{name:<20} {t_load:8.3f} {t_eval:11.3f} {t_total:9.3f} {vs_coco:>24} {vs_fce:>21} {diff:14.2e}")
     print()
     print("stats (pycocotools):", np.array2string(ref[3], precision=4, max_line_width=200))
+    dm = rows["detmetrics (numba)"]
+    print()
+    print("detmetrics entry points (numba) against the anchors' evaluate+accumulate (total for the file row):")
+    header = f"{'task':<48} {'detmetrics s':>12} {'x pycoco':>9} {'x fce':>7} {'max |d stats|':>14}"
+    print(header)
+    print("-" * len(header))
+    for name, t, stats, coco, fce_t in (
+            ("evaluate_coco(gt_dict, results_list)", t_mem, s_mem, ref[1], fce[1]),
+            ('evaluate_coco("gt.json", "results.json")', dm[2], dm[3], ref[2], fce[2]),
+            ("evaluate_columns(det_columns, gt_columns)", t_col, s_col, ref[1], fce[1])):
+        diff = float(np.max(np.abs(stats - ref[3])))
+        print(f"{name:<48} {t:12.3f} {coco / t:9.1f} {fce_t / t:7.1f} {diff:14.2e}")
+    if args.skip_metric:
+        return
     data = _metric_data(gt_path, res_path)
     metric_rows = _metric_rows(data, args.metric_batch, max(1, min(args.repeats, 3)))
     _print_metric_table(metric_rows, _torchmetrics_row(args.torch_python, data, args.metric_batch))

@@ -27,7 +27,7 @@ import time
 import numpy as np
 
 COCO_CATEGORY_IDS = [c for c in range(1, 91) if c not in (12, 26, 29, 30, 45, 66, 68, 69, 71, 83)]
-SCALES = {"full": 5000, "small": 500}
+SCALES = {"full": 5000, "small": 500, "x10": 50000}
 DEFAULT_OUT = "/tmp/detmetrics_bench"
 
 

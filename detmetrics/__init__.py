@@ -45,6 +45,7 @@ _EXPORTS = {
     # evaluate
     "mean_ap": "evaluate",
     "evaluate_coco": "evaluate",
+    "evaluate_columns": "columns",
     "evaluate_files": "evaluate",
     "EvaluationResult": "evaluate",
     "Evaluator": "evaluate",

@@ -297,12 +297,15 @@ def coco_flat(gt, res, opts, image_ids=None, category_ids=None, use_categories=T
         g_cat, r_cat = np.isin(gt.category, order), np.isin(res.category, order)
         g_rows = g_cat if g_rows is None else g_rows & g_cat
         r_rows = r_cat if r_rows is None else r_rows & r_cat
-    g_take = np.arange(gt.category.shape[0]) if g_rows is None else np.flatnonzero(g_rows)
-    r_take = np.arange(res.category.shape[0]) if r_rows is None else np.flatnonzero(r_rows)
+    # every row (the common case): the columns as they are, no copy through an index
+    g_take = slice(None) if g_rows is None else np.flatnonzero(g_rows)
+    r_take = slice(None) if r_rows is None else np.flatnonzero(r_rows)
     g_label, r_label = gt.category[g_take], res.category[r_take]
     names = {int(c): gt.category_names[c] for c in order.tolist() if c in gt.category_names}
     if not use_categories:
         # pooled: rows of an image category by category (stable), all labelled -1
+        g_take = np.arange(gt.category.shape[0])[g_take]
+        r_take = np.arange(res.category.shape[0])[r_take]
         rank = np.argsort(order, kind="stable")
         sorted_order = order[rank]
         g_take = g_take[np.argsort(rank[np.searchsorted(sorted_order, g_label)], kind="stable")]
@@ -311,6 +314,9 @@ def coco_flat(gt, res, opts, image_ids=None, category_ids=None, use_categories=T
         r_label = np.full(r_take.shape[0], -1, dtype=np.int64)
         order, names = np.array([-1], dtype=np.int64), {}
     kind, extra, difficult = "axis", {}, None
+    if opts.iou_type != "bbox":  # masks and keypoints are gathered through an index
+        g_take = np.arange(gt.category.shape[0])[g_take]
+        r_take = np.arange(res.category.shape[0])[r_take]
     if opts.iou_type == "segm":
         kind = "mask"
         # every row in file order (the common case): no gather of the counts (millions at COCO scale)

@@ -55,6 +55,11 @@ CALLS = {
           "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [0, 0, 5, 5], "area": 25}]},
          [{"image_id": 1, "category_id": 1, "bbox": [0, 0, 5, 5], "score": 0.5}]),
         {"iou_thresholds": [0.5], "max_detections": (1, 10, 100)}),
+    dm.evaluate_columns: (
+        ({"image_id": [1, 1], "boxes": BOX, "scores": [0.9, 0.8], "labels": [1, 2]},
+         {"image_id": [1, 1], "boxes": BOX, "labels": [1, 2]}),
+        {"box_format": "xyxy", "image_ids": [1], "category_ids": [1, 2], "category_names": {1: "a"},
+         "iou_thresholds": [0.5]}),
     dm.filter_by_confidence: (([0.9, 0.1], 0.5), {"max_detections": 10}),
     dm.generalized_box_iou: ((BOX, BOX), {}),
     dm.mean_ap: ((PRED, GT), {"iou_thresholds": [0.5, 0.75], "max_detections": (1, 10, 100),
@@ -121,6 +126,11 @@ VALID = {
     ("evaluate_coco", "iou_thresholds"): NONE_IS_DEFAULT,
     ("mean_ap", "sigmas"): NONE_IS_DEFAULT,  # COCO's 17
     ("evaluate_coco", "sigmas"): NONE_IS_DEFAULT,
+    ("evaluate_columns", "box_format"): NONE_IS_DEFAULT,
+    ("evaluate_columns", "image_ids"): NONE_IS_DEFAULT,
+    ("evaluate_columns", "category_ids"): NONE_IS_DEFAULT,
+    ("evaluate_columns", "category_names"): NONE_IS_DEFAULT,
+    ("evaluate_columns", "iou_thresholds"): NONE_IS_DEFAULT,
     ("confusion_matrix", "num_classes"): NONE_IS_DEFAULT,
     ("filter_by_confidence", "max_detections"): NONE_IS_DEFAULT,
     ("filter_by_confidence", "min_score"): (-1, 2**70),  # scores are any real numbers, not only [0, 1]

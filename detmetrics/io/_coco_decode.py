@@ -30,7 +30,7 @@ import gc
 import os
 from dataclasses import dataclass
 from itertools import chain
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from typing import Annotated
 
 import numpy as np
@@ -269,6 +269,67 @@ def _check_id_types(items, int_ids: bool, what: str, where: str) -> None:
                              f"got `{type(item.image_id).__name__}` - at `{where.format(row)}`")
 
 
+def _index_of_ints(sorted_ids, vals: np.ndarray) -> np.ndarray:
+    """Positions of the int64 ``vals`` in the sorted integer ids (-1 when absent)."""
+    keys = np.asarray(sorted_ids, dtype=np.int64)
+    if not len(keys):
+        return np.full(len(vals), -1, dtype=np.int64)
+    pos = np.searchsorted(keys, vals)
+    pos_clip = np.minimum(pos, len(keys) - 1)
+    found = (pos < len(keys)) & (keys[pos_clip] == vals)
+    return np.where(found, pos, -1).astype(np.int64)
+
+
+def _types_ok(values, number: bool) -> bool:
+    """Every value an int (or, with ``number``, a float), Python or NumPy; never a bool.
+
+    The set of the values' types is built in one C-level pass; the check is then on a
+    handful of types.
+    """
+    for t in set(map(type, values)):
+        if t is int or (number and t is float):
+            continue
+        if issubclass(t, (bool, np.bool_)) or not issubclass(t, (np.integer, np.floating) if number else np.integer):
+            return False
+        if not number and issubclass(t, np.unsignedinteger) and t is not np.uint8 and t is not np.uint16 \
+                and t is not np.uint32:
+            return False  # uint64 may exceed int64: the typed path names it
+    return True
+
+
+def _result_dict_columns(items: list):
+    """``(image_id, category_id, score, boxes)`` arrays of COCO result dicts with integer ids, or None.
+
+    Each field is gathered by one C-level pass (``map`` + ``itemgetter`` into ``np.fromiter``),
+    without a struct or tuple per result; NumPy scalars are read as they are.  The value types
+    are checked first (``np.fromiter`` would read ``1.5`` as the id 1, ``"0.5"`` or ``True`` as
+    a score): anything the typed decoder would reject (a missing field, a string, a bool, a
+    bbox that is not 4 numbers, an id outside int64) returns None, and the typed path names it.
+    """
+    n = len(items)
+    try:
+        ids = list(map(itemgetter("image_id"), items))
+        cats = list(map(itemgetter("category_id"), items))
+        scores = list(map(itemgetter("score"), items))
+        bboxes = list(map(itemgetter("bbox"), items))
+    except (KeyError, TypeError, IndexError):
+        return None
+    if not (_types_ok(ids, False) and _types_ok(cats, False) and _types_ok(scores, True)):
+        return None
+    if not set(map(type, bboxes)) <= {list, tuple} or (n and set(map(len, bboxes)) != {4}):
+        return None
+    if not _types_ok(chain.from_iterable(bboxes), True):
+        return None
+    try:
+        image_id = np.fromiter(ids, dtype=np.int64, count=n)
+        category = np.fromiter(cats, dtype=np.int64, count=n)
+    except (OverflowError, ValueError):
+        return None
+    score = np.fromiter(scores, dtype=np.float64, count=n)
+    boxes = np.fromiter(chain.from_iterable(bboxes), dtype=np.float64, count=4 * n).reshape(n, 4)
+    return image_id, category, score, boxes
+
+
 def _index_of(sorted_ids: list, items, field: str) -> np.ndarray:
     """Positions of every ``item.<field>`` in ``sorted_ids`` (-1 when absent)."""
     vals = None
@@ -278,11 +339,7 @@ def _index_of(sorted_ids: list, items, field: str) -> np.ndarray:
         except (TypeError, ValueError):  # string ids
             vals = None
     if vals is not None:
-        keys = np.asarray(sorted_ids, dtype=np.int64)
-        pos = np.searchsorted(keys, vals)
-        pos_clip = np.minimum(pos, max(len(keys) - 1, 0))
-        found = (pos < len(keys)) & (keys[pos_clip] == vals) if len(keys) else np.zeros(len(vals), bool)
-        return np.where(found, pos, -1).astype(np.int64)
+        return _index_of_ints(sorted_ids, vals)
     lookup = {k: i for i, k in enumerate(sorted_ids)}
     return np.fromiter((lookup.get(v, -1) for v in map(attrgetter(field), items)), dtype=np.int64, count=len(items))
 
@@ -351,6 +408,16 @@ def load_results(source, gt: CocoGroundTruth, backend: str = "numpy") -> CocoRes
     if gt.iou_type != "bbox":
         return _load_instance_results(source, gt, backend)
     int_ids = all(isinstance(i, int) for i in gt.image_ids)
+    fast = _result_dict_columns(source) if int_ids and isinstance(source, list) else None
+    if fast is not None:
+        # one C-level pass per column straight from the dicts; errors go through the typed path below
+        image_id, category, scores, boxes = fast
+        image_index = _index_of_ints(gt.image_ids, image_id)
+        if np.any(image_index < 0):
+            row = int(np.flatnonzero(image_index < 0)[0])
+            raise ValueError(f"results: [{row}].image_id {source[row]['image_id']!r} is not an image of the "
+                             "ground truth")
+        return _result_columns(gt, image_index, category, scores, boxes)
     res_type = (list[_ResultIntId] if int_ids else list[_ResultStrId]) if HAVE_MSGSPEC else None
     res = _decode(source, res_type, "results")
     if not HAVE_MSGSPEC or isinstance(source, list):  # the plain converter accepts both id types
@@ -362,6 +429,11 @@ def load_results(source, gt: CocoGroundTruth, backend: str = "numpy") -> CocoRes
     category = _column(res, "category_id", np.int64)
     scores = _column(res, "score", np.float64)
     boxes = _bbox_array(res)
+    return _result_columns(gt, image_index, category, scores, boxes)
+
+
+def _result_columns(gt: CocoGroundTruth, image_index, category, scores, boxes) -> CocoResults:
+    """Checked ``CocoResults`` of result columns (categories the ground truth does not list are dropped)."""
     _check_boxes(boxes, "results")
     if not np.all(np.isfinite(scores)):
         row = int(np.flatnonzero(~np.isfinite(scores))[0])
