@@ -123,7 +123,7 @@ class EvaluationResult:
     def _mean(self, ap: bool, iou=None, area="all", m=-1) -> float:
         area_index = [i for i, name in enumerate(self.area_ranges) if name == area]
         if ap:
-            s = self.ap if self.interpolation == "voc" else self.precision
+            s = self.ap if self.interpolation in ("voc", "ultralytics") else self.precision
         else:
             s = self.recall
         if iou is not None:
