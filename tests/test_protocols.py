@@ -316,6 +316,25 @@ def test_evaluator_and_evaluate_coco_take_protocols(tmp_path):
     assert ours.map == pytest.approx(np.mean([v.mean() for v in ref.values()]), abs=1e-9)
 
 
+def test_ultralytics_operating_point_hand_case():
+    # one true positive per class, at 0.9 and 0.8: both curves are 1 below 0.8 (np.interp holds the
+    # last value), so the smoothed mean-F1 maximum sits there with P = R = 1
+    preds = [{"boxes": [[0, 0, 10, 10], [20, 20, 30, 30]], "scores": [0.9, 0.8], "labels": [0, 1]}]
+    gts = [{"boxes": [[0, 0, 10, 10], [20, 20, 30, 30]], "labels": [0, 1]}]
+    point = mean_ap(preds, gts, protocol="ultralytics").ultralytics_operating_point()
+    assert point["confidence"] <= 0.8
+    assert point["precision"] == {0: 1.0, 1: 1.0}
+    assert point["recall"] == {0: pytest.approx(1.0), 1: pytest.approx(1.0)}
+    # a false positive at 0.4 under class 0 interpolates precision linearly between 0.9 and 0.4
+    preds[0]["boxes"].append([50, 50, 60, 60])
+    preds[0]["scores"].append(0.4)
+    preds[0]["labels"].append(0)
+    point = mean_ap(preds, gts, protocol="ultralytics").ultralytics_operating_point()
+    c = point["confidence"]
+    assert 0.4 < c < 0.9
+    assert point["precision"][0] == pytest.approx(1.0 - 0.5 * (0.9 - c) / 0.5)
+
+
 @pytest.mark.parametrize("kw", [{"protocol": "yolo"}, {"iou_test": "=>"}, {"crowd": "keep"}, {"box_plus_one": 1},
                                 {"image_budget": -1}, {"matching": "hungarian"}])
 def test_bad_switches_raise(kw):
@@ -354,3 +373,7 @@ def test_ultralytics_preset_equals_installed_ultralytics():
         if ap.size:
             assert r.map50 == pytest.approx(ap[:, 0].mean(), abs=1e-9)
             assert r.map == pytest.approx(ap.mean(), abs=1e-9)
+        point = r.ultralytics_operating_point()
+        classes = [int(c) for c in theirs["classes"]]
+        np.testing.assert_allclose([point["precision"][c] for c in classes], theirs["p"], atol=1e-9, rtol=0)
+        np.testing.assert_allclose([point["recall"][c] for c in classes], theirs["r"], atol=1e-9, rtol=0)
