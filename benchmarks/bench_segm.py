@@ -21,7 +21,15 @@ load is its JSON decoder (``detmetrics.io._coco_decode``) and its eval+acc
 the paths.  The stats of every library are checked against pycocotools'
 first (``max |d stats|``).  Medians over ``--repeats`` (pycocotools once by
 default: it takes seconds), after a warm-up of the numba kernels on a tiny
-dataset.  ``x pycoco`` / ``x fce`` = their time / ours.
+dataset.  ``x pycoco`` / ``x fce`` = their time / ours, for eval+acc in wall and CPU time
+(this process's, steadier when other jobs share the cores) and for the total.
+
+Measured (2 shared cores, load average ~2, --repeats 9): segm -- pycocotools 0.54 s load +
+6.68 s eval+acc, faster-coco-eval 1.06 s + 1.18 s, detmetrics 0.24 s + 0.055 s (eval+acc
+122x pycocotools and 21.6x faster-coco-eval, CPU time alike; from the files 24.8x / 7.7x);
+keypoints -- pycocotools 0.27 s + 0.80 s, faster-coco-eval 0.24 s + 0.22 s, detmetrics
+0.07 s + 0.011 s (70x / 19x; from the files 9.6x / 4.1x); identical stats.  The ratios move
+with the machine's load (segm eval+acc 68-167x / 20-36x over runs here).
 
 Run:  python benchmarks/bench_segm.py [--images 500] [--repeats 5] [--quick]
 """
@@ -44,12 +52,16 @@ DEFAULT_DIR = os.path.join("/tmp", "detmetrics_bench_segm")
 H, W = 480, 640
 
 
-def _median_time(fn, repeats):
-    times, out = [], None
+def _median_time(fn, repeats, cpu_out=None):
+    """(median wall seconds, last return value); the median CPU seconds go to ``cpu_out[0]``."""
+    times, cpus, out = [], [], None
     for _ in range(max(1, repeats)):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         out = fn()
         times.append(time.perf_counter() - t0)
+        cpus.append(time.process_time() - c0)
+    if cpu_out is not None:
+        cpu_out.append(float(np.median(cpus)))
     return float(np.median(times)), out
 
 
@@ -186,8 +198,9 @@ def _ensure(folder, name, make, n_images):
 # ---------------------------------------------------------------- libraries
 def _phases(load, evaluate, repeats):
     t_load, loaded = _median_time(load, repeats)
-    t_eval, stats = _median_time(lambda: evaluate(loaded), repeats)
-    return t_load, t_eval, t_load + t_eval, stats
+    cpu: list = []
+    t_eval, stats = _median_time(lambda: evaluate(loaded), repeats, cpu)
+    return t_load, t_eval, t_load + t_eval, stats, cpu[0]
 
 
 def _pycocotools(gt_path, res_path, iou_type, repeats):
@@ -242,11 +255,12 @@ def _detmetrics(gt_path, res_path, iou_type, repeats, backend="numba"):
         return gt, load_results(res_path, gt, opts.backend)
 
     t_load, loaded = _median_time(load, repeats)
-    t_eval, split = _median_time(lambda: evaluate_loaded(*loaded, opts), repeats)
+    cpu: list = []
+    t_eval, split = _median_time(lambda: evaluate_loaded(*loaded, opts), repeats, cpu)
     t_total, result = _median_time(lambda: evaluate_coco(gt_path, res_path, iou_type=iou_type, backend=backend),
                                    repeats)
     assert np.array_equal(split.stats, result.stats)
-    return t_load, t_eval, t_total, np.asarray(result.stats)
+    return t_load, t_eval, t_total, np.asarray(result.stats), cpu[0]
 
 
 def _warm_up(folder):
@@ -262,15 +276,16 @@ def _warm_up(folder):
 def _table(title, rows):
     ref, fce = rows["pycocotools"], rows["faster-coco-eval"]
     print(f"\n{title}")
-    header = (f"{'library':<20} {'load s':>8} {'eval+acc s':>11} {'total s':>9} "
-              f"{'x pycoco (eval / total)':>24} {'x fce (eval / total)':>21} {'max |d stats|':>14}")
+    header = (f"{'library':<20} {'load s':>8} {'eval+acc s':>11} {'(cpu s)':>8} {'total s':>9} "
+              f"{'x pycoco (eval / cpu / total)':>30} {'x fce (eval / cpu / total)':>27} {'max |d stats|':>14}")
     print(header)
     print("-" * len(header))
-    for name, (t_load, t_eval, t_total, stats) in rows.items():
+    for name, (t_load, t_eval, t_total, stats, cpu) in rows.items():
         diff = float(np.max(np.abs(stats - ref[3])))
-        vs_coco = f"{ref[1] / t_eval:7.1f} / {ref[2] / t_total:6.1f}"
-        vs_fce = f"{fce[1] / t_eval:6.1f} / {fce[2] / t_total:6.1f}"
-        print(f"{name:<20} {t_load:8.3f} {t_eval:11.3f} {t_total:9.3f} {vs_coco:>24} {vs_fce:>21} {diff:14.2e}")
+        vs_coco = f"{ref[1] / t_eval:7.1f} / {ref[4] / cpu:6.1f} / {ref[2] / t_total:6.1f}"
+        vs_fce = f"{fce[1] / t_eval:6.1f} / {fce[4] / cpu:6.1f} / {fce[2] / t_total:6.1f}"
+        print(f"{name:<20} {t_load:8.3f} {t_eval:11.3f} {cpu:8.3f} {t_total:9.3f} {vs_coco:>30} {vs_fce:>27} "
+              f"{diff:14.2e}")
     print("stats (pycocotools):", np.array2string(ref[3], precision=4, max_line_width=200))
 
 

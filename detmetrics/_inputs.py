@@ -663,8 +663,12 @@ def _image_masks(value, name, image_size, backend):
     from .masks import _as_rles, _flatten, _segmentations_flat
 
     empty = (np.zeros(0, np.int64), np.zeros(1, np.int64), np.zeros((0, 2), np.int64))
-    if isinstance(value, (list, tuple)) and value and isinstance(value[0], np.ndarray) and value[0].ndim == 2:
-        value = np.stack(value)
+    if isinstance(value, (list, tuple)) and value and hasattr(value[0], "__array__") and np.ndim(value[0]) == 2 \
+            and np.asarray(value[0]).dtype.kind in "bu":  # a list of (H, W) bool / uint8 masks (arrays, tensors)
+        try:
+            value = np.stack([np.asarray(v) for v in value])
+        except ValueError:
+            raise ValueError(f"{name} holds masks of different shapes; the masks of an image share its size") from None
     if isinstance(value, (list, tuple)):
         if len(value) == 0:
             return empty
@@ -721,12 +725,35 @@ def _kpt_extent(kpts):
     return np.stack([x0, y0, x1 - x0, y1 - y0], axis=1), (x1 - x0) * (y1 - y0)
 
 
+# work units (about a microsecond of the NumPy reference, detmetrics._backend.AUTO_WORK) per mask
+# read: encoding, rasterising or parsing one mask and its area / box
+MASK_WORK = 50
+
+
+def _mask_backend(backend: str, *sides) -> str:
+    """``backend`` resolved for reading masks: ``"auto"`` weighs the number of masks."""
+    from ._backend import resolve_backend
+    from .masks import _area_kernel, _encode_kernel, _from_strings_kernel, _polygons_kernel, _to_bbox_kernel
+
+    if backend != "auto":
+        return resolve_backend(backend)
+    n = 0
+    for side in sides:
+        for entry in side:
+            masks = entry.get("masks") if isinstance(entry, dict) else None
+            n += len(masks) if masks is not None and hasattr(masks, "__len__") else 0
+    return resolve_backend(backend, MASK_WORK * n, (_area_kernel, _to_bbox_kernel, _encode_kernel,
+                                                     _from_strings_kernel, _polygons_kernel), site=_mask_backend)
+
+
 def _flatten_instances(predictions, ground_truths, box_format, iou_type, sigmas, backend) -> FlatData:
     """``flatten`` for ``iou_type`` ``"segm"`` (``masks``) and ``"keypoints"`` (``keypoints``)."""
     from .keypoints import _as_keypoints
     from .masks import _area_flat, _to_bbox_kernel, _to_bbox_reference
 
     segm = iou_type == "segm"
+    if segm:
+        backend = _mask_backend(backend, predictions, ground_truths)
     pred_keys, gt_keys = (_SEGM_PRED, _SEGM_GT) if segm else (_KPT_PRED, _KPT_GT)
     det: dict[str, list] = {"labels": [], "scores": [], "geo": [], "box": [], "area": [], "n": []}
     gt: dict[str, list] = {"labels": [], "geo": [], "box": [], "area": [], "n": [], "iscrowd": [], "difficult": []}

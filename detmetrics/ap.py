@@ -210,12 +210,20 @@ def _accumulate(cat_offsets, det_score, det_rank, det_code, n_gt, max_detections
         blocks = [np.full((n_cat, n_area, n_max, n_thresholds, n_rec), -1.0) for _ in range(2)]
         blocks += [np.full((n_cat, n_area, n_max, n_thresholds), -1.0) for _ in range(2)]
         rows = np.ascontiguousarray(det_code.reshape(det_code.shape[0], n_area * n_thresholds))
-        _accumulate_kernel(cat_offsets, det_score, det_rank, rows, n_thresholds, n_gt, max_detections, rec_thresholds,
-                           all_point, _EPS, blocks[0], blocks[2], blocks[1], blocks[3], order)
-        precision = np.ascontiguousarray(blocks[0].transpose(3, 4, 0, 1, 2))
-        scores = np.ascontiguousarray(blocks[1].transpose(3, 4, 0, 1, 2))
-        recall = np.ascontiguousarray(blocks[2].transpose(3, 0, 1, 2))
-        ap = np.ascontiguousarray(blocks[3].transpose(3, 0, 1, 2))
+        # one kernel call per category from here: a kernel looping over the categories would cost
+        # ~1 s more compilation per process (numba compiles the callee into it again), the calls
+        # ~10 us each
+        bounds = cat_offsets.tolist()
+        for k in range(n_cat):
+            _accumulate_category(k, bounds[k], bounds[k + 1], det_score, det_rank, rows, n_thresholds, n_gt,
+                                 max_detections, rec_thresholds, all_point, _EPS, blocks[0], blocks[2], blocks[1],
+                                 blocks[3], order)
+        # COCOeval's axis order as views: a contiguous copy of the (T, R, K, A, M) arrays cost about
+        # as much as the accumulation itself at COCO scale (80 categories: 7.8 MB each, page faults)
+        precision = blocks[0].transpose(3, 4, 0, 1, 2)
+        scores = blocks[1].transpose(3, 4, 0, 1, 2)
+        recall = blocks[2].transpose(3, 0, 1, 2)
+        ap = blocks[3].transpose(3, 0, 1, 2)
     else:
         precision = -np.ones((n_thresholds, n_rec, n_cat, n_area, n_max))
         scores = -np.ones((n_thresholds, n_rec, n_cat, n_area, n_max))
@@ -269,50 +277,64 @@ def _accumulate_reference(cat_offsets, det_score, det_rank, det_code, n_gt, max_
 
 @kernel
 def _sort_desc_kernel(idx, lo, hi, score, buf):
-    # Stable sort of idx[lo:hi] by decreasing score[idx[.]] (the twin of
-    # detmetrics.matching._sort_desc_kernel; helpers stay in their callers' module so that
-    # numba's cache sees their edits): insertion sort of runs of 32, then bottom-up merges
-    # through buf (>= hi - lo entries).  np.argsort(kind="mergesort") costs ~1.5 s of
-    # compilation per process (measured), this loop less.
+    # Stable sort of idx[lo:hi] by decreasing score[idx[.]], written out instead of
+    # np.argsort(kind="mergesort") (numba's generic merge sort costs ~1.5 s of compilation per
+    # process, measured with benchmarks/bench_startup.py --compile).  The keys are copied next
+    # to the indices so that the comparisons read memory sequentially: insertion sort of runs
+    # of 32, then bottom-up merges through buf (>= hi - lo entries).  One copy per module that
+    # uses it: numba's cache does not see edits to helpers in other files.
+    n = hi - lo
+    keys = np.empty(2 * n, dtype=np.float64)  # keys[:n] the keys, keys[n:] the merge buffer
+    for i in range(n):
+        keys[i] = score[idx[lo + i]]
     run = 32
-    for s0 in range(lo, hi, run):
-        s1 = min(s0 + run, hi)
+    for s0 in range(0, n, run):
+        s1 = min(s0 + run, n)
         for i in range(s0 + 1, s1):
-            v = idx[i]
-            sv = score[v]
+            v = idx[lo + i]
+            kv = keys[i]
             j = i - 1
-            while j >= s0 and score[idx[j]] < sv:
-                idx[j + 1] = idx[j]
+            while j >= s0 and keys[j] < kv:
+                idx[lo + j + 1] = idx[lo + j]
+                keys[j + 1] = keys[j]
                 j -= 1
-            idx[j + 1] = v
+            idx[lo + j + 1] = v
+            keys[j + 1] = kv
     width = run
-    while width < hi - lo:
-        for s0 in range(lo, hi, 2 * width):
-            mid = min(s0 + width, hi)
-            s1 = min(s0 + 2 * width, hi)
-            if mid >= s1 or score[idx[mid - 1]] >= score[idx[mid]]:
-                continue
+    while width < n:
+        for s0 in range(0, n, 2 * width):
+            mid = min(s0 + width, n)
+            s1 = min(s0 + 2 * width, n)
+            if mid >= s1 or keys[mid - 1] >= keys[mid]:
+                continue  # nothing to merge, or already in order
             n_left = mid - s0
             for i in range(n_left):
-                buf[i] = idx[s0 + i]
+                buf[i] = idx[lo + s0 + i]
+                keys[n + i] = keys[s0 + i]
             i = 0
             j = mid
             k = s0
             while i < n_left and j < s1:
-                if score[idx[j]] > score[buf[i]]:  # ties keep the left (earlier) entry first
-                    idx[k] = idx[j]
+                if keys[j] > keys[n + i]:  # ties keep the left (earlier) entry first
+                    idx[lo + k] = idx[lo + j]
+                    keys[k] = keys[j]
                     j += 1
                 else:
-                    idx[k] = buf[i]
+                    idx[lo + k] = buf[i]
+                    keys[k] = keys[n + i]
                     i += 1
                 k += 1
             while i < n_left:
-                idx[k] = buf[i]
+                idx[lo + k] = buf[i]
+                keys[k] = keys[n + i]
                 i += 1
                 k += 1
         width *= 2
 
 
+# Serial over categories: measured at COCO scale (80 categories, 2 shared cores) prange over
+# categories did not pay (parallel 115 ms vs serial 102 ms; one category holds a sixth of the
+# detections).
 @kernel
 def _accumulate_category(k, c0, c1, det_score, det_rank, det_code, n_thr, n_gt, max_detections,
                          rec_thresholds, all_point, eps, precision, recall, scores, ap, order):
@@ -433,17 +455,6 @@ def _accumulate_category(k, c0, c1, det_score, det_rank, det_code, n_thr, n_gt, 
                 ap[k, a, m, t] = area
             else:
                 ap[k, a, m, t] = total / n_rec
-
-
-# Serial: measured at COCO scale (80 categories, 2 shared cores) prange over categories did not
-# pay (parallel 115 ms vs serial 102 ms; one category holds a sixth of the detections).
-@kernel
-def _accumulate_kernel(cat_offsets, det_score, det_rank, det_code, n_thr, n_gt, max_detections,
-                       rec_thresholds, all_point, eps, precision, recall, scores, ap, order):
-    n_cat = cat_offsets.shape[0] - 1
-    for k in range(n_cat):
-        _accumulate_category(k, cat_offsets[k], cat_offsets[k + 1], det_score, det_rank, det_code, n_thr, n_gt,
-                             max_detections, rec_thresholds, all_point, eps, precision, recall, scores, ap, order)
 
 
 # --------------------------------------------------------------------------------------
@@ -613,7 +624,7 @@ def accumulate(state, opts, cats: np.ndarray) -> Accumulation:
         rec, opts.interpolation, opts.iou_thresholds.shape[0],
         # "auto": the reference spends ~15 us per (category, max_detections, area, threshold) curve
         resolve_backend(opts.backend, 15 * n_cat * max_dets.shape[0] * n_area * opts.iou_thresholds.shape[0]
-                        + state.det_score.shape[0], (_accumulate_kernel,)),
+                        + state.det_score.shape[0], (_accumulate_category,)),
     )
     if opts.interpolation == "ultralytics":
         ap = _trapezoid_ap(cat_offsets, order, state.det_rank, state.det_code, n_gt, max_dets,

@@ -1,4 +1,4 @@
-"""The ``detmetrics`` command line: ``eval``, ``nms``, ``demo`` and ``warmup``.
+"""The ``detmetrics`` command line: ``eval``, ``nms``, ``convert``, ``demo`` and ``warmup``.
 
 ::
 
@@ -6,10 +6,13 @@
     detmetrics warmup                                # compile every kernel once (cached)
     detmetrics eval GT PRED [--json OUT] [--plot DIR] [options]
     detmetrics nms PRED_DIR OUT_DIR [--conf C] [--iou T] [--soft gaussian|linear] [--class-agnostic]
+    detmetrics convert SRC DST --to coco|yolo|yolo-obb|dota|voc
 
 GT is a COCO ground-truth ``.json``, a YOLO dataset folder or its
-``data.yaml``; PRED is a COCO results ``.json`` (ultralytics'
-``predictions.json`` included) or a folder of YOLO prediction txt files.
+``data.yaml``, PASCAL VOC XML, DOTA txt, CVAT for images XML or LabelMe
+JSON; PRED is a COCO results ``.json`` (ultralytics' ``predictions.json``
+included), a folder of YOLO prediction txt files or per-class result files
+(DOTA ``Task1_<class>.txt``, VOC ``comp4_det_test_<class>.txt``).
 Exit status: 0 on success, 2 on bad input (one line on stderr, no
 traceback).  Needs the ``cli`` extra (pyyaml, tqdm, pillow); ``--plot``
 needs matplotlib (``plot`` extra).
@@ -111,16 +114,22 @@ def build_parser() -> argparse.ArgumentParser:
         "eval",
         help="evaluate predictions against ground truth",
         description="Evaluate predictions against ground truth and print the COCO summary and a per-class table. "
-        "GT: COCO ground-truth .json, YOLO dataset folder or data.yaml (its 'val' split). "
-        "PRED: COCO results .json (ultralytics' predictions.json too) or a folder of YOLO txt predictions "
+        "GT: COCO ground-truth .json, YOLO dataset folder or data.yaml (its 'val' split), PASCAL VOC XML "
+        "(a folder holding Annotations/, or the .xml files), DOTA label txt (a folder holding labelTxt/), a CVAT for "
+        "images .xml or LabelMe .json files; the format is detected from the files (--format to choose). "
+        "PRED: COCO results .json (ultralytics' predictions.json too), a folder of YOLO txt predictions "
         "('class cx cy w h conf', 'class x1 y1 ... x4 y4 conf' for OBB, 'class x1 y1 ... xn yn conf' for "
-        "segment, 'class cx cy w h px py [pc] ... conf' for pose). Masks and keypoints are scored as "
+        "segment, 'class cx cy w h px py [pc] ... conf' for pose) or per-class result files "
+        "(DOTA Task1_<class>.txt, VOC comp4_det_test_<class>.txt). Masks and keypoints are scored as "
         "pycocotools' COCOeval iouType segm / keypoints (10 stats, maxDets 20).",
     )
     ev.add_argument("gt", metavar="GT")
     ev.add_argument("pred", metavar="PRED")
     data = ev.add_argument_group("input")
-    data.add_argument("--split", default="val", help="YOLO split to evaluate (default: val)")
+    data.add_argument("--format", default="auto", choices=["auto", "coco", "yolo", "voc", "dota", "cvat", "labelme"],
+                      help="ground-truth format (default auto: detected from GT's files)")
+    data.add_argument("--split", help="YOLO split to evaluate (default: val); VOC: the ImageSets/Main/SPLIT.txt "
+                      "list (default: every annotation)")
     data.add_argument("--sizes", metavar="FILE", help="image sizes ('<file name> <width> <height>' lines) "
                       "instead of reading the image headers")
     data.add_argument("--obb", action="store_const", const=True, default=None,
@@ -164,6 +173,30 @@ def build_parser() -> argparse.ArgumentParser:
                      help="soft-NMS drops boxes whose decayed score falls below S (default 0.001)")
     nms.add_argument("--class-agnostic", action="store_true", help="boxes of different classes suppress each other")
     nms.add_argument("--max-det", type=int, default=300, metavar="N", help="keep at most N per image (default 300)")
+
+    conv = commands.add_parser(
+        "convert",
+        help="convert a ground-truth dataset to another format",
+        description="Read a ground-truth dataset (COCO JSON, YOLO, PASCAL VOC XML, DOTA txt, CVAT XML, LabelMe "
+        "JSON) and write it as COCO JSON, YOLO (detect or OBB), DOTA txt or VOC XML. What the target cannot hold "
+        "(crowd regions, difficult flags, orientation, ...) is reported as a warning. Images are not copied.",
+    )
+    conv.add_argument("src", metavar="SRC")
+    conv.add_argument("dst", metavar="DST", help="a .json file for --to coco, else a folder")
+    conv.add_argument("--to", required=True, choices=["coco", "yolo", "yolo-obb", "dota", "voc"])
+    conv.add_argument("--format", default="auto", choices=["auto", "coco", "yolo", "voc", "dota", "cvat", "labelme"],
+                      help="format of SRC (default auto)")
+    conv.add_argument("--split", help="YOLO split to read and to write (default val); VOC: ImageSets/Main list")
+    conv.add_argument("--sizes", metavar="FILE", help="image sizes ('<file name> <width> <height>' lines)")
+    conv.add_argument("--difficult", choices=["keep", "drop"], default="keep",
+                      help="targets without a difficult flag (COCO, YOLO): keep difficult objects as ordinary "
+                      "ones (default) or leave them out")
+    conv.add_argument("--overwrite", action="store_true", help="write into a target that already holds files")
+    conv.add_argument("--gt", metavar="GT", help="convert predictions: SRC is a predictions file or folder (COCO "
+                      "results .json, YOLO txt folder, DOTA / VOC per-class result files) read against the ground "
+                      "truth GT (any format eval reads; --format, --split and --sizes apply to it)")
+    conv.add_argument("--category-ids", choices=["auto", "ids", "index0", "index1", "coco91"], default="auto",
+                      help="with --gt: how a results .json's category_id maps onto GT's classes")
 
     _add_explain_gap(commands)
     commands.add_parser(
@@ -237,6 +270,8 @@ def main(argv=None) -> int:
             elif args.command == "nms":
                 _notice_before_compiling()
                 status = _run_nms(args)
+            elif args.command == "convert":
+                status = _run_convert(args)
             else:
                 _notice_before_compiling()
                 status = _run_eval(args)
@@ -323,8 +358,8 @@ def _run_eval(args) -> int:
         progress = False if args.no_progress else None
         task = getattr(args, "task", None)
         read_task = None if task == "detect" else task  # detect: segment / pose files scored on their boxes
-        gt = load_ground_truth(gt_path, split=args.split, sizes=args.sizes, obb=args.obb, progress=progress,
-                               task=read_task)
+        gt = load_ground_truth(gt_path, format=args.format, split=args.split, sizes=args.sizes, obb=args.obb,
+                               progress=progress, task=read_task)
         pred = load_predictions(pred_path, gt, category_ids=args.category_ids, progress=progress, task=read_task)
     options = _eval_options(args)
     iou_type = {"segment": "segm", "pose": "keypoints"}.get(pred.task, "bbox")
@@ -349,8 +384,9 @@ def _run_eval(args) -> int:
         result, _ = evaluate_files(gt, pred, **options)
 
     say = (lambda *a: None) if args.quiet else print
-    kind = {"obb": "YOLO-OBB", "segment": "YOLO-seg", "pose": "YOLO-pose"}.get(gt.task, "YOLO") \
-        if gt.source == "yolo" else "COCO"
+    kind = _FORMAT_NAMES.get(gt.source, gt.source)
+    if gt.source == "yolo":
+        kind = {"obb": "YOLO-OBB", "segment": "YOLO-seg", "pose": "YOLO-pose"}.get(gt.task, "YOLO")
     scored = {"bbox": "boxes", "segm": "masks", "keypoints": "keypoints"}[iou_type]
     say(f"ground truth: {shown[0]}  ({kind}, {len(gt)} images, {gt.n_objects} objects, {len(gt.class_names)} classes)")
     say(f"predictions:  {shown[1]}  ({pred.n_objects} detections; scoring {scored})")
@@ -374,6 +410,9 @@ def _run_eval(args) -> int:
         paths = plot_all(result, pred, gt, args.plot, conf_threshold=args.conf)
         say(f"\n{len(paths)} figures written to {args.plot}")
     return 0
+
+
+_FORMAT_NAMES = {"coco": "COCO", "yolo": "YOLO", "voc": "PASCAL VOC", "dota": "DOTA", "cvat": "CVAT", "labelme": "LabelMe"}
 
 
 def _check_outputs(args) -> None:
@@ -405,6 +444,7 @@ def _run_coco_instances(args, task) -> int:
     """A COCO ground truth and results pair scored on masks or keypoints: ``evaluate_coco`` (loadRes' rules)."""
     if args.plot:
         raise CLIError("--plot is available for box evaluation only")
+    from . import report
     from .evaluate import evaluate_coco
 
     options = _eval_options(args)
@@ -419,8 +459,6 @@ def _run_coco_instances(args, task) -> int:
     print(result.summary())
     say()
     say(format_class_table(result, names))
-    from . import report
-
     if args.json:
         report.write_json(result, args.json, names, curves=args.json_curves)
         say(f"\nresults written to {args.json}")
@@ -433,13 +471,42 @@ def _run_coco_instances(args, task) -> int:
     return 0
 
 
-
-
 def format_class_table(result, class_names: dict, *, iou_threshold: float = 0.5, ground_truth=None) -> str:
     """The per-class table the CLI prints (``detmetrics.report.format_class_table``)."""
     from .report import format_class_table as table
 
     return table(result, class_names, ground_truth=ground_truth, iou_threshold=iou_threshold)
+
+
+# ----------------------------------------------------------------------------------------------
+# convert
+
+
+def _run_convert(args) -> int:
+    from .io.convert import convert
+
+    if args.gt is not None:
+        from .io.convert import convert_predictions
+
+        report = convert_predictions(args.src, args.dst, ground_truth=args.gt, to=args.to, format=args.format,
+                                     split=args.split, sizes=args.sizes, category_ids=args.category_ids,
+                                     overwrite=args.overwrite)
+        name = _FORMAT_NAMES.get(report.source_format, report.source_format)
+        print(f"{args.src} ({name} predictions) -> {args.dst} ({args.to}): {report.n_images} images, "
+              f"{report.n_objects} detections, {len(report.written)} files written")
+        return 0
+    report = convert(args.src, args.dst, to=args.to, format=args.format, split=args.split, sizes=args.sizes,
+                     difficult=args.difficult, overwrite=args.overwrite)
+    name = _FORMAT_NAMES.get(report.source_format, report.source_format)
+    print(f"{args.src} ({name}) -> {args.dst} ({args.to}): {report.n_images} images, {report.n_objects} objects, "
+          f"{len(report.written)} files written")
+    if args.to in ("yolo", "yolo-obb"):
+        from pathlib import Path
+
+        split = args.split or "val"
+        print(f"images are not copied: put them in {Path(args.dst) / 'images' / split}, or evaluate with "
+              f"--sizes {Path(args.dst) / 'sizes.txt'}")
+    return 0
 
 
 # ----------------------------------------------------------------------------------------------

@@ -223,12 +223,72 @@ def _confusion_reference(iou_flat, iou_offsets, det_labels, det_offsets, gt_labe
 
 
 @kernel
+def _sort_desc_kernel(idx, lo, hi, score, buf):
+    # Stable sort of idx[lo:hi] by decreasing score[idx[.]], written out instead of
+    # np.argsort(kind="mergesort") (numba's generic merge sort costs ~1.5 s of compilation per
+    # process, measured with benchmarks/bench_startup.py --compile).  The keys are copied next
+    # to the indices so that the comparisons read memory sequentially: insertion sort of runs
+    # of 32, then bottom-up merges through buf (>= hi - lo entries).  One copy per module that
+    # uses it: numba's cache does not see edits to helpers in other files.
+    n = hi - lo
+    keys = np.empty(2 * n, dtype=np.float64)  # keys[:n] the keys, keys[n:] the merge buffer
+    for i in range(n):
+        keys[i] = score[idx[lo + i]]
+    run = 32
+    for s0 in range(0, n, run):
+        s1 = min(s0 + run, n)
+        for i in range(s0 + 1, s1):
+            v = idx[lo + i]
+            kv = keys[i]
+            j = i - 1
+            while j >= s0 and keys[j] < kv:
+                idx[lo + j + 1] = idx[lo + j]
+                keys[j + 1] = keys[j]
+                j -= 1
+            idx[lo + j + 1] = v
+            keys[j + 1] = kv
+    width = run
+    while width < n:
+        for s0 in range(0, n, 2 * width):
+            mid = min(s0 + width, n)
+            s1 = min(s0 + 2 * width, n)
+            if mid >= s1 or keys[mid - 1] >= keys[mid]:
+                continue  # nothing to merge, or already in order
+            n_left = mid - s0
+            for i in range(n_left):
+                buf[i] = idx[lo + s0 + i]
+                keys[n + i] = keys[s0 + i]
+            i = 0
+            j = mid
+            k = s0
+            while i < n_left and j < s1:
+                if keys[j] > keys[n + i]:  # ties keep the left (earlier) entry first
+                    idx[lo + k] = idx[lo + j]
+                    keys[k] = keys[j]
+                    j += 1
+                else:
+                    idx[lo + k] = buf[i]
+                    keys[k] = keys[n + i]
+                    i += 1
+                k += 1
+            while i < n_left:
+                idx[lo + k] = buf[i]
+                keys[k] = keys[n + i]
+                i += 1
+                k += 1
+        width *= 2
+
+
+@kernel
 def _confusion_kernel(iou_flat, iou_offsets, det_labels, det_offsets, gt_labels, gt_offsets,
                       iou_threshold, num_classes, out, cap):
     bg = num_classes
     cand_g = np.empty(cap, dtype=np.int64)
     cand_d = np.empty(cap, dtype=np.int64)
     cand_v = np.empty(cap, dtype=np.float64)
+    order = np.empty(cap, dtype=np.int64)
+    order2 = np.empty(cap, dtype=np.int64)
+    buf = np.empty(cap, dtype=np.int64)
     for k in range(det_offsets.shape[0] - 1):
         d0 = det_offsets[k]
         n_det = det_offsets[k + 1] - d0
@@ -246,7 +306,9 @@ def _confusion_kernel(iou_flat, iou_offsets, det_labels, det_offsets, gt_labels,
                     cand_v[n] = v
                     n += 1
         # 1) each detection keeps its best pair (first in stable decreasing-IoU order)
-        order = np.argsort(-cand_v[:n], kind="mergesort")
+        for t in range(n):
+            order[t] = t
+        _sort_desc_kernel(order, 0, n, cand_v, buf)
         best_g = np.full(n_det, -1, dtype=np.int64)
         best_v = np.zeros(n_det, dtype=np.float64)
         for t in range(n):
@@ -264,7 +326,9 @@ def _confusion_kernel(iou_flat, iou_offsets, det_labels, det_offsets, gt_labels,
                 surv_d[m] = d
                 surv_v[m] = best_v[d]
                 m += 1
-        order2 = np.argsort(-surv_v[:m], kind="mergesort")
+        for t in range(m):
+            order2[t] = t
+        _sort_desc_kernel(order2, 0, m, surv_v, buf)
         gt_match = np.full(n_gt, -1, dtype=np.int64)
         det_matched = np.zeros(n_det, dtype=np.bool_)
         for t in range(m):

@@ -341,8 +341,11 @@ def coco_flat(gt, res, opts, image_ids=None, category_ids=None, use_categories=T
     kind, extra, difficult = "axis", {}, None
     if opts.iou_type == "segm":
         kind = "mask"
-        extra = dict(det_masks=take_rles(res.masks, r_take), gt_masks=take_rles(gt.masks, g_take),
-                     det_area=res.area[r_take])
+        # every row in file order (the common case): no gather of the counts (millions at COCO scale)
+        r_all = r_rows is None and use_categories
+        g_all = g_rows is None and use_categories
+        extra = dict(det_masks=res.masks if r_all else take_rles(res.masks, r_take),
+                     gt_masks=gt.masks if g_all else take_rles(gt.masks, g_take), det_area=res.area[r_take])
     elif opts.iou_type == "keypoints":
         kind = "keypoints"
         k = gt.keypoints.shape[1] if gt.keypoints.shape[0] else (res.keypoints.shape[1] if res.keypoints.shape[0]
@@ -377,13 +380,14 @@ def _positions(sorted_ids: list, wanted, name: str, what: str) -> np.ndarray:
     return out
 
 
-def evaluate_files(ground_truth, predictions, *, split: str = "val", sizes=None, obb=None,
-                   category_ids: str = "auto", progress=None, **options):
+def evaluate_files(ground_truth, predictions, *, split: str | None = None, sizes=None, obb=None,
+                   category_ids: str = "auto", progress=None, format: str = "auto", **options):
     """Read a ground-truth / predictions pair (``detmetrics.io``) and evaluate it with ``mean_ap``.
 
     ``ground_truth`` and ``predictions`` are paths (see
     ``detmetrics.io.load_ground_truth`` and ``load_predictions``) or already
-    read ``DetectionData``; ``options`` go to ``mean_ap`` (``iou_thresholds``,
+    read ``DetectionData`` (``format``, ``split``, ``sizes``, ``obb`` and
+    ``progress`` are ``load_ground_truth``'s); ``options`` go to ``mean_ap`` (``iou_thresholds``,
     ``max_detections``, ``interpolation``, ``backend``, ...) over the
     dataset's own (its ``category_ids``).
 
@@ -395,7 +399,7 @@ def evaluate_files(ground_truth, predictions, *, split: str = "val", sizes=None,
     from .io import DetectionData, load_ground_truth, load_predictions
 
     gt = ground_truth if isinstance(ground_truth, DetectionData) else load_ground_truth(
-        ground_truth, split=split, sizes=sizes, obb=obb, progress=progress
+        ground_truth, format=format, split=split, sizes=sizes, obb=obb, progress=progress
     )
     pred = predictions if isinstance(predictions, DetectionData) else load_predictions(
         predictions, gt, category_ids=category_ids, progress=progress

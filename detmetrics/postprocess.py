@@ -111,6 +111,63 @@ def _filter_by_confidence_reference(scores, min_score):
 
 
 @kernel
+def _sort_desc_kernel(idx, lo, hi, score, buf):
+    # Stable sort of idx[lo:hi] by decreasing score[idx[.]], written out instead of
+    # np.argsort(kind="mergesort") (numba's generic merge sort costs ~1.5 s of compilation per
+    # process, measured with benchmarks/bench_startup.py --compile).  The keys are copied next
+    # to the indices so that the comparisons read memory sequentially: insertion sort of runs
+    # of 32, then bottom-up merges through buf (>= hi - lo entries).  One copy per module that
+    # uses it: numba's cache does not see edits to helpers in other files.
+    n = hi - lo
+    keys = np.empty(2 * n, dtype=np.float64)  # keys[:n] the keys, keys[n:] the merge buffer
+    for i in range(n):
+        keys[i] = score[idx[lo + i]]
+    run = 32
+    for s0 in range(0, n, run):
+        s1 = min(s0 + run, n)
+        for i in range(s0 + 1, s1):
+            v = idx[lo + i]
+            kv = keys[i]
+            j = i - 1
+            while j >= s0 and keys[j] < kv:
+                idx[lo + j + 1] = idx[lo + j]
+                keys[j + 1] = keys[j]
+                j -= 1
+            idx[lo + j + 1] = v
+            keys[j + 1] = kv
+    width = run
+    while width < n:
+        for s0 in range(0, n, 2 * width):
+            mid = min(s0 + width, n)
+            s1 = min(s0 + 2 * width, n)
+            if mid >= s1 or keys[mid - 1] >= keys[mid]:
+                continue  # nothing to merge, or already in order
+            n_left = mid - s0
+            for i in range(n_left):
+                buf[i] = idx[lo + s0 + i]
+                keys[n + i] = keys[s0 + i]
+            i = 0
+            j = mid
+            k = s0
+            while i < n_left and j < s1:
+                if keys[j] > keys[n + i]:  # ties keep the left (earlier) entry first
+                    idx[lo + k] = idx[lo + j]
+                    keys[k] = keys[j]
+                    j += 1
+                else:
+                    idx[lo + k] = buf[i]
+                    keys[k] = keys[n + i]
+                    i += 1
+                k += 1
+            while i < n_left:
+                idx[lo + k] = buf[i]
+                keys[k] = keys[n + i]
+                i += 1
+                k += 1
+        width *= 2
+
+
+@kernel
 def _filter_by_confidence_kernel(scores, min_score, limit):
     """``limit < 0``: no limit.  The first ``limit`` of the stable order are
     every candidate scoring above the ``limit``-th largest score ``kth`` plus
@@ -150,11 +207,9 @@ def _filter_by_confidence_kernel(scores, min_score, limit):
                 chosen[m] = candidates[j]
                 m += 1
         candidates = chosen
-    negated = np.empty(candidates.shape[0], dtype=np.float64)
-    for j in range(candidates.shape[0]):
-        negated[j] = -scores[candidates[j]]
-    order = np.argsort(negated, kind="mergesort")
-    return candidates[order]
+    # candidates are in index order: a stable sort by decreasing score is the result
+    _sort_desc_kernel(candidates, 0, candidates.shape[0], scores, np.empty(candidates.shape[0], dtype=np.int64))
+    return candidates
 
 
 # ---------------------------------------------------------------------------

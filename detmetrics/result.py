@@ -116,8 +116,12 @@ class EvaluationResult:
 
     def __repr__(self) -> str:
         return (f"EvaluationResult(map={self.map:.4f}, map50={self.map50:.4f}, map75={self.map75:.4f}, "
-                f"{self.stat_names[8]}={self.stats[8]:.4f}, categories={len(self.category_ids)}, "
+                f"{self.stat_names[self._recall_index]}={self.stats[self._recall_index]:.4f}, categories={len(self.category_ids)}, "
                 f"interpolation={self.interpolation!r})")
+
+    @property
+    def _recall_index(self) -> int:
+        return 5 if self.iou_type == "keypoints" else 8
 
     # ---------------------------------------------------------------- statistics
     def _mean(self, ap: bool, iou=None, area="all", m=-1) -> float:
@@ -174,7 +178,7 @@ class EvaluationResult:
             names = self.stat_names
             if name in names:
                 return float(stats[names.index(name)])
-            if name.startswith("mar_") and name[4:].isdigit():
+            if name.startswith("mar_") and name[4:].isdigit() and self.iou_type != "keypoints":
                 recall_names = ", ".join(dict.fromkeys(names[6:9]))
                 raise AttributeError(f"{name} was not evaluated: max_detections={self.max_detections} gives "
                                      f"{recall_names}")

@@ -91,6 +91,9 @@ FILE_FUNCTIONS = {
     dio.write_coco_gt, dio.write_coco_results, dio.read_yolo_dataset, dio.read_yolo_predictions,
     dio.write_yolo_labels, dio.write_yolo_predictions, dio.read_sizes_file, dio.read_image_size,
     dio.load_ground_truth, dio.load_predictions, dio.evaluate_files, dm.evaluate_files, dio.write_data_yaml,
+    # PASCAL VOC, DOTA, CVAT, LabelMe and conversion: tests/test_readers.py, tests/test_convert.py
+    dio.read_voc, dio.write_voc, dio.read_dota, dio.read_dota_results, dio.write_dota, dio.write_dota_results,
+    dio.read_cvat, dio.read_labelme, dio.detect_format, dio.convert, dio.convert_predictions, dio.write_voc_results,
 }
 
 GARBAGE = [
@@ -116,6 +119,8 @@ VALID = {
     ("evaluate_coco", "max_detections"): NONE_IS_DEFAULT,
     ("mean_ap", "category_ids"): NONE_IS_DEFAULT,
     ("evaluate_coco", "iou_thresholds"): NONE_IS_DEFAULT,
+    ("mean_ap", "sigmas"): NONE_IS_DEFAULT,  # COCO's 17
+    ("evaluate_coco", "sigmas"): NONE_IS_DEFAULT,
     ("confusion_matrix", "num_classes"): NONE_IS_DEFAULT,
     ("filter_by_confidence", "max_detections"): NONE_IS_DEFAULT,
     ("filter_by_confidence", "min_score"): (-1, 2**70),  # scores are any real numbers, not only [0, 1]

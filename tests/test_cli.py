@@ -184,3 +184,20 @@ def test_console_script_entry_point():
 
     assert main(["demo", "--quiet"]) == 0
     assert main(["eval", "/nonexistent/x.json", "/nonexistent/y.json"]) == 2
+
+
+def test_demo_imports_neither_numba_nor_pillow_nor_msgspec():
+    # the bundled sample is small: the NumPy references answer it, PNG sizes come from the file
+    # headers, and JSON readers are not needed, so a first run pays none of these imports
+    code = (
+        "import contextlib, io, json, sys\n"
+        "from detmetrics.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    status = main(['demo'])\n"
+        "heavy = ('numba', 'PIL', 'msgspec', 'tqdm', 'matplotlib', 'pandas', 'pycocotools')\n"
+        "print(json.dumps({'status': status, 'imported': [m for m in heavy if m in sys.modules]}))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out == {"status": 0, "imported": []}

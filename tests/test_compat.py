@@ -161,6 +161,69 @@ def test_quirk_inputs_equal_pycocotools(quirk):
 
 
 # ------------------------------------------------------------------------------------------
+# iouType "segm" and "keypoints" (detmetrics.evaluate_coco's mask and OKS evaluation behind them)
+
+
+def _instance_datasets():
+    from instance_generator import make_keypoints_dataset, make_segm_dataset
+
+    return {
+        "segm_0": ("segm", make_segm_dataset(0)),
+        "segm_with_bbox": ("segm", make_segm_dataset(3, with_bbox=True)),  # loadRes: area = w * h
+        "kpts_0": ("keypoints", make_keypoints_dataset(0)),
+        "kpts_no_bbox": ("keypoints", make_keypoints_dataset(2, with_bbox=False)),
+    }
+
+
+INSTANCE_EDITS = {
+    "default": None,
+    "use_cats_0": lambda p, g: setattr(p, "useCats", 0),
+    "category_subset": lambda p, g: setattr(p, "catIds", _every_other(g.getCatIds(), 1)),
+    "both_subsets": lambda p, g: (setattr(p, "catIds", _every_other(g.getCatIds())),
+                                  setattr(p, "imgIds", _every_other(g.getImgIds(), 1))),
+    "max_dets": lambda p, g: setattr(p, "maxDets", [1, 10, 50] if len(p.maxDets) == 3 else [5]),
+}
+
+
+def _run_typed(module, gt, res, iou_type, edit):
+    module_coco, module_eval = module
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        coco_gt, coco_dt = _load(module_coco, gt, res)
+        ev = module_eval(coco_gt, coco_dt, iou_type)
+        if edit is not None:
+            edit(ev.params, coco_gt)
+        ev.evaluate()
+        ev.accumulate()
+        ev.summarize()
+    return ev, [line for line in out.getvalue().splitlines() if line.startswith(" Average")]
+
+
+@pytest.mark.parametrize("edit", sorted(INSTANCE_EDITS))
+@pytest.mark.parametrize("name", ["segm_0", "segm_with_bbox", "kpts_0", "kpts_no_bbox"])
+def test_segm_and_keypoints_equal_pycocotools(name, edit):
+    iou_type, (gt, res) = _instance_datasets()[name]
+    if iou_type == "keypoints" and edit == "use_cats_0":
+        ours = COCOeval(*_quiet(_load, COCO, gt, res), iou_type)
+        ours.params.useCats = 0
+        with pytest.raises(ValueError, match="computeOks ignores useCats"):
+            _quiet(ours.evaluate)
+        return
+    ref, ref_lines = _run_typed(REF, gt, res, iou_type, INSTANCE_EDITS[edit])
+    ours, our_lines = _run_typed(OURS, gt, res, iou_type, INSTANCE_EDITS[edit])
+    assert_same_eval(ours, ref)
+    np.testing.assert_allclose(ours.stats, ref.stats, rtol=0, atol=ATOL)
+    assert our_lines == ref_lines and len(our_lines) == (12 if iou_type == "segm" else 10)
+    with pytest.raises(NotImplementedError, match="evalImgs and ious"):
+        ours.evalImgs
+    # the results' dataset gets loadRes' fields (area, bbox, id) as in pycocotools
+    ref_dt, our_dt = ref.cocoDt.dataset["annotations"], ours.cocoDt.dataset["annotations"]
+    assert [a["id"] for a in our_dt] == [a["id"] for a in ref_dt]
+    np.testing.assert_allclose([a["area"] for a in our_dt], [a["area"] for a in ref_dt], rtol=0, atol=0)
+    np.testing.assert_allclose([list(a["bbox"]) for a in our_dt], [list(a["bbox"]) for a in ref_dt], rtol=0, atol=0)
+
+
+# ------------------------------------------------------------------------------------------
 # loadRes forms, COCO(path), the index calls
 
 
@@ -394,11 +457,7 @@ def test_compat_errors(files):
     gt_path, _, gt, res = files
     coco_gt = _quiet(COCO, str(gt_path))
     coco_dt = _quiet(coco_gt.loadRes, copy.deepcopy(res))
-    for iou_type in ("segm", "keypoints"):
-        with pytest.raises(NotImplementedError, match=f"iouType='{iou_type}' is not implemented"):
-            COCOeval(coco_gt, coco_dt, iou_type)
-    with pytest.raises(NotImplementedError, match="iouType='segm'"):
-        COCOeval(coco_gt, coco_dt)  # pycocotools' default iouType is "segm"
+    assert COCOeval(coco_gt, coco_dt).params.iouType == "segm"  # pycocotools' default iouType
     with pytest.raises(ValueError, match="iouType must be one of"):
         COCOeval(coco_gt, coco_dt, "box")
     with pytest.raises(TypeError, match="cocoGt must be a detmetrics.compat.pycocotools.COCO"):
@@ -423,9 +482,8 @@ def test_compat_errors(files):
     bad[2]["image_id"] = 10**9
     with pytest.raises(ValueError, match=r"\[2\]\.image_id 1000000000 is not an image of the ground truth"):
         _quiet(coco_gt.loadRes, bad)
-    with pytest.raises(NotImplementedError, match="only bbox results"):
-        _quiet(coco_gt.loadRes, [{"image_id": 1, "category_id": 1, "segmentation": [[0, 0, 1, 0, 1, 1]],
-                                  "score": 0.5}])
+    with pytest.raises(NotImplementedError, match="caption results are not supported"):
+        _quiet(coco_gt.loadRes, [{"image_id": 1, "category_id": 1, "caption": "a cat", "score": 0.5}])
     with pytest.raises(TypeError, match="resFile must be"):
         _quiet(coco_gt.loadRes, 42)
 

@@ -182,7 +182,7 @@ def test_compute_merged_by_category_groups_is_compute(monkeypatch):
     for start in range(0, 40, 7):
         ev.update(preds[start:start + 7], gts[start:start + 7], image_ids=range(start, min(start + 7, 40)))
     expected = ev.compute()
-    for rows, threads in ((1, 1), (1, 3), (13, 2), (60, None)):
+    for rows, threads in ((1, 1), (1, 3), (13, 2), (60, 1)):
         monkeypatch.setattr(ddm, "_GROUP_ROWS", rows)
         got = ddm.compute_merged(ev, threads=threads)
         for name in (*FIELDS, "n_gt", "n_det"):

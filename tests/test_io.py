@@ -3,6 +3,7 @@
 import filecmp
 import json
 import runpy
+import shutil
 import sys
 import warnings
 from pathlib import Path
@@ -480,3 +481,68 @@ def test_generated_yolo_folders_vs_pycocotools(tmp_path_factory, pair):
     gt = read_yolo_dataset(tmp, sizes=_write_sizes(tmp, gt))  # the files, as a user would read them
     pred = read_yolo_predictions(tmp / "pred", gt)
     _check_yolo_vs_coco(tmp, gt, pred)
+
+
+def test_batched_detect_reading_equals_the_per_file_path(tmp_path, monkeypatch):
+    # well-formed detect folders are parsed in whole-array passes; the per-file parser (which names
+    # the file and line of a problem) must give the same data, bit for bit
+    import detmetrics.io.yolo as yolo_module
+
+    root = tmp_path / "ds"
+    shutil.copytree(sample_path("yolo"), root)
+    (root / "labels" / "val" / "img05.txt").write_text("\n0 0.5 0.5 0.2 0.2\n\n1 0.25 0.5 0.1 0.3\n")  # blank lines
+    (root / "predictions" / "img06.txt").write_text("")
+
+    def read():
+        gt = read_yolo_dataset(root)
+        return gt, read_yolo_predictions(root / "predictions", gt)
+
+    calls = []
+    batch = yolo_module._batch_table
+    monkeypatch.setattr(yolo_module, "_batch_table", lambda texts, width: calls.append(width) or batch(texts, width))
+    fast = read()
+    assert calls == [5, 6]  # both readers took the batched path
+    monkeypatch.setattr(yolo_module, "_batch_table", lambda texts, width: None)
+    slow = read()
+    for a, b in zip(fast, slow):
+        assert a.class_names == b.class_names and a.image_ids == b.image_ids
+        np.testing.assert_array_equal(a.image_sizes, b.image_sizes)
+        for ra, rb in zip(a.records, b.records):
+            assert ra.keys() == rb.keys()
+            for key in ra:
+                np.testing.assert_array_equal(ra[key], rb[key])
+                assert np.asarray(ra[key]).dtype == np.asarray(rb[key]).dtype
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    import zlib
+
+    return len(data).to_bytes(4, "big") + kind + data + zlib.crc32(kind + data).to_bytes(4, "big")
+
+
+def test_png_sizes_from_the_header_equal_pillow(tmp_path):
+    PIL = pytest.importorskip("PIL.Image", reason="Pillow is the oracle for image sizes")
+    from detmetrics.io.yolo import read_image_size
+
+    images = sorted((sample_path("yolo") / "images" / "val").glob("*.png"))
+    assert images
+    for path in images:
+        with PIL.open(path) as image:
+            assert read_image_size(path) == tuple(float(v) for v in image.size)
+    # an eXIf chunk before the image data (orientation 6: rotated on display): width and height swap,
+    # as Pillow's exif_transpose and ultralytics' exif_size do
+    import zlib
+
+    exif = b"MM\x00*\x00\x00\x00\x08\x00\x01\x01\x12\x00\x03\x00\x00\x00\x01\x00\x06\x00\x00\x00\x00\x00\x00"
+    ihdr = (30).to_bytes(4, "big") + (20).to_bytes(4, "big") + bytes([8, 0, 0, 0, 0])
+    raw = b"".join(b"\x00" + b"\x00" * 30 for _ in range(20))
+    png = (b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr) + _png_chunk(b"eXIf", exif)
+           + _png_chunk(b"IDAT", zlib.compress(raw)) + _png_chunk(b"IEND", b""))
+    rotated = tmp_path / "rotated.png"
+    rotated.write_bytes(png)
+    plain = tmp_path / "plain.png"
+    plain.write_bytes(png.replace(_png_chunk(b"eXIf", exif), b""))
+    with PIL.open(rotated) as image:
+        assert image.getexif().get(0x0112) == 6 and image.size == (30, 20)
+    assert read_image_size(rotated) == (20.0, 30.0)
+    assert read_image_size(plain) == (30.0, 20.0)

@@ -182,8 +182,18 @@ def test_png_sizes_come_from_the_header_without_decoding(tmp_path, monkeypatch):
     Image.fromarray(pixels).save(tmp_path / "plain.png")
     Image.fromarray(pixels).save(tmp_path / "rotated.png", exif=exif.tobytes())
     Image.fromarray(pixels).save(tmp_path / "rotated.jpg", exif=exif.tobytes())
+    # an eXIf chunk after the image data (legal; Pillow finds it once it has decoded the pixels)
+    import struct
+    import zlib
+
+    raw = (tmp_path / "plain.png").read_bytes()
+    data = exif.tobytes()
+    data = data[6:] if data.startswith(b"Exif\x00\x00") else data
+    chunk = struct.pack(">I", len(data)) + b"eXIf" + data + struct.pack(">I", zlib.crc32(b"eXIf" + data))
+    iend = raw.rfind(b"IEND") - 4
+    (tmp_path / "late.png").write_bytes(raw[:iend] + chunk + raw[iend:])
     expected = {}
-    for name in ("plain.png", "rotated.png", "rotated.jpg"):
+    for name in ("plain.png", "rotated.png", "rotated.jpg", "late.png"):
         with Image.open(tmp_path / name) as im:  # Pillow's own reading, decoding included
             w, h = im.size
             expected[name] = (float(h), float(w)) if im.getexif().get(0x0112) in (5, 6, 7, 8) else (float(w), float(h))
@@ -191,5 +201,6 @@ def test_png_sizes_come_from_the_header_without_decoding(tmp_path, monkeypatch):
     monkeypatch.setattr(Image, "open", lambda *a, **k: pytest.fail("PNG decoded by Pillow"))
     assert read_image_size(tmp_path / "plain.png") == expected["plain.png"] == (50.0, 30.0)
     assert read_image_size(tmp_path / "rotated.png") == expected["rotated.png"] == (30.0, 50.0)
+    assert read_image_size(tmp_path / "late.png") == expected["late.png"] == (30.0, 50.0)
     monkeypatch.undo()
     assert read_image_size(tmp_path / "rotated.jpg") == expected["rotated.jpg"] == (30.0, 50.0)

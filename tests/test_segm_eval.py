@@ -15,6 +15,8 @@ import json
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 from instance_generator import make_keypoints_dataset, make_segm_dataset, to_keypoints_mean_ap, to_segm_mean_ap
 
 from detmetrics import Evaluator, evaluate_coco, mean_ap
@@ -289,3 +291,155 @@ def test_bad_coco_input(case):
     gt, res = edit(*_coco_segm())
     with pytest.raises(ValueError, match=match):
         evaluate_coco(gt, res, iou_type=iou_type, sigmas=[0.1] if iou_type == "keypoints" else None)
+
+
+# ---------------------------------------------------------------------------------------------
+# hypothesis: small random masks, crowds, ties, both backends, against COCOeval
+
+
+
+@st.composite
+def segm_datasets(draw):
+    h, w = draw(st.integers(3, 9)), draw(st.integers(3, 9))
+    n_images = draw(st.integers(1, 3))
+    images, anns, results = [], [], []
+    for i in range(n_images):
+        images.append({"id": i + 1, "height": h, "width": w})
+        for _ in range(draw(st.integers(0, 3))):
+            m = np.array(draw(st.lists(st.booleans(), min_size=h * w, max_size=h * w))).reshape(h, w)
+            rle = encode(np.asfortranarray(m))
+            crowd = draw(st.booleans()) and draw(st.booleans())
+            counts = rle["counts"].decode() if not crowd else _list_counts(m)
+            anns.append({"id": len(anns) + 1, "image_id": i + 1, "category_id": draw(st.sampled_from([1, 2])),
+                         "segmentation": {"size": [h, w], "counts": counts}, "iscrowd": int(crowd),
+                         "area": float(draw(st.sampled_from([m.sum(), 0, 1024, 2000]))), "bbox": [0, 0, 1, 1]})
+        for _ in range(draw(st.integers(0, 4))):
+            m = np.array(draw(st.lists(st.booleans(), min_size=h * w, max_size=h * w))).reshape(h, w)
+            rle = encode(m)
+            results.append({"image_id": i + 1, "category_id": draw(st.sampled_from([1, 2])),
+                            "segmentation": {"size": [h, w], "counts": rle["counts"].decode()},
+                            "score": draw(st.sampled_from([0.9, 0.5, 0.5, 0.1]))})
+    return {"images": images, "annotations": anns, "categories": [{"id": 1}, {"id": 2}]}, results
+
+
+def _list_counts(m):
+    flat = m.T.reshape(-1).astype(np.uint8)
+    counts, cur, run = [], 0, 0
+    for v in flat:
+        if v != cur:
+            counts.append(run)
+            run, cur = 0, v
+        run += 1
+    return counts + [run]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(segm_datasets())
+def test_segm_hypothesis_equals_cocoeval(dataset):
+    gt, res = dataset
+    assume(res)  # COCO.loadRes cannot load an empty list (the empty case: test_evaluate_coco_empty_results)
+    ev, _ = pycocotools_eval(gt, res, iou_type="segm")
+    for backend in ("numba", "numpy"):
+        result = evaluate_coco(gt, res, iou_type="segm", backend=backend)
+        np.testing.assert_allclose(result.stats, ev.stats, rtol=0, atol=ATOL)
+        for field in ("precision", "recall", "scores"):
+            np.testing.assert_allclose(getattr(result, field), ev.eval[field], rtol=0, atol=ATOL)
+
+
+def test_evaluate_coco_empty_results():
+    gt, _ = data("segm_0")
+    result = evaluate_coco(gt, [], iou_type="segm")
+    assert result.map == 0.0
+    gt, _ = data("kpts_0")
+    assert evaluate_coco(gt, [], iou_type="keypoints").map == 0.0
+
+
+@st.composite
+def keypoint_datasets(draw):
+    k = draw(st.sampled_from([1, 3, 17]))
+    coord = st.integers(0, 30).map(float)
+    images, anns, results = [], [], []
+    for i in range(draw(st.integers(1, 3))):
+        images.append({"id": i + 1, "height": 40, "width": 40})
+        for _ in range(draw(st.integers(0, 3))):
+            hidden = draw(st.booleans()) and draw(st.booleans())  # no labelled keypoint
+            v = [0 if hidden else draw(st.sampled_from([0, 1, 2])) for _ in range(k)]
+            kps = [c for j in range(k) for c in (draw(coord), draw(coord), v[j])]
+            num = sum(x > 0 for x in v) if draw(st.booleans()) else draw(st.integers(0, k))
+            anns.append({"id": len(anns) + 1, "image_id": i + 1, "category_id": 1, "keypoints": kps,
+                         "num_keypoints": num, "iscrowd": int(draw(st.booleans()) and draw(st.booleans())),
+                         "bbox": [draw(coord), draw(coord), draw(coord), draw(coord)],
+                         "area": draw(st.sampled_from([0.0, 10.0, 500.0, 1024.0, 5000.0]))})
+        for _ in range(draw(st.integers(0, 4))):
+            kps = [c for _ in range(k) for c in (draw(coord), draw(coord), 1.0)]
+            entry = {"image_id": i + 1, "category_id": 1, "keypoints": kps,
+                     "score": draw(st.sampled_from([0.9, 0.5, 0.5, 0.1]))}
+            results.append(entry)
+    if results and draw(st.booleans()):  # loadRes: a bbox on the first result makes every area w * h
+        for r in results:
+            r["bbox"] = [draw(coord), draw(coord), draw(coord), draw(coord)]
+    sigmas = None if k == 17 else [0.05, 0.5, 0.1][:k]
+    return {"images": images, "annotations": anns, "categories": [{"id": 1}]}, results, sigmas
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(keypoint_datasets())
+def test_keypoints_hypothesis_equals_cocoeval(dataset):
+    gt, res, sigmas = dataset
+    assume(res)
+    ev, _ = pycocotools_eval(gt, res, iou_type="keypoints", sigmas=sigmas)
+    for backend in ("numba", "numpy"):
+        result = evaluate_coco(gt, res, iou_type="keypoints", sigmas=sigmas, backend=backend)
+        np.testing.assert_allclose(result.stats, ev.stats, rtol=0, atol=ATOL)
+        for field in ("precision", "recall", "scores"):
+            np.testing.assert_allclose(getattr(result, field), ev.eval[field], rtol=0, atol=ATOL)
+
+
+def test_evaluator_with_masks_pickles():
+    import pickle
+
+    gt, res = data("segm_0")
+    preds, gts = to_segm_mean_ap(gt, res)
+    ev = Evaluator(iou_type="segm")
+    ev.update(preds, gts)
+    clone = pickle.loads(pickle.dumps(ev))
+    np.testing.assert_array_equal(clone.compute().stats, mean_ap(preds, gts, iou_type="segm").stats)
+
+
+def test_frpyobjects_quirks_in_ground_truth_polygons():
+    # an odd last coordinate is dropped and a later part may have fewer than 3 points, as frPyObjects
+    gt = {"images": [{"id": 1, "height": 20, "width": 30}], "categories": [{"id": 1}],
+          "annotations": [
+              {"id": 1, "image_id": 1, "category_id": 1, "bbox": [0, 0, 1, 1], "area": 50.0, "iscrowd": 0,
+               "segmentation": [[2, 2, 12, 2, 12, 10, 2, 10, 7], [20, 3, 25, 3]]},
+              {"id": 2, "image_id": 1, "category_id": 1, "bbox": [0, 0, 1, 1], "area": 30.0, "iscrowd": 0,
+               "segmentation": [[15, 12, 28, 12, 28, 19, 15, 19], [1, 15, 5, 15, 3, 19]]}]}
+    masks = [np.zeros((20, 30), bool), np.zeros((20, 30), bool)]
+    masks[0][2:10, 2:12] = True
+    masks[1][12:19, 15:28] = True
+    res = []
+    for i, m in enumerate(masks + [masks[0] | masks[1]]):
+        rle = encode(m)
+        res.append({"image_id": 1, "category_id": 1, "score": 0.9 - 0.1 * i,
+                    "segmentation": {"size": rle["size"], "counts": rle["counts"].decode()}})
+    ev, _ = pycocotools_eval(gt, res, iou_type="segm")
+    result = evaluate_coco(gt, res, iou_type="segm")
+    np.testing.assert_allclose(result.stats, ev.stats, rtol=0, atol=ATOL)
+    np.testing.assert_allclose(result.precision, ev.eval["precision"], rtol=0, atol=ATOL)
+    assert result.stats[0] > 0
+
+
+def test_masks_as_lists_of_arrays_or_tensors():
+    from _support import ArrayLike
+
+    m = np.zeros((2, 8, 9), bool)
+    m[0, 1:4, 1:5] = True
+    m[1, 4:7, 3:8] = True
+    ref = mean_ap([{"masks": m, "scores": [0.9, 0.8], "labels": [1, 1]}], [{"masks": m, "labels": [1, 1]}],
+                  iou_type="segm")
+    got = mean_ap([{"masks": ArrayLike(m), "scores": [0.9, 0.8], "labels": [1, 1]}],
+                  [{"masks": [ArrayLike(m[0]), m[1]], "labels": [1, 1]}], iou_type="segm")
+    np.testing.assert_array_equal(got.stats, ref.stats)
+    with pytest.raises(ValueError, match="different shapes"):
+        mean_ap([{"masks": m, "scores": [0.9, 0.8], "labels": [1, 1]}],
+                [{"masks": [m[0], np.zeros((3, 3), bool)], "labels": [1, 1]}], iou_type="segm")

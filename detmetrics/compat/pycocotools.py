@@ -44,8 +44,10 @@ What is computed lazily
 
 Differences (all raise instead of producing a number)
 -----------------------------------------------------
-* ``iouType="segm"`` and ``"keypoints"`` raise ``NotImplementedError`` until
-  ``detmetrics.evaluate_coco`` evaluates masks and keypoints;
+* ``iouType="segm"`` and ``"keypoints"`` are computed by ``detmetrics.evaluate_coco``'s
+  mask and OKS evaluation, but their ``evalImgs`` / ``ious`` are not built
+  (``NotImplementedError``), and ``useCats=0`` with keypoints is refused
+  (pycocotools' ``computeOks`` ignores ``useCats`` and then matches nothing);
 * a ground-truth annotation on an image or of a category the file does not
   list is a ``ValueError`` (pycocotools leaves it out silently); ``imgIds`` /
   ``catIds`` naming ids the ground truth does not list are a ``ValueError``;
@@ -101,8 +103,8 @@ class COCO:
         self._res_list: list | None = None     # loadRes' result dicts, fields not yet written
         self._res_raw: bytes | None = None     # loadRes' results file, not yet decoded to dicts
         self._index: dict | None = None
-        self._gt_columns = None
-        self._res_columns = None               # (ground truth COCO, CocoResults) from loadRes
+        self._gt_columns: dict = {}            # iou_type -> CocoGroundTruth
+        self._res_columns: dict = {}           # (id(gt COCO), iou_type) -> (gt COCO, CocoResults)
         if annotation_file is not None:
             print("loading annotations into memory...")
             tic = _now()
@@ -143,14 +145,14 @@ class COCO:
         self._raw = None
         self._res_array = self._res_list = self._res_raw = None
         self._index = None
-        self._gt_columns = self._res_columns = None
+        self._gt_columns, self._res_columns = {}, {}
 
     def createIndex(self) -> None:
         """Re-read ``dataset`` (the Python index is built on first use)."""
         if self._res_array is None and self._res_list is None and self._res_raw is None:
             # an explicit createIndex: ``dataset`` may have been edited, the decoded columns are stale
             self._raw = None
-            self._gt_columns = self._res_columns = None
+            self._gt_columns, self._res_columns = {}, {}
         self._announce_index()
 
     def _announce_index(self) -> None:
@@ -272,7 +274,9 @@ class COCO:
         (``image_id``, ``category_id``, ``bbox``, ``score``) or an ``(N, 7)``
         array ``[image_id, x, y, w, h, score, category_id]``.  Validated (and
         decoded to arrays) here; an ``image_id`` that is not an image of this
-        ground truth is a ``ValueError``.  Only bbox results are supported.
+        ground truth is a ``ValueError``.  Box results are decoded here;
+        ``segmentation`` / ``keypoints`` results (the first result decides, as
+        in pycocotools) when ``evaluate()`` first needs them.
         """
         from ..io._coco_decode import load_results
 
@@ -286,7 +290,7 @@ class COCO:
             array = _as_result_array(resFile)
             _announce_array(array)  # pycocotools converts here; the dicts are built on first use
             res._res_array = array
-            res._res_columns = (self, _results_from_array(array, gt_columns))
+            res._res_columns = {(id(self), "bbox"): (self, _results_from_array(array, gt_columns))}
         else:
             if isinstance(resFile, (str, os.PathLike)):
                 from ..io._coco_decode import _read
@@ -295,14 +299,27 @@ class COCO:
             elif isinstance(resFile, list):
                 source = resFile
                 for i, ann in enumerate(resFile[:1]):
-                    if not isinstance(ann, dict) or "bbox" not in ann or ann["bbox"] == []:
+                    if not isinstance(ann, dict) or not any(k in ann for k in ("bbox", "segmentation", "keypoints")):
                         raise NotImplementedError(
-                            f"resFile[{i}] has no 'bbox': only bbox results are supported by "
-                            "detmetrics.compat (segmentation, keypoint and caption results are not)")
+                            f"resFile[{i}] has no 'bbox', 'segmentation' or 'keypoints': caption results are "
+                            "not supported by detmetrics.compat")
             else:
                 raise TypeError(f"resFile must be a path, a list of result dicts or an (N, 7) array; "
                                 f"got {type(resFile).__name__}")
-            res._res_columns = (self, load_results(source, gt_columns))
+            if _is_box_results(source):
+                res._res_columns = {(id(self), "bbox"): (self, load_results(source, gt_columns))}
+            else:
+                # segmentation / keypoint results: decoded now, while they are as given (loadRes' later
+                # fields, a box for each, would make them read as box results)
+                if not isinstance(source, list):
+                    from ..io._coco_decode import decode_json
+
+                    source = decode_json(source, os.fspath(resFile))[0]
+                kind = "segm" if "segmentation" in source[0] else "keypoints"
+                from .._backend import resolve_backend
+
+                columns = load_results(source, self._ground_truth_columns(kind), resolve_backend("auto"))
+                res._res_columns = {(id(self), kind): (self, columns)}
             if isinstance(source, list):
                 res._res_list = source
             else:
@@ -319,30 +336,46 @@ class COCO:
         return _numpy_annotations(array)
 
     # ---------------------------------------------------------------- decoded columns (evaluation)
-    def _ground_truth_columns(self):
-        """This dataset as ``detmetrics.io._coco_decode.CocoGroundTruth`` (decoded once per index)."""
-        if self._gt_columns is None:
+    def _ground_truth_columns(self, iou_type: str = "bbox", backend: str = "auto"):
+        """This dataset as ``detmetrics.io._coco_decode.CocoGroundTruth`` (decoded once per index and type)."""
+        if iou_type not in self._gt_columns:
+            from .._backend import resolve_backend
             from ..io._coco_decode import load_ground_truth
 
-            self._gt_columns = load_ground_truth(self._raw if self._raw is not None else self.dataset)
-            self._raw = None  # decoded: the file's bytes are not needed any more
-        return self._gt_columns
+            source = self._raw if self._raw is not None else self.dataset
+            self._gt_columns[iou_type] = load_ground_truth(source, iou_type, resolve_backend(backend))
+        return self._gt_columns[iou_type]
 
-    def _results_columns(self, gt: "COCO"):
+    def _results_columns(self, gt: "COCO", iou_type: str = "bbox", backend: str = "auto"):
         """These detections as ``CocoResults`` against the ground truth ``gt``."""
-        if self._res_columns is not None and self._res_columns[0] is gt:
-            return self._res_columns[1]
+        key = (id(gt), iou_type)
+        if key in self._res_columns and self._res_columns[key][0] is gt:
+            return self._res_columns[key][1]
+        from .._backend import resolve_backend
         from ..io._coco_decode import load_results
 
-        gt_columns = gt._ground_truth_columns()
+        gt_columns = gt._ground_truth_columns(iou_type, backend)
         if self._res_array is not None:
+            if iou_type != "bbox":
+                raise ValueError(f"an (N, 7) results array holds boxes; it cannot be evaluated with "
+                                 f"iouType={iou_type!r}")
             columns = _results_from_array(self._res_array, gt_columns)
         elif self._res_raw is not None:
-            columns = load_results(self._res_raw, gt_columns)
+            columns = load_results(self._res_raw, gt_columns, resolve_backend(backend))
         else:
-            columns = load_results(self.dataset.get("annotations", []), gt_columns)
-        self._res_columns = (gt, columns)
+            columns = load_results(self.dataset.get("annotations", []), gt_columns, resolve_backend(backend))
+        self._res_columns[key] = (gt, columns)
         return columns
+
+
+def _is_box_results(source) -> bool:
+    """Whether pycocotools' ``loadRes`` reads these results as boxes (its first entry has a ``bbox``)."""
+    if isinstance(source, list):
+        return not source or (isinstance(source[0], dict) and bool(source[0].get("bbox")))
+    head = bytes(source[:4096])
+    first = head.find(b"{")
+    end = head.find(b"}", first)
+    return first < 0 or (b'"bbox"' in head[first:end] if end > 0 else b'"bbox"' in head)
 
 
 def _announce_array(array: np.ndarray) -> None:
@@ -358,7 +391,21 @@ def _numpy_annotations(array: np.ndarray) -> list:
 
 
 def _fill_result_fields(anns: list) -> None:
-    """What pycocotools' ``loadRes`` writes into bbox result dicts: segmentation, area, id, iscrowd."""
+    """What pycocotools' ``loadRes`` writes into result dicts: area, id, iscrowd and a box or polygon."""
+    if anns and not anns[0].get("bbox"):
+        for i, ann in enumerate(anns):
+            if "segmentation" in anns[0]:
+                ann["area"] = float(mask.area(ann["segmentation"]))
+                if "bbox" not in ann:
+                    ann["bbox"] = mask.toBbox(ann["segmentation"])
+            else:
+                xs, ys = ann["keypoints"][0::3], ann["keypoints"][1::3]
+                x0, x1, y0, y1 = min(xs), max(xs), min(ys), max(ys)
+                ann["area"] = (x1 - x0) * (y1 - y0)
+                ann["bbox"] = [x0, y0, x1 - x0, y1 - y0]
+            ann["id"] = i + 1
+            ann["iscrowd"] = 0
+        return
     for i, ann in enumerate(anns):
         x, y, w, h = ann["bbox"]
         if "segmentation" not in ann:
@@ -430,15 +477,8 @@ class Params:
         self.useSegm = None
 
 
-def _not_implemented(iou_type: str) -> NotImplementedError:
-    return NotImplementedError(
-        f"iouType={iou_type!r} is not implemented in detmetrics.compat.pycocotools yet: detmetrics.evaluate_coco "
-        f"has no {'mask' if iou_type == 'segm' else 'keypoint'} evaluation to back it; use iouType='bbox' "
-        "(or pycocotools itself for this one)")
-
-
 class COCOeval:
-    """pycocotools' ``COCOeval`` computed by detmetrics (bbox).
+    """pycocotools' ``COCOeval`` computed by detmetrics (bbox, segm, keypoints).
 
     Parameters
     ----------
@@ -446,7 +486,9 @@ class COCOeval:
         Ground truth and detections (``cocoGt.loadRes(...)``, or any ``COCO``
         whose annotations carry ``bbox`` and ``score``).
     iouType : {"segm", "bbox", "keypoints"}, default "segm" (pycocotools' default)
-        Only ``"bbox"`` is implemented; the others raise ``NotImplementedError``.
+        ``"segm"`` and ``"keypoints"`` are ``detmetrics.evaluate_coco``'s mask
+        and OKS evaluation (``params.kpt_oks_sigmas`` are the sigmas); their
+        ``evalImgs`` / ``ious`` are not built (``NotImplementedError``).
     backend : {"auto", "numba", "numpy"}
         detmetrics' backend (not a pycocotools argument).
     """
@@ -454,8 +496,6 @@ class COCOeval:
     def __init__(self, cocoGt=None, cocoDt=None, iouType="segm", *, backend="auto"):
         if iouType not in _IOU_TYPES:
             raise ValueError(f"iouType must be one of {list(_IOU_TYPES)}; got {iouType!r}")
-        if iouType != "bbox":
-            raise _not_implemented(iouType)
         for name, value in (("cocoGt", cocoGt), ("cocoDt", cocoDt)):
             if value is not None and not isinstance(value, COCO):
                 raise TypeError(f"{name} must be a detmetrics.compat.pycocotools.COCO; got {type(value).__name__} "
@@ -483,9 +523,12 @@ class COCOeval:
         if p.useSegm is not None:
             p.iouType = "segm" if p.useSegm == 1 else "bbox"
             print(f"useSegm (deprecated) is not None. Running {p.iouType} evaluation")
-        if p.iouType != "bbox":
-            raise _not_implemented(p.iouType)
+        if p.iouType not in _IOU_TYPES:
+            raise ValueError(f"params.iouType must be one of {list(_IOU_TYPES)}; got {p.iouType!r}")
         print(f"Evaluate annotation type *{p.iouType}*")
+        if p.iouType == "keypoints" and not p.useCats:
+            raise ValueError("useCats=0 with iouType='keypoints' is not supported: pycocotools' computeOks ignores "
+                             "useCats and matches nothing then (every detection a false positive)")
         if self.cocoGt is None or self.cocoDt is None:
             raise ValueError("COCOeval needs cocoGt and cocoDt to evaluate")
         p.imgIds = list(np.unique(p.imgIds))
@@ -511,12 +554,14 @@ class COCOeval:
             names[labels.index("all")] = "all"
         area_ranges = dict(zip(names, ranges))
         max_dets = sorted(set(int(m) for m in p.maxDets))
+        sigmas = np.asarray(p.kpt_oks_sigmas, dtype=np.float64) if p.iouType == "keypoints" else None
         opts = parse_options("xywh", np.asarray(p.iouThrs, dtype=np.float64), tuple(max_dets), area_ranges,
-                             "coco", self.backend, "coco", recall_thresholds=np.asarray(p.recThrs, dtype=np.float64))
+                             "coco", self.backend, "coco", iou_type=p.iouType, sigmas=sigmas,
+                             recall_thresholds=np.asarray(p.recThrs, dtype=np.float64))
         area_index = np.array([list(opts.area_ranges).index(n) for n in names], dtype=np.int64)
         max_index = np.array([max_dets.index(int(m)) for m in p.maxDets], dtype=np.int64)
-        gt = self.cocoGt._ground_truth_columns()
-        res = self.cocoDt._results_columns(self.cocoGt)
+        gt = self.cocoGt._ground_truth_columns(p.iouType, self.backend)
+        res = self.cocoDt._results_columns(self.cocoGt, p.iouType, self.backend)
         image_ids = p.imgIds if len(p.imgIds) != len(gt.image_ids) or list(p.imgIds) != gt.image_ids else None
         category_ids = list(p.catIds)
         if p.useCats and len(category_ids) == len(gt.category_ids) and category_ids == gt.category_ids:
@@ -559,7 +604,8 @@ class COCOeval:
         if not self.eval:
             raise RuntimeError("Please run accumulate() first")
         p = self.params
-        stats, lines = coco_summary(self.eval["precision"], self.eval["recall"], p.iouThrs, p.areaRngLbl, p.maxDets)
+        stats, lines = coco_summary(self.eval["precision"], self.eval["recall"], p.iouThrs, p.areaRngLbl, p.maxDets,
+                                    p.iouType)
         for line in lines:
             print(line)
         self.stats = stats
@@ -587,6 +633,9 @@ class COCOeval:
         p = self._paramsEval
         if p is None:
             raise RuntimeError("evalImgs and ious need evaluate() first")
+        if p.iouType != "bbox":
+            raise NotImplementedError(f"evalImgs and ious are built for iouType='bbox' only in detmetrics.compat; "
+                                      f"got {p.iouType!r} (stats and eval are computed)")
         use_cats = bool(p.useCats)
         img_ids, cat_ids = list(p.imgIds), list(p.catIds)
         gts: dict = defaultdict(list)
@@ -624,7 +673,7 @@ class COCOeval:
         self._ious, self._eval_imgs = ious, records
 
 
-def coco_summary(precision, recall, iou_thresholds, area_labels, max_dets):
+def coco_summary(precision, recall, iou_thresholds, area_labels, max_dets, iou_type="bbox"):
     """``(stats (12,), printed lines)`` of pycocotools' bbox ``summarize()`` on ``eval`` arrays.
 
     As pycocotools: ``stats[0]`` is read at ``maxDets == 100`` (cocoapi#558; -1
@@ -633,16 +682,24 @@ def coco_summary(precision, recall, iou_thresholds, area_labels, max_dets):
     evaluated gives -1.
     """
     max_dets = list(max_dets)
+    if iou_type == "keypoints":  # pycocotools' _summarizeKps: 10 numbers at maxDets=20
+        rows = [(ap, thr, area, 20) for ap in (1, 0) for thr, area in
+                ((None, "all"), (0.5, "all"), (0.75, "all"), (None, "medium"), (None, "large"))]
+        return _summary_rows(rows, precision, recall, np.asarray(iou_thresholds), area_labels, max_dets)
     if len(max_dets) < 3:
         raise ValueError(f"summarize() reads maxDets[0], [1] and [2], as pycocotools does; got maxDets {max_dets}")
-    thresholds = np.asarray(iou_thresholds)
     m = max_dets
     rows = [(1, None, "all", 100), (1, 0.5, "all", m[2]), (1, 0.75, "all", m[2]),
             (1, None, "small", m[2]), (1, None, "medium", m[2]), (1, None, "large", m[2]),
             (0, None, "all", m[0]), (0, None, "all", m[1]), (0, None, "all", m[2]),
             (0, None, "small", m[2]), (0, None, "medium", m[2]), (0, None, "large", m[2])]
+    return _summary_rows(rows, precision, recall, np.asarray(iou_thresholds), area_labels, max_dets)
+
+
+def _summary_rows(rows, precision, recall, thresholds, area_labels, max_dets):
+    """``(stats, lines)`` of pycocotools' ``_summarize`` for each ``(ap, iouThr, areaRng, maxDets)`` row."""
     line = " {:<18} {} @[ IoU={:<9} | area={:>6s} | maxDets={:>3d} ] = {:0.3f}"
-    stats, lines = np.zeros(12), []
+    stats, lines = np.zeros(len(rows)), []
     for i, (ap, iou_thr, area_label, max_det) in enumerate(rows):
         a_index = [j for j, label in enumerate(area_labels) if label == area_label]
         m_index = [j for j, value in enumerate(max_dets) if value == max_det]

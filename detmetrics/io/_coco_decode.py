@@ -483,6 +483,16 @@ def _keypoint_array(items, what: str, k: int | None) -> np.ndarray:
     return arr
 
 
+def _resolve(backend: str, n_entries: int) -> str:
+    """``backend`` for reading ``n_entries`` masks / keypoint sets (``"auto"`` weighs them)."""
+    from .._backend import resolve_backend
+    from .._inputs import MASK_WORK
+    from ..masks import _area_kernel, _from_strings_kernel, _polygons_kernel
+
+    return resolve_backend(backend, MASK_WORK * n_entries, (_area_kernel, _from_strings_kernel, _polygons_kernel),
+                           site=_resolve)
+
+
 def _as_json(source):
     """Loaded Python objects -> JSON bytes (the typed decoder reads raw keypoint arrays from text)."""
     if not isinstance(source, (dict, list)):
@@ -513,6 +523,7 @@ def _load_instances(source, iou_type: str, backend: str) -> CocoGroundTruth:
     if not HAVE_MSGSPEC:  # pragma: no cover - msgspec is a dependency
         raise ImportError(f"iou_type={iou_type!r} from COCO JSON needs msgspec")
     gt = _decode(_as_json(source), _GroundTruthInstance, "ground_truth")
+    backend = _resolve(backend, len(gt.annotations))
     base = _ground_truth_columns(gt)
     image_ids = base.image_ids
     lookup = {im.id: im for im in gt.images}
@@ -548,6 +559,7 @@ def _load_instance_results(source, gt: CocoGroundTruth, backend: str) -> CocoRes
         raise ImportError(f"iou_type={gt.iou_type!r} from COCO JSON needs msgspec")
     res = _decode(_as_json(source), list[_ResultInstance], "results")
     _check_id_types(res, all(isinstance(i, int) for i in gt.image_ids), "results", "$[{}].image_id")
+    backend = _resolve(backend, len(res))
     image_index = _index_of(gt.image_ids, res, "image_id")
     if np.any(image_index < 0):
         row = int(np.flatnonzero(image_index < 0)[0])

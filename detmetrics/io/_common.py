@@ -43,9 +43,25 @@ class DetectionData:
     box_format : {"xywh", "quad"}
         ``"xywh"`` for axis-aligned boxes, ``"quad"`` for ``(N, 4, 2)`` corners.
     kind : {"ground_truth", "predictions"}
-    source : {"coco", "yolo"}
+    source : {"coco", "yolo", "voc", "dota", "cvat", "labelme"}
         The file family the data came from.  It decides the category ids
-        the COCO writers use (YOLO class ``i`` is written as category ``i + 1``).
+        the COCO writers use (YOLO class ``i`` is written as category ``i + 1``;
+        the labels of the other families are category ids already).  The
+        formats that name classes (VOC, DOTA, CVAT, LabelMe) use labels
+        ``1..K``, the position of the name in ``class_names``.
+    extras : dict of str to list of ndarray
+        Per-object attributes read from the files that ``mean_ap`` does not
+        use, one uint8 array per image: ``"truncated"`` (VOC), ``"occluded"``
+        (CVAT).  The ``"difficult"`` flag of VOC and DOTA is in the records,
+        where ``mean_ap`` reads it.
+    task : {"detect", "obb", "segment", "pose"}
+        What the records hold besides boxes: segment records add ``"masks"``
+        (per object a list of pixel polygons, or RLE dicts read from a
+        ``predictions.json``) and ``"image_size"`` ``(h, w)``; pose records
+        add ``"keypoints"`` ``(N, K, 3)`` pixels.  ``records_for(iou_type)``
+        gives the records ``mean_ap(iou_type=...)`` reads.
+    kpt_shape : tuple of (K, 2 or 3), or None
+        A YOLO-pose dataset's ``kpt_shape`` (``data.yaml``).
 
     Examples
     --------
@@ -68,6 +84,7 @@ class DetectionData:
     kind: str = "ground_truth"
     source: str = "coco"
     names_inferred: bool = field(default=False, repr=False)
+    extras: dict = field(default_factory=dict, repr=False)
     task: str = "detect"
     kpt_shape: tuple | None = None
 
@@ -113,8 +130,7 @@ class DetectionData:
         Segment records hold both polygons (``"masks"``) and their enclosing
         boxes, pose records keypoints and boxes: ``"bbox"`` scores the boxes
         (a YOLO-seg folder scored as detection uses each polygon's enclosing
-        box, as ultralytics' loader does).  For ``"segm"`` a ground truth's
-        ``area`` is its mask area (the box area is dropped).
+        box, as ultralytics' loader does).
         """
         need = {"bbox": None, "segm": "masks", "keypoints": "keypoints"}
         if iou_type not in need:
@@ -126,8 +142,6 @@ class DetectionData:
                              f"holds {self.task} data (no {key!r})")
         drop = {"bbox": ("masks", "image_size", "keypoints"), "segm": ("keypoints",),
                 "keypoints": ("masks", "image_size")}[iou_type]
-        if iou_type == "segm" and self.kind == "ground_truth":
-            drop = drop + ("area",)
         return [{k: v for k, v in r.items() if k not in drop} for r in self.records]
 
 

@@ -391,9 +391,9 @@ def _map_categories(categories: np.ndarray, gt: DetectionData, mode: str, name: 
         return convert(categories).astype(np.int64)
     if len(categories) == 0:
         return categories
-    if gt.source == "coco" and candidates["ids"][1]():
+    if gt.source != "yolo" and candidates["ids"][1]():
         return categories
-    order = ("ids", "index1", "index0", "coco91") if gt.source == "coco" else ("index1", "index0", "coco91")
+    order = ("ids", "index1", "index0", "coco91") if gt.source != "yolo" else ("index1", "index0", "coco91")
     fitting = [m for m in order if candidates[m][1]()]
     if gt.source == "yolo" and "coco91" in fitting and present.max() > n:
         fitting = ["coco91"]
@@ -410,7 +410,7 @@ def _map_categories(categories: np.ndarray, gt: DetectionData, mode: str, name: 
             UserWarning,
             stacklevel=3,
         )
-    elif gt.source == "coco":
+    elif gt.source != "yolo":
         warnings.warn(
             f"{name}: category ids are not the ground truth's category ids; mapping them as {fitting[0]!r}",
             UserWarning,
@@ -460,7 +460,10 @@ def write_coco_gt(data: DetectionData, path=None) -> dict:
     increasing integers, else ``1..N`` in the data's order, so that
     pycocotools (which sorts by id) evaluates the images in the same order.
     Oriented boxes are written with their polygon as ``segmentation``,
-    the polygon ``area`` and the enclosing axis-aligned ``bbox``.
+    the polygon ``area`` and the enclosing axis-aligned ``bbox``.  Segment
+    records (YOLO-seg) are written with their polygons as ``segmentation``
+    and their mask ``area``; pose records with ``keypoints`` and
+    ``num_keypoints`` (the keypoints with ``v > 0``).
 
     Examples
     --------
@@ -498,6 +501,12 @@ def write_coco_gt(data: DetectionData, path=None) -> dict:
             }
             if segmentation is not None:
                 ann["segmentation"] = [segmentation[j].tolist()]
+            if "masks" in record:
+                ann["segmentation"] = _json_segmentation(record["masks"][j])
+            if "keypoints" in record:
+                kp = np.asarray(record["keypoints"][j], dtype=np.float64)
+                ann["keypoints"] = kp.reshape(-1).tolist()
+                ann["num_keypoints"] = int((kp[:, 2] > 0).sum())
             annotations.append(ann)
     categories = [{"id": int(label) + offset, "name": name} for label, name in sorted(data.class_names.items())]
     coco = {"images": images, "annotations": annotations, "categories": categories}
@@ -523,7 +532,10 @@ def write_coco_results(data: DetectionData, path=None) -> list:
 
     Ids follow ``write_coco_gt`` for the ground truth the predictions
     were read with, so the pair scores with pycocotools.  Oriented boxes add
-    ``"poly"`` (8 numbers) next to the enclosing ``bbox``.  Returns the list.
+    ``"poly"`` (8 numbers) next to the enclosing ``bbox``; segment records a
+    compressed-RLE ``segmentation`` and pose records ``keypoints``, next to
+    the ``bbox`` as ultralytics writes them (so ``COCO.loadRes`` takes each
+    result's area from its box).  Returns the list.
     """
     if data.kind != "predictions":
         raise ValueError(f"write_coco_results needs predictions; got data of kind {data.kind!r}")
@@ -535,14 +547,44 @@ def write_coco_results(data: DetectionData, path=None) -> list:
         polys = None if polys is None else polys.tolist()
         labels = np.asarray(record["labels"]).tolist()
         scores = np.asarray(record["scores"], dtype=np.float64).tolist()
+        rles = _compressed(record) if "masks" in record else None
         for j, box in enumerate(boxes.tolist()):
             entry = {"image_id": ids[k], "category_id": int(labels[j]) + offset, "bbox": box, "score": scores[j]}
             if polys is not None:
                 entry["poly"] = polys[j]
+            if rles is not None:
+                entry["segmentation"] = rles[j]
+            if "keypoints" in record:
+                entry["keypoints"] = np.asarray(record["keypoints"][j], dtype=np.float64).reshape(-1).tolist()
             results.append(entry)
     if path is not None:
         _dump(results, path)
     return results
+
+
+def _json_segmentation(segm):
+    """A record's mask (pixel polygons or an RLE dict) as COCO JSON writes it (text counts)."""
+    if isinstance(segm, dict):
+        counts = segm["counts"]
+        counts = counts.decode("ascii") if isinstance(counts, (bytes, bytearray)) else counts
+        return {"size": [int(v) for v in segm["size"]], "counts": counts if isinstance(counts, str) else
+                [int(c) for c in counts]}
+    return [np.asarray(part, dtype=np.float64).reshape(-1).tolist() for part in segm]
+
+
+def _compressed(record) -> list:
+    """A segment record's masks as compressed RLEs, pycocotools' results format (rasterised at ``image_size``)."""
+    from .._inputs import _mask_backend
+    from ..masks import _segmentations_flat, _to_dicts
+
+    masks = list(record["masks"])
+    if not masks:
+        return []
+    h, w = record["image_size"]
+    backend = _mask_backend("auto", [record])
+    counts, offsets, sizes = _segmentations_flat(masks, [h] * len(masks), [w] * len(masks), backend, "masks")
+    return [{"size": d["size"], "counts": d["counts"].decode("ascii")} for d in _to_dicts(counts, offsets, sizes,
+                                                                                        backend)]
 
 
 def _dump(obj, path) -> None:

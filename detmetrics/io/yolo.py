@@ -101,7 +101,8 @@ def read_yolo_dataset(path, *, split: str = "val", sizes=None, obb=None, progres
         box or polygon area in pixels, ``iscrowd`` all zero.  Segment records
         add ``"masks"`` (per object a one-part polygon in pixels) and
         ``"image_size"`` ``(h, w)``, their boxes being the polygons' enclosing
-        boxes; pose records add ``"keypoints"`` ``(N, K, 3)`` in pixels
+        boxes and their ``area`` the mask's (as COCO's, for box evaluation too);
+        pose records add ``"keypoints"`` ``(N, K, 3)`` in pixels
         (visibility ``v`` from the file, or, for ``kpt_shape [K, 2]``, 0 where a
         coordinate is negative and 1 elsewhere, as ultralytics' loader).
 
@@ -119,7 +120,11 @@ def read_yolo_dataset(path, *, split: str = "val", sizes=None, obb=None, progres
     >>> len(gt), gt.class_names[0], gt.obb
     (12, 'person', False)
     """
+    if task is not None and task not in TASKS:
+        raise ValueError(f"task must be one of {', '.join(repr(t) for t in TASKS)}; got {task!r}")
     layout = _resolve_layout(path, split)
+    if task == "pose" and layout.get("kpt_shape") is None:
+        raise ValueError("task='pose' needs 'kpt_shape' in data.yaml (the number of keypoints)")
     size_table = None if sizes is None else _size_table(sizes)
     image_paths = _list_images(layout, size_table)
     _check_unique_stems(image_paths)
@@ -127,9 +132,19 @@ def read_yolo_dataset(path, *, split: str = "val", sizes=None, obb=None, progres
         _check_orphan_labels(layout, image_paths)
 
     label_paths = [_label_path(p) for p in image_paths]
-    raw = []
-    for label_path in progress_iter(label_paths, desc="reading labels", progress=progress):
-        raw.append(_read_rows(label_path) if _label_file(label_path) else None)
+    texts = [_read_text(lp, "label file") if _label_file(lp) else None
+             for lp in progress_iter(label_paths, desc="reading labels", progress=progress)]
+    if all(text is None for text in texts):
+        folder = os.path.dirname(label_paths[0])
+        raise ValueError(
+            f"no label file found for any of the {len(label_paths)} images (looked in {folder}; ultralytics "
+            "reads the labels of images/<split>/x.jpg from labels/<split>/x.txt)"
+        )
+    if task in (None, "detect") and not obb and layout.get("kpt_shape") is None:
+        fast = _read_detect_dataset(layout, image_paths, texts, size_table, progress)
+        if fast is not None:
+            return fast
+    raw = [None if text is None else _read_rows(lp, text) for lp, text in zip(label_paths, texts)]
     task = _decide_task(raw, task, obb, layout.get("kpt_shape"))
     if all(item is None for item in raw):
         folder = os.path.dirname(label_paths[0])
@@ -172,17 +187,8 @@ def read_yolo_dataset(path, *, split: str = "val", sizes=None, obb=None, progres
             area = boxes[:, 2] * boxes[:, 3]
         records.append({"boxes": boxes, "labels": labels, "iscrowd": np.zeros(len(labels), np.uint8), "area": area})
 
-    return DetectionData(
-        records=records,
-        image_ids=[ultralytics_image_id(Path(p).stem) for p in image_paths],
-        file_names=[Path(p).name for p in image_paths],
-        class_names=dict(names),
-        image_sizes=widths_heights,
-        box_format="quad" if obb else "xywh",
-        kind="ground_truth",
-        source="yolo",
-        names_inferred=names_inferred,
-    )
+    return _yolo_ground_truth(records, image_paths, names, widths_heights, names_inferred,
+                              "quad" if obb else "xywh")
 
 
 def read_yolo_predictions(path, ground_truth: DetectionData, *, progress=None, task=None) -> DetectionData:
@@ -242,8 +248,9 @@ def read_yolo_predictions(path, ground_truth: DetectionData, *, progress=None, t
     obb = task == "obb"
     if obb != ground_truth.obb:
         raise ValueError(f"task {task!r} predictions cannot be scored against {ground_truth.task!r} ground truth")
-    records = [empty_record("predictions", obb) for _ in ground_truth.records]
-    for file in progress_iter(files, desc="reading predictions", progress=progress):
+    fast = None if obb else _read_detect_predictions(files, ground_truth, stems, names, progress)
+    records = fast if fast is not None else [empty_record("predictions", obb) for _ in ground_truth.records]
+    for file in progress_iter(files if fast is None else [], desc="reading predictions", progress=progress):
         index = stems.get(file.stem)
         if index is None:
             raise ValueError(f"prediction file {file} has no image {file.stem!r} in the ground truth")
@@ -276,7 +283,7 @@ def read_yolo_predictions(path, ground_truth: DetectionData, *, progress=None, t
         image_sizes=ground_truth.image_sizes,
         box_format=ground_truth.box_format,
         kind="predictions",
-        source="yolo",
+        source=ground_truth.source,  # labels are in the ground truth's ids (the COCO writers add 1 only to YOLO indices)
         names_inferred=ground_truth.names_inferred,
     )
 
@@ -324,7 +331,7 @@ def _read_instance_predictions(files, ground_truth, task, stems, names, progress
         image_sizes=ground_truth.image_sizes,
         box_format="xywh",
         kind="predictions",
-        source="yolo",
+        source=ground_truth.source,  # labels in the ground truth's ids, as read_yolo_predictions
         names_inferred=ground_truth.names_inferred,
         task=task,
         kpt_shape=ground_truth.kpt_shape,
@@ -556,7 +563,15 @@ def _oriented(width: float, height: float, orientation) -> tuple:
 
 
 def _png_orientation(handle):
-    """EXIF orientation of a PNG from its ``eXIf`` chunk, walking chunk headers only (None when absent)."""
+    """EXIF orientation of a PNG from its ``eXIf`` chunk, reading chunk headers only (None when absent).
+
+    The chunks before the image data are walked; the image data itself (often
+    hundreds of ``IDAT`` chunks) is skipped by looking for an ``eXIf`` chunk,
+    checked by its CRC, in the file's tail, where the chunks after the image
+    data are (Pillow reads an ``eXIf`` there too once it has decoded the image).
+    """
+    import zlib
+
     handle.seek(8)
     while True:
         header = handle.read(8)
@@ -565,9 +580,25 @@ def _png_orientation(handle):
         length, kind = int.from_bytes(header[:4], "big"), header[4:]
         if kind == b"eXIf":
             return _exif_orientation(handle.read(length))
-        if kind == b"IEND":
-            return None
+        if kind in (b"IDAT", b"IEND"):
+            break
         handle.seek(length + 4, 1)  # the data and its CRC
+    if kind == b"IEND":
+        return None
+    size = handle.seek(0, 2)
+    handle.seek(max(0, size - _PNG_TAIL))
+    tail = handle.read()
+    at = tail.rfind(b"eXIf")
+    while at >= 4:
+        length = int.from_bytes(tail[at - 4:at], "big")
+        end = at + 4 + length
+        if end + 4 <= len(tail) and zlib.crc32(tail[at:end]) == int.from_bytes(tail[end:end + 4], "big"):
+            return _exif_orientation(tail[at + 4:end])
+        at = tail.rfind(b"eXIf", 0, at)
+    return None
+
+
+_PNG_TAIL = 1 << 16
 
 
 def _exif_orientation(data: bytes):
@@ -750,7 +781,7 @@ def _list_images(layout: dict, size_table) -> list:
                     image = source.parent / image
                 images.append(os.path.normpath(image))
         elif source.is_dir():
-            images.extend(str(q) for q in source.rglob("*") if q.suffix.lower() in IMAGE_SUFFIXES and q.is_file())
+            images.extend(_walk_images(str(source)))
         elif size_table is not None:
             # no images on disk: the sizes file lists them
             images.extend(str(source / name) for name in size_table)
@@ -760,6 +791,38 @@ def _list_images(layout: dict, size_table) -> list:
         where = ", ".join(str(s) for s in layout["sources"])
         raise ValueError(f"no images found in {where}")
     return sorted(images)
+
+
+def _yolo_ground_truth(records, image_paths, names, widths_heights, names_inferred, box_format, **extra):
+    """The ``DetectionData`` of a YOLO dataset's labels (one record per image, in ``image_paths`` order)."""
+    return DetectionData(
+        records=records,
+        image_ids=[ultralytics_image_id(_stem(p)) for p in image_paths],
+        file_names=[os.path.basename(p) for p in image_paths],
+        class_names=dict(names),
+        image_sizes=widths_heights,
+        box_format=box_format,
+        kind="ground_truth",
+        source="yolo",
+        names_inferred=names_inferred,
+        **extra,
+    )
+
+
+def _walk_images(folder: str) -> list:
+    """Image files under ``folder``, recursively, as plain strings (no Path objects: 5,000 of them cost)."""
+    found = []
+    for root, _, names in os.walk(folder):
+        for name in names:
+            if os.path.splitext(name)[1].lower() in IMAGE_SUFFIXES:
+                path = os.path.join(root, name)
+                if os.path.isfile(path):
+                    found.append(path)
+    return found
+
+
+def _stem(path: str) -> str:
+    return os.path.splitext(os.path.basename(path))[0]
 
 
 def _label_file(path: str) -> bool:
@@ -780,11 +843,14 @@ def _label_file(path: str) -> bool:
 def prediction_files(folder: Path) -> list:
     """The ``*.txt`` files of a prediction folder, sorted; an entry that is not a readable file is an error."""
     files = []
-    for entry in sorted(folder.glob("*.txt")):
-        if not entry.is_file():
-            kind = "a broken symbolic link (or a link loop)" if entry.is_symlink() and not entry.exists() else "not a file"
-            raise ValueError(f"prediction file {entry} is {kind}")
-        files.append(entry)
+    with os.scandir(folder) as entries:
+        names = sorted(e.name for e in entries if e.name.endswith(".txt"))
+    for name in names:
+        path = os.path.join(folder, name)
+        if not os.path.isfile(path):
+            broken = os.path.islink(path) and not os.path.exists(path)
+            raise ValueError(f"prediction file {path} is {'a broken symbolic link (or a link loop)' if broken else 'not a file'}")
+        files.append(Path(path))
     return files
 
 
@@ -808,7 +874,7 @@ def _label_path(image_path: str) -> str:
 def _check_unique_stems(image_paths: list) -> None:
     seen: dict = {}
     for path in image_paths:
-        stem = Path(path).stem
+        stem = _stem(path)
         if stem in seen:
             raise ValueError(f"images {seen[stem]} and {path} share the stem {stem!r}; their label files would collide")
         seen[stem] = path
@@ -818,20 +884,24 @@ def _check_orphan_labels(layout: dict, image_paths: list) -> None:
     label_dir = layout["label_dir"]
     if label_dir is None or not label_dir.is_dir():
         return
-    stems = {Path(p).stem for p in image_paths}
-    for label in sorted(label_dir.glob("*.txt")):
-        if label.stem not in stems:
-            raise ValueError(f"label file {label} has no image (no {label.stem}.* in the images folder or sizes file)")
+    stems = {_stem(p) for p in image_paths}
+    with os.scandir(label_dir) as entries:
+        orphans = sorted(e.name for e in entries if e.name.endswith(".txt") and e.name[:-4] not in stems)
+    if orphans:
+        label, stem = label_dir / orphans[0], orphans[0][:-4]
+        raise ValueError(f"label file {label} has no image (no {stem}.* in the images folder or sizes file)")
 
 
 # ----------------------------------------------------------------------------------------------
 # parsing
 
 
-def _read_rows(path):
+def _read_rows(path, text=None):
     """The numeric fields of every non-empty line of a txt file, and ``(line number, text)`` of each."""
     rows, lines = [], []
-    for lineno, raw in enumerate(_read_text(path, "label file").splitlines(), start=1):
+    if text is None:
+        text = _read_text(path, "label file")
+    for lineno, raw in enumerate(text.splitlines(), start=1):
         text = raw.strip()
         if not text:
             continue
@@ -871,6 +941,116 @@ def _as_table(path, rows, lines, *, kind: str, obb):
 
 
 TASKS = ("detect", "obb", "segment", "pose")
+
+
+# ----------------------------------------------------------------------------------------------
+# the common case in one pass: detect files, well formed
+
+
+def _batch_table(texts: list, width: int):
+    """Every file's rows of ``width`` numbers parsed at once: ``(table (n, width), rows per file)`` or None.
+
+    None when any file is not simply ``width`` numbers per non-empty line (a
+    different width, a malformed number): the per-file parser then reads them
+    and names the file and line of the problem.  Files that are None (absent)
+    have 0 rows.
+    """
+    tokens: list = []
+    counts = np.zeros(len(texts), dtype=np.int64)
+    for i, text in enumerate(texts):
+        if not text:
+            continue
+        parts = text.split()
+        if not parts:
+            continue
+        if len(parts) % width:
+            return None
+        n = len(parts) // width
+        if sum(1 for line in text.splitlines() if line.strip()) != n:
+            return None  # lines of other widths that happen to add up
+        counts[i] = n
+        tokens += parts
+    try:
+        table = np.array(tokens, dtype=np.float64).reshape(-1, width)
+    except ValueError:
+        return None
+    return table, counts
+
+
+def _classes_ok(cls: np.ndarray, n_names: int | None) -> bool:
+    ok = np.isfinite(cls) & (cls == np.round(cls)) & (cls >= 0) & (cls < MAX_CLASS_ID)
+    if n_names is not None:
+        ok &= cls < n_names
+    return bool(ok.all())
+
+
+def _read_detect_dataset(layout, image_paths, texts, size_table, progress):
+    """``read_yolo_dataset`` for detect labels in whole-array passes; None sends it to the per-file path."""
+    batch = _batch_table(texts, 5)
+    if batch is None:
+        return None
+    table, counts = batch
+    names = layout["names"]
+    cls, coords = table[:, 0], table[:, 1:]
+    if not _classes_ok(cls, None if names is None else len(names)):
+        return None
+    if not bool(np.all(np.isfinite(coords) & (coords >= 0) & (coords <= 1))):
+        return None
+    labels = cls.astype(np.int64)
+    names_inferred = names is None
+    if names_inferred:
+        names = {i: str(i) for i in range(int(labels.max()) + 1 if labels.size else 0)}
+    widths_heights = np.array(
+        [_image_size(p, size_table) for p in progress_iter(image_paths, desc="reading image sizes", progress=progress)],
+        dtype=np.float64,
+    ).reshape(-1, 2)
+    boxes = _cxcywh_to_pixels(coords, *np.repeat(widths_heights, counts, axis=0).T)
+    area = boxes[:, 2] * boxes[:, 3]
+    bounds = np.concatenate(([0], np.cumsum(counts)))
+    records = []
+    for i, text in enumerate(texts):
+        if text is None:
+            records.append(empty_record("ground_truth", False))
+            continue
+        a, b = bounds[i], bounds[i + 1]
+        records.append({"boxes": boxes[a:b], "labels": labels[a:b], "iscrowd": np.zeros(b - a, np.uint8),
+                        "area": area[a:b]})
+    return _yolo_ground_truth(records, image_paths, names, widths_heights, names_inferred, "xywh")
+
+
+def _read_detect_predictions(files, ground_truth, stems, names, progress):
+    """``read_yolo_predictions`` for detect files in whole-array passes; None sends it to the per-file path."""
+    indices = [stems.get(f.stem) for f in files]
+    if any(i is None for i in indices):
+        return None  # the per-file path names the file without an image
+    texts = [_read_text(f, "prediction file") for f in progress_iter(files, desc="reading predictions",
+                                                                      progress=progress)]
+    batch = _batch_table(texts, 6)
+    if batch is None:
+        return None
+    table, counts = batch
+    cls, coords, conf = table[:, 0], table[:, 1:5], table[:, 5]
+    if not _classes_ok(cls, None):
+        return None
+    labels = cls.astype(np.int64)
+    if ground_truth.names_inferred and labels.size and labels.max() >= len(names):
+        names.update({i: str(i) for i in range(len(names), int(labels.max()) + 1)})
+    if labels.size and labels.max() >= len(names):
+        return None
+    if not (bool(np.all(np.isfinite(coords))) and bool(np.all((conf >= 0) & (conf <= 1)))
+            and bool(np.all(coords[:, 2:] >= 0))):
+        return None
+    if ground_truth.source != "yolo":  # class index -> the COCO file's category id
+        labels = np.array(sorted(names), dtype=np.int64)[labels]
+    rows_image = np.repeat(np.asarray(indices, dtype=np.int64), counts)
+    scale = ground_truth.image_sizes[rows_image] if rows_image.size else np.zeros((0, 2))
+    boxes = _cxcywh_to_pixels(coords, scale[:, 0], scale[:, 1])
+    records = [empty_record("predictions", False) for _ in ground_truth.records]
+    bounds = np.concatenate(([0], np.cumsum(counts)))
+    for k, index in enumerate(indices):
+        a, b = bounds[k], bounds[k + 1]
+        records[index] = {"boxes": boxes[a:b], "scores": conf[a:b].copy(), "labels": labels[a:b]}
+    return records
 
 
 def _decide_task(raw: list, task, obb, kpt_shape) -> str:
@@ -915,19 +1095,35 @@ def _read_instances_dataset(layout, image_paths, label_paths, raw, task, size_ta
         rows, lines = item if item is not None else ([], [])
         records.append(_instance_record(label_path, rows, lines, task, width, height, kpt_shape, names,
                                         kind="ground_truth"))
-    return DetectionData(
-        records=records,
-        image_ids=[ultralytics_image_id(Path(p).stem) for p in image_paths],
-        file_names=[Path(p).name for p in image_paths],
-        class_names=dict(names),
-        image_sizes=widths_heights,
-        box_format="xywh",
-        kind="ground_truth",
-        source="yolo",
-        names_inferred=names_inferred,
-        task=task,
-        kpt_shape=kpt_shape,
-    )
+    if task == "segment":
+        _set_mask_areas(records)
+    return _yolo_ground_truth(records, image_paths, names, widths_heights, names_inferred, "xywh", task=task,
+                              kpt_shape=kpt_shape)
+
+
+def _set_mask_areas(records: list) -> None:
+    """A segment ground truth's ``area`` is its mask's (pixels of the rasterised polygon), as COCO's.
+
+    COCO's annotation ``area`` is the segment area, and pycocotools uses it for the area ranges
+    of box evaluation too: a YOLO-seg folder scored as detection then sees the same ranges as
+    its COCO JSON (``write_coco_gt``).
+    """
+    from .._inputs import _mask_backend
+    from ..masks import _area_flat, _segmentations_flat
+
+    backend = _mask_backend("auto", records)
+    polygons = [p for r in records for p in r["masks"]]
+    if not polygons:
+        return
+    heights = [r["image_size"][0] for r in records for _ in r["masks"]]
+    widths = [r["image_size"][1] for r in records for _ in r["masks"]]
+    counts, offsets, _ = _segmentations_flat(polygons, heights, widths, backend, "masks")
+    areas = _area_flat(counts, offsets, backend).astype(np.float64)
+    start = 0
+    for r in records:
+        n = len(r["masks"])
+        r["area"] = areas[start:start + n]
+        start += n
 
 
 def _pixel_size(width: float, height: float, path) -> tuple:
@@ -950,8 +1146,8 @@ def _instance_record(path, rows, lines, task, width, height, kpt_shape, names, *
     for j, (row, line) in enumerate(zip(rows, lines)):
         values = np.asarray(row, dtype=np.float64)
         cls = values[0]
-        if not (math.isfinite(cls) and cls == round(cls) and cls >= 0):
-            _fail(path, line, "the class id must be a non-negative integer")
+        if not (math.isfinite(cls) and cls == round(cls) and 0 <= cls < MAX_CLASS_ID):
+            _fail(path, line, "the class id must be an integer in [0, 2**53)")
         labels[j] = int(cls)
         if pred:
             scores[j] = values[-1]
@@ -1055,8 +1251,8 @@ def _fail(path, line, problem: str):
     raise ValueError(f"{path}:{lineno}: {problem}; got {text!r}")
 
 
-def _cxcywh_to_pixels(coords: np.ndarray, width: float, height: float) -> np.ndarray:
-    """Normalized ``cx cy w h`` -> pixel COCO ``x y w h``."""
+def _cxcywh_to_pixels(coords: np.ndarray, width, height) -> np.ndarray:
+    """Normalized ``cx cy w h`` -> pixel COCO ``x y w h`` (``width``/``height`` one image's or one per row)."""
     if coords.shape[0] == 0:
         return np.zeros((0, 4))
     out = np.empty((coords.shape[0], 4))
