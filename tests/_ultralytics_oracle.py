@@ -10,14 +10,15 @@ import json
 import sys
 import types
 
-import numpy as np
-import torch
-import ultralytics
-from ultralytics.engine.validator import BaseValidator
-from ultralytics.utils.metrics import ap_per_class, box_iou
-
 
 def main():
+    # imported here: pytest collects this file in the interpreter without torch
+    import numpy as np
+    import torch
+    import ultralytics
+    from ultralytics.engine.validator import BaseValidator
+    from ultralytics.utils.metrics import ap_per_class, box_iou
+
     images = json.load(sys.stdin)
     holder = types.SimpleNamespace(iouv=torch.linspace(0.5, 0.95, 10))
     tps, confs, pcls, tcls = [], [], [], []
