@@ -156,8 +156,10 @@ def parse_options(box_format="xyxy", iou_thresholds=None, max_detections=None, a
         raise TypeError(f"box_plus_one must be a bool; got {type(box_plus_one).__name__}")
     if image_budget is None:
         image_budget = preset["image_budget"]
-    elif isinstance(image_budget, bool) or not isinstance(image_budget, (int, np.integer)) or image_budget < 0:
-        raise ValueError(f"image_budget must be a non-negative integer (0: no budget); got {image_budget!r}")
+    elif isinstance(image_budget, bool) or not isinstance(image_budget, (int, np.integer)):
+        raise TypeError(f"image_budget must be a non-negative integer (0: no budget); got {image_budget!r}")
+    elif not 0 <= image_budget <= MAX_COUNT:
+        raise ValueError(f"image_budget must be an integer in [0, 2**62] (0: no budget); got {image_budget!r}")
     image_budget = int(image_budget) if image_budget else None
     if max_detections is None and iou_type != "keypoints":
         max_detections = preset["max_detections"]
