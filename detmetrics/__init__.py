@@ -51,6 +51,8 @@ _EXPORTS = {
     "Evaluator": "evaluate",
     # confusion
     "confusion_matrix": "confusion",
+    # diagnostics
+    "explain_gap": "diagnostics",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

@@ -31,7 +31,7 @@ from ._validate import MAX_COUNT, as_any_boxes, as_array, as_labels, box_kind, c
 from .ap import INTERPOLATIONS
 from .matching import MATCHING_RULES
 
-__all__ = ["COCO_AREA_RANGES", "IOU_TYPES", "Options", "parse_options", "FlatData", "flatten", "resolve_categories"]
+__all__ = ["COCO_AREA_RANGES", "IOU_TYPES", "PROTOCOLS", "Options", "parse_options", "FlatData", "flatten", "resolve_categories"]
 
 #: ``iou_type=``: boxes, instance masks (RLE), keypoints (OKS), as pycocotools' ``iouType``
 IOU_TYPES = ("bbox", "segm", "keypoints")
@@ -43,6 +43,27 @@ COCO_AREA_RANGES = {
     "medium": (32.0**2, 96.0**2),
     "large": (96.0**2, 1e5**2),
 }
+
+#: ``protocol=`` presets, each a set of defaults for the switches below (``iou_test``, ``box_plus_one``,
+#: ``matching``, ``crowd``, ``difficult``, ``image_budget``, ``max_detections``, ``interpolation``)
+PROTOCOLS = {
+    "coco": dict(iou_test=">=", box_plus_one=False, matching="coco", crowd="ignore", difficult="ignore",
+                 image_budget=None, max_detections=None, interpolation="coco"),
+    "voc07": dict(iou_test=">", box_plus_one=True, matching="voc", crowd="ignore", difficult="ignore",
+                  image_budget=None, max_detections=(MAX_COUNT,), interpolation="voc11"),
+    "voc12": dict(iou_test=">", box_plus_one=True, matching="voc", crowd="ignore", difficult="ignore",
+                  image_budget=None, max_detections=(MAX_COUNT,), interpolation="voc"),
+    "dota": dict(iou_test=">", box_plus_one=False, matching="voc", crowd="ignore", difficult="ignore",
+                 image_budget=None, max_detections=(MAX_COUNT,), interpolation="voc"),
+    "ultralytics": dict(iou_test=">=", box_plus_one=False, matching="ultralytics", crowd="drop", difficult="drop",
+                        image_budget=300, max_detections=(MAX_COUNT,), interpolation="ultralytics"),
+}
+
+#: ``iou_test=``: a match needs ``iou >= t`` (COCO, ultralytics) or ``iou > t`` (VOC / DOTA devkits)
+IOU_TESTS = (">=", ">")
+#: ``crowd=`` / ``difficult=``: flagged ground truths are ignored (neither matched nor missed), dropped
+#: (no ground truth at all: detections on them are false positives) or counted as ordinary ground truths
+FLAG_RULES = ("ignore", "drop", "count")
 
 _PRED_KEYS = ("boxes", "scores", "labels")
 _GT_KEYS = ("boxes", "labels")
@@ -72,6 +93,14 @@ class Options:
     sigmas: tuple | None = None
     #: recall points precision is sampled at (None: ``detmetrics.ap.recall_thresholds(interpolation)``)
     recall_thresholds: np.ndarray | None = None
+    #: the ``protocol=`` preset the switches below started from
+    protocol: str = "coco"
+    iou_test: str = ">="
+    box_plus_one: bool = False
+    crowd: str = "ignore"
+    difficult: str = "ignore"
+    #: detections kept per image across categories, highest scored first (None: all)
+    image_budget: int | None = None
 
     @property
     def area_array(self) -> np.ndarray:
@@ -80,7 +109,8 @@ class Options:
     def differences(self, other: "Options") -> list:
         """Names of the options (backend aside) on which ``self`` and ``other`` differ."""
         names = []
-        for name in ("box_format", "max_detections", "area_ranges", "interpolation", "matching", "iou_type", "sigmas"):
+        for name in ("box_format", "max_detections", "area_ranges", "interpolation", "matching", "iou_type", "sigmas",
+                     "iou_test", "box_plus_one", "crowd", "difficult", "image_budget"):
             if getattr(self, name) != getattr(other, name):
                 names.append(name)
         if not np.array_equal(self.iou_thresholds, other.iou_thresholds):
@@ -93,14 +123,46 @@ class Options:
 
 
 def parse_options(box_format="xyxy", iou_thresholds=None, max_detections=None, area_ranges="coco",
-                  interpolation="coco", backend="auto", matching="coco", iou_type="bbox", sigmas=None,
-                  recall_thresholds=None) -> Options:
+                  interpolation=None, backend="auto", matching=None, iou_type="bbox", sigmas=None,
+                  recall_thresholds=None, *, protocol="coco", iou_test=None, box_plus_one=None, crowd=None,
+                  difficult=None, image_budget=None) -> Options:
     """Validate ``mean_ap``'s options (each error names the option and the value) and resolve the backend.
+
+    ``protocol`` (a key of ``PROTOCOLS``) gives the defaults of ``iou_test``, ``box_plus_one``,
+    ``matching``, ``crowd``, ``difficult``, ``image_budget``, ``max_detections`` and
+    ``interpolation``; each of them given (not None) overrides the preset (``matching`` given
+    also brings its own IoU test unless ``iou_test`` is given too).  ``image_budget=0``
+    means no budget (the preset's budget switched off).
 
     ``max_detections=None`` and ``area_ranges="coco"`` are COCO's protocol for ``iou_type``:
     ``(1, 10, 100)`` and all/small/medium/large for ``"bbox"`` and ``"segm"``, ``(20,)`` and
     all/medium/large for ``"keypoints"`` (pycocotools' ``Params.setKpParams``).
     """
+    check_choice(protocol, "protocol", tuple(PROTOCOLS))
+    preset = PROTOCOLS[protocol]
+    interpolation = preset["interpolation"] if interpolation is None else interpolation
+    if iou_test is None:
+        # the preset's test, or, when matching= is given, that rule's own (the devkits' is strict)
+        iou_test = preset["iou_test"] if matching is None else (">" if matching == "voc" else ">=")
+    matching = preset["matching"] if matching is None else matching
+    crowd = preset["crowd"] if crowd is None else crowd
+    difficult = preset["difficult"] if difficult is None else difficult
+    check_choice(iou_test, "iou_test", IOU_TESTS)
+    check_choice(crowd, "crowd", FLAG_RULES)
+    check_choice(difficult, "difficult", FLAG_RULES)
+    if box_plus_one is None:
+        box_plus_one = preset["box_plus_one"]
+    if not isinstance(box_plus_one, (bool, np.bool_)):
+        raise TypeError(f"box_plus_one must be a bool; got {type(box_plus_one).__name__}")
+    if image_budget is None:
+        image_budget = preset["image_budget"]
+    elif isinstance(image_budget, bool) or not isinstance(image_budget, (int, np.integer)):
+        raise TypeError(f"image_budget must be a non-negative integer (0: no budget); got {image_budget!r}")
+    elif not 0 <= image_budget <= MAX_COUNT:
+        raise ValueError(f"image_budget must be an integer in [0, 2**62] (0: no budget); got {image_budget!r}")
+    image_budget = int(image_budget) if image_budget else None
+    if max_detections is None and iou_type != "keypoints":
+        max_detections = preset["max_detections"]
     check_box_format(box_format)
     check_choice(interpolation, "interpolation", INTERPOLATIONS)
     check_choice(matching, "matching", MATCHING_RULES)
@@ -120,7 +182,8 @@ def parse_options(box_format="xyxy", iou_thresholds=None, max_detections=None, a
         ranges = {k: v for k, v in ranges.items() if k != "small"}
     return Options(box_format, _iou_thresholds(iou_thresholds), _max_detections(max_detections),
                    ranges, interpolation, resolved, matching, iou_type, sigmas,
-                   _recall_thresholds(recall_thresholds))
+                   _recall_thresholds(recall_thresholds), protocol, iou_test, bool(box_plus_one), crowd, difficult,
+                   image_budget)
 
 
 def _recall_thresholds(recall_thresholds) -> np.ndarray | None:

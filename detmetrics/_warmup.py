@@ -79,6 +79,7 @@ def _evaluation():
         for matching in ("coco", "voc"):
             for interpolation in ("coco", "voc"):
                 mean_ap(pred, gt, box_format=fmt, matching=matching, interpolation=interpolation, backend="numba")
+        mean_ap(pred, gt, box_format=fmt, protocol="ultralytics", backend="numba")  # the trapezoid kernel
 
 
 def _masks():

@@ -28,6 +28,12 @@ Interpolation modes (``interpolation=``):
   ``0, 0.1, ..., 1`` (the maximum precision at recall ``>= r``, 0 when ``r`` is
   never reached), averaged.  The ``precision``/``scores`` arrays then have
   ``R = 11``.
+* ``"ultralytics"``: ultralytics 8.4's ``compute_ap``: the curve of every
+  detection with sentinels ``(0, 1)`` in front and ``(r_last, 0)``, ``(1, 0)``
+  behind, its envelope linearly
+  interpolated (``np.interp``) at the 101 points ``0, 0.01, ..., 1`` and
+  integrated with the trapezoid rule (``_trapezoid_ap``); the ``precision`` /
+  ``scores`` arrays are COCO's 101-point samples (for curves).
 * ``"voc"``: all-point AP (VOC2010+, DOTA): the area under the monotone
   precision envelope, ``sum_i (r_i - r_{i-1}) * p_env[i]``.  The ``precision``
   and ``scores`` arrays are still sampled at COCO's 101 recall thresholds (for
@@ -52,7 +58,7 @@ from ._validate import as_array, check_choice
 
 __all__ = ["average_precision", "INTERPOLATIONS", "recall_thresholds", "Accumulation", "accumulate"]
 
-INTERPOLATIONS = ("coco", "voc11", "voc")
+INTERPOLATIONS = ("coco", "voc11", "voc", "ultralytics")
 
 _EPS = float(np.spacing(1))
 
@@ -131,6 +137,8 @@ def average_precision(recall, precision, *, interpolation: str = "coco") -> floa
             raise ValueError(f"{name} must be in [0, 1]; got {float(values[bad])!r} at index {bad}")
     if rc.size == 0:
         return 0.0
+    if interpolation == "ultralytics":
+        return _trapezoid_curve_reference(rc, pr)
     envelope = np.maximum.accumulate(pr[::-1])[::-1]
     if interpolation == "voc":
         steps = np.diff(np.concatenate(([0.0], rc)))
@@ -450,6 +458,128 @@ def _accumulate_category(k, c0, c1, det_score, det_rank, det_code, n_thr, n_gt, 
 
 
 # --------------------------------------------------------------------------------------
+# ultralytics' 101-point trapezoid over the linearly interpolated envelope
+
+#: ultralytics' integration points, ``np.linspace(0, 1, 101)``
+_TRAPEZOID_X = np.linspace(0.0, 1.0, 101)
+
+
+def _trapezoid_curve_reference(rc: np.ndarray, pr: np.ndarray) -> float:
+    """ultralytics' ``compute_ap`` (method ``"interp"``) of one curve, sums left to right."""
+    mrec = np.concatenate(([0.0], rc, [rc[-1]], [1.0]))
+    mpre = np.concatenate(([1.0], pr, [0.0], [0.0]))
+    mpre = np.flip(np.maximum.accumulate(np.flip(mpre)))
+    y = np.interp(_TRAPEZOID_X, mrec, mpre)
+    return float(np.cumsum(np.diff(_TRAPEZOID_X) * (y[1:] + y[:-1]) / 2.0)[-1])
+
+
+def _trapezoid_ap(cat_offsets, order, det_rank, det_code, n_gt, max_detections, backend):
+    """AP ``(T, K, A, M)`` with ultralytics' integration, from the accumulation's inputs.
+
+    ``order`` holds each category's detections by decreasing score (``_accumulate``'s
+    output); ignored detections (code 0) are left out of the curve; categories without
+    ground truth get -1, categories without detections 0.
+
+    Examples
+    --------
+    One true positive then one false positive, one ground truth:
+
+    >>> import numpy as np
+    >>> ap = _trapezoid_ap(np.array([0, 2]), np.array([0, 1]), np.array([0, 1]),
+    ...                    np.array([[[1]], [[2]]], np.uint8), np.array([[1]]), np.array([100]), "numpy")
+    >>> round(float(ap[0, 0, 0, 0]), 6)
+    0.995
+    """
+    n_thr = det_code.shape[2] if det_code.ndim == 3 else 0
+    ap = -np.ones((n_thr, cat_offsets.shape[0] - 1, n_gt.shape[1], max_detections.shape[0]))
+    args = (cat_offsets, order, det_rank, det_code, n_gt, max_detections, _TRAPEZOID_X, ap)
+    if backend == "numba":
+        _trapezoid_ap_kernel(*args)
+    else:
+        _trapezoid_ap_reference(*args)
+    return ap
+
+
+def _trapezoid_ap_reference(cat_offsets, order, det_rank, det_code, n_gt, max_detections, x, ap):
+    for k in range(cat_offsets.shape[0] - 1):
+        cat_order = order[cat_offsets[k]:cat_offsets[k + 1]]
+        for m, max_det in enumerate(max_detections):
+            sel = cat_order[det_rank[cat_order] < max_det]
+            for a in range(n_gt.shape[1]):
+                if n_gt[k, a] == 0:
+                    continue
+                for t in range(ap.shape[0]):
+                    code = det_code[sel, a, t]
+                    code = code[code != 0]
+                    if code.shape[0] == 0:
+                        ap[t, k, a, m] = 0.0
+                        continue
+                    tp = np.cumsum(code == 1).astype(np.float64)
+                    fp = np.cumsum(code == 2).astype(np.float64)
+                    ap[t, k, a, m] = _trapezoid_curve_reference(tp / n_gt[k, a], tp / (tp + fp))
+
+
+@kernel
+def _trapezoid_ap_kernel(cat_offsets, order, det_rank, det_code, n_gt, max_detections, x, ap):
+    n_x = x.shape[0]
+    y = np.empty(n_x, dtype=np.float64)
+    for k in range(cat_offsets.shape[0] - 1):
+        c0 = cat_offsets[k]
+        c1 = cat_offsets[k + 1]
+        mrec = np.empty(c1 - c0 + 3, dtype=np.float64)
+        mpre = np.empty(c1 - c0 + 3, dtype=np.float64)
+        for m in range(max_detections.shape[0]):
+            for a in range(n_gt.shape[1]):
+                npig = n_gt[k, a]
+                if npig == 0:
+                    continue
+                for t in range(ap.shape[0]):
+                    n = 1
+                    tp = 0.0
+                    fp = 0.0
+                    mrec[0] = 0.0
+                    mpre[0] = 1.0
+                    for i in range(c1 - c0):
+                        d = order[c0 + i]
+                        code = det_code[d, a, t]
+                        if det_rank[d] >= max_detections[m] or code == 0:
+                            continue
+                        if code == 1:
+                            tp += 1.0
+                        else:
+                            fp += 1.0
+                        mrec[n] = tp / npig
+                        mpre[n] = tp / (tp + fp)
+                        n += 1
+                    if n == 1:
+                        ap[t, k, a, m] = 0.0
+                        continue
+                    mrec[n] = mrec[n - 1]
+                    mpre[n] = 0.0
+                    mrec[n + 1] = 1.0
+                    mpre[n + 1] = 0.0
+                    n += 2
+                    for i in range(n - 2, -1, -1):
+                        if mpre[i + 1] > mpre[i]:
+                            mpre[i] = mpre[i + 1]
+                    # np.interp: j is the last index with mrec[j] <= x (x in [0, 1] = [mrec[0], mrec[-1]])
+                    j = 0
+                    for q in range(n_x):
+                        xv = x[q]
+                        while j + 1 < n and mrec[j + 1] <= xv:
+                            j += 1
+                        if j == n - 1 or mrec[j] == xv:
+                            y[q] = mpre[j]
+                        else:
+                            slope = (mpre[j + 1] - mpre[j]) / (mrec[j + 1] - mrec[j])
+                            y[q] = slope * (xv - mrec[j]) + mpre[j]
+                    total = 0.0
+                    for q in range(n_x - 1):
+                        total += (x[q + 1] - x[q]) * (y[q + 1] + y[q]) / 2.0
+                    ap[t, k, a, m] = total
+
+
+# --------------------------------------------------------------------------------------
 # the stage: MatchState -> Accumulation
 
 
@@ -496,5 +626,10 @@ def accumulate(state, opts, cats: np.ndarray) -> Accumulation:
         resolve_backend(opts.backend, 15 * n_cat * max_dets.shape[0] * n_area * opts.iou_thresholds.shape[0]
                         + state.det_score.shape[0], (_accumulate_category,)),
     )
+    if opts.interpolation == "ultralytics":
+        ap = _trapezoid_ap(cat_offsets, order, state.det_rank, state.det_code, n_gt, max_dets,
+                           resolve_backend(opts.backend, 15 * n_cat * max_dets.shape[0] * n_area
+                                           * opts.iou_thresholds.shape[0] + state.det_score.shape[0],
+                                           (_trapezoid_ap_kernel,)))
     return Accumulation(cats, rec, precision, recall, scores, ap, n_gt, cat_offsets, order,
                         state.det_score, state.det_code)

@@ -198,6 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     conv.add_argument("--category-ids", choices=["auto", "ids", "index0", "index1", "coco91"], default="auto",
                       help="with --gt: how a results .json's category_id maps onto GT's classes")
 
+    _add_explain_gap(commands)
     commands.add_parser(
         "warmup",
         help="compile every kernel now (they are cached for later runs)",
@@ -207,6 +208,48 @@ def build_parser() -> argparse.ArgumentParser:
         "directory when the package is read-only, or NUMBA_CACHE_DIR).",
     )
     return parser
+
+
+def _add_explain_gap(commands) -> None:
+    from ._inputs import PROTOCOLS
+
+    gap = commands.add_parser(
+        "explain-gap", help="why two mAP protocols disagree, one switch at a time",
+        description="Walk from one protocol's mAP to another's, switching one difference at a time "
+        "(crowds, difficult, per-image budgets, +1-pixel boxes, IoU test, matching rule, integration), "
+        "and print the mAP after each switch with the counts behind it. GT and PRED as for 'eval' (boxes).")
+    gap.add_argument("gt", metavar="GT")
+    gap.add_argument("pred", metavar="PRED")
+    gap.add_argument("--from", dest="from_protocol", choices=list(PROTOCOLS), default="ultralytics",
+                     help="starting protocol (default: ultralytics)")
+    gap.add_argument("--to", dest="to_protocol", choices=list(PROTOCOLS), default="coco",
+                     help="target protocol (default: coco)")
+    gap.add_argument("--split", default="val", help="YOLO split to evaluate (default: val)")
+    gap.add_argument("--sizes", metavar="FILE", help="image sizes file, as for 'eval'")
+    gap.add_argument("--json", metavar="OUT", help="also write the report as JSON")
+
+
+def _run_explain_gap(args) -> int:
+    import json
+
+    from .diagnostics import explain_gap
+    from .io import load_ground_truth, load_predictions
+
+    gt = load_ground_truth(args.gt, split=args.split, sizes=args.sizes, progress=False)
+    pred = load_predictions(args.pred, gt, progress=False)
+    if len(pred) != len(gt):
+        raise CLIError(f"predictions cover {len(pred)} images but the ground truth has {len(gt)}")
+    kwargs = gt.mean_ap_kwargs("bbox")
+    report = explain_gap(pred.records_for("bbox"), gt.records_for("bbox"), from_protocol=args.from_protocol,
+                         to_protocol=args.to_protocol, box_format=kwargs.get("box_format", "xyxy"),
+                         category_ids=kwargs.get("category_ids"))
+    print(f"mAP@[.50:.95] from {args.from_protocol} to {args.to_protocol}")
+    print(report.table())
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(report.to_dict(), fh, indent=2)
+        print(f"\nreport written to {args.json}")
+    return 0
 
 
 def main(argv=None) -> int:
@@ -221,6 +264,9 @@ def main(argv=None) -> int:
         try:
             if args.command == "warmup":
                 status = _run_warmup()
+            elif args.command == "explain-gap":
+                _notice_before_compiling()
+                status = _run_explain_gap(args)
             elif args.command == "nms":
                 _notice_before_compiling()
                 status = _run_nms(args)

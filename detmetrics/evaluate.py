@@ -72,8 +72,9 @@ __all__ = ["mean_ap", "evaluate_coco", "evaluate_files", "EvaluationResult", "Ev
 
 
 def mean_ap(predictions, ground_truths, *, box_format="xyxy", iou_thresholds=None, max_detections=None,
-            area_ranges="coco", interpolation="coco", backend="auto", category_ids=None,
-            matching="coco", iou_type="bbox", sigmas=None) -> EvaluationResult:
+            area_ranges="coco", interpolation=None, backend="auto", category_ids=None,
+            matching=None, iou_type="bbox", sigmas=None, protocol="coco", iou_test=None, box_plus_one=None,
+            crowd=None, difficult=None, image_budget=None) -> EvaluationResult:
     """COCO mean average precision of per-image detections (pycocotools-exact).
 
     Parameters
@@ -100,8 +101,8 @@ def mean_ap(predictions, ground_truths, *, box_format="xyxy", iou_thresholds=Non
     area_ranges : "coco" or dict name -> (lo, hi)
         ``"all"`` is added (``(0, 1e10)``) when missing; bounds are inclusive.
         ``"coco"`` is all/small/medium/large, all/medium/large for keypoints.
-    interpolation : {"coco", "voc11", "voc"}
-        See ``detmetrics.ap``.
+    interpolation : {"coco", "voc11", "voc", "ultralytics"}, optional
+        See ``detmetrics.ap``.  Default: the protocol's.
     backend : {"auto", "numba", "numpy"}
     category_ids : sequence of int, optional
         The categories to evaluate (the K axis of the arrays, sorted), as a
@@ -109,8 +110,10 @@ def mean_ap(predictions, ground_truths, *, box_format="xyxy", iou_thresholds=Non
         detections then still gets its (-1) column, as in pycocotools.  Every
         label must be one of them.  Default: the labels that occur.
         (An extension of the COCO interface.)
-    matching : {"coco", "voc"}
-        ``"coco"``: pycocotools' rule (a detection takes the best-overlapping
+    matching : {"coco", "voc", "ultralytics"}, optional
+        Default: the protocol's.  ``"ultralytics"``: the ``"coco"`` rule with
+        equal IoUs going to the first ground truth (ultralytics 8.4's
+        ``match_predictions``).  ``"coco"``: pycocotools' rule (a detection takes the best-overlapping
         ground truth still free, ``iou >= t``).  ``"voc"``: the PASCAL VOC /
         DOTA devkits' ``voc_eval`` rule (a detection looks only at the ground
         truth it overlaps most and is a false positive when that one is
@@ -144,6 +147,26 @@ def mean_ap(predictions, ground_truths, *, box_format="xyxy", iou_thresholds=Non
     sigmas : sequence of float, optional
         Per-keypoint OKS sigmas for ``iou_type="keypoints"``; default COCO's
         17 (``detmetrics.keypoints.COCO_SIGMAS``); another K needs its own.
+    protocol : {"coco", "voc07", "voc12", "dota", "ultralytics"}
+        A preset of defaults for ``iou_test``, ``box_plus_one``, ``matching``,
+        ``crowd``, ``difficult``, ``image_budget``, ``max_detections`` and
+        ``interpolation`` (``detmetrics._inputs.PROTOCOLS``; docs/protocols.md);
+        each of them given overrides it.
+    iou_test : {">=", ">"}, optional
+        A match needs ``iou >= t`` (COCO, ultralytics) or ``iou > t`` (VOC, DOTA).
+        Default: the protocol's, or, when ``matching`` is given, that rule's
+        own (``">"`` for ``"voc"``).
+    box_plus_one : bool, optional
+        PASCAL VOC's inclusive pixel boxes: widths and heights ``x2 - x1 + 1``
+        (axis-aligned boxes only).
+    crowd, difficult : {"ignore", "drop", "count"}, optional
+        What a flagged ground truth is: ignored (COCO's crowds, VOC's
+        ``difficult``), dropped (no ground truth at all: detections on it are
+        false positives, as after ultralytics' dataset converters) or an
+        ordinary ground truth.
+    image_budget : int, optional
+        Detections kept per image across categories, highest scored first
+        (ultralytics: 300, its NMS ``max_det``); 0 switches a preset's budget off.
 
     Returns
     -------
@@ -171,7 +194,8 @@ def mean_ap(predictions, ground_truths, *, box_format="xyxy", iou_thresholds=Non
     0.0
     """
     opts = parse_options(box_format, iou_thresholds, max_detections, area_ranges, interpolation, backend, matching,
-                         iou_type, sigmas)
+                         iou_type, sigmas, protocol=protocol, iou_test=iou_test, box_plus_one=box_plus_one,
+                         crowd=crowd, difficult=difficult, image_budget=image_budget)
     flat = flatten(predictions, ground_truths, box_format, iou_type, opts.sigmas, opts.backend)
     cats = resolve_categories(flat, category_ids)
     state = match(flat, opts, cats)
@@ -179,9 +203,10 @@ def mean_ap(predictions, ground_truths, *, box_format="xyxy", iou_thresholds=Non
 
 
 def evaluate_coco(ground_truth, results, *, iou_thresholds=None, max_detections=None, area_ranges="coco",
-                  interpolation="coco", backend="auto", matching="coco", iou_type="bbox",
+                  interpolation=None, backend="auto", matching=None, iou_type="bbox",
                   sigmas=None, image_ids=None, category_ids=None, use_categories=True,
-                  recall_thresholds=None) -> EvaluationResult:
+                  recall_thresholds=None, protocol="coco", iou_test=None, box_plus_one=None,
+                  crowd=None, difficult=None, image_budget=None) -> EvaluationResult:
     """pycocotools' ``COCOeval`` (``iouType`` bbox, segm or keypoints) on COCO JSON, without pycocotools.
 
     Parameters
@@ -193,6 +218,8 @@ def evaluate_coco(ground_truth, results, *, iou_thresholds=None, max_detections=
         (xywh) and ``score``.  An empty list is valid (AP 0 where there is
         ground truth).
     iou_thresholds, max_detections, area_ranges, interpolation, backend, matching
+        As ``mean_ap``.
+    protocol, iou_test, box_plus_one, crowd, difficult, image_budget
         As ``mean_ap``.
     iou_type : {"bbox", "segm", "keypoints"}
         pycocotools' ``iouType``.  ``"segm"``: ground-truth ``segmentation``
@@ -254,7 +281,8 @@ def evaluate_coco(ground_truth, results, *, iou_thresholds=None, max_detections=
     from .io._coco_decode import load_ground_truth, load_results
 
     opts = parse_options("xywh", iou_thresholds, max_detections, area_ranges, interpolation, backend, matching,
-                         iou_type, sigmas, recall_thresholds)
+                         iou_type, sigmas, recall_thresholds, protocol=protocol, iou_test=iou_test,
+                         box_plus_one=box_plus_one, crowd=crowd, difficult=difficult, image_budget=image_budget)
     if not isinstance(use_categories, (bool, int, np.integer)):
         raise TypeError(f"use_categories must be a bool; got {type(use_categories).__name__}")
     gt = load_ground_truth(ground_truth, iou_type, opts.backend)
@@ -424,7 +452,8 @@ class Evaluator:
 
     def __init__(self, **options):
         allowed = {"box_format", "iou_thresholds", "max_detections", "area_ranges", "interpolation", "backend",
-                   "category_ids", "matching", "iou_type", "sigmas", "recall_thresholds"}
+                   "category_ids", "matching", "iou_type", "sigmas", "recall_thresholds", "protocol", "iou_test",
+                   "box_plus_one", "crowd", "difficult", "image_budget"}
         unknown = set(options) - allowed
         if unknown:
             raise TypeError(f"Evaluator got unexpected option(s) {sorted(unknown)}; expected {sorted(allowed)}")

@@ -61,16 +61,92 @@ from ._backend import kernel, resolve_backend
 
 __all__ = ["MATCHING_RULES", "MatchState", "PackedState", "match"]
 
-#: ``matching=`` rules: pycocotools' and the PASCAL VOC / DOTA devkits'
-MATCHING_RULES = ("coco", "voc")
+#: ``matching=`` rules: pycocotools', the PASCAL VOC / DOTA devkits' and ultralytics 8.4's
+#: (``"ultralytics"``: COCO's greedy rule, but of equal IoUs the *first* ground truth wins, as
+#: ``np.argmax`` in ``BaseValidator.match_predictions``)
+MATCHING_RULES = ("coco", "voc", "ultralytics")
 
 # pycocotools' match test is ``iou >= min(t, 1 - 1e-10)``
 _IOU_CAP = 1.0 - 1e-10
 
 
-def _effective_thresholds(iou_thresholds: np.ndarray) -> np.ndarray:
-    """``min(t, 1 - 1e-10)`` for every threshold (pycocotools' evaluateImg)."""
+def _effective_thresholds(iou_thresholds: np.ndarray, iou_test: str = ">=") -> np.ndarray:
+    """The thresholds the ``>=`` kernels compare with.
+
+    ``">="``: ``min(t, 1 - 1e-10)`` for every threshold (pycocotools' evaluateImg);
+    ``">"``: the next double above ``t`` (``iou > t`` is ``iou >= nextafter(t, inf)``).
+    """
+    if iou_test == ">":
+        return np.ascontiguousarray(np.nextafter(np.asarray(iou_thresholds, dtype=np.float64), np.inf))
     return np.ascontiguousarray([min(float(t), _IOU_CAP) for t in iou_thresholds], dtype=np.float64)
+
+
+def _strict_thresholds(iou_thresholds: np.ndarray, iou_test: str = ">") -> np.ndarray:
+    """The thresholds the devkits' ``>`` kernel compares with (``iou >= t`` is ``iou > nextafter(t, -inf)``)."""
+    values = np.asarray(iou_thresholds, dtype=np.float64)
+    if iou_test == ">=":
+        values = np.nextafter(values, -np.inf)
+    return np.ascontiguousarray(values)
+
+
+def apply_protocol(flat, opts):
+    """``flat`` with ``opts``' data switches applied: ``crowd`` / ``difficult`` (drop or count the
+    flagged ground truths), ``image_budget`` (the highest scored detections of each image, across
+    categories, stable) and ``box_plus_one`` (PASCAL VOC's inclusive pixel widths ``x2 - x1 + 1``).
+
+    Returns ``flat`` itself when no switch changes anything.
+    """
+    from dataclasses import replace
+
+    changes: dict = {}
+    keep_gt = np.ones(flat.gt_label.shape[0], dtype=bool)
+    crowd = flat.gt_crowd.copy()
+    difficult = flat.gt_difficult.copy()
+    for rule, flags in ((opts.crowd, crowd), (opts.difficult, difficult)):
+        if rule == "drop":
+            keep_gt &= flags == 0
+        elif rule == "count":
+            flags[:] = 0
+    if opts.crowd == "count" and np.any(flat.gt_crowd):
+        changes["gt_crowd"] = crowd
+    if opts.difficult == "count" and np.any(flat.gt_difficult):
+        changes["gt_difficult"] = difficult
+    if opts.matching == "ultralytics" and np.any(flat.gt_zero_id):
+        changes["gt_zero_id"] = np.zeros_like(flat.gt_zero_id)  # pycocotools' id-0 quirk is COCO's alone
+    keep_det = None
+    if opts.image_budget is not None and flat.det_score.shape[0] > opts.image_budget:
+        order = np.lexsort((-flat.det_score, flat.det_img))  # by image, then decreasing score (stable)
+        img = flat.det_img[order]
+        starts = np.searchsorted(img, img, side="left")
+        rank = np.arange(order.shape[0]) - starts
+        keep_det = np.zeros(order.shape[0], dtype=bool)
+        keep_det[order[rank < opts.image_budget]] = True
+        if keep_det.all():
+            keep_det = None
+    dropping = not keep_gt.all() or keep_det is not None
+    if dropping and flat.kind in ("mask", "keypoints"):
+        raise ValueError("crowd='drop', difficult='drop' and image_budget apply to boxes only; "
+                         f"got iou_type data of kind {flat.kind!r}")
+    if opts.box_plus_one:
+        if flat.kind != "axis":
+            raise ValueError(f"box_plus_one applies to axis-aligned boxes only; got {flat.kind!r} boxes")
+        changes["det_box"] = flat.det_box + np.array([0.0, 0.0, 1.0, 1.0])
+        changes["gt_box"] = flat.gt_box + np.array([0.0, 0.0, 1.0, 1.0])
+    if not keep_gt.all():
+        for name in ("gt_img", "gt_label", "gt_box", "gt_area", "gt_crowd", "gt_difficult", "gt_zero_id"):
+            changes[name] = np.ascontiguousarray(changes.get(name, getattr(flat, name))[keep_gt])
+    if keep_det is not None:
+        for name in ("det_img", "det_label", "det_score", "det_box", "det_area"):
+            changes[name] = np.ascontiguousarray(changes.get(name, getattr(flat, name))[keep_det])
+    return replace(flat, **changes) if changes else flat
+
+
+def _reverse_within_groups(gt_order: np.ndarray, gt_offsets: np.ndarray) -> np.ndarray:
+    """``gt_order`` with every group's ground truths in reverse order (COCO's last-of-equal-IoUs
+    rule then picks the first of the original order)."""
+    pos = np.arange(gt_order.shape[0])
+    group = np.searchsorted(gt_offsets, pos, side="right") - 1
+    return np.ascontiguousarray(gt_order[gt_offsets[group] + gt_offsets[group + 1] - 1 - pos])
 
 
 def _block_offsets(det_offsets: np.ndarray, gt_offsets: np.ndarray) -> np.ndarray:
@@ -852,6 +928,7 @@ def match(flat, opts, cats: np.ndarray, image_keys=None) -> MatchState:
     belongs to; ``image_keys`` maps image positions to keys (the Evaluator's
     image ids).
     """
+    flat = apply_protocol(flat, opts)
     # "auto": the reference spends a few microseconds per box, area range and threshold (see _backend.AUTO_WORK)
     backend = resolve_backend(opts.backend, 5 * opts.area_array.shape[0] * opts.iou_thresholds.shape[0] * (
         flat.det_score.shape[0] + flat.gt_label.shape[0]), (_group_kernel, _match_groups_kernel), site=match)
@@ -860,6 +937,8 @@ def match(flat, opts, cats: np.ndarray, image_keys=None) -> MatchState:
     gt_key = np.searchsorted(cats, flat.gt_label).astype(np.int64) * n_img + flat.gt_img
     order, rank, gt_order, det_offsets, gt_offsets = _group(
         det_key, flat.det_score, gt_key, max(cats.shape[0], 1) * n_img, opts.max_detections[-1], backend)
+    if opts.matching == "ultralytics":
+        gt_order = _reverse_within_groups(gt_order, gt_offsets)
     det_box = np.take(flat.det_box, order, axis=0)  # np.take: ~3x faster than fancy row indexing
     gt_box = np.take(flat.gt_box, gt_order, axis=0)
     gt_crowd = np.ascontiguousarray(flat.gt_crowd[gt_order])
@@ -876,13 +955,14 @@ def match(flat, opts, cats: np.ndarray, image_keys=None) -> MatchState:
     if opts.matching == "voc":
         det_codes, gt_ignored = _match_groups_voc(
             iou_flat, iou_offsets, det_offsets, gt_offsets, det_area, gt_area, gt_crowd,
-            opts.area_array, opts.iou_thresholds, backend, gt_difficult=difficult,
+            opts.area_array, _strict_thresholds(opts.iou_thresholds, opts.iou_test), backend, gt_difficult=difficult,
         )
     else:
         det_codes, gt_ignored = _match_groups(
             iou_flat, iou_offsets, det_offsets, gt_offsets, det_area, gt_area,
             gt_crowd, np.ascontiguousarray(flat.gt_zero_id[gt_order]),
-            opts.area_array, _effective_thresholds(opts.iou_thresholds), backend, gt_difficult=difficult,
+            opts.area_array, _effective_thresholds(opts.iou_thresholds, opts.iou_test), backend,
+            gt_difficult=difficult,
         )
     det_img = flat.det_img[order]
     gt_img = flat.gt_img[gt_order]

@@ -127,7 +127,7 @@ class EvaluationResult:
     def _mean(self, ap: bool, iou=None, area="all", m=-1) -> float:
         area_index = [i for i, name in enumerate(self.area_ranges) if name == area]
         if ap:
-            s = self.ap if self.interpolation == "voc" else self.precision
+            s = self.ap if self.interpolation in ("voc", "ultralytics") else self.precision
         else:
             s = self.recall
         if iou is not None:
@@ -346,6 +346,44 @@ class EvaluationResult:
                     "recall": float(recall[i]), "f1": float(f1[i])}
 
         return self._per_category(best, iou_threshold)
+
+    def ultralytics_operating_point(self, *, iou_threshold=0.5) -> dict:
+        """Precision, recall and F1 per category as ultralytics 8.4's ``ap_per_class`` reports them.
+
+        Per category (with ground truth) the precision and recall curves are
+        interpolated on the confidence grid ``np.linspace(0, 1, 1000)``
+        (``np.interp`` over ``-score``, precision 1 and recall 0 above the top
+        score); the grid point chosen maximises the mean F1 over categories
+        after ultralytics' box filter (``smooth(f1, 0.1)``); a category without
+        detections has zero curves.  Returns ``{"confidence", "precision",
+        "recall", "f1"}`` (the last three dicts category -> value) plus the
+        means ``"mp"``, ``"mr"`` (ultralytics' P and R columns).  Meant for
+        ``protocol="ultralytics"``; computed on whatever matching produced.
+        """
+        t = self._threshold_index(iou_threshold)
+        x = np.linspace(0, 1, 1000)
+        cats = [c for k, c in enumerate(self.category_ids) if self.n_gt[k] > 0]
+        p_curve, r_curve = np.zeros((len(cats), x.size)), np.zeros((len(cats), x.size))
+        for row, cat in enumerate(cats):
+            scores, tp, fp, n_gt = self._curve_data(cat, t)
+            if scores.size == 0:
+                continue
+            tpc, fpc = np.cumsum(tp).astype(np.float64), np.cumsum(fp).astype(np.float64)
+            r_curve[row] = np.interp(-x, -scores, tpc / (n_gt + 1e-16), left=0)
+            p_curve[row] = np.interp(-x, -scores, tpc / (tpc + fpc), left=1)
+        f1 = 2 * p_curve * r_curve / (p_curve + r_curve + 1e-16)
+        mean_f1 = f1.mean(0) if cats else np.zeros(x.size)
+        nf = round(mean_f1.size * 0.1 * 2) // 2 + 1  # ultralytics' smooth(y, f=0.1): a box filter
+        pad = np.ones(nf // 2)
+        smoothed = np.convolve(np.concatenate((pad * mean_f1[0], mean_f1, pad * mean_f1[-1])), np.ones(nf) / nf,
+                               mode="valid")
+        i = int(smoothed.argmax())
+        return {"confidence": float(x[i]),
+                "precision": {c: float(p_curve[r, i]) for r, c in enumerate(cats)},
+                "recall": {c: float(r_curve[r, i]) for r, c in enumerate(cats)},
+                "f1": {c: float(f1[r, i]) for r, c in enumerate(cats)},
+                "mp": float(p_curve[:, i].mean()) if cats else 0.0,
+                "mr": float(r_curve[:, i].mean()) if cats else 0.0}
 
     def precision_recall_f1(self, score_threshold, *, iou_threshold=0.5) -> dict:
         """Precision, recall and F1 of the detections with ``score >= score_threshold``.

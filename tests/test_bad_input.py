@@ -64,7 +64,9 @@ CALLS = {
     dm.generalized_box_iou: ((BOX, BOX), {}),
     dm.mean_ap: ((PRED, GT), {"iou_thresholds": [0.5, 0.75], "max_detections": (1, 10, 100),
                               "interpolation": "coco", "matching": "coco", "category_ids": [1, 2],
-                              "iou_type": "bbox"}),
+                              "iou_type": "bbox", "protocol": "coco", "iou_test": ">=", "box_plus_one": False,
+                              "crowd": "ignore", "difficult": "ignore", "image_budget": 300}),
+    dm.explain_gap: ((PRED, GT), {"from_protocol": "ultralytics", "to_protocol": "coco"}),
     dm.nms: ((BOX, [0.9, 0.8]), {"iou_threshold": 0.5}),
     dm.normalize_rotated: ((ROT,), {}),
     dm.polygon_iou: ((QUAD, QUAD), {}),
@@ -125,6 +127,9 @@ VALID = {
     ("mean_ap", "category_ids"): NONE_IS_DEFAULT,
     ("evaluate_coco", "iou_thresholds"): NONE_IS_DEFAULT,
     ("mean_ap", "sigmas"): NONE_IS_DEFAULT,  # COCO's 17
+    # None: the protocol's own switch
+    **{("mean_ap", k): NONE_IS_DEFAULT for k in ("interpolation", "matching", "iou_test", "box_plus_one", "crowd",
+                                               "difficult", "image_budget")},
     ("evaluate_coco", "sigmas"): NONE_IS_DEFAULT,
     ("evaluate_columns", "box_format"): NONE_IS_DEFAULT,
     ("evaluate_columns", "image_ids"): NONE_IS_DEFAULT,
@@ -215,6 +220,7 @@ def _result():
 # method name -> (valid positional args, valid keyword args)
 METHODS = {
     "best_f1": ((), {"iou_threshold": 0.5}),
+    "ultralytics_operating_point": ((), {"iou_threshold": 0.5}),
     "precision_recall_f1": ((0.5,), {"iou_threshold": 0.5}),
     "pr_curve": ((1,), {"iou_threshold": 0.5}),
     "per_class_table": ((), {"iou_threshold": 0.5, "conf": 0.5}),

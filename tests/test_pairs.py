@@ -49,7 +49,7 @@ from detmetrics import (
 )
 from detmetrics import keypoints as kp
 from detmetrics import masks as dm
-from detmetrics.ap import _accumulate
+from detmetrics.ap import _accumulate, _trapezoid_ap
 from detmetrics.matching import _group, _iou_blocks, _match_groups, _match_groups_voc
 from detmetrics.rotated import _iou_blocks_oriented
 from detmetrics.strategies import box_pairs, nms_inputs, quads, rotated_boxes
@@ -140,6 +140,14 @@ def _soft(args, backend):
                     score_threshold=score_threshold, backend=backend)
 
 
+def _trapezoid(args, backend):
+    cat_offsets, score, rank, code, n_gt, max_dets = args[:6]
+    # each category's detections by decreasing score, as the accumulation hands them over
+    order = np.concatenate([c0 + np.argsort(-score[c0:c1], kind="stable")
+                            for c0, c1 in zip(cat_offsets[:-1], cat_offsets[1:])] or [np.zeros(0, np.int64)])
+    return (_trapezoid_ap(cat_offsets, order.astype(np.int64), rank, code, n_gt, max_dets, backend),)
+
+
 def _voc(args, backend):
     inputs, difficult = args
     return _match_groups_voc(*inputs, backend, gt_difficult=difficult)
@@ -227,6 +235,7 @@ PAIRS = [
     Pair("matching:_match_groups_voc_kernel", "matching:_match_groups_voc_reference", voc_match_inputs(), _voc),
     Pair("ap:_accumulate_category", "ap:_accumulate_reference", accumulate_inputs(),
          lambda a, b: _accumulate(*a, b)),
+    Pair("ap:_trapezoid_ap_kernel", "ap:_trapezoid_ap_reference", accumulate_inputs(), _trapezoid),
     Pair("confusion:_confusion_kernel", "confusion:_confusion_reference",
          st.tuples(images(), st.sampled_from([0.0, 0.25, 0.5]), st.sampled_from([0.0, 0.3, 0.45, 0.5])),
          lambda a, b: (confusion_matrix(*a[0], num_classes=3, conf_threshold=a[1], iou_threshold=a[2], backend=b),)),

@@ -1,0 +1,98 @@
+"""``explain_gap``: steps that add up, each switch moving mAP the way a hand case says, and the CLI."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_protocols import scene
+
+from detmetrics import mean_ap
+from detmetrics._inputs import PROTOCOLS
+from detmetrics.cli import main
+from detmetrics.diagnostics import explain_gap
+from detmetrics.io import sample_path
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 2**31))
+def test_steps_add_up_on_every_path(seed):
+    preds, gts = scene(seed, crowd=True, difficult=True)
+    for a, b in itertools.permutations(PROTOCOLS, 2):
+        report = explain_gap(preds, gts, from_protocol=a, to_protocol=b)
+        assert report.from_map == mean_ap(preds, gts, protocol=a).map
+        assert report.to_map == mean_ap(preds, gts, protocol=b).map
+        assert math.fsum(s.delta for s in report.steps) == pytest.approx(report.to_map - report.from_map,
+                                                                         abs=1e-12)
+        previous = report.from_map
+        for step in report.steps:
+            assert step.delta == step.map_after - previous
+            previous = step.map_after
+
+
+def test_crowd_step_moves_the_way_the_hand_case_says():
+    preds = [{"boxes": [[0, 0, 10, 10], [50, 50, 60, 60]], "scores": [0.9, 0.95], "labels": [0, 0]}]
+    gts = [{"boxes": [[0, 0, 10, 10], [48, 48, 62, 62]], "labels": [0, 0], "iscrowd": [0, 1]}]
+    report = explain_gap(preds, gts, from_protocol="ultralytics", to_protocol="coco")
+    crowd = next(s for s in report.steps if s.switch == "crowd")
+    assert crowd.delta > 0  # the detection on the crowd stops being a false positive
+    assert crowd.counts["crowd_ground_truths"] == 1
+    assert crowd.counts["fp_before"] - crowd.counts["fp_after"] == 10  # one detection at ten thresholds
+    interp = next(s for s in report.steps if s.switch == "interpolation")
+    assert interp.map_after == pytest.approx(1.0) and interp.delta == pytest.approx(0.005)
+
+
+def test_iou_test_step_on_an_exact_half():
+    preds = [{"boxes": [[0, 0, 10, 10]], "scores": [0.9], "labels": [0]}]
+    gts = [{"boxes": [[0, 0, 20, 10]], "labels": [0]}]  # IoU exactly 0.5
+    report = explain_gap(preds, gts, from_protocol="dota", to_protocol="coco")
+    step = next(s for s in report.steps if s.switch == "iou_test")
+    assert step.delta == pytest.approx(0.1) and step.counts["changed"] == 1  # gained at t = 0.50 only
+
+
+def test_image_budget_step_counts_cut_detections():
+    # 305 detections in one image: ultralytics keeps 300 across classes, COCO 100 per class
+    n = 305
+    boxes = [[i, 0, i + 10, 10] for i in range(n)]
+    preds = [{"boxes": boxes, "scores": 1.0 - np.arange(n) / 1000.0, "labels": np.arange(n) % 2}]
+    gts = [{"boxes": boxes[::-1][:2], "labels": [0, 1]}]
+    report = explain_gap(preds, gts, from_protocol="ultralytics", to_protocol="coco")
+    steps = {s.switch: s for s in report.steps}
+    assert steps["image_budget"].counts["detections_cut"] == 5
+    assert steps["image_budget"].delta > 0  # the cut detections held the two true positives
+    assert steps["max_detections"].counts["detections_cut"] == n - 200
+    assert steps["max_detections"].delta < 0
+
+
+def test_bad_protocol_names_the_argument():
+    with pytest.raises(ValueError, match="from_protocol"):
+        explain_gap([], [], from_protocol="yolo")
+
+
+def test_cli_on_the_bundled_sample(tmp_path, capsys):
+    s = sample_path("yolo")
+    out = tmp_path / "gap.json"
+    assert main(["explain-gap", str(s), str(s / "predictions"), "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "interpolation" in text and "total" in text
+    report = json.loads(out.read_text())
+    assert math.fsum(st["delta"] for st in report["steps"]) == pytest.approx(
+        report["to_map"] - report["from_map"], abs=1e-12)
+
+
+def test_cli_on_coco_with_crowds(tmp_path, capsys):
+    gt = json.loads(sample_path("coco-gt").read_text())
+    res = json.loads(sample_path("coco-results").read_text())
+    gt["annotations"][0]["iscrowd"] = 1
+    (tmp_path / "gt.json").write_text(json.dumps(gt))
+    (tmp_path / "res.json").write_text(json.dumps(res))
+    assert main(["explain-gap", str(tmp_path / "gt.json"), str(tmp_path / "res.json")]) == 0
+    text = capsys.readouterr().out
+    assert "crowd_ground_truths=" in text
+    assert main(["explain-gap", str(tmp_path / "gt.json"), str(tmp_path / "missing.json")]) == 2
+    assert "error" in capsys.readouterr().err

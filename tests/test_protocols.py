@@ -1,0 +1,379 @@
+"""``protocol=`` presets and their switches, each against an implementation written here from the
+protocol's own definition (py-faster-rcnn's ``voc_eval`` / ``voc_ap``, the DOTA devkit's task-1
+``voc_eval`` without the +1, ultralytics 8.4's ``match_predictions`` / ``ap_per_class`` /
+``compute_ap`` as its source states them), hand-worked cases, and the real ultralytics when
+``DETMETRICS_TORCH_PYTHON`` names an interpreter that has it."""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import subprocess
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from detmetrics import Evaluator, evaluate_coco, mean_ap
+
+BACKENDS = ["numpy", "numba"]
+
+
+# ------------------------------------------------------------------------ data
+
+
+def scene(seed: int, n_images: int = 4, n_classes: int = 3, crowd: bool = False, difficult: bool = False,
+          integer: bool = False):
+    """Random images: ground truths and jittered / spurious detections with distinct scores."""
+    rng = np.random.default_rng(seed)
+    preds, gts = [], []
+    scores = rng.permutation(4000)[: 40 * n_images] / 4000.0 + 1e-4
+    s = 0
+    for _ in range(n_images):
+        n_g = int(rng.integers(0, 6))
+        xy = rng.uniform(0, 80, (n_g, 2))
+        wh = rng.uniform(4, 40, (n_g, 2))
+        g = np.hstack([xy, xy + wh])
+        g_lab = rng.integers(0, n_classes, n_g)
+        boxes, labels = [], []
+        for b, lab in zip(g, g_lab):
+            for _ in range(int(rng.integers(0, 3))):
+                boxes.append(b + rng.normal(0, 3, 4))
+                labels.append(lab if rng.random() < 0.8 else rng.integers(0, n_classes))
+        for _ in range(int(rng.integers(0, 4))):
+            p = rng.uniform(0, 80, 2)
+            boxes.append(np.hstack([p, p + rng.uniform(4, 30, 2)]))
+            labels.append(rng.integers(0, n_classes))
+        d = np.array(boxes, dtype=np.float64).reshape(-1, 4)
+        d[:, 2:] = np.maximum(d[:, 2:], d[:, :2] + 1.0)
+        if integer:
+            d, g = np.round(d), np.round(g)
+        else:  # float32-representable, as ultralytics holds them
+            d, g = d.astype(np.float32).astype(np.float64), g.astype(np.float32).astype(np.float64)
+        n_d = d.shape[0]
+        preds.append({"boxes": d, "scores": scores[s:s + n_d].astype(np.float32).astype(np.float64),
+                      "labels": np.array(labels, dtype=np.int64)})
+        s += n_d
+        gt = {"boxes": g, "labels": g_lab}
+        if crowd:
+            gt["iscrowd"] = (rng.random(n_g) < 0.25).astype(int)
+        if difficult:
+            gt["difficult"] = (rng.random(n_g) < 0.25).astype(int)
+        gts.append(gt)
+    return preds, gts
+
+
+# ------------------------------------------------------------------------ independent implementations
+
+
+def _iou_xyxy(a, b, plus=0.0):
+    iw = np.maximum(np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0]) + plus, 0)
+    ih = np.maximum(np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1]) + plus, 0)
+    inter = iw * ih
+    area_a = (a[:, 2] - a[:, 0] + plus) * (a[:, 3] - a[:, 1] + plus)
+    area_b = (b[:, 2] - b[:, 0] + plus) * (b[:, 3] - b[:, 1] + plus)
+    return inter / (area_a[:, None] + area_b[None, :] - inter)
+
+
+def voc_ap(rec, prec, use_07):
+    """py-faster-rcnn's ``voc_ap``."""
+    if use_07:
+        ap = 0.0
+        for t in np.arange(0.0, 1.1, 0.1):
+            p = 0 if np.sum(rec >= t) == 0 else np.max(prec[rec >= t])
+            ap += p / 11.0
+        return ap
+    mrec = np.concatenate(([0.0], rec, [1.0]))
+    mpre = np.concatenate(([0.0], prec, [0.0]))
+    for i in range(mpre.size - 1, 0, -1):
+        mpre[i - 1] = max(mpre[i - 1], mpre[i])
+    i = np.where(mrec[1:] != mrec[:-1])[0]
+    return np.sum((mrec[i + 1] - mrec[i]) * mpre[i + 1])
+
+
+def voc_eval_map(preds, gts, thresh=0.5, use_07=False, plus=1.0):
+    """py-faster-rcnn's ``voc_eval`` (``plus=1``) / the DOTA devkit's (``plus=0``), mean over classes."""
+    classes = sorted({int(c) for g in gts for c in g["labels"]})
+    aps = {}
+    for c in classes:
+        recs = []
+        npos = 0
+        for g in gts:
+            m = np.asarray(g["labels"]) == c
+            diff = np.asarray(g.get("difficult", np.zeros(len(g["labels"]))), bool)[m]
+            recs.append({"bbox": np.asarray(g["boxes"], float).reshape(-1, 4)[m], "difficult": diff,
+                         "det": [False] * int(m.sum())})
+            npos += int((~diff).sum())
+        img, conf, bb = [], [], []
+        for i, p in enumerate(preds):
+            m = np.asarray(p["labels"]) == c
+            img += [i] * int(m.sum())
+            conf += list(np.asarray(p["scores"])[m])
+            bb += list(np.asarray(p["boxes"], float).reshape(-1, 4)[m])
+        order = np.argsort(-np.array(conf), kind="stable")
+        tp = np.zeros(len(order))
+        fp = np.zeros(len(order))
+        for d, k in enumerate(order):
+            r = recs[img[k]]
+            ovmax = -np.inf
+            if r["bbox"].size:
+                ov = _iou_xyxy(np.asarray(bb[k])[None], r["bbox"], plus)[0]
+                ovmax, jmax = np.max(ov), int(np.argmax(ov))
+            if ovmax > thresh:
+                if not r["difficult"][jmax]:
+                    if not r["det"][jmax]:
+                        tp[d] = 1.0
+                        r["det"][jmax] = True
+                    else:
+                        fp[d] = 1.0
+            else:
+                fp[d] = 1.0
+        fp, tp = np.cumsum(fp), np.cumsum(tp)
+        if npos == 0:
+            continue
+        rec = tp / float(npos)
+        prec = tp / np.maximum(tp + fp, np.finfo(np.float64).eps)
+        aps[c] = voc_ap(rec, prec, use_07) if len(order) else 0.0
+    return aps
+
+
+def ultralytics_reference(preds, gts, budget=300):
+    """ultralytics 8.4 as its source states it: per image the top ``budget`` detections, in decreasing
+    confidence each takes its best unclaimed same-class target (``np.argmax``: the first of equal IoUs)
+    with ``iou >= t``; per class AP by ``compute_ap`` (sentinels, envelope, ``np.interp`` at 101
+    points, trapezoid).  Crowd and difficult ground truths are not ground truths at all."""
+    thresholds = np.linspace(0.5, 0.95, 10)
+    tps, confs, pcls, tcls = [], [], [], []
+    for p, g in zip(preds, gts):
+        keep = np.ones(len(g["labels"]), bool)
+        for flag in ("iscrowd", "difficult"):
+            if flag in g:
+                keep &= np.asarray(g[flag]) == 0
+        gb, gl = np.asarray(g["boxes"], float).reshape(-1, 4)[keep], np.asarray(g["labels"])[keep]
+        order = np.argsort(-np.asarray(p["scores"]), kind="stable")[:budget]
+        pb, pl, pc = np.asarray(p["boxes"], float).reshape(-1, 4)[order], np.asarray(p["labels"])[order], \
+            np.asarray(p["scores"])[order]
+        correct = np.zeros((len(order), 10), bool)
+        if len(gl) and len(order):
+            iou = _iou_xyxy(gb, pb) * (gl[:, None] == pl[None, :])
+            claimed = np.zeros((len(gl), 10), bool)
+            for j in range(len(order)):
+                for t, thr in enumerate(thresholds):
+                    avail = np.where(claimed[:, t], 0.0, iou[:, j])
+                    k = int(np.argmax(avail))
+                    if avail[k] >= thr:
+                        correct[j, t] = True
+                        claimed[k, t] = True
+        tps.append(correct)
+        confs.append(pc)
+        pcls.append(pl)
+        tcls.append(gl)
+    tp, conf, pred_cls, target_cls = (np.concatenate(tps), np.concatenate(confs), np.concatenate(pcls),
+                                      np.concatenate(tcls))
+    i = np.argsort(-conf, kind="stable")
+    tp, conf, pred_cls = tp[i], conf[i], pred_cls[i]
+    out = {}
+    x = np.linspace(0, 1, 101)
+    for c in np.unique(target_cls):
+        n_l = int((target_cls == c).sum())
+        m = pred_cls == c
+        ap = np.zeros(10)
+        if m.any():
+            tpc = tp[m].cumsum(0)
+            fpc = (1 - tp[m]).cumsum(0)
+            for t in range(10):
+                rec, prec = tpc[:, t] / n_l, tpc[:, t] / (tpc[:, t] + fpc[:, t])
+                mrec = np.concatenate(([0.0], rec, [rec[-1]], [1.0]))
+                mpre = np.concatenate(([1.0], prec, [0.0], [0.0]))
+                mpre = np.flip(np.maximum.accumulate(np.flip(mpre)))
+                ap[t] = np.trapezoid(np.interp(x, mrec, mpre), x)
+        out[int(c)] = ap
+    return out
+
+
+def per_class_ap(result, t=None):
+    """``{category: AP}`` (threshold index ``t``, or the mean over thresholds) from an EvaluationResult."""
+    ap = result.ap[:, :, 0, -1]
+    values = ap[t] if t is not None else ap.mean(axis=0)
+    return {int(c): float(v) for c, v in zip(result.category_ids, values) if ap[0, list(result.category_ids).index(c)] > -1}
+
+
+# ------------------------------------------------------------------------ presets vs references
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**31), integer=st.booleans())
+def test_voc_presets_equal_voc_eval(backend, seed, integer):
+    preds, gts = scene(seed, difficult=True, integer=integer)
+    for protocol, use_07, plus in (("voc07", True, 1.0), ("voc12", False, 1.0), ("dota", False, 0.0)):
+        r = mean_ap(preds, gts, protocol=protocol, iou_thresholds=[0.5], backend=backend)
+        ref = voc_eval_map(preds, gts, use_07=use_07, plus=plus)
+        ours = per_class_ap(r, 0)
+        assert set(ours) == set(ref), protocol
+        for c in ref:
+            assert ours[c] == pytest.approx(ref[c], abs=1e-12), (protocol, c)
+        if ref:
+            assert r.map50 == pytest.approx(np.mean(list(ref.values())), abs=1e-12)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**31), integer=st.booleans(), budget=st.sampled_from([300, 3]))
+def test_ultralytics_preset_equals_its_definition(backend, seed, integer, budget):
+    preds, gts = scene(seed, crowd=True, difficult=True, integer=integer)
+    r = mean_ap(preds, gts, protocol="ultralytics", image_budget=budget, backend=backend)
+    ref = ultralytics_reference(preds, gts, budget)
+    ours = {int(c): r.ap[:, k, 0, -1] for k, c in enumerate(r.category_ids) if r.ap[0, k, 0, -1] > -1}
+    assert set(ours) == set(ref)
+    for c in ref:
+        np.testing.assert_allclose(ours[c], ref[c], atol=1e-12, rtol=0)
+    if ref:
+        assert r.map50 == pytest.approx(np.mean([v[0] for v in ref.values()]), abs=1e-12)
+        assert r.map == pytest.approx(np.mean([v.mean() for v in ref.values()]), abs=1e-12)
+
+
+def test_coco_default_unchanged():
+    preds, gts = scene(7, crowd=True)
+    a = mean_ap(preds, gts)
+    b = mean_ap(preds, gts, protocol="coco", iou_test=">=", box_plus_one=False, crowd="ignore",
+                matching="coco", interpolation="coco", image_budget=0)
+    assert a.map == b.map and np.array_equal(a.precision, b.precision)
+
+
+# ------------------------------------------------------------------------ hand cases
+
+
+def _one(box, gt, iscrowd=0, **kw):
+    preds = [{"boxes": [box], "scores": [0.9], "labels": [0]}]
+    gts = [{"boxes": gt, "labels": [0] * len(gt), "iscrowd": [iscrowd] + [0] * (len(gt) - 1)}]
+    return mean_ap(preds, gts, iou_thresholds=[0.5], **kw)
+
+
+def test_crowd_is_false_positive_under_ultralytics_and_ignored_under_coco():
+    preds = [{"boxes": [[0, 0, 10, 10], [50, 50, 60, 60]], "scores": [0.9, 0.95], "labels": [0, 0]}]
+    gts = [{"boxes": [[0, 0, 10, 10], [48, 48, 62, 62]], "labels": [0, 0], "iscrowd": [0, 1]}]
+    coco = mean_ap(preds, gts, iou_thresholds=[0.5])
+    ultra = mean_ap(preds, gts, protocol="ultralytics", iou_thresholds=[0.5])
+    assert coco.map == pytest.approx(1.0)  # the detection on the crowd is ignored
+    # the higher-scored detection on the crowd is a false positive: P = 0 then 1/2 at recall 1
+    assert ultra.map == pytest.approx(0.5 * 0.99 + 0.01 * 0.25)
+    assert mean_ap(preds, gts, protocol="ultralytics", crowd="ignore", iou_thresholds=[0.5]).map == \
+        pytest.approx(0.995)
+
+
+def test_iou_exactly_half_under_both_tests():
+    # [0, 0, 10, 10] against [0, 0, 20, 10]: IoU 100 / 200 = 0.5 exactly
+    for kw, expected in (({}, 1.0), ({"iou_test": ">"}, 0.0), ({"protocol": "dota"}, 0.0),
+                         ({"protocol": "dota", "iou_test": ">="}, 1.0)):
+        assert _one([0, 0, 10, 10], [[0, 0, 20, 10]], **kw).map == pytest.approx(expected, abs=1e-12), kw
+
+
+def test_plus_one_pixel_changes_a_match():
+    # continuous: 10 / 20.5 = 0.488 < 0.5; +1 pixel: 11 / 21.5 = 0.512 > 0.5
+    det, gt = [0, 0, 10, 10], [[0, 0, 10, 20.5]]
+    assert _one(det, gt, protocol="voc12").map == pytest.approx(1.0)
+    assert _one(det, gt, protocol="voc12", box_plus_one=False).map == 0.0
+    assert _one(det, gt, protocol="dota").map == 0.0
+    assert _one(det, gt, protocol="dota", box_plus_one=True).map == pytest.approx(1.0)
+
+
+def test_equal_ious_go_to_the_first_ground_truth_under_ultralytics():
+    # two identical ground truths; the first detection takes one, the second (loose) detection
+    # overlaps only... both equal: COCO gives the last, ultralytics the first; totals agree
+    preds = [{"boxes": [[0, 0, 10, 10]], "scores": [0.9], "labels": [0]}]
+    gts = [{"boxes": [[0, 0, 10, 10], [0, 0, 10, 10]], "labels": [0, 0]}]
+    assert mean_ap(preds, gts, protocol="ultralytics").map == mean_ap(preds, gts, protocol="ultralytics",
+                                                                     matching="coco").map
+
+
+def test_image_budget_cuts_across_classes():
+    preds = [{"boxes": [[0, 0, 10, 10], [20, 20, 30, 30]], "scores": [0.5, 0.9], "labels": [0, 1]}]
+    gts = [{"boxes": [[0, 0, 10, 10], [20, 20, 30, 30]], "labels": [0, 1]}]
+    assert mean_ap(preds, gts, protocol="ultralytics", image_budget=1).map == pytest.approx(0.995 / 2)
+    assert mean_ap(preds, gts, protocol="ultralytics").map == pytest.approx(0.995)
+
+
+def test_evaluator_and_evaluate_coco_take_protocols(tmp_path):
+    preds, gts = scene(11, crowd=True)
+    ev = Evaluator(protocol="ultralytics")
+    ev.update(preds, gts)
+    assert ev.compute().map == pytest.approx(mean_ap(preds, gts, protocol="ultralytics").map, abs=1e-12)
+    images = [{"id": i + 1, "width": 200, "height": 200} for i in range(len(gts))]
+    anns, res = [], []
+    for i, (p, g) in enumerate(zip(preds, gts)):
+        for b, lab, c in zip(g["boxes"], g["labels"], g["iscrowd"]):
+            anns.append({"id": len(anns) + 1, "image_id": i + 1, "category_id": int(lab) + 1, "iscrowd": int(c),
+                         "bbox": [b[0], b[1], b[2] - b[0], b[3] - b[1]], "area": (b[2] - b[0]) * (b[3] - b[1])})
+        for b, lab, s in zip(p["boxes"], p["labels"], p["scores"]):
+            res.append({"image_id": i + 1, "category_id": int(lab) + 1, "score": float(s),
+                        "bbox": [b[0], b[1], b[2] - b[0], b[3] - b[1]]})
+    gt = {"images": images, "annotations": anns, "categories": [{"id": c} for c in (1, 2, 3)]}
+    ours = evaluate_coco(gt, res, protocol="ultralytics")
+    ref = ultralytics_reference(preds, gts)
+    assert ours.map == pytest.approx(np.mean([v.mean() for v in ref.values()]), abs=1e-9)
+
+
+def test_ultralytics_operating_point_hand_case():
+    # one true positive per class, at 0.9 and 0.8: both curves are 1 below 0.8 (np.interp holds the
+    # last value), so the smoothed mean-F1 maximum sits there with P = R = 1
+    preds = [{"boxes": [[0, 0, 10, 10], [20, 20, 30, 30]], "scores": [0.9, 0.8], "labels": [0, 1]}]
+    gts = [{"boxes": [[0, 0, 10, 10], [20, 20, 30, 30]], "labels": [0, 1]}]
+    point = mean_ap(preds, gts, protocol="ultralytics").ultralytics_operating_point()
+    assert point["confidence"] <= 0.8
+    assert point["precision"] == {0: 1.0, 1: 1.0}
+    assert point["recall"] == {0: pytest.approx(1.0), 1: pytest.approx(1.0)}
+    # a false positive at 0.4 under class 0 interpolates precision linearly between 0.9 and 0.4
+    preds[0]["boxes"].append([50, 50, 60, 60])
+    preds[0]["scores"].append(0.4)
+    preds[0]["labels"].append(0)
+    point = mean_ap(preds, gts, protocol="ultralytics").ultralytics_operating_point()
+    c = point["confidence"]
+    assert 0.4 < c < 0.9
+    assert point["precision"][0] == pytest.approx(1.0 - 0.5 * (0.9 - c) / 0.5)
+
+
+@pytest.mark.parametrize("kw", [{"protocol": "yolo"}, {"iou_test": "=>"}, {"crowd": "keep"}, {"box_plus_one": 1},
+                                {"image_budget": -1}, {"matching": "hungarian"}])
+def test_bad_switches_raise(kw):
+    preds, gts = scene(1)
+    with pytest.raises((ValueError, TypeError), match=next(iter(kw))):
+        mean_ap(preds, gts, **kw)
+
+
+# ------------------------------------------------------------------------ the real ultralytics
+
+
+def test_ultralytics_preset_equals_installed_ultralytics():
+    python = os.environ.get("DETMETRICS_TORCH_PYTHON")
+    if not python:
+        pytest.skip("DETMETRICS_TORCH_PYTHON is not set (an interpreter with ultralytics 8.4 installed)")
+    script = pathlib.Path(__file__).with_name("_ultralytics_oracle.py")
+    for seed in range(12):
+        preds, gts = scene(seed, n_images=6, crowd=True)
+        images = []
+        for p, g in zip(preds, gts):
+            keep = np.asarray(g["iscrowd"]) == 0  # ultralytics' COCO converter drops crowds
+            images.append({"pred": [list(b) + [float(s), int(c)] for b, s, c in zip(p["boxes"], p["scores"],
+                                                                                     p["labels"])],
+                           "gt": [[int(c)] + list(b) for b, c in zip(np.asarray(g["boxes"])[keep],
+                                                                     np.asarray(g["labels"])[keep])]})
+        run = subprocess.run([python, str(script)], input=json.dumps(images), capture_output=True, text=True,
+                             timeout=300)
+        assert run.returncode == 0, run.stderr[-2000:]
+        theirs = json.loads(run.stdout.strip().splitlines()[-1])
+        assert theirs["version"].startswith("8.4")
+        r = mean_ap(preds, gts, protocol="ultralytics")
+        ours = {int(c): r.ap[:, k, 0, -1] for k, c in enumerate(r.category_ids) if r.ap[0, k, 0, -1] > -1}
+        assert sorted(ours) == [int(c) for c in theirs["classes"]]
+        ap = np.array(theirs["ap"])
+        np.testing.assert_allclose(np.array([ours[int(c)] for c in theirs["classes"]]), ap, atol=1e-9, rtol=0)
+        if ap.size:
+            assert r.map50 == pytest.approx(ap[:, 0].mean(), abs=1e-9)
+            assert r.map == pytest.approx(ap.mean(), abs=1e-9)
+        point = r.ultralytics_operating_point()
+        classes = [int(c) for c in theirs["classes"]]
+        np.testing.assert_allclose([point["precision"][c] for c in classes], theirs["p"], atol=1e-9, rtol=0)
+        np.testing.assert_allclose([point["recall"][c] for c in classes], theirs["r"], atol=1e-9, rtol=0)
