@@ -80,11 +80,17 @@ def _add_eval_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--max-dets", nargs="+", type=int, metavar="N",
                        help="max detections per image for AR and AP (default: 1 10 100, keypoints 20; the largest is "
                             "used for AP; ultralytics keeps 300: --max-dets 1 10 300)")
-    group.add_argument("--interpolation", choices=["coco", "voc11", "voc"], default="coco",
-                       help="coco: 101-point (pycocotools); voc11: VOC2007 11-point; voc: all-point (VOC2010+, DOTA)")
-    group.add_argument("--matching", choices=["coco", "voc"], default="coco",
+    group.add_argument("--protocol", choices=["coco", "voc07", "voc12", "dota", "ultralytics"], default="coco",
+                       help="a preset of the switches below and of crowd / difficult handling, the IoU test and the "
+                            "per-image budget (default coco: pycocotools; see docs/protocols.md); an option given "
+                            "explicitly overrides the preset")
+    group.add_argument("--interpolation", choices=["coco", "voc11", "voc", "ultralytics"], default=None,
+                       help="coco: 101-point (pycocotools); voc11: VOC2007 11-point; voc: all-point (VOC2010+, DOTA); "
+                            "ultralytics: 8.4's trapezoid (default: the protocol's)")
+    group.add_argument("--matching", choices=["coco", "voc", "ultralytics"], default=None,
                        help="coco: pycocotools' rule; voc: the PASCAL VOC / DOTA devkits' rule (a detection looks "
-                            "only at the object it overlaps most; IoU > T)")
+                            "only at the object it overlaps most; IoU > T); ultralytics: 8.4's "
+                            "(default: the protocol's)")
     group.add_argument("--backend", choices=["auto", "numba", "numpy"], default="auto")
     group.add_argument("--conf", type=float, default=0.25, metavar="C",
                        help="confidence threshold of the confusion matrix (default 0.25, as ultralytics)")
@@ -327,7 +333,12 @@ def _run_warmup() -> int:
 
 
 def _eval_options(args) -> dict:
-    options = {"interpolation": args.interpolation, "matching": args.matching, "backend": args.backend}
+    options = {"backend": args.backend}
+    if args.protocol != "coco":
+        options["protocol"] = args.protocol
+    for name in ("interpolation", "matching"):
+        if getattr(args, name) is not None:
+            options[name] = getattr(args, name)
     if args.iou_thresholds:
         options["iou_thresholds"] = _iou_thresholds(args.iou_thresholds)
     if args.max_dets:

@@ -228,12 +228,13 @@ class EvaluationResult:
         if self.iou_type == "keypoints":
             rows = [(ap, iou, area, md[last]) for ap, iou, area in _KPT_ROWS]
         lines = []
-        fmt = " {:<18} {} @[ IoU={:<9} | area={:>6s} | maxDets={:>3d} ] = {:0.3f}"
+        fmt = " {:<18} {} @[ IoU={:<9} | area={:>6s} | maxDets={:>3} ] = {:0.3f}"
         for (ap, iou, area, m), value in zip(rows, self.stats):
             title = "Average Precision" if ap else "Average Recall"
             kind = "(AP)" if ap else "(AR)"
             iou_text = f"{t[0]:0.2f}:{t[-1]:0.2f}" if iou is None else f"{iou:0.2f}"
-            lines.append(fmt.format(title, kind, iou_text, area, m, value))
+            budget = "all" if m >= 2**62 else m  # the devkits' and ultralytics' presets keep every detection
+            lines.append(fmt.format(title, kind, iou_text, area, budget, value))
         return "\n".join(lines)
 
     def to_dict(self) -> dict:

@@ -204,3 +204,18 @@ def test_png_sizes_come_from_the_header_without_decoding(tmp_path, monkeypatch):
     assert read_image_size(tmp_path / "late.png") == expected["late.png"] == (30.0, 50.0)
     monkeypatch.undo()
     assert read_image_size(tmp_path / "rotated.jpg") == expected["rotated.jpg"] == (30.0, 50.0)
+
+
+@pytest.mark.parametrize("protocol", ["ultralytics", "voc07", "dota"])
+def test_cli_protocol_equals_the_api(protocol, tmp_path, capsys):
+    # --protocol sets the preset; --interpolation / --matching given explicitly override it
+    expected, _ = evaluate_files(sample_path("yolo"), sample_path("yolo") / "predictions", protocol=protocol)
+    assert main(["eval", str(sample_path("yolo")), str(sample_path("yolo") / "predictions"), "--protocol", protocol,
+                 "--quiet", "--json", str(tmp_path / "r.json")]) == 0
+    assert "maxDets=all" in capsys.readouterr().out  # the presets keep every detection
+    np.testing.assert_allclose(json.loads((tmp_path / "r.json").read_text())["stats"], expected.stats, rtol=0, atol=0)
+    override, _ = evaluate_files(sample_path("yolo"), sample_path("yolo") / "predictions", protocol=protocol,
+                                 interpolation="coco")
+    assert main(["eval", str(sample_path("yolo")), str(sample_path("yolo") / "predictions"), "--protocol", protocol,
+                 "--interpolation", "coco", "--quiet", "--json", str(tmp_path / "o.json")]) == 0
+    np.testing.assert_allclose(json.loads((tmp_path / "o.json").read_text())["stats"], override.stats, rtol=0, atol=0)
