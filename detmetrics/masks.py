@@ -1583,50 +1583,16 @@ def _intervals_kernel(counts, offsets, sizes, rows):
     for k in range(n):
         i = rows[k]
         bound += (offsets[i + 1] - offsets[i]) // 2
-    ioff = np.zeros(n + 1, dtype=np.int64)
     starts = np.empty(bound, dtype=np.int64)
     ends = np.empty(bound, dtype=np.int64)
+    lo = np.empty(n, dtype=np.int64)
+    hi = np.empty(n, dtype=np.int64)
     areas = np.zeros(n, dtype=np.int64)
     boxes = np.zeros((n, 4), dtype=np.int64)
-    pos = 0
-    for k in range(n):
-        i = rows[k]
-        h = sizes[i, 0]
-        inv_h = 1.0 / h if h > 0 else 0.0
-        cc = 0
-        x0, y0, x1, y1 = np.int64(1) << 62, np.int64(1) << 62, -1, -1
-        total = 0
-        j = offsets[i]
-        stop = offsets[i + 1]
-        while j < stop:
-            cc += counts[j]  # a background run
-            if j + 1 >= stop:
-                break
-            c = counts[j + 1]  # then a foreground run
-            j += 2
-            if c == 0:
-                continue
-            start = cc
-            cc += c
-            starts[pos] = start
-            ends[pos] = cc
-            pos += 1
-            total += c
-            c0 = _column(start, h, inv_h)
-            c1 = _column(cc - 1, h, inv_h)
-            x0 = min(x0, c0)
-            x1 = max(x1, c1)
-            if c0 < c1:
-                y0 = 0
-                y1 = h - 1
-            else:
-                y0 = min(y0, start - c0 * h)
-                y1 = max(y1, cc - 1 - c1 * h)
-        areas[k] = total
-        ioff[k + 1] = pos
-        if total > 0:
-            boxes[k, 0], boxes[k, 1], boxes[k, 2], boxes[k, 3] = x0, y0, x1, y1
-    return starts[:pos], ends[:pos], ioff, areas, boxes
+    _fill_intervals(counts, offsets, sizes, rows, 0, n, starts, ends, lo, hi, areas, boxes)
+    ioff = np.zeros(n + 1, dtype=np.int64)
+    ioff[1:] = hi  # the runs of RLE k follow those of k - 1: lo[k] == hi[k - 1]
+    return starts[:ioff[n]], ends[:ioff[n]], ioff, areas, boxes
 
 
 def _pair_value_reference(da, ga, inter, crowd):
