@@ -92,6 +92,19 @@ class DetectionData:
         if self.box_format == "quad" and self.task == "detect":
             self.task = "obb"
 
+    def aligned_predictions(self, records: list, **fields) -> "DetectionData":
+        """Predictions for this ground truth's images (one record each, in its order).
+
+        They share its image ids, file names, class names, image sizes, box
+        format and source (their labels are in its ids); ``fields`` override.
+        """
+        base: dict[str, Any] = dict(
+            records=records, image_ids=list(self.image_ids), file_names=list(self.file_names),
+            class_names=dict(self.class_names), image_sizes=self.image_sizes, box_format=self.box_format,
+            kind="predictions", source=self.source,
+        )
+        return DetectionData(**{**base, **fields})
+
     def __len__(self) -> int:
         return len(self.records)
 

@@ -314,15 +314,8 @@ def read_coco_results(source, ground_truth: DetectionData, *, category_ids: str 
                     raise ValueError(f"{name}: results have {kp.shape[1] // 3} keypoints but the dataset's "
                                      f"kpt_shape has {k_pts}")
                 record["keypoints"] = kp.reshape(len(rows), -1 if kp.size else (k_pts or 0), 3)
-    return DetectionData(
-        records=records,
-        image_ids=list(ground_truth.image_ids),
-        file_names=list(ground_truth.file_names),
-        class_names=dict(ground_truth.class_names),
-        image_sizes=ground_truth.image_sizes,
-        box_format=ground_truth.box_format,
-        kind="predictions",
-        source=ground_truth.source,
+    return ground_truth.aligned_predictions(
+        records,
         task=task if task in field_of else ground_truth.task if ground_truth.task not in field_of else "detect",
         kpt_shape=ground_truth.kpt_shape,
     )

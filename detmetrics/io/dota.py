@@ -290,16 +290,7 @@ def read_dota_results(path, ground_truth: DetectionData) -> DetectionData:
             "scores": np.array([d[1] for d in dets], dtype=np.float64),
             "labels": np.array([d[2] for d in dets], dtype=np.int64),
         })
-    return DetectionData(
-        records=records,
-        image_ids=list(ground_truth.image_ids),
-        file_names=list(ground_truth.file_names),
-        class_names=dict(ground_truth.class_names),
-        image_sizes=ground_truth.image_sizes,
-        box_format=ground_truth.box_format,
-        kind="predictions",
-        source=ground_truth.source,
-    )
+    return ground_truth.aligned_predictions(records)
 
 
 def result_class(file: Path) -> str | None:

@@ -275,15 +275,9 @@ def read_yolo_predictions(path, ground_truth: DetectionData, *, progress=None, t
                 _fail(file, lines[bad[0]], "width and height must be >= 0")
             boxes = _cxcywh_to_pixels(coords, width, height)
         records[index] = {"boxes": boxes, "scores": conf, "labels": labels}
-    return DetectionData(
-        records=records,
-        image_ids=list(ground_truth.image_ids),
-        file_names=list(ground_truth.file_names),
+    return ground_truth.aligned_predictions(
+        records,
         class_names=names,
-        image_sizes=ground_truth.image_sizes,
-        box_format=ground_truth.box_format,
-        kind="predictions",
-        source=ground_truth.source,  # labels are in the ground truth's ids (the COCO writers add 1 only to YOLO indices)
         names_inferred=ground_truth.names_inferred,
     )
 
@@ -323,15 +317,10 @@ def _read_instance_predictions(files, ground_truth, task, stems, names, progress
             width, height = ground_truth.image_sizes[index]
             records[index] = _instance_record("", [], [], task, width, height, ground_truth.kpt_shape, names,
                                               kind="predictions")
-    return DetectionData(
-        records=records,
-        image_ids=list(ground_truth.image_ids),
-        file_names=list(ground_truth.file_names),
+    return ground_truth.aligned_predictions(
+        records,
         class_names=names,
-        image_sizes=ground_truth.image_sizes,
         box_format="xywh",
-        kind="predictions",
-        source=ground_truth.source,  # labels in the ground truth's ids, as read_yolo_predictions
         names_inferred=ground_truth.names_inferred,
         task=task,
         kpt_shape=ground_truth.kpt_shape,
