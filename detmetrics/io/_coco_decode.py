@@ -264,6 +264,8 @@ def _sorted_ids(ids, what: str) -> list:
 def _check_id_types(items, int_ids: bool, what: str, where: str) -> None:
     """Image ids match by value and type, as in pycocotools' dicts: "1" is not the image with id 1."""
     wrong = str if int_ids else int
+    if wrong not in set(map(type, map(attrgetter("image_id"), items))):  # one C-level pass: the common case
+        return
     for row, item in enumerate(items):
         if isinstance(item.image_id, wrong):
             expected = "int" if int_ids else "str"
@@ -299,43 +301,58 @@ def _types_ok(values, number: bool) -> bool:
     return True
 
 
+#: results per chunk of ``_result_dict_columns``: the chunk's dicts, their values and the passes over
+#: them stay in the CPU caches (measured at COCO scale: 0.29 s for the 400k dicts in one piece, 0.19 s
+#: in chunks of 16k; at 4M results the one-piece passes grew 12x)
+_DICT_CHUNK = 16384
+
+
 def _result_dict_columns(items: list):
     """``(image_id, category_id, score, boxes)`` arrays of COCO result dicts with integer ids, or None.
 
     Each field is gathered by one C-level pass (``map`` + ``itemgetter`` into ``np.fromiter``),
-    without a struct or tuple per result; NumPy scalars are read as they are.  The value types
-    are checked first (``np.fromiter`` would read ``1.5`` as the id 1, ``"0.5"`` or ``True`` as
-    a score): anything the typed decoder would reject (a missing field, a string, a bool, a
-    bbox that is not 4 numbers, an id outside int64) returns None, and the typed path names it.
+    without a struct or tuple per result, chunk by chunk (``_DICT_CHUNK``); NumPy scalars are
+    read as they are.  The value types are checked first (``np.fromiter`` would read ``1.5`` as
+    the id 1, ``"0.5"`` or ``True`` as a score): anything the typed decoder would reject (a
+    missing field, a string, a bool, a bbox that is not 4 numbers, an id outside int64) returns
+    None, and the typed path names it.
     """
     n = len(items)
-    try:
-        ids = list(map(itemgetter("image_id"), items))
-        cats = list(map(itemgetter("category_id"), items))
-        scores = list(map(itemgetter("score"), items))
-        bboxes = list(map(itemgetter("bbox"), items))
-    except (KeyError, TypeError, IndexError):
-        return None
-    if not (_types_ok(ids, False) and _types_ok(cats, False) and _types_ok(scores, True)):
-        return None
-    if not set(map(type, bboxes)) <= {list, tuple} or (n and set(map(len, bboxes)) != {4}):
-        return None
-    if not _types_ok(chain.from_iterable(bboxes), True):
-        return None
-    try:
-        image_id = np.fromiter(ids, dtype=np.int64, count=n)
-        category = np.fromiter(cats, dtype=np.int64, count=n)
-    except (OverflowError, ValueError):
-        return None
-    score = np.fromiter(scores, dtype=np.float64, count=n)
-    boxes = np.fromiter(chain.from_iterable(bboxes), dtype=np.float64, count=4 * n).reshape(n, 4)
+    image_id = np.empty(n, dtype=np.int64)
+    category = np.empty(n, dtype=np.int64)
+    score = np.empty(n, dtype=np.float64)
+    boxes = np.empty((n, 4), dtype=np.float64)
+    flat_boxes = boxes.reshape(-1)
+    for s0 in range(0, n, _DICT_CHUNK):
+        chunk = items[s0:s0 + _DICT_CHUNK]
+        m = len(chunk)
+        try:
+            ids = list(map(itemgetter("image_id"), chunk))
+            cats = list(map(itemgetter("category_id"), chunk))
+            scores = list(map(itemgetter("score"), chunk))
+            bboxes = list(map(itemgetter("bbox"), chunk))
+        except (KeyError, TypeError, IndexError):
+            return None
+        if not (_types_ok(ids, False) and _types_ok(cats, False) and _types_ok(scores, True)):
+            return None
+        if not set(map(type, bboxes)) <= {list, tuple} or set(map(len, bboxes)) != {4}:
+            return None
+        if not _types_ok(chain.from_iterable(bboxes), True):
+            return None
+        try:
+            image_id[s0:s0 + m] = np.fromiter(ids, dtype=np.int64, count=m)
+            category[s0:s0 + m] = np.fromiter(cats, dtype=np.int64, count=m)
+        except (OverflowError, ValueError):
+            return None
+        score[s0:s0 + m] = np.fromiter(scores, dtype=np.float64, count=m)
+        flat_boxes[4 * s0:4 * (s0 + m)] = np.fromiter(chain.from_iterable(bboxes), dtype=np.float64, count=4 * m)
     return image_id, category, score, boxes
 
 
 def _index_of(sorted_ids: list, items, field: str) -> np.ndarray:
     """Positions of every ``item.<field>`` in ``sorted_ids`` (-1 when absent)."""
     vals = None
-    if all(isinstance(i, int) for i in sorted_ids):
+    if set(map(type, sorted_ids)) <= {int}:
         try:
             vals = _column(items, field, np.int64)
         except (TypeError, ValueError):  # string ids
@@ -364,7 +381,7 @@ def _ground_truth_columns(gt) -> CocoGroundTruth:
     category_ids = _sorted_ids([c.id for c in gt.categories], "ground_truth categories")
     names = {c.id: c.name for c in gt.categories}
     anns = gt.annotations
-    _check_id_types(anns, all(isinstance(i, int) for i in image_ids), "ground_truth", "$.annotations[{}].image_id")
+    _check_id_types(anns, set(map(type, image_ids)) <= {int}, "ground_truth", "$.annotations[{}].image_id")
     image_index = _index_of(image_ids, anns, "image_id")
     cat_index = _index_of(category_ids, anns, "category_id")
     boxes = _bbox_array(anns)
@@ -409,7 +426,7 @@ def load_results(source, gt: CocoGroundTruth, backend: str = "numpy") -> CocoRes
     """Load COCO results (path, bytes or list) against a loaded ground truth (of its ``iou_type``)."""
     if gt.iou_type != "bbox":
         return _load_instance_results(source, gt, backend)
-    int_ids = all(isinstance(i, int) for i in gt.image_ids)
+    int_ids = set(map(type, gt.image_ids)) <= {int}  # one C-level pass (msgspec gives int or str)
     fast = _result_dict_columns(source) if int_ids and isinstance(source, list) else None
     if fast is not None:
         # one C-level pass per column straight from the dicts; errors go through the typed path below
@@ -648,7 +665,7 @@ def _load_instance_results(source, gt: CocoGroundTruth, backend: str) -> CocoRes
     if not HAVE_MSGSPEC:  # pragma: no cover - msgspec is a dependency
         raise ImportError(f"iou_type={gt.iou_type!r} from COCO JSON needs msgspec")
     res = _decode(_as_json(source), list[_ResultInstance], "results")
-    _check_id_types(res, all(isinstance(i, int) for i in gt.image_ids), "results", "$[{}].image_id")
+    _check_id_types(res, set(map(type, gt.image_ids)) <= {int}, "results", "$[{}].image_id")
     backend = _resolve(backend, len(res))
     image_index = _index_of(gt.image_ids, res, "image_id")
     if np.any(image_index < 0):
