@@ -437,22 +437,21 @@ def load_results(source, gt: CocoGroundTruth, backend: str = "numpy") -> CocoRes
             raise ValueError(f"results: [{row}].image_id {source[row]['image_id']!r} is not an image of the "
                              "ground truth")
         return _result_columns(gt, image_index, category, scores, boxes)
-    text = _results_text(source) if int_ids and HAVE_MSGSPEC and backend != "numpy" else None
-    if text is not None:
+    size = _results_size(source) if int_ids and HAVE_MSGSPEC and backend != "numpy" else None
+    if size is not None:
         from .._backend import resolve_backend
 
-        scan_backend = resolve_backend(backend, _scan_work(text.shape[0]), (_results_scan_kernel,),
-                                       site=_scan_results)
-        scanned = _scan_results(text, scan_backend) if scan_backend == "numba" else None
-        text = None  # the JSON text is not kept alive past the scan
-        if scanned is not None:
-            image_id, category, scores, boxes = scanned
-            image_index = _index_of_ints(gt.image_ids, image_id)
-            if np.any(image_index < 0):
-                row = int(np.flatnonzero(image_index < 0)[0])
-                raise ValueError(f"results: [{row}].image_id {int(image_id[row])!r} is not an image of the "
-                                 "ground truth")
-            return _result_columns(gt, image_index, category, scores, boxes)
+        if resolve_backend(backend, _scan_work(size), (_results_scan_kernel, _join_tokens_kernel),
+                           site=_scan_results) == "numba":
+            scanned = _scan_source(source)
+            if scanned is not None:
+                image_id, category, scores, boxes = scanned
+                image_index = _index_of_ints(gt.image_ids, image_id)
+                if np.any(image_index < 0):
+                    row = int(np.flatnonzero(image_index < 0)[0])
+                    raise ValueError(f"results: [{row}].image_id {int(image_id[row])!r} is not an image of the "
+                                     "ground truth")
+                return _result_columns(gt, image_index, category, scores, boxes)
     res_type = (list[_ResultIntId] if int_ids else list[_ResultStrId]) if HAVE_MSGSPEC else None
     res = _decode(source, res_type, "results")
     if not HAVE_MSGSPEC or isinstance(source, list):  # the plain converter accepts both id types
@@ -1074,13 +1073,35 @@ def _scan_work(n_bytes: int) -> int:
     return n_bytes // 85
 
 
-def _results_text(source):
-    """The results JSON as a uint8 array (a file read straight into it, bytes without a copy), or None."""
+def _results_size(source):
+    """The byte length of results given as bytes or a file path (None for loaded objects)."""
     if isinstance(source, (bytes, bytearray)):
-        return np.frombuffer(source, dtype=np.uint8)
+        return len(source)
     if isinstance(source, (str, os.PathLike)) and os.path.isfile(os.fspath(source)):
-        return np.fromfile(os.fspath(source), dtype=np.uint8)
+        return os.path.getsize(os.fspath(source))
     return None
+
+
+def _scan_source(source):
+    """``_scan_results`` (numba) of results bytes or a file, the file mapped rather than read (no copy)."""
+    if isinstance(source, (bytes, bytearray)):
+        return _scan_results(np.frombuffer(source, dtype=np.uint8), "numba")
+    import mmap
+
+    with open(os.fspath(source), "rb") as fh:
+        try:
+            mapped = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+        except (ValueError, OSError):  # an empty file, or one that cannot be mapped
+            return _scan_results(np.frombuffer(fh.read(), dtype=np.uint8), "numba")
+    try:
+        if hasattr(mapped, "madvise") and hasattr(mmap, "MADV_SEQUENTIAL"):
+            mapped.madvise(mmap.MADV_SEQUENTIAL)
+        return _scan_results(np.frombuffer(mapped, dtype=np.uint8), "numba")
+    finally:
+        try:
+            mapped.close()
+        except BufferError:  # pragma: no cover - a view still alive: closed when collected
+            pass
 
 
 def _results_scan_reference(data: np.ndarray):
