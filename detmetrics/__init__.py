@@ -53,6 +53,8 @@ _EXPORTS = {
     "confusion_matrix": "confusion",
     # diagnostics
     "explain_gap": "diagnostics",
+    # errors
+    "error_breakdown": "errors",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

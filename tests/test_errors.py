@@ -1,0 +1,263 @@
+"""error_breakdown: TIDE's error types and dAP, held equal to the tidecv package on the same boxes."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+
+import numpy as np
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from detmetrics import error_breakdown
+from detmetrics.errors import ERROR_TYPES, SPECIAL_TYPES, ErrorBreakdown
+
+from _support import backend_params
+from coco_generator import box_with_iou
+
+TIDE_NAMES = {"cls": "Cls", "loc": "Loc", "both": "Both", "dupe": "Dupe", "bkg": "Bkg", "miss": "Miss"}
+SPECIAL_NAMES = {"false_pos": "FalsePos", "false_neg": "FalseNeg"}
+
+
+# ------------------------------------------------------------------ the oracle
+
+
+def run_tidecv(predictions, ground_truths, *, fg_iou=0.5, bg_iou=0.1, max_dets=100):
+    """tidecv on per-image dicts of xywh boxes: crowd / difficult ground truths become its ignore regions.
+
+    Returns ``(run, main, special)``: the ``TIDERun``, ``{type: dAP}`` and ``{special: dAP}`` in points.
+    """
+    tidecv = pytest.importorskip("tidecv", reason="tidecv is not installed: no TIDE oracle")
+    gt_data = tidecv.Data("gt", max_dets=max_dets)
+    pred_data = tidecv.Data("pred", max_dets=max_dets)
+    for i in range(len(ground_truths)):
+        gt_data.add_image(i, f"image {i}")  # every image, in order (empty ones too)
+    for i, (pred, gt) in enumerate(zip(predictions, ground_truths)):
+        flags = np.zeros(len(gt["labels"]), dtype=bool)
+        for key in ("iscrowd", "difficult"):
+            if gt.get(key) is not None:
+                flags |= np.asarray(gt[key], dtype=bool)
+        for box, label, flag in zip(np.asarray(gt["boxes"], dtype=float).reshape(-1, 4).tolist(), gt["labels"],
+                                    flags):
+            if flag:
+                gt_data.add_ignore_region(i, int(label), box)
+            else:
+                gt_data.add_ground_truth(i, int(label), box)
+        for box, score, label in zip(np.asarray(pred["boxes"], dtype=float).reshape(-1, 4).tolist(), pred["scores"],
+                                     pred["labels"]):
+            pred_data.add_detection(i, int(label), float(score), box)
+    tide = tidecv.TIDE(pos_threshold=fg_iou, background_threshold=bg_iou)
+    with contextlib.redirect_stdout(io.StringIO()):
+        run = tide.evaluate(gt_data, pred_data, name="pred")
+        errors = tide.get_all_errors()
+    return run, errors["main"]["pred"], errors["special"]["pred"], tidecv
+
+
+def tidecv_counts(run, tidecv) -> dict:
+    counts = run.count_errors()
+    return {name: counts[getattr(tidecv.errors.main_errors, cls)] for name, cls in
+            (("cls", "ClassError"), ("loc", "BoxError"), ("both", "OtherError"), ("dupe", "DuplicateError"),
+             ("bkg", "BackgroundError"), ("miss", "MissedError"))}
+
+
+def assert_matches_tidecv(preds, gts, backend, **kw):
+    fg_iou, bg_iou, max_dets = kw.get("fg_iou", 0.5), kw.get("bg_iou", 0.1), kw.get("max_dets", 100)
+    ours = error_breakdown(preds, gts, fg_iou=fg_iou, bg_iou=bg_iou, max_detections=max_dets, box_format="xywh",
+                           backend=backend)
+    try:
+        run, main, special, tidecv = run_tidecv(preds, gts, fg_iou=fg_iou, bg_iou=bg_iou, max_dets=max_dets)
+    except ZeroDivisionError:  # tidecv's mean over no class (a fix that leaves nothing): ours is 0
+        assert np.isfinite([ours.ap, *ours.dap.values(), *ours.special.values()]).all()
+        return ours, None
+    assert ours.counts == tidecv_counts(run, tidecv)
+    assert 100 * ours.ap == pytest.approx(run.ap, abs=1e-6, rel=0)
+    for name in ERROR_TYPES:
+        assert 100 * ours.dap[name] == pytest.approx(main[TIDE_NAMES[name]], abs=1e-6, rel=0), name
+    for name in SPECIAL_TYPES:
+        assert 100 * ours.special[name] == pytest.approx(special[SPECIAL_NAMES[name]], abs=1e-6, rel=0), name
+    # per class: tidecv's class AP objects before and after each fix
+    me = tidecv.errors.main_errors
+    fixes = {name: run.fix_errors(lambda e, t=getattr(me, cls): isinstance(e, t)) for name, cls in
+             (("cls", "ClassError"), ("loc", "BoxError"), ("both", "OtherError"), ("dupe", "DuplicateError"),
+              ("bkg", "BackgroundError"), ("miss", "MissedError"))}
+    for label, row in ours.per_class.items():
+        base = run.ap_data.objs[label].get_ap()
+        assert 100 * row["ap"] == pytest.approx(base, abs=1e-6, rel=0)
+        for name, fixed in fixes.items():
+            gain = max(fixed.objs[label].get_ap() - base, 0.0)
+            assert 100 * row["dap"][name] == pytest.approx(gain, abs=1e-6, rel=0), (label, name)
+    return ours, run
+
+
+# ------------------------------------------------------------------ scenes
+
+
+def _xywh(box):
+    return [float(v) for v in box]
+
+
+def hand_scene():
+    """One error of each type, each in its own image, and the true positives that make them errors."""
+    gts, preds = [], []
+
+    def image(gt_boxes, gt_labels, det_boxes, det_scores, det_labels):
+        gts.append({"boxes": np.array(gt_boxes, dtype=float).reshape(-1, 4), "labels": gt_labels})
+        preds.append({"boxes": np.array(det_boxes, dtype=float).reshape(-1, 4), "scores": det_scores,
+                      "labels": det_labels})
+
+    # 0 cls: a class-1 box exactly on a class-0 ground truth
+    image([[0, 0, 10, 10]], [0], [[0, 0, 10, 10]], [0.9], [1])
+    # 1 loc: right class, IoU 1/3 (in [0.1, 0.5])
+    image([[0, 0, 10, 10]], [0], [[5, 0, 10, 10]], [0.8], [0])
+    # 2 dupe: a second, lower scored box on a matched ground truth
+    image([[0, 0, 10, 10]], [1], [[0, 0, 10, 10], [0, 0, 10, 9]], [0.95, 0.7], [1, 1])
+    # 3 bkg: far from every ground truth
+    image([[0, 0, 10, 10]], [1], [[0, 0, 10, 10], [50, 50, 10, 10]], [0.96, 0.6], [1, 1])
+    # 4 both: wrong class and IoU 1/3
+    image([[0, 0, 10, 10]], [0], [[0, 0, 10, 10], [0, 5, 10, 10]], [0.97, 0.5], [0, 1])
+    # 5 miss: a ground truth nothing covers
+    image([[0, 0, 10, 10], [40, 40, 10, 10]], [1, 1], [[0, 0, 10, 10]], [0.98], [1])
+    return preds, gts
+
+
+@pytest.mark.parametrize("backend", backend_params())
+def test_hand_scene_types_each_error(backend):
+    preds, gts = hand_scene()
+    from detmetrics import errors as de
+
+    ours, _ = assert_matches_tidecv(preds, gts, backend)
+    assert ours.counts == {"cls": 1, "loc": 1, "both": 1, "dupe": 1, "bkg": 1, "miss": 1}
+    # the type of each error, detection by detection (the kernel's own output)
+    types = _types_by_detection(preds, gts, backend)
+    assert types == {(0, 0): "cls", (1, 0): "loc", (2, 1): "dupe", (3, 1): "bkg", (4, 1): "both"}
+    # fixing every error at once gives AP 1, in tidecv too
+    run, *_ = run_tidecv(preds, gts)
+    assert ours.ap < 1 and all(ours.dap[name] > 0 for name in ("cls", "loc", "miss"))
+    assert ours.fixed_ap == 1.0 and run.fix_errors(lambda e: True).get_mAP() == 100.0
+    assert de.ERROR_TYPES == tuple(TIDE_NAMES)
+
+
+def _types_by_detection(preds, gts, backend):
+    """``(image, detection) -> type`` for the errors of the hand scene (through the private stages)."""
+    from detmetrics import errors as de
+    from detmetrics._inputs import flatten
+    from detmetrics.matching import _iou_blocks
+
+    flat = flatten(preds, gts, "xywh")
+    order = np.lexsort((-flat.det_score, flat.det_img))
+    n = flat.n_images
+    det_off = np.concatenate([[0], np.cumsum(np.bincount(flat.det_img, minlength=n))]).astype(np.int64)
+    gt_off = np.concatenate([[0], np.cumsum(np.bincount(flat.gt_img, minlength=n))]).astype(np.int64)
+    ignore = np.zeros(flat.gt_img.shape[0], np.uint8)
+    iou, iou_off = _iou_blocks(np.ascontiguousarray(flat.det_box[order]), flat.gt_box, ignore, det_off, gt_off,
+                               "numpy")
+    status, error, *_ = de._classify(iou, iou_off, det_off, gt_off, flat.det_score[order], flat.det_label[order],
+                                     flat.gt_label, ignore, 0.5, 0.1, backend)
+    local = np.arange(order.shape[0]) - det_off[flat.det_img[order]]
+    return {(int(flat.det_img[order][k]), int(local[k])): ERROR_TYPES[int(error[k]) - 1]
+            for k in range(order.shape[0]) if error[k]}
+
+
+def scene(rng, *, n_images=8, n_classes=3, crowds=True, grid=4.0):
+    """A seeded scene with every kind of error: jittered copies (loc / tp), relabelled copies (cls),
+    duplicates, background boxes, crowds, empty images, tied scores, exact IoU boundaries."""
+    preds, gts = [], []
+    scores = [0.1, 0.3, 0.5, 0.5, 0.7, 0.9]
+    for _ in range(n_images):
+        n_gt = int(rng.integers(0, 6))
+        boxes, labels, crowd = [], [], []
+        for _ in range(n_gt):
+            x, y = grid * rng.integers(0, 25, 2)
+            w, h = grid * rng.integers(1, 8, 2)
+            boxes.append([x, y, w, h])
+            labels.append(int(rng.integers(0, n_classes)))
+            crowd.append(int(crowds and rng.random() < 0.15))
+        dets, dscores, dlabels = [], [], []
+        for g, lab in zip(boxes, labels):
+            for _ in range(int(rng.integers(0, 3))):  # 0-2 detections per ground truth
+                kind = rng.random()
+                if kind < 0.15:  # exact boundary of fg / bg IoU
+                    t = float(rng.choice([0.5, 0.1]))
+                    box = box_with_iou(g, t, below=bool(rng.random() < 0.5))
+                    if box is None:
+                        continue
+                    d = _xywh(box)
+                else:
+                    j = rng.integers(-2, 3, 4) * (grid / 2 if kind < 0.6 else grid * 1.5)
+                    d = [g[0] + j[0], g[1] + j[1], max(grid / 2, g[2] + j[2]), max(grid / 2, g[3] + j[3])]
+                dets.append(d)
+                dlabels.append(lab if rng.random() < 0.75 else int(rng.integers(0, n_classes)))
+                dscores.append(float(rng.choice(scores)))
+        for _ in range(int(rng.integers(0, 3))):  # background
+            x, y = grid * rng.integers(0, 30, 2)
+            dets.append([x, y, grid * 2, grid * 2])
+            dlabels.append(int(rng.integers(0, n_classes)))
+            dscores.append(float(rng.choice(scores)))
+        gts.append({"boxes": np.array(boxes, dtype=float).reshape(-1, 4), "labels": labels,
+                    "iscrowd": np.array(crowd, dtype=np.int64)})
+        preds.append({"boxes": np.array(dets, dtype=float).reshape(-1, 4), "scores": dscores, "labels": dlabels})
+    return preds, gts
+
+
+@pytest.mark.parametrize("seed", range(12))
+@pytest.mark.parametrize("backend", backend_params())
+def test_generated_scenes_match_tidecv(seed, backend):
+    rng = np.random.default_rng(seed)
+    preds, gts = scene(rng, crowds=seed % 3 != 0)
+    kw = {"max_dets": 100 if seed % 4 else 5}
+    ours, run = assert_matches_tidecv(preds, gts, backend, **kw)
+    assert sum(ours.counts.values()) > 0
+    assert 100 * ours.fixed_ap == pytest.approx(run.fix_errors(lambda e: True).get_mAP(), abs=1e-6, rel=0)
+
+
+@pytest.mark.parametrize("fg_iou, bg_iou", [(0.5, 0.1), (0.75, 0.1), (0.5, 0.0), (0.3, 0.3)])
+def test_thresholds_match_tidecv(fg_iou, bg_iou):
+    for seed in range(3):
+        preds, gts = scene(np.random.default_rng(100 + seed))
+        assert_matches_tidecv(preds, gts, "numpy", fg_iou=fg_iou, bg_iou=bg_iou)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 5), st.integers(1, 4))
+def test_random_scenes_match_tidecv(seed, n_images, n_classes):
+    preds, gts = scene(np.random.default_rng(seed), n_images=n_images, n_classes=n_classes, grid=2.0)
+    _, run = assert_matches_tidecv(preds, gts, "numpy")
+    assume(run is not None)  # tidecv divided by zero
+
+
+def test_result_shape_and_table():
+    preds, gts = hand_scene()
+    result = error_breakdown(preds, gts, box_format="xywh", backend="numpy")
+    assert isinstance(result, ErrorBreakdown)
+    data = result.to_dict()
+    assert set(data) == {"ap", "counts", "dap", "special", "per_class", "fixed_ap", "fg_iou", "bg_iou",
+                         "max_detections"}
+    assert set(data["per_class"]) == {"0", "1"}
+    text = str(result)
+    for name in ERROR_TYPES + SPECIAL_TYPES:
+        assert name in text
+    assert f"{100 * result.ap:.2f}" in text
+
+
+def test_empty_input():
+    result = error_breakdown([{"boxes": [], "scores": [], "labels": []}], [{"boxes": [], "labels": []}])
+    assert result.ap == 0.0 and sum(result.counts.values()) == 0 and result.per_class == {}
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"fg_iou": 0.0}, "fg_iou"), ({"fg_iou": 1.5}, "fg_iou"), ({"bg_iou": 0.6}, "bg_iou"),
+    ({"bg_iou": -0.1}, "bg_iou"), ({"max_detections": 0}, "max_detections"), ({"max_detections": 1.5}, "max_detections"),
+    ({"backend": "gpu"}, "backend"), ({"box_format": "xy"}, "box_format"),
+])
+def test_bad_options(kwargs, match):
+    preds, gts = hand_scene()
+    with pytest.raises((ValueError, TypeError), match=match):
+        error_breakdown(preds, gts, **kwargs)
+
+
+def test_rotated_boxes_are_refused():
+    preds = [{"boxes": [[5, 5, 10, 10, 0.3]], "scores": [0.9], "labels": [0]}]
+    gts = [{"boxes": [[5, 5, 10, 10, 0.0]], "labels": [0]}]
+    with pytest.raises(ValueError, match="axis-aligned"):
+        error_breakdown(preds, gts)
