@@ -201,6 +201,13 @@ def _check_cap(max_detections):
 
 
 def _breakdown(flat, fg_iou: float, bg_iou: float, cap, backend: str) -> ErrorBreakdown:
+    det_score, det_label, gt_label, gt_ignore, resolved, classified = _classify_flat(flat, fg_iou, bg_iou, cap,
+                                                                                     backend)
+    return _summarise(det_score, det_label, gt_label, gt_ignore, resolved, classified, fg_iou, bg_iou, cap)
+
+
+def _classify_flat(flat, fg_iou: float, bg_iou: float, cap, backend: str):
+    """Stages 1-2: sort and cut the detections, IoU blocks per image, ``_classify``."""
     from .matching import _iou_blocks
 
     n_images = flat.n_images
@@ -227,10 +234,13 @@ def _breakdown(flat, fg_iou: float, bg_iou: float, cap, backend: str) -> ErrorBr
     work = det_box.shape[0] * max(1, flat.gt_box.shape[0] // max(1, n_images)) // 10
     resolved = resolve_backend(backend, work, (_classify_kernel, _tide_ap_kernel), site="errors")
     iou_flat, iou_offsets = _iou_blocks(det_box, flat.gt_box, gt_ignore, det_offsets, gt_offsets, resolved)
-    det_status, det_error, det_target, det_fix, gt_matched, gt_miss = _classify(
-        iou_flat, iou_offsets, det_offsets, gt_offsets, det_score, det_label, gt_label, gt_ignore, fg_iou, bg_iou,
-        resolved)
+    classified = _classify(iou_flat, iou_offsets, det_offsets, gt_offsets, det_score, det_label, gt_label, gt_ignore,
+                           fg_iou, bg_iou, resolved)
+    return det_score, det_label, gt_label, gt_ignore, resolved, classified
 
+
+def _summarise(det_score, det_label, gt_label, gt_ignore, resolved, classified, fg_iou, bg_iou, cap):
+    det_status, det_error, det_target, det_fix, gt_matched, gt_miss = classified
     real = gt_ignore == 0
     classes = np.unique(np.concatenate([det_label, gt_label[real]]))
     n_cls = classes.shape[0]

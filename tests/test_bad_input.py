@@ -67,6 +67,7 @@ CALLS = {
                               "iou_type": "bbox", "protocol": "coco", "iou_test": ">=", "box_plus_one": False,
                               "crowd": "ignore", "difficult": "ignore", "image_budget": 300}),
     dm.explain_gap: ((PRED, GT), {"from_protocol": "ultralytics", "to_protocol": "coco"}),
+    dm.error_breakdown: ((PRED, GT), {"fg_iou": 0.5, "bg_iou": 0.1, "max_detections": 100, "box_format": "xyxy"}),
     dm.nms: ((BOX, [0.9, 0.8]), {"iou_threshold": 0.5}),
     dm.normalize_rotated: ((ROT,), {}),
     dm.polygon_iou: ((QUAD, QUAD), {}),
@@ -138,6 +139,7 @@ VALID = {
     ("evaluate_columns", "iou_thresholds"): NONE_IS_DEFAULT,
     ("confusion_matrix", "num_classes"): NONE_IS_DEFAULT,
     ("filter_by_confidence", "max_detections"): NONE_IS_DEFAULT,
+    ("error_breakdown", "max_detections"): (None, 2**70),  # every detection
     ("filter_by_confidence", "min_score"): (-1, 2**70),  # scores are any real numbers, not only [0, 1]
     ("iou", "iscrowd"): NONE_IS_DEFAULT,
     ("soft_nms", "sigma"): HUGE_IS_FINE,

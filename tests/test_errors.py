@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from detmetrics import error_breakdown
 from detmetrics.errors import ERROR_TYPES, SPECIAL_TYPES, ErrorBreakdown
 
-from _support import backend_params
+from _support import backend_params, requires_numba
 from coco_generator import box_with_iou
 
 TIDE_NAMES = {"cls": "Cls", "loc": "Loc", "both": "Both", "dupe": "Dupe", "bkg": "Bkg", "miss": "Miss"}
@@ -139,24 +139,87 @@ def test_hand_scene_types_each_error(backend):
 
 
 def _types_by_detection(preds, gts, backend):
-    """``(image, detection) -> type`` for the errors of the hand scene (through the private stages)."""
+    """``(image, detection) -> type`` for the errors of a scene (the classification stage's own output)."""
     from detmetrics import errors as de
     from detmetrics._inputs import flatten
-    from detmetrics.matching import _iou_blocks
 
     flat = flatten(preds, gts, "xywh")
-    order = np.lexsort((-flat.det_score, flat.det_img))
-    n = flat.n_images
-    det_off = np.concatenate([[0], np.cumsum(np.bincount(flat.det_img, minlength=n))]).astype(np.int64)
-    gt_off = np.concatenate([[0], np.cumsum(np.bincount(flat.gt_img, minlength=n))]).astype(np.int64)
-    ignore = np.zeros(flat.gt_img.shape[0], np.uint8)
-    iou, iou_off = _iou_blocks(np.ascontiguousarray(flat.det_box[order]), flat.gt_box, ignore, det_off, gt_off,
-                               "numpy")
-    status, error, *_ = de._classify(iou, iou_off, det_off, gt_off, flat.det_score[order], flat.det_label[order],
-                                     flat.gt_label, ignore, 0.5, 0.1, backend)
-    local = np.arange(order.shape[0]) - det_off[flat.det_img[order]]
-    return {(int(flat.det_img[order][k]), int(local[k])): ERROR_TYPES[int(error[k]) - 1]
-            for k in range(order.shape[0]) if error[k]}
+    *_, classified = de._classify_flat(flat, 0.5, 0.1, 100, backend)
+    error = classified[1]
+    order = np.lexsort((-flat.det_score, flat.det_img))  # the stage's order (stable)
+    image = flat.det_img[order]
+    local = np.arange(order.shape[0]) - np.searchsorted(image, image)
+    return {(int(image[k]), int(local[k])): ERROR_TYPES[int(error[k]) - 1] for k in range(order.shape[0]) if error[k]}
+
+
+# ------------------------------------------------------------------ strategies (also used by tests/test_pairs.py)
+
+
+@st.composite
+def breakdown_scenes(draw, max_images=3, max_boxes=6):
+    """Per-image dicts of xywh boxes on a coarse grid (ties, touching edges, duplicates, exact IoU 0.5 / 0.1),
+    crowds, empty images and tied scores; with ``fg_iou``, ``bg_iou`` and ``max_detections``."""
+    def boxes(n):
+        coords = st.tuples(st.integers(0, 6), st.integers(0, 6), st.integers(1, 5), st.integers(1, 5))
+        return st.lists(coords.map(lambda b: [float(v) for v in b]), min_size=n, max_size=n)
+
+    n_images = draw(st.integers(1, max_images))
+    preds, gts = [], []
+    for _ in range(n_images):
+        n_gt, n_det = draw(st.integers(0, max_boxes)), draw(st.integers(0, max_boxes))
+        gts.append({"boxes": np.array(draw(boxes(n_gt))).reshape(-1, 4),
+                    "labels": draw(st.lists(st.integers(0, 2), min_size=n_gt, max_size=n_gt)),
+                    "iscrowd": np.array(draw(st.lists(st.sampled_from([0, 0, 0, 1]), min_size=n_gt, max_size=n_gt)),
+                                        dtype=np.int64)})
+        preds.append({"boxes": np.array(draw(boxes(n_det))).reshape(-1, 4),
+                      "scores": draw(st.lists(st.sampled_from([0.2, 0.5, 0.5, 0.9]), min_size=n_det, max_size=n_det)),
+                      "labels": draw(st.lists(st.integers(0, 2), min_size=n_det, max_size=n_det))})
+    fg_iou = draw(st.sampled_from([0.5, 0.5, 1 / 3, 0.75]))
+    bg_iou = draw(st.sampled_from([0.1, 0.0, 0.25]))
+    return preds, gts, fg_iou, min(bg_iou, fg_iou), draw(st.sampled_from([100, 2]))
+
+
+def classify_run(args, backend):
+    """The classification stage (``_classify_kernel`` / ``_classify_reference``) on a drawn scene."""
+    from detmetrics import errors as de
+    from detmetrics._inputs import flatten
+
+    preds, gts, fg_iou, bg_iou, cap = args
+    *_, classified = de._classify_flat(flatten(preds, gts, "xywh"), fg_iou, bg_iou, cap, backend)
+    return classified
+
+
+@st.composite
+def tide_ap_inputs(draw):
+    """Groups of true-positive flags (by decreasing score) and their ground-truth counts (0 included)."""
+    sizes = draw(st.lists(st.integers(0, 30), min_size=1, max_size=6))
+    flags = [draw(st.lists(st.sampled_from([0, 1]), min_size=n, max_size=n)) for n in sizes]
+    npos = [sum(f) + draw(st.integers(0, 4)) if draw(st.booleans()) or sum(f) else 0 for f in flags]
+    offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    return np.array(sum(flags, []), dtype=np.uint8), offsets, np.array(npos, dtype=np.int64)
+
+
+def tide_ap_run(args, backend):
+    from detmetrics import errors as de
+
+    return (de._tide_ap(*args, backend),)
+
+
+@settings(max_examples=60, deadline=None)
+@given(breakdown_scenes())
+def test_drawn_scenes_match_tidecv(case):
+    preds, gts, fg_iou, bg_iou, cap = case
+    _, run = assert_matches_tidecv(preds, gts, "numpy", fg_iou=fg_iou, bg_iou=bg_iou, max_dets=cap)
+    assume(run is not None)  # tidecv divided by zero
+
+
+@requires_numba
+@settings(max_examples=60, deadline=None)
+@given(breakdown_scenes())
+def test_backends_agree_end_to_end(case):
+    preds, gts, fg_iou, bg_iou, cap = case
+    kw = dict(fg_iou=fg_iou, bg_iou=bg_iou, max_detections=cap, box_format="xywh")
+    assert error_breakdown(preds, gts, backend="numba", **kw) == error_breakdown(preds, gts, backend="numpy", **kw)
 
 
 def scene(rng, *, n_images=8, n_classes=3, crowds=True, grid=4.0):
