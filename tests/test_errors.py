@@ -324,3 +324,77 @@ def test_rotated_boxes_are_refused():
     gts = [{"boxes": [[5, 5, 10, 10, 0.0]], "labels": [0]}]
     with pytest.raises(ValueError, match="axis-aligned"):
         error_breakdown(preds, gts)
+
+
+# ------------------------------------------------------------------ the bundled sample, the CLI, the plot
+
+
+def _sample():
+    from detmetrics.io import load_ground_truth, load_predictions, sample_path
+
+    gt = load_ground_truth(sample_path("yolo"))
+    pred = load_predictions(sample_path("yolo") / "predictions", gt)
+    assert gt.mean_ap_kwargs("bbox").get("box_format") == "xywh"
+    return pred.records_for("bbox"), gt.records_for("bbox")
+
+
+@pytest.mark.parametrize("backend", backend_params())
+def test_bundled_sample_matches_tidecv(backend):
+    preds, gts = _sample()
+    ours, run = assert_matches_tidecv(preds, gts, backend)
+    assert run is not None and sum(ours.counts.values()) > 0
+
+
+def test_cli_errors_prints_the_table_and_writes_json_and_plot(tmp_path, capsys):
+    pytest.importorskip("matplotlib", reason="--plot needs matplotlib")
+    import json
+
+    from detmetrics.cli import main
+    from detmetrics.io import sample_path
+
+    out_json, out_png = tmp_path / "errors.json", tmp_path / "errors.png"
+    status = main(["errors", str(sample_path("yolo")), str(sample_path("yolo") / "predictions"), "--json",
+                   str(out_json), "--plot", str(out_png), "--backend", "numpy"])
+    assert status == 0
+    printed = capsys.readouterr().out
+    preds, gts = _sample()
+    ours = error_breakdown(preds, gts, box_format="xywh", backend="numpy")
+    assert ours.table() in printed and "person" in printed
+    data = json.loads(out_json.read_text())
+    assert data["counts"] == ours.counts and data["ap"] == ours.ap
+    assert data["class_names"]["0"] == "person"
+    assert out_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--fg-iou", "1.5"], "--fg-iou"), (["--bg-iou", "-1"], "--bg-iou"), (["--fg-iou", "0.3", "--bg-iou", "0.4"],
+                                                                          "bg_iou"),
+    (["--max-dets", "0"], "--max-dets"),
+])
+def test_cli_errors_bad_flags_exit_2(argv, message, capsys):
+    from detmetrics.cli import main
+    from detmetrics.io import sample_path
+
+    status = main(["errors", str(sample_path("yolo")), str(sample_path("yolo") / "predictions"), *argv])
+    err = capsys.readouterr().err
+    assert status == 2 and message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_cli_errors_missing_file_exits_2(tmp_path, capsys):
+    from detmetrics.cli import main
+
+    assert main(["errors", str(tmp_path / "nope.json"), str(tmp_path / "nope2.json")]) == 2
+    assert "detmetrics: error:" in capsys.readouterr().err
+
+
+def test_plot_error_breakdown(tmp_path):
+    pytest.importorskip("matplotlib", reason="the plot needs matplotlib")
+    from detmetrics.plots import plot_error_breakdown
+
+    preds, gts = hand_scene()
+    fig = plot_error_breakdown(error_breakdown(preds, gts, box_format="xywh"), path=tmp_path / "e.png")
+    assert (tmp_path / "e.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert labels == [f"{t} (1)" for t in ERROR_TYPES]
+    with pytest.raises(TypeError, match="breakdown"):
+        plot_error_breakdown({"dap": {}})
