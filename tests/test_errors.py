@@ -398,3 +398,57 @@ def test_plot_error_breakdown(tmp_path):
     assert labels == [f"{t} (1)" for t in ERROR_TYPES]
     with pytest.raises(TypeError, match="breakdown"):
         plot_error_breakdown({"dap": {}})
+
+
+def _continuous_scene(rng, n_images=6, n_classes=3):
+    """Real-valued boxes (no IoU ties), no crowds, every detected class has a ground truth."""
+    preds, gts = [], []
+    for _ in range(n_images):
+        n = int(rng.integers(0, 6))
+        g = np.c_[rng.uniform(0, 100, (n, 2)), rng.uniform(5, 30, (n, 2))]
+        labels = rng.integers(0, n_classes, n)
+        d = np.repeat(g, 2, axis=0) + rng.normal(0, 3, (2 * n, 4))
+        d[:, 2:] = np.abs(d[:, 2:]) + 1
+        dl = np.where(rng.random(2 * n) < 0.8, np.repeat(labels, 2), rng.integers(0, n_classes, 2 * n))
+        gts.append({"boxes": g, "labels": labels})
+        preds.append({"boxes": d, "scores": rng.random(2 * n), "labels": dl})
+    present = np.unique(np.concatenate([g["labels"] for g in gts]))
+    for p in preds:
+        keep = np.isin(p["labels"], present)
+        p["boxes"], p["scores"], p["labels"] = p["boxes"][keep], p["scores"][keep], p["labels"][keep]
+    return preds, gts
+
+
+def test_tide_ap_is_coco_ap50_off_the_grid_differences():
+    """TIDE's class AP equals COCO's AP50 (``mean_ap``) unless a recall lands on a point where the grids differ."""
+    from detmetrics import mean_ap
+
+    grid = np.arange(101) / 100
+    differing = set(grid[np.linspace(0, 1, 101) != grid].tolist())
+    assert len(differing) == 10
+    compared = 0
+    for seed in range(40):
+        preds, gts = _continuous_scene(np.random.default_rng(seed))
+        coco = mean_ap(preds, gts, box_format="xywh", iou_thresholds=[0.5], backend="numpy")
+        ours = error_breakdown(preds, gts, box_format="xywh", backend="numpy")
+        for label, row in ours.per_class.items():
+            npos = sum(int(np.count_nonzero(np.asarray(g["labels"]) == label)) for g in gts)
+            if any(k / npos in differing for k in range(1, npos + 1)):
+                continue
+            assert row["ap"] == pytest.approx(coco.per_class[label]["ap50"], abs=1e-12, rel=0)
+            compared += 1
+    assert compared > 80
+
+
+def test_bundled_sample_tide_ap_and_coco_map50():
+    """The sample's detection-only class counts 0 in TIDE's mean and is left out of COCO's."""
+    from detmetrics import mean_ap
+
+    preds, gts = _sample()
+    coco = mean_ap(preds, gts, box_format="xywh", backend="numpy")
+    ours = error_breakdown(preds, gts, box_format="xywh", backend="numpy")
+    with_gt = [c for c, row in coco.per_class.items() if row["n_gt"] > 0]
+    assert len(with_gt) == len(ours.per_class) - 1
+    for c in with_gt:
+        assert ours.per_class[c]["ap"] == pytest.approx(coco.per_class[c]["ap50"], abs=1e-12, rel=0)
+    assert ours.ap == pytest.approx(coco.map50 * len(with_gt) / len(ours.per_class), abs=1e-12, rel=0)
