@@ -55,6 +55,7 @@ _EXPORTS = {
     "explain_gap": "diagnostics",
     # errors
     "error_breakdown": "errors",
+    "error_breakdown_coco": "errors",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

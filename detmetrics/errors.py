@@ -42,7 +42,7 @@ import numpy as np
 from ._backend import kernel, resolve_backend
 from ._validate import check_threshold
 
-__all__ = ["ERROR_TYPES", "SPECIAL_TYPES", "ErrorBreakdown", "error_breakdown"]
+__all__ = ["ERROR_TYPES", "SPECIAL_TYPES", "ErrorBreakdown", "error_breakdown", "error_breakdown_coco"]
 
 #: the main error types, in TIDE's order (``_error_types``)
 ERROR_TYPES = ("cls", "loc", "both", "dupe", "bkg", "miss")
@@ -184,6 +184,50 @@ def error_breakdown(predictions, ground_truths, *, fg_iou=0.5, bg_iou=0.1, max_d
         raise ValueError(f"error_breakdown scores axis-aligned boxes; predictions and ground_truths hold {flat.kind} "
                          "boxes")
     return _breakdown(flat, fg_iou, bg_iou, cap, backend)
+
+
+def error_breakdown_coco(ground_truth, results, *, fg_iou=0.5, bg_iou=0.1, max_detections=100,
+                         backend="auto") -> ErrorBreakdown:
+    """``error_breakdown`` on COCO JSON: a ground-truth file (or its dict) and a results file (or its list).
+
+    As ``detmetrics.evaluate_coco`` reads them: every image of ``ground_truth`` (those without
+    results too), in the file's order (as tidecv's own COCO reader walks them); results'
+    ``category_id`` are the ground truth's category ids; crowds (``iscrowd``) are TIDE's ignore
+    regions (as tidecv's reader makes them).
+    The keywords are ``error_breakdown``'s; ``per_class`` is keyed by category id.
+
+    Examples
+    --------
+    >>> gt = {"images": [{"id": 1}], "categories": [{"id": 3}],
+    ...       "annotations": [{"id": 1, "image_id": 1, "category_id": 3, "bbox": [0, 0, 10, 10]}]}
+    >>> res = [{"image_id": 1, "category_id": 3, "bbox": [5, 0, 10, 10], "score": 0.9}]
+    >>> error_breakdown_coco(gt, res).counts["loc"]
+    1
+    """
+    from .io import read_coco_gt, read_coco_results
+    from .io.coco import _load_json
+
+    gt = _named(read_coco_gt, "ground_truth", ground_truth)
+    pred = _named(read_coco_results, "results", results, gt, category_ids="ids")
+    # tidecv walks the images in the file's order (it decides tied scores across images); the
+    # reader sorts them by id, as pycocotools does
+    position = {image_id: k for k, image_id in enumerate(gt.image_ids)}
+    data = ground_truth if isinstance(ground_truth, dict) else _load_json(ground_truth, "ground truth")[0]
+    order = [position[image["id"]] for image in data["images"]]
+    gts, preds = gt.records_for("bbox"), pred.records_for("bbox")
+    return error_breakdown([preds[k] for k in order], [gts[k] for k in order], fg_iou=fg_iou, bg_iou=bg_iou,
+                           max_detections=max_detections, box_format="xywh", backend=backend)
+
+
+def _named(reader, name, source, *args, **kwargs):
+    """Run a COCO reader; its errors name the argument (``ground_truth`` / ``results``)."""
+    try:
+        return reader(source, *args, **kwargs)
+    except (TypeError, ValueError) as exc:
+        message = str(exc)
+        if name not in message:
+            message = f"{name}: {message}"
+        raise type(exc)(message) from None
 
 
 def _check_cap(max_detections):

@@ -452,3 +452,70 @@ def test_bundled_sample_tide_ap_and_coco_map50():
     for c in with_gt:
         assert ours.per_class[c]["ap"] == pytest.approx(coco.per_class[c]["ap50"], abs=1e-12, rel=0)
     assert ours.ap == pytest.approx(coco.map50 * len(with_gt) / len(ours.per_class), abs=1e-12, rel=0)
+
+
+# ------------------------------------------------------------------ COCO JSON, against tidecv's own COCO readers
+
+
+def _coco_files(tmp_path, seed):
+    """A scene written as COCO JSON, image ids shuffled in the file (tidecv walks the file's order)."""
+    import json
+
+    rng = np.random.default_rng(seed)
+    preds, gts = scene(rng, n_images=10)
+    ids = [int(i) for i in rng.permutation(np.arange(1, 11)) * 7]
+    images = [{"id": i, "file_name": f"{i}.jpg", "width": 200, "height": 200} for i in ids]
+    categories = [{"id": c, "name": f"c{c}"} for c in range(1, 4)]
+    anns, results = [], []
+    for image_id, p, g in zip(ids, preds, gts):
+        for box, label, crowd in zip(g["boxes"].tolist(), g["labels"], g["iscrowd"].tolist()):
+            x, y, w, h = box
+            anns.append({"id": len(anns) + 1, "image_id": image_id, "category_id": label + 1, "bbox": box,
+                         "area": w * h, "iscrowd": crowd,
+                         "segmentation": [[x, y, x + w, y, x + w, y + h, x, y + h]]})
+        for box, score, label in zip(p["boxes"].tolist(), p["scores"], p["labels"]):
+            results.append({"image_id": image_id, "category_id": label + 1, "bbox": box, "score": score})
+    gt_path, res_path = tmp_path / f"gt{seed}.json", tmp_path / f"res{seed}.json"
+    gt_path.write_text(json.dumps({"images": images, "annotations": anns, "categories": categories}))
+    res_path.write_text(json.dumps(results))
+    return gt_path, res_path
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_coco_files_match_tidecv_coco_readers(tmp_path, seed):
+    tidecv = pytest.importorskip("tidecv", reason="tidecv is not installed: no TIDE oracle")
+    from detmetrics import error_breakdown_coco
+
+    gt_path, res_path = _coco_files(tmp_path, seed)
+    tide = tidecv.TIDE()
+    with contextlib.redirect_stdout(io.StringIO()):
+        run = tide.evaluate(tidecv.datasets.COCO(str(gt_path)), tidecv.datasets.COCOResult(str(res_path)),
+                            name="r")
+        errors = tide.get_all_errors()
+    for source in (str(gt_path), json_of(gt_path)):
+        ours = error_breakdown_coco(source, str(res_path), backend="numpy")
+        assert ours.counts == tidecv_counts(run, tidecv)
+        assert 100 * ours.ap == pytest.approx(run.ap, abs=1e-6, rel=0)
+        for name in ERROR_TYPES:
+            assert 100 * ours.dap[name] == pytest.approx(errors["main"]["r"][TIDE_NAMES[name]], abs=1e-6, rel=0)
+        for name in SPECIAL_TYPES:
+            assert 100 * ours.special[name] == pytest.approx(errors["special"]["r"][SPECIAL_NAMES[name]], abs=1e-6,
+                                                             rel=0)
+        assert set(ours.per_class) <= {1, 2, 3}
+
+
+def json_of(path):
+    import json
+
+    return json.loads(path.read_text())
+
+
+def test_coco_bad_sources_name_the_argument(tmp_path):
+    from detmetrics import error_breakdown_coco
+
+    gt_path, res_path = _coco_files(tmp_path, 0)
+    with pytest.raises(ValueError, match="ground_truth"):
+        error_breakdown_coco({"images": "x"}, str(res_path))
+    with pytest.raises(ValueError, match="results"):
+        error_breakdown_coco(str(gt_path), [{"image_id": 12345, "category_id": 1, "bbox": [0, 0, 1, 1],
+                                             "score": 0.5}])
