@@ -205,18 +205,24 @@ def error_breakdown_coco(ground_truth, results, *, fg_iou=0.5, bg_iou=0.1, max_d
     1
     """
     from .io import read_coco_gt, read_coco_results
-    from .io.coco import _load_json
 
     gt = _named(read_coco_gt, "ground_truth", ground_truth)
     pred = _named(read_coco_results, "results", results, gt, category_ids="ids")
-    # tidecv walks the images in the file's order (it decides tied scores across images); the
-    # reader sorts them by id, as pycocotools does
-    position = {image_id: k for k, image_id in enumerate(gt.image_ids)}
-    data = ground_truth if isinstance(ground_truth, dict) else _load_json(ground_truth, "ground truth")[0]
-    order = [position[image["id"]] for image in data["images"]]
+    order = _coco_file_order(gt, ground_truth)
     gts, preds = gt.records_for("bbox"), pred.records_for("bbox")
     return error_breakdown([preds[k] for k in order], [gts[k] for k in order], fg_iou=fg_iou, bg_iou=bg_iou,
                            max_detections=max_detections, box_format="xywh", backend=backend)
+
+
+def _coco_file_order(gt, source) -> list:
+    """Positions of ``gt``'s records (sorted by image id, as pycocotools and the readers keep them) in the
+    order of the images in the COCO file ``source`` (a path or the dict), the order tidecv walks: it
+    decides tied scores across images."""
+    from .io.coco import _load_json
+
+    position = {image_id: k for k, image_id in enumerate(gt.image_ids)}
+    data = source if isinstance(source, dict) else _load_json(source, "ground truth")[0]
+    return [position[image["id"]] for image in data["images"]]
 
 
 def _named(reader, name, source, *args, **kwargs):

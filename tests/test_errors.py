@@ -519,3 +519,18 @@ def test_coco_bad_sources_name_the_argument(tmp_path):
     with pytest.raises(ValueError, match="results"):
         error_breakdown_coco(str(gt_path), [{"image_id": 12345, "category_id": 1, "bbox": [0, 0, 1, 1],
                                              "score": 0.5}])
+
+
+def test_cli_on_coco_files_equals_error_breakdown_coco(tmp_path, capsys):
+    import json
+
+    from detmetrics import error_breakdown_coco
+    from detmetrics.cli import main
+
+    gt_path, res_path = _coco_files(tmp_path, 2)
+    out = tmp_path / "e.json"
+    assert main(["errors", str(gt_path), str(res_path), "--json", str(out), "--backend", "numpy"]) == 0
+    ours = error_breakdown_coco(str(gt_path), str(res_path), backend="numpy")
+    assert ours.table() in capsys.readouterr().out
+    data = json.loads(out.read_text())
+    assert data["ap"] == ours.ap and data["dap"] == ours.dap and data["counts"] == ours.counts
