@@ -28,9 +28,11 @@ for number.  The stages:
    past the last recall); a class with detections but no ground truth has AP 0, a class with
    neither is left out of the mean.  Fixing a type: ``cls`` / ``loc`` errors become true
    positives (in the ground truth's class) or disappear, ``dupe`` / ``bkg`` / ``both``
-   disappear, ``miss`` lowers the class's ground-truth count by one.  As in tidecv the fixed
-   detections are re-ranked after the other errors and before the true positives where
-   scores tie, and ``dap = max(fixed AP - AP, 0)``.
+   disappear, ``miss`` lowers the class's ground-truth count by one.  As in tidecv, a fixed
+   run lists the error detections (fixed or not) before the true positives, which is how it
+   ranks tied scores, and ``dap = max(fixed AP - AP, 0)``.
+
+Where tidecv divides by zero (a run with no class left to average) the mean is 0 here.
 """
 
 from __future__ import annotations
@@ -74,8 +76,8 @@ class ErrorBreakdown:
         ground truth removed (perfect recall, same precision).  Not clipped at 0.
     per_class : dict
         label -> ``{"ap", "counts", "dap", "special"}`` for that class alone (AP 0 without
-        ground truth); detection errors count in the detection's class, misses in the ground
-        truth's.
+        ground truth; ``dap`` clipped at 0 as above); detection errors count in the
+        detection's class, misses in the ground truth's.
     fixed_ap : float
         mAP with every error of ``ERROR_TYPES`` fixed at once (1 when every ground truth can be
         found by some detection, 0 when nothing is left).
@@ -313,15 +315,14 @@ def _summarise(det_score, det_label, gt_label, gt_ignore, resolved, classified, 
     dap = {name: max(maps[1 + i] - base, 0.0) for i, name in enumerate(ERROR_TYPES)}
     special = {name: maps[8 + i] - base for i, name in enumerate(SPECIAL_TYPES)}
 
+    # per class: detection errors in the detection's class, misses in the ground truth's
+    by_class = np.bincount(det_c * 7 + det_error, minlength=7 * n_cls).reshape(n_cls, 7)
+    by_class[:, _MISS] = n_missed
     per_class = {}
     for c in range(n_cls):
-        mine = det_c == c
-        row_counts = {name: int(np.count_nonzero(mine & (det_error == code)))
-                      for code, name in enumerate(ERROR_TYPES[:-1], 1)}
-        row_counts["miss"] = int(np.count_nonzero((gt_c == c) & (gt_miss != 0)))
         per_class[int(classes[c])] = {
             "ap": float(aps[0, c]),
-            "counts": row_counts,
+            "counts": {name: int(by_class[c, code]) for code, name in enumerate(ERROR_TYPES, 1)},
             "dap": {name: max(float(aps[1 + i, c] - aps[0, c]), 0.0) for i, name in enumerate(ERROR_TYPES)},
             "special": {name: float(aps[8 + i, c] - aps[0, c]) for i, name in enumerate(SPECIAL_TYPES)},
         }

@@ -81,6 +81,14 @@ def assert_matches_tidecv(preds, gts, backend, **kw):
     fixes = {name: run.fix_errors(lambda e, t=getattr(me, cls): isinstance(e, t)) for name, cls in
              (("cls", "ClassError"), ("loc", "BoxError"), ("both", "OtherError"), ("dupe", "DuplicateError"),
               ("bkg", "BackgroundError"), ("miss", "MissedError"))}
+    # per class counts: a detection's error in its class, a miss in the ground truth's
+    by_class: dict = {}
+    for name, cls in (("cls", "ClassError"), ("loc", "BoxError"), ("both", "OtherError"), ("dupe", "DuplicateError"),
+                      ("bkg", "BackgroundError"), ("miss", "MissedError")):
+        for err in run.error_dict[getattr(me, cls)]:
+            label = (err.gt if name == "miss" else err.pred)["class"]
+            by_class.setdefault(label, dict.fromkeys(ERROR_TYPES, 0))[name] += 1
+    assert {k: v["counts"] for k, v in ours.per_class.items() if sum(v["counts"].values())} == by_class
     for label, row in ours.per_class.items():
         base = run.ap_data.objs[label].get_ap()
         assert 100 * row["ap"] == pytest.approx(base, abs=1e-6, rel=0)
