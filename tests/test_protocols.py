@@ -316,6 +316,42 @@ def test_evaluator_and_evaluate_coco_take_protocols(tmp_path):
     assert ours.map == pytest.approx(np.mean([v.mean() for v in ref.values()]), abs=1e-9)
 
 
+@pytest.mark.parametrize("options", [
+    dict(protocol="voc07"), dict(protocol="voc12"), dict(protocol="dota"), dict(protocol="ultralytics"),
+    dict(protocol="ultralytics", image_budget=2), dict(protocol="coco", iou_test=">", box_plus_one=True),
+    dict(protocol="dota", crowd="drop", difficult="count"),
+], ids=lambda o: ",".join(f"{k}={v}" for k, v in o.items()))
+def test_evaluator_merge_keeps_the_protocol(options):
+    # shards updated and merged in a tree equal one mean_ap call with the same switches
+    preds, gts = scene(5, n_images=9, crowd=True, difficult=True, integer=True)
+    expected = mean_ap(preds, gts, **options)
+    shards = []
+    for lo, hi in ((0, 2), (2, 3), (3, 7), (7, 9)):
+        ev = Evaluator(**options)
+        ev.update(preds[lo:hi], gts[lo:hi], image_ids=list(range(lo, hi)))
+        shards.append(ev)
+    left, right = shards[0].merge(shards[1]), shards[2].merge(shards[3])
+    got = left.merge(right).compute()
+    assert got.category_ids == expected.category_ids
+    for name in ("stats", "precision", "recall", "scores", "ap"):
+        np.testing.assert_allclose(getattr(got, name), getattr(expected, name), rtol=0, atol=1e-12, err_msg=name)
+
+
+@pytest.mark.parametrize("a, b, name", [
+    (dict(protocol="ultralytics"), dict(protocol="ultralytics", image_budget=10), "image_budget"),
+    (dict(protocol="coco"), dict(protocol="coco", iou_test=">"), "iou_test"),
+    (dict(protocol="voc12"), dict(protocol="dota"), "box_plus_one"),
+    (dict(protocol="coco"), dict(protocol="coco", crowd="drop"), "crowd"),
+])
+def test_evaluator_merge_refuses_other_switches(a, b, name):
+    preds, gts = scene(2)
+    x, y = Evaluator(**a), Evaluator(**b)
+    x.update(preds[:2], gts[:2], image_ids=[0, 1])
+    y.update(preds[2:], gts[2:], image_ids=[2, 3])
+    with pytest.raises(ValueError, match=f"different {name}"):
+        x.merge(y)
+
+
 def test_ultralytics_operating_point_hand_case():
     # one true positive per class, at 0.9 and 0.8: both curves are 1 below 0.8 (np.interp holds the
     # last value), so the smoothed mean-F1 maximum sits there with P = R = 1
