@@ -379,6 +379,122 @@ def test_bad_switches_raise(kw):
         mean_ap(preds, gts, **kw)
 
 
+# ------------------------------------------------------------------------ masks and keypoints
+
+
+def _rectangle_scene(seed, size=128):
+    """``scene`` on integer boxes clipped to a ``size`` x ``size`` image, and the same scene as masks
+    (each box filled): mask IoU, crowd overlap and areas are then the boxes' exactly."""
+    preds, gts = scene(seed, n_images=5, crowd=True, difficult=True, integer=True)
+
+    def masks(boxes):
+        boxes = np.clip(np.asarray(boxes, dtype=np.float64).reshape(-1, 4), 0, size)
+        boxes[:, 2:] = np.maximum(boxes[:, 2:], boxes[:, :2] + 1)
+        out = np.zeros((boxes.shape[0], size + 1, size + 1), dtype=bool)
+        for m, (x1, y1, x2, y2) in zip(out, boxes.astype(int)):
+            m[y1:y2, x1:x2] = True
+        return boxes, out
+
+    box_p, box_g, mask_p, mask_g = [], [], [], []
+    for p, g in zip(preds, gts):
+        pb, pm = masks(p["boxes"])
+        gb, gm = masks(g["boxes"])
+        box_p.append({**p, "boxes": pb})
+        box_g.append({**g, "boxes": gb})
+        mask_p.append({"masks": pm, "scores": p["scores"], "labels": p["labels"]})
+        mask_g.append({"masks": gm, "labels": g["labels"], "iscrowd": g["iscrowd"], "difficult": g["difficult"]})
+    return box_p, box_g, mask_p, mask_g
+
+
+@pytest.mark.parametrize("options", [
+    dict(protocol="ultralytics"), dict(protocol="ultralytics", image_budget=2), dict(protocol="dota"),
+    dict(protocol="coco", iou_test=">"), dict(protocol="coco", crowd="drop", difficult="count"),
+    dict(protocol="voc12", box_plus_one=False), dict(protocol="voc07", box_plus_one=False),
+], ids=lambda o: ",".join(f"{k}={v}" for k, v in o.items()))
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_segm_switches_equal_the_same_boxes(options, backend):
+    # filled rectangles: every switch but box_plus_one must give the boxes' numbers exactly
+    for seed in range(4):
+        box_p, box_g, mask_p, mask_g = _rectangle_scene(seed)
+        boxes = mean_ap(box_p, box_g, backend=backend, **options)
+        masks = mean_ap(mask_p, mask_g, iou_type="segm", backend=backend, **options)
+        for name in ("stats", "precision", "recall", "ap"):
+            np.testing.assert_allclose(getattr(masks, name), getattr(boxes, name), rtol=0, atol=1e-12,
+                                       err_msg=f"{name} seed={seed}")
+
+
+@pytest.mark.parametrize("protocol", ["voc07", "voc12"])
+def test_plus_one_pixel_on_masks_and_keypoints_raises_naming_the_switch(protocol):
+    _, _, mask_p, mask_g = _rectangle_scene(0)
+    with pytest.raises(ValueError, match="box_plus_one=True .* axis-aligned boxes only; got masks"):
+        mean_ap(mask_p, mask_g, iou_type="segm", protocol=protocol)
+    kp = np.ones((1, 17, 3))
+    with pytest.raises(ValueError, match="box_plus_one=True .* got keypoints"):
+        mean_ap([{"keypoints": kp, "scores": [0.5], "labels": [0]}],
+                [{"keypoints": kp, "boxes": [[0, 0, 2, 2]], "labels": [0]}], iou_type="keypoints",
+                box_format="xywh", protocol=protocol)
+
+
+def _pose(seed, n_images=4):
+    rng = np.random.default_rng(seed)
+    preds, gts = [], []
+    for _ in range(n_images):
+        n_g = int(rng.integers(1, 5))
+        xy = rng.uniform(0, 60, (n_g, 1, 2))
+        kp = np.concatenate([xy + rng.uniform(0, 30, (n_g, 17, 2)), np.full((n_g, 17, 1), 2.0)], axis=2)
+        kp[rng.random(n_g) < 0.2] = 0.0  # a ground truth without keypoints: COCO ignores it
+        lo, hi = kp[:, :, :2].min(axis=1), kp[:, :, :2].max(axis=1)
+        det = np.repeat(kp, 2, axis=0)
+        det[:, :, :2] += rng.normal(0, 2, det[:, :, :2].shape)
+        det[:, :, 2] = 1.0
+        preds.append({"keypoints": det, "scores": rng.permutation(2 * n_g) / 10 + 0.05,
+                      "labels": np.zeros(2 * n_g, int)})
+        gts.append({"keypoints": kp, "boxes": np.hstack([lo, hi - lo]), "labels": np.zeros(n_g, int),
+                    "area": np.prod(hi - lo, axis=1) + 1.0, "iscrowd": (rng.random(n_g) < 0.25).astype(int),
+                    "difficult": (rng.random(n_g) < 0.25).astype(int)})
+    return preds, gts
+
+
+def _without(gts, flag):
+    """The ground truths without those flagged ``flag`` (what ``"drop"`` means)."""
+    out = []
+    for g in gts:
+        keep = np.asarray(g[flag]) == 0
+        out.append({k: np.asarray(v)[keep] for k, v in g.items()})
+    return out
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_keypoint_switches_follow_their_definitions(backend):
+    kw = dict(iou_type="keypoints", box_format="xywh", backend=backend)
+    hidden = 0
+    for seed in range(4):
+        preds, gts = _pose(seed)
+        for flag, switch in (("iscrowd", "crowd"), ("difficult", "difficult")):
+            # drop: the same as the flagged ground truths never given
+            dropped = mean_ap(preds, gts, **{switch: "drop"}, **kw)
+            rest = _without(gts, flag)
+            np.testing.assert_allclose(dropped.precision, mean_ap(preds, rest, **kw).precision, rtol=0, atol=1e-12)
+            # count: the same as the flag cleared
+            cleared = [{**g, flag: np.zeros_like(g[flag])} for g in gts]
+            np.testing.assert_allclose(mean_ap(preds, gts, **{switch: "count"}, **kw).precision,
+                                       mean_ap(preds, cleared, **kw).precision, rtol=0, atol=1e-12)
+        # a ground truth without keypoints stays ignored whatever difficult= says (COCO's rule, not a flag)
+        hidden += sum(int(np.sum(np.asarray(g["keypoints"])[:, :, 2].max(axis=1) == 0)) for g in gts)
+        base = [{k: v for k, v in g.items() if k != "difficult"} for g in gts]
+        for rule in ("ignore", "drop", "count"):
+            a = mean_ap(preds, base, difficult=rule, **kw)
+            assert a.map == mean_ap(preds, base, **kw).map, rule
+        # the per-image budget: the same as the detections cut beforehand
+        cut = []
+        for p in preds:
+            top = np.argsort(-p["scores"], kind="stable")[:2]
+            cut.append({k: np.asarray(v)[top] for k, v in p.items()})
+        np.testing.assert_allclose(mean_ap(preds, gts, image_budget=2, **kw).precision,
+                                   mean_ap(cut, gts, **kw).precision, rtol=0, atol=1e-12)
+    assert hidden > 0  # the scenes hold ground truths without keypoints
+
+
 # ------------------------------------------------------------------------ the real ultralytics
 
 
