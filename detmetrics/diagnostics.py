@@ -92,24 +92,48 @@ def _codes(state):
     return state.sorted().det_code[:, 0, :]
 
 
-def _step_counts(switch, flat, before, after, opts_before, opts_after):
+def _pairs_at_threshold(flat, opts, cats):
+    """Detection-ground truth pairs (same image and class) whose IoU equals an IoU threshold exactly:
+    the only ones ``>=`` and ``>`` tell apart (counted once per threshold they sit on)."""
+    from .matching import _IOU_BLOCKS, _group, apply_protocol
+
+    flat = apply_protocol(flat, opts)
+    n_img = max(int(flat.n_images), 1)
+    det_key = np.searchsorted(cats, flat.det_label).astype(np.int64) * n_img + flat.det_img
+    gt_key = np.searchsorted(cats, flat.gt_label).astype(np.int64) * n_img + flat.gt_img
+    order, _, gt_order, det_offsets, gt_offsets = _group(det_key, flat.det_score, gt_key,
+                                                         max(cats.shape[0], 1) * n_img, opts.max_detections[-1],
+                                                         "numpy")
+    iou, _ = _IOU_BLOCKS[flat.kind](np.take(flat.det_box, order, axis=0), np.take(flat.gt_box, gt_order, axis=0),
+                                    np.ascontiguousarray(flat.gt_crowd[gt_order]), det_offsets, gt_offsets, "numpy")
+    return int(sum(np.count_nonzero(iou == t) for t in opts.iou_thresholds.tolist()))
+
+
+def _step_counts(switch, flat, cats, before, after, opts_before, opts_after):
     from .matching import apply_protocol
 
     counts: dict = {}
+    cb, ca = _codes(before), _codes(after)
+    same = cb.shape == ca.shape  # the same detections, in the same order: outcomes compare one to one
     if switch in ("crowd", "difficult"):
-        flags = flat.gt_crowd if switch == "crowd" else flat.gt_difficult
+        flags = flat.gt_crowd if switch == "crowd" else flat.gt_difficult & 1
         counts[f"{switch}_ground_truths"] = int(np.count_nonzero(flags))
+        if same:  # detections a flagged region absorbs (ignored) on one side of the step and not the other
+            counts[f"detections_on_{switch}"] = int(np.count_nonzero(np.any((cb == 0) != (ca == 0), axis=1)))
     if switch == "image_budget":
         n_before = apply_protocol(flat, opts_before).det_score.shape[0]
         n_after = apply_protocol(flat, opts_after).det_score.shape[0]
         counts["detections_cut"] = abs(n_before - n_after)
     if switch == "max_detections":  # the matching state holds the detections inside the cap
         counts["detections_cut"] = abs(int(before.det_code.shape[0]) - int(after.det_code.shape[0]))
-    cb, ca = _codes(before), _codes(after)
+    if switch == "iou_test":
+        counts["pairs_at_threshold"] = _pairs_at_threshold(flat, opts_after, cats)
     counts["tp_before"], counts["tp_after"] = int(np.count_nonzero(cb == 1)), int(np.count_nonzero(ca == 1))
     counts["fp_before"], counts["fp_after"] = int(np.count_nonzero(cb == 2)), int(np.count_nonzero(ca == 2))
-    if cb.shape == ca.shape:
-        counts["changed"] = int(np.count_nonzero(cb != ca))  # (detection, threshold) pairs whose outcome moved
+    if same:  # (detection, threshold) pairs whose outcome moved; gained: became a true positive, lost: stopped
+        counts["changed"] = int(np.count_nonzero(cb != ca))
+        counts["gained"] = int(np.count_nonzero((ca == 1) & (cb != 1)))
+        counts["lost"] = int(np.count_nonzero((cb == 1) & (ca != 1)))
     return counts
 
 
@@ -131,10 +155,24 @@ def explain_gap(predictions, ground_truths, *, from_protocol="ultralytics", to_p
     GapReport
         ``from_map``, ``to_map`` (each equal to ``mean_ap(..., protocol=...).map``) and
         ``steps`` (``GapStep``), one per switch on which the presets differ, in
-        ``SWITCH_ORDER``; ``counts`` per step: flagged ground truths (crowd /
-        difficult), ``detections_cut`` (budgets), true and false positives (IoU
-        threshold pairs, area "all") before and after, ``changed`` outcomes.  The
-        deltas add up to ``to_map - from_map`` (``math.fsum``, to rounding).
+        ``SWITCH_ORDER``; ``counts`` per step:
+
+        - ``crowd_ground_truths`` / ``difficult_ground_truths``: the flagged ground
+          truths, and ``detections_on_crowd`` / ``detections_on_difficult``: the
+          detections such a region absorbs (ignored) on one side of the step only;
+        - ``detections_cut``: detections the per-image budget or the per-class
+          ``max_detections`` cut (their steps);
+        - ``pairs_at_threshold`` (the ``iou_test`` step): detection-ground truth
+          pairs whose IoU equals an IoU threshold exactly, the only ones ``>=``
+          and ``>`` tell apart;
+        - every step: ``tp_before`` / ``tp_after``, ``fp_before`` / ``fp_after``
+          (detection x IoU threshold pairs, area "all"), and, where the step keeps
+          the same detections, ``changed`` (pairs whose outcome moved),
+          ``gained`` (became a true positive) and ``lost`` (stopped being one).
+          A true positive that moves to another ground truth of equal standing is
+          not an outcome change and is not counted.
+
+        The deltas add up to ``to_map - from_map`` (``math.fsum``, to rounding).
 
     Examples
     --------
@@ -165,7 +203,7 @@ def explain_gap(predictions, ground_truths, *, from_protocol="ultralytics", to_p
             continue
         following = replace(current, **{switch: b})
         map_after, new_state = _evaluate(flat, following, cats)
-        counts = _step_counts(switch, flat, state, new_state, current, following)
+        counts = _step_counts(switch, flat, cats, state, new_state, current, following)
         steps.append(GapStep(switch, _WHAT[switch].format(a=_show(a), b=_show(b)), map_after, map_after - previous,
                              counts))
         previous, state, current = map_after, new_state, following
