@@ -25,7 +25,7 @@ SWITCH_ORDER = ("crowd", "difficult", "image_budget", "max_detections", "box_plu
                 "interpolation")
 
 _WHAT = {
-    "crowd": "crowd ground truths: {a} -> {b} (drop: detections on them become false positives)",
+    "crowd": "crowd ground truths: {a} -> {b}",
     "difficult": "difficult ground truths: {a} -> {b}",
     "image_budget": "detections kept per image across classes: {a} -> {b}",
     "max_detections": "detections kept per image and class: {a} -> {b}",
@@ -64,17 +64,31 @@ class GapReport:
                            "counts": dict(s.counts)} for s in self.steps]}
 
     def table(self) -> str:
-        """The report as a plain-text table."""
-        rows = [("step", "switch", "mAP after", "delta", "counts", "what")]
-        rows.append(("0", self.from_protocol, f"{self.from_map:.4f}", "", "", "starting protocol"))
+        """The report as a plain-text table: per step the mAP after it, its delta, the true and false
+        positives (detection x IoU threshold pairs, area "all") before -> after, and its own counts."""
+        rows = [("step", "switch", "mAP after", "delta", "TP", "FP", "counts", "what")]
+        rows.append(("0", self.from_protocol, f"{self.from_map:.4f}", "", "", "", "", "starting protocol"))
         for i, s in enumerate(self.steps, 1):
-            counts = ", ".join(f"{k}={v}" for k, v in s.counts.items())
-            rows.append((str(i), s.switch, f"{s.map_after:.4f}", f"{s.delta:+.4f}", counts, s.what))
-        rows.append(("", self.to_protocol, f"{self.to_map:.4f}", f"{self.to_map - self.from_map:+.4f}", "", "total"))
-        widths = [max(len(r[c]) for r in rows) for c in range(5)]
-        lines = ["  ".join(r[c].ljust(widths[c]) for c in range(5)) + "  " + r[5] for r in rows]
-        lines.insert(1, "-" * len(lines[0]))
+            c = s.counts
+            own = ", ".join(f"{k}={v}" for k, v in c.items() if k not in _GENERIC_COUNTS)
+            rows.append((str(i), s.switch, f"{s.map_after:.4f}", f"{s.delta:+.4f}",
+                         _before_after(c["tp_before"], c["tp_after"]), _before_after(c["fp_before"], c["fp_after"]),
+                         own, s.what))
+        rows.append(("", self.to_protocol, f"{self.to_map:.4f}", f"{self.to_map - self.from_map:+.4f}", "", "", "",
+                     "total"))
+        n = len(rows[0]) - 1
+        widths = [max(len(r[c]) for r in rows) for c in range(n)]
+        lines = ["  ".join(r[c].ljust(widths[c]) for c in range(n)) + "  " + r[n] for r in rows]
+        lines.insert(1, "-" * max(len(line) for line in lines))
         return "\n".join(line.rstrip() for line in lines)
+
+
+#: counts every step has (the table shows them as the TP / FP columns)
+_GENERIC_COUNTS = ("tp_before", "tp_after", "fp_before", "fp_after", "changed", "gained", "lost")
+
+
+def _before_after(a: int, b: int) -> str:
+    return str(a) if a == b else f"{a} -> {b}"
 
 
 def _evaluate(flat, opts, cats):

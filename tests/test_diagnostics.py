@@ -180,3 +180,39 @@ def test_rotated_paths_between_the_presets_without_plus_one(seed):
                                                                          abs=1e-12)
     with pytest.raises(ValueError, match="axis-aligned boxes only; use 'dota' for rotated boxes"):
         explain_gap(preds, gts, from_protocol="voc12", to_protocol="dota")
+
+
+def test_the_documented_example_explains_ultralytics_against_pycocotools(tmp_path, capsys):
+    # docs/protocols.md's example: the bundled YOLO export against the COCO ground truth with crowds
+    import contextlib
+    import io
+
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    from detmetrics.io import load_ground_truth, load_predictions
+
+    gt_path = sample_path("coco-gt-crowd")
+    gt = load_ground_truth(gt_path)
+    pred = load_predictions(sample_path("yolo") / "predictions", gt)
+    kwargs = gt.mean_ap_kwargs("bbox")
+    records = pred.records_for("bbox"), gt.records_for("bbox")
+    out = tmp_path / "gap.json"
+    assert main(["explain-gap", str(gt_path), str(sample_path("yolo") / "predictions"), "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert report["from_map"] == mean_ap(*records, protocol="ultralytics", **kwargs).map
+    # COCO's end is pycocotools' own number on the same boxes (the results file is the export's predictions)
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco_gt = COCO(str(gt_path))
+        ev = COCOeval(coco_gt, coco_gt.loadRes(str(sample_path("coco-results"))), "bbox")
+        ev.evaluate()
+        ev.accumulate()
+        ev.summarize()
+    assert report["to_map"] == pytest.approx(ev.stats[0], abs=1e-12)
+    steps = {s["switch"]: s for s in report["steps"]}
+    assert steps["crowd"]["counts"]["crowd_ground_truths"] == 3
+    assert steps["crowd"]["counts"]["detections_on_crowd"] == 4
+    assert steps["crowd"]["delta"] > 0 and steps["interpolation"]["delta"] > 0
+    moved = {name for name, s in steps.items() if s["delta"] != 0}
+    assert moved == {"crowd", "interpolation"}
+    assert "crowd_ground_truths=3" in capsys.readouterr().out
