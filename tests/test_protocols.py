@@ -417,6 +417,35 @@ def test_evaluator_and_evaluate_coco_take_protocols(tmp_path):
     assert ours.map == pytest.approx(np.mean([v.mean() for v in ref.values()]), abs=1e-9)
 
 
+def _coco_files(preds, gts):
+    """The scene as a COCO ground truth dict (with iscrowd) and a results list; class c -> category c + 1."""
+    images = [{"id": i + 1, "width": 200, "height": 200} for i in range(len(gts))]
+    anns, res = [], []
+    for i, (p, g) in enumerate(zip(preds, gts)):
+        for b, lab, c in zip(g["boxes"], g["labels"], g["iscrowd"]):
+            anns.append({"id": len(anns) + 1, "image_id": i + 1, "category_id": int(lab) + 1, "iscrowd": int(c),
+                         "bbox": [b[0], b[1], b[2] - b[0], b[3] - b[1]], "area": (b[2] - b[0]) * (b[3] - b[1])})
+        for b, lab, sc in zip(p["boxes"], p["labels"], p["scores"]):
+            res.append({"image_id": i + 1, "category_id": int(lab) + 1, "score": float(sc),
+                        "bbox": [b[0], b[1], b[2] - b[0], b[3] - b[1]]})
+    return {"images": images, "annotations": anns, "categories": [{"id": c} for c in (1, 2, 3)]}, res
+
+
+@pytest.mark.parametrize("options", [
+    dict(protocol="coco"), dict(protocol="voc07"), dict(protocol="voc12"), dict(protocol="dota"),
+    dict(protocol="ultralytics"), dict(protocol="ultralytics", image_budget=3, crowd="ignore"),
+    dict(protocol="dota", iou_test=">=", box_plus_one=True),
+], ids=lambda o: ",".join(f"{k}={v}" for k, v in o.items()))
+def test_evaluate_coco_takes_every_preset(options):
+    # COCO files (xywh, integer boxes so that the xyxy -> xywh round trip is exact) equal mean_ap on the dicts
+    preds, gts = scene(9, n_images=6, crowd=True, integer=True)
+    gt, res = _coco_files(preds, gts)
+    ours = evaluate_coco(gt, res, **options)
+    expected = mean_ap(preds, gts, category_ids=[0, 1, 2], **options)
+    for name in ("stats", "precision", "recall", "ap"):
+        np.testing.assert_allclose(getattr(ours, name), getattr(expected, name), rtol=0, atol=1e-12, err_msg=name)
+
+
 @pytest.mark.parametrize("options", [
     dict(protocol="voc07"), dict(protocol="voc12"), dict(protocol="dota"), dict(protocol="ultralytics"),
     dict(protocol="ultralytics", image_budget=2), dict(protocol="coco", iou_test=">", box_plus_one=True),
@@ -659,11 +688,13 @@ def test_ultralytics_preset_equals_installed_ultralytics():
         classes = [int(c) for c in theirs["classes"]]
         np.testing.assert_allclose([point["precision"][c] for c in classes], theirs["p"], atol=1e-9, rtol=0)
         np.testing.assert_allclose([point["recall"][c] for c in classes], theirs["r"], atol=1e-9, rtol=0)
+        np.testing.assert_allclose([point["f1"][c] for c in classes], theirs["f1"], atol=1e-9, rtol=0)
         if ap.size:
             worst_ap = max(worst_ap, float(np.abs(np.array([ours[c] for c in classes]) - ap).max()))
             worst_pr = max(worst_pr, float(np.abs(np.array([point["precision"][c] for c in classes])
                                                   - theirs["p"]).max()),
-                           float(np.abs(np.array([point["recall"][c] for c in classes]) - theirs["r"]).max()))
+                           float(np.abs(np.array([point["recall"][c] for c in classes]) - theirs["r"]).max()),
+                           float(np.abs(np.array([point["f1"][c] for c in classes]) - theirs["f1"]).max()))
         n_classes += len(classes)
     print(f"ultralytics {theirs['version']}: 12 scenes (6 on integer boxes), {n_classes} class APs at 10 thresholds; "
-          f"max |AP diff| {worst_ap:.1e}, max |P/R diff| at its max-F1 confidence {worst_pr:.1e}")
+          f"max |AP diff| {worst_ap:.1e}, max |P/R/F1 diff| at its max-mean-F1 confidence {worst_pr:.1e}")
