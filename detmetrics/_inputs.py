@@ -413,6 +413,14 @@ def _c(arr, dtype) -> np.ndarray:
     return np.ascontiguousarray(arr, dtype=dtype)
 
 
+def _check_flags(arr: np.ndarray, name: str) -> None:
+    """``iscrowd`` / ``difficult`` are bool or 0/1 per object (a 2 or 0.5 has no agreed meaning)."""
+    bad = np.flatnonzero(np.isfinite(arr) & (arr != 0) & (arr != 1))  # NaN / inf: the caller's finiteness check
+    if bad.size:
+        k = int(bad[0])
+        raise ValueError(f"{name} must hold bool or 0/1 flags; got {arr[k].item()!r} at index {k}")
+
+
 def _flag(arr) -> np.ndarray:
     return np.ascontiguousarray(np.asarray(arr) != 0, dtype=np.uint8)
 
@@ -546,6 +554,8 @@ def flatten(predictions, ground_truths, box_format: str, iou_type: str = "bbox",
             if arr is None or arr.shape[0] != n_gt:
                 raise ValueError(f"ground_truths[{i}][{key!r}] must have one value per box ({n_gt}); "
                                  f"got shape {np.shape(gt[key])}")
+            if flag:
+                _check_flags(arr, f"ground_truths[{i}][{key!r}]")
             store.append(arr)
         det_scores.append(scores)
         det_labels.append(labels)
@@ -847,6 +857,8 @@ def _flatten_instances(predictions, ground_truths, box_format, iou_type, sigmas,
                 arr = arr.reshape(-1)
                 if not np.all(np.isfinite(arr)):
                     raise ValueError(f"ground_truths[{i}][{key!r}] contains NaN or infinite values")
+                if key in ("iscrowd", "difficult"):
+                    _check_flags(arr, f"ground_truths[{i}][{key!r}]")
             gt.setdefault(key, []).append(arr)
     counts = det["n"], gt["n"]
     det_img, gt_img = _image_index(counts[0]), _image_index(counts[1])

@@ -625,6 +625,17 @@ def test_keypoint_switches_follow_their_definitions(backend):
     assert hidden > 0  # the scenes hold ground truths without keypoints
 
 
+def test_flags_are_bool_or_0_1_for_masks_and_keypoints_too():
+    _, _, mask_p, mask_g = _rectangle_scene(0)
+    mask_g[0] = {**mask_g[0], "iscrowd": np.full(len(mask_g[0]["labels"]), 2)}
+    with pytest.raises(ValueError, match=r"ground_truths\[0\]\['iscrowd'\] must hold bool or 0/1 flags"):
+        mean_ap(mask_p, mask_g, iou_type="segm")
+    preds, gts = _pose(0)
+    gts[1] = {**gts[1], "difficult": np.full(len(gts[1]["labels"]), 0.5)}
+    with pytest.raises(ValueError, match=r"ground_truths\[1\]\['difficult'\] must hold bool or 0/1 flags"):
+        mean_ap(preds, gts, iou_type="keypoints", box_format="xywh")
+
+
 # ------------------------------------------------------------------------ the real ultralytics
 
 
