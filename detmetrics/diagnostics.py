@@ -140,7 +140,7 @@ def _step_counts(switch, flat, cats, before, after, opts_before, opts_after):
         counts["detections_cut"] = abs(n_before - n_after)
     if switch == "max_detections":  # the matching state holds the detections inside the cap
         counts["detections_cut"] = abs(int(before.det_code.shape[0]) - int(after.det_code.shape[0]))
-    if switch == "iou_test":
+    if switch == "iou_test" and flat.kind in ("axis", "rotated", "quad"):
         counts["pairs_at_threshold"] = _pairs_at_threshold(flat, opts_after, cats)
     counts["tp_before"], counts["tp_after"] = int(np.count_nonzero(cb == 1)), int(np.count_nonzero(ca == 1))
     counts["fp_before"], counts["fp_after"] = int(np.count_nonzero(cb == 2)), int(np.count_nonzero(ca == 2))
@@ -152,16 +152,19 @@ def _step_counts(switch, flat, cats, before, after, opts_before, opts_after):
 
 
 def explain_gap(predictions, ground_truths, *, from_protocol="ultralytics", to_protocol="coco", box_format="xyxy",
-                iou_thresholds=None, backend="auto", category_ids=None) -> GapReport:
+                iou_thresholds=None, backend="auto", category_ids=None, iou_type="bbox", sigmas=None) -> GapReport:
     """Explain the mAP difference between two protocols one switch at a time.
 
     Parameters
     ----------
     predictions, ground_truths : list of dict
-        As ``detmetrics.mean_ap`` (axis-aligned, rotated boxes or quads; ``iscrowd`` and
-        ``difficult`` flags as bool or 0/1).
+        As ``detmetrics.mean_ap`` (axis-aligned, rotated boxes or quads, masks or
+        keypoints with ``iou_type``; ``iscrowd`` and ``difficult`` flags as bool or 0/1).
     from_protocol, to_protocol : {"coco", "voc07", "voc12", "dota", "ultralytics"}
-    box_format, iou_thresholds, backend, category_ids
+        The VOC presets' +1-pixel boxes need axis-aligned boxes: on rotated boxes,
+        quads, masks or keypoints a path from or to ``"voc07"`` / ``"voc12"`` raises
+        ``ValueError``.
+    box_format, iou_thresholds, backend, category_ids, iou_type, sigmas
         As ``detmetrics.mean_ap``; shared by every step.
 
     Returns
@@ -176,9 +179,9 @@ def explain_gap(predictions, ground_truths, *, from_protocol="ultralytics", to_p
           detections such a region absorbs (ignored) on one side of the step only;
         - ``detections_cut``: detections the per-image budget or the per-class
           ``max_detections`` cut (their steps);
-        - ``pairs_at_threshold`` (the ``iou_test`` step): detection-ground truth
-          pairs whose IoU equals an IoU threshold exactly, the only ones ``>=``
-          and ``>`` tell apart;
+        - ``pairs_at_threshold`` (the ``iou_test`` step, boxes): detection-ground
+          truth pairs whose IoU equals an IoU threshold exactly, the only ones
+          ``>=`` and ``>`` tell apart;
         - every step: ``tp_before`` / ``tp_after``, ``fp_before`` / ``fp_after``
           (detection x IoU threshold pairs, area "all"), and, where the step keeps
           the same detections, ``changed`` (pairs whose outcome moved),
@@ -200,12 +203,15 @@ def explain_gap(predictions, ground_truths, *, from_protocol="ultralytics", to_p
     """
     check_choice(from_protocol, "from_protocol", tuple(PROTOCOLS))
     check_choice(to_protocol, "to_protocol", tuple(PROTOCOLS))
-    start = parse_options(box_format, iou_thresholds, backend=backend, protocol=from_protocol)
-    goal = parse_options(box_format, iou_thresholds, backend=backend, protocol=to_protocol)
-    flat = flatten(predictions, ground_truths, box_format, "bbox", None, start.backend)
+    start = parse_options(box_format, iou_thresholds, backend=backend, protocol=from_protocol, iou_type=iou_type,
+                          sigmas=sigmas)
+    goal = parse_options(box_format, iou_thresholds, backend=backend, protocol=to_protocol, iou_type=iou_type,
+                         sigmas=sigmas)
+    flat = flatten(predictions, ground_truths, box_format, iou_type, start.sigmas, start.backend)
     if flat.kind != "axis" and (start.box_plus_one or goal.box_plus_one):
         raise ValueError(f"from_protocol={from_protocol!r} / to_protocol={to_protocol!r} use +1-pixel boxes, "
-                         "which apply to axis-aligned boxes only; use 'dota' for rotated boxes")
+                         f"which apply to axis-aligned boxes only (got {flat.kind!r} data); use 'dota' for "
+                         "rotated boxes")
     cats = resolve_categories(flat, category_ids)
     current = start
     from_map, state = _evaluate(flat, current, cats)

@@ -178,7 +178,7 @@ def test_rotated_paths_between_the_presets_without_plus_one(seed):
         assert report.to_map == mean_ap(preds, gts, protocol=b).map
         assert math.fsum(s.delta for s in report.steps) == pytest.approx(report.to_map - report.from_map,
                                                                          abs=1e-12)
-    with pytest.raises(ValueError, match="axis-aligned boxes only; use 'dota' for rotated boxes"):
+    with pytest.raises(ValueError, match="axis-aligned boxes only \\(got 'rotated' data\\); use 'dota'"):
         explain_gap(preds, gts, from_protocol="voc12", to_protocol="dota")
 
 
@@ -216,3 +216,24 @@ def test_the_documented_example_explains_ultralytics_against_pycocotools(tmp_pat
     moved = {name for name, s in steps.items() if s["delta"] != 0}
     assert moved == {"crowd", "interpolation"}
     assert "crowd_ground_truths=3" in capsys.readouterr().out
+
+
+def test_masks_and_keypoints_walk_the_same_paths():
+    from test_protocols import _pose, _rectangle_scene
+
+    box_p, box_g, mask_p, mask_g = _rectangle_scene(1)
+    pose_p, pose_g = _pose(1)
+    for a, b in itertools.permutations(("coco", "dota", "ultralytics"), 2):
+        boxes = explain_gap(box_p, box_g, from_protocol=a, to_protocol=b)
+        masks = explain_gap(mask_p, mask_g, from_protocol=a, to_protocol=b, iou_type="segm")
+        # filled rectangles: the masks' report is the boxes' (the exact-threshold count is for boxes only)
+        assert [s.switch for s in masks.steps] == [s.switch for s in boxes.steps]
+        assert masks.from_map == pytest.approx(boxes.from_map, abs=1e-12)
+        for m, s in zip(masks.steps, boxes.steps):
+            assert m.map_after == pytest.approx(s.map_after, abs=1e-12), (a, b, m.switch)
+            assert m.counts == {k: v for k, v in s.counts.items() if k != "pairs_at_threshold"}
+        pose = explain_gap(pose_p, pose_g, from_protocol=a, to_protocol=b, iou_type="keypoints", box_format="xywh")
+        assert pose.from_map == mean_ap(pose_p, pose_g, protocol=a, iou_type="keypoints", box_format="xywh").map
+        assert pose.to_map == mean_ap(pose_p, pose_g, protocol=b, iou_type="keypoints", box_format="xywh").map
+    with pytest.raises(ValueError, match="axis-aligned boxes only \\(got 'mask' data\\)"):
+        explain_gap(mask_p, mask_g, from_protocol="voc07", to_protocol="coco", iou_type="segm")
