@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 CLI_MD = Path(__file__).resolve().parent.parent / "docs" / "cli.md"
-COMMANDS = ("", "eval", "demo", "nms", "convert", "warmup", "explain-gap")
+COMMANDS = ("", "eval", "demo", "nms", "convert", "warmup", "explain-gap", "errors")
 
 
 def help_text(command: str) -> str:
