@@ -253,6 +253,7 @@ def _run_explain_gap(args) -> int:
                          category_ids=kwargs.get("category_ids"))
     print(f"mAP@[.50:.95] from {args.from_protocol} to {args.to_protocol}")
     print(report.table())
+    print("TP / FP: detection x IoU threshold pairs (area all); counts per switch: see docs/protocols.md")
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(report.to_dict(), fh, indent=2)
