@@ -542,3 +542,24 @@ def test_cli_on_coco_files_equals_error_breakdown_coco(tmp_path, capsys):
     assert ours.table() in capsys.readouterr().out
     data = json.loads(out.read_text())
     assert data["ap"] == ours.ap and data["dap"] == ours.dap and data["counts"] == ours.counts
+
+
+@settings(max_examples=40, deadline=None)
+@given(breakdown_scenes(), st.integers(-20, 20), st.integers(-20, 20), st.integers(1, 50))
+def test_shift_and_relabel_leave_the_breakdown_unchanged(case, dx, dy, relabel):
+    """Integer shifts keep every IoU (grid boxes, exact arithmetic); renaming classes keeps every number."""
+    preds, gts, fg_iou, bg_iou, cap = case
+
+    def moved(records):
+        out = []
+        for r in records:
+            r = dict(r)
+            r["boxes"] = np.asarray(r["boxes"], dtype=float).reshape(-1, 4) + [dx, dy, 0, 0]
+            r["labels"] = [int(v) * 3 + relabel for v in r["labels"]]
+            out.append(r)
+        return out
+
+    kw = dict(fg_iou=fg_iou, bg_iou=bg_iou, max_detections=cap, box_format="xywh", backend="numpy")
+    a, b = error_breakdown(preds, gts, **kw), error_breakdown(moved(preds), moved(gts), **kw)
+    assert (a.ap, a.counts, a.dap, a.special, a.fixed_ap) == (b.ap, b.counts, b.dap, b.special, b.fixed_ap)
+    assert [v for v in a.per_class.values()] == [v for v in b.per_class.values()]
