@@ -257,7 +257,9 @@ def _cache_dir(source: str) -> str:
     if configured:
         return os.path.join(configured, subpath)
     in_tree = os.path.join(folder, "__pycache__")
-    if os.access(in_tree if os.path.isdir(in_tree) else folder, os.W_OK):
+    usable = os.access(in_tree, os.W_OK) if os.path.isdir(in_tree) else (
+        not os.path.exists(in_tree) and os.access(folder, os.W_OK))
+    if usable:  # numba's in-tree locator: it can create (or write into) the source's __pycache__
         return in_tree
     # numba's user-wide fallback (appdirs' user_cache_dir("numba")) for read-only package folders
     if sys.platform == "darwin":
