@@ -5,7 +5,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from detmetrics.ap import _EPS, _accumulate, _accumulate_loop, _accumulate_reference, average_precision, recall_thresholds
+from detmetrics.ap import (
+    _EPS,
+    _accumulate,
+    _accumulate_loop,
+    _accumulate_reference,
+    average_precision,
+    recall_thresholds,
+)
 
 
 @st.composite
