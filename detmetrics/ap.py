@@ -257,38 +257,45 @@ def _accumulate_reference(cat_offsets, det_score, det_rank, det_code, n_gt, max_
         npig = n_gt[k]                                        # (A,)
         if not np.any(npig):
             continue
-        codes_k = det_code[cat_order].reshape(c1 - c0, n_rows).T  # (rows, n) area-major rows, score order
+        codes_k = det_code[cat_order].reshape(c1 - c0, n_rows)  # (n, rows): score order, area-major rows
         rank_k = det_rank[cat_order]
         score_k = det_score[cat_order]
         row_gt = np.repeat(npig, n_thr)                       # (rows,) n_gt of each row
         for m, max_det in enumerate(max_detections):
             sel = np.flatnonzero(rank_k < max_det)
             nd = sel.shape[0]
-            codes = np.ascontiguousarray(codes_k[:, sel]) if nd < c1 - c0 else np.ascontiguousarray(codes_k)
+            codes = codes_k[sel] if nd < c1 - c0 else codes_k
             q = np.zeros((n_rows, n_rec))
             ss = np.zeros((n_rows, n_rec))
             area = np.zeros(n_rows)
             tp_total = np.zeros(n_rows)
             if nd:
-                flat_tp = np.flatnonzero(codes == 1)              # row * nd + position, sorted
-                flat_fp = np.flatnonzero(codes == 2)
-                row = flat_tp // nd
-                at = flat_tp - row * nd
-                tp_start = np.searchsorted(flat_tp, np.arange(n_rows + 1) * nd)
+                flat_tp = np.flatnonzero(codes == 1)              # position * rows + row, by position
+                at_pm = flat_tp // n_rows
+                row_pm = flat_tp - at_pm * n_rows
+                # (a stable sort of int16 keys is a radix sort: ~5x faster than of int64 ones)
+                by_row = np.argsort(row_pm.astype(np.int16) if n_rows < 1 << 15 else row_pm, kind="stable")
+                row, at = row_pm[by_row], at_pm[by_row]          # the events by (row, position)
+                tp_start = np.searchsorted(row, np.arange(n_rows + 1))
                 n_ev = np.diff(tp_start)
-                tp = (np.arange(flat_tp.shape[0]) - tp_start[row] + 1).astype(np.float64)
-                fp = (np.searchsorted(flat_fp, flat_tp) - np.searchsorted(flat_fp, row * nd)).astype(np.float64)
+                tp = (np.arange(row.shape[0]) - tp_start[row] + 1).astype(np.float64)
+                fp = np.zeros(row.shape[0])
+                if row.shape[0]:
+                    # false positives up to each event: running integer counts along each row
+                    fp_count = np.cumsum(np.ascontiguousarray((codes == 2).T), axis=1, dtype=np.int32)
+                    fp = fp_count[row, at].astype(np.float64)
                 with np.errstate(divide="ignore", invalid="ignore"):  # rows without ground truth stay -1
                     rc = tp / row_gt[row]
                 pr = tp / (fp + tp + eps)
-                # the envelope: maximum over the row's later events, through exact integer ranks
-                # (rows in reverse take increasing offsets, so a maximum never leaks across rows)
-                values, rank = np.unique(pr, return_inverse=True)
-                level = (n_rows - 1 - row) * values.shape[0] + rank.reshape(-1)
-                env = values[np.maximum.accumulate(level[::-1])[::-1] - (n_rows - 1 - row) * values.shape[0]]
+                # the envelope: maximum over the row's later events (rows padded with -1 to the
+                # longest; a running maximum from the right)
                 tp_total = n_ev.astype(np.float64)
-                # the event that first reaches each recall threshold (counting exactly as rc does)
                 width = int(max(n_ev.max(), 1))
+                event_col = (tp - 1.0).astype(np.int64)
+                padded = np.full((n_rows, width), -1.0)
+                padded[row, event_col] = pr
+                env = np.maximum.accumulate(padded[:, ::-1], axis=1)[:, ::-1][row, event_col]
+                # the event that first reaches each recall threshold (counting exactly as rc does)
                 levels = np.arange(1, width + 1, dtype=np.float64)
                 reach = np.full((n_rows, n_rec), width, dtype=np.int64)
                 for a in range(n_area):
@@ -310,7 +317,7 @@ def _accumulate_reference(cat_offsets, det_score, det_rank, det_code, n_gt, max_
                     with np.errstate(divide="ignore", invalid="ignore"):
                         step = rc - np.where(tp > 1.0, (tp - 1.0) / row_gt[row], 0.0)
                     terms = np.zeros((n_rows, width))
-                    terms[row, (tp - 1.0).astype(np.int64)] = step * env
+                    terms[row, event_col] = step * env
                     area = np.cumsum(terms, axis=1)[:, -1]
             for a in range(n_area):
                 if npig[a] == 0:
