@@ -44,6 +44,12 @@ Ignored ground truths (crowd, ``difficult``, outside the area range) and the
 area rule for unmatched detections are as above; the annotation-id-0 quirk
 does not apply.
 
+Both steps have a NumPy reference that works on every group at once (whole-array passes over
+all (detection, ground truth) pairs; the greedy rule stepped by detection rank across groups),
+fast enough that ``backend="auto"`` answers a first COCO-scale evaluation with it instead of
+compiling the kernels (``detmetrics._backend.COLD_WORK``); ``_match_groups_loop`` keeps the
+per-group loop as the readable specification, tested equal.
+
 The output is one code per detection, area range and threshold,
 ``det_code`` of shape ``(D, A, T)`` (uint8: ``0`` ignored, ``1`` true positive,
 ``2`` false positive; detection-major so that one detection's codes share a
