@@ -100,23 +100,28 @@ def apply_protocol(flat, opts):
     flagged ground truths), ``image_budget`` (the highest scored detections of each image, across
     categories, stable) and ``box_plus_one`` (PASCAL VOC's inclusive pixel widths ``x2 - x1 + 1``).
 
+    Boxes, masks and keypoints alike: dropped rows leave every per-row column, RLEs and keypoint
+    arrays included.  ``difficult`` acts on the flag given (bit 1 of ``gt_difficult``); keypoint
+    ground truths without keypoints (``NO_KEYPOINTS``) stay ignored, as COCO has them.
+
     Returns ``flat`` itself when no switch changes anything.
     """
     from dataclasses import replace
+
+    from ._inputs import take_rles
 
     changes: dict = {}
     keep_gt = np.ones(flat.gt_label.shape[0], dtype=bool)
     crowd = flat.gt_crowd.copy()
     difficult = flat.gt_difficult.copy()
-    for rule, flags in ((opts.crowd, crowd), (opts.difficult, difficult)):
-        if rule == "drop":
-            keep_gt &= flags == 0
-        elif rule == "count":
-            flags[:] = 0
-    if opts.crowd == "count" and np.any(flat.gt_crowd):
-        changes["gt_crowd"] = crowd
-    if opts.difficult == "count" and np.any(flat.gt_difficult):
-        changes["gt_difficult"] = difficult
+    if opts.crowd == "drop":
+        keep_gt &= crowd == 0
+    elif opts.crowd == "count" and np.any(crowd):
+        changes["gt_crowd"] = np.zeros_like(crowd)
+    if opts.difficult == "drop":
+        keep_gt &= (difficult & 1) == 0
+    elif opts.difficult == "count" and np.any(difficult & 1):
+        changes["gt_difficult"] = np.ascontiguousarray(difficult & ~np.uint8(1))
     if opts.matching == "ultralytics" and np.any(flat.gt_zero_id):
         changes["gt_zero_id"] = np.zeros_like(flat.gt_zero_id)  # pycocotools' id-0 quirk is COCO's alone
     keep_det = None
@@ -129,21 +134,28 @@ def apply_protocol(flat, opts):
         keep_det[order[rank < opts.image_budget]] = True
         if keep_det.all():
             keep_det = None
-    dropping = not keep_gt.all() or keep_det is not None
-    if dropping and flat.kind in ("mask", "keypoints"):
-        raise ValueError("crowd='drop', difficult='drop' and image_budget apply to boxes only; "
-                         f"got iou_type data of kind {flat.kind!r}")
     if opts.box_plus_one:
         if flat.kind != "axis":
-            raise ValueError(f"box_plus_one applies to axis-aligned boxes only; got {flat.kind!r} boxes")
+            what = "masks" if flat.kind == "mask" else ("keypoints" if flat.kind == "keypoints" else
+                                                        f"{flat.kind} boxes")
+            raise ValueError(f"box_plus_one=True (the default of protocol='voc07' and 'voc12'; pass "
+                             f"box_plus_one=False) applies to axis-aligned boxes only; got {what}")
         changes["det_box"] = flat.det_box + np.array([0.0, 0.0, 1.0, 1.0])
         changes["gt_box"] = flat.gt_box + np.array([0.0, 0.0, 1.0, 1.0])
     if not keep_gt.all():
         for name in ("gt_img", "gt_label", "gt_box", "gt_area", "gt_crowd", "gt_difficult", "gt_zero_id"):
             changes[name] = np.ascontiguousarray(changes.get(name, getattr(flat, name))[keep_gt])
+        if flat.gt_masks is not None:
+            changes["gt_masks"] = take_rles(flat.gt_masks, np.flatnonzero(keep_gt))
+        if flat.gt_kpts is not None:
+            changes["gt_kpts"] = np.ascontiguousarray(flat.gt_kpts[keep_gt])
     if keep_det is not None:
         for name in ("det_img", "det_label", "det_score", "det_box", "det_area"):
             changes[name] = np.ascontiguousarray(changes.get(name, getattr(flat, name))[keep_det])
+        if flat.det_masks is not None:
+            changes["det_masks"] = take_rles(flat.det_masks, np.flatnonzero(keep_det))
+        if flat.det_kpts is not None:
+            changes["det_kpts"] = np.ascontiguousarray(flat.det_kpts[keep_det])
     return replace(flat, **changes) if changes else flat
 
 
