@@ -19,9 +19,10 @@ kernel. This module is the one place that knows about numba.
   yet and the work is small (importing numba alone costs ~0.2 s and a cold
   compile seconds, more than the reference spends on a small input); the
   kernel answers once it is loaded, or when ``work`` (summed over the calls
-  of that site in this process) reaches ``AUTO_WORK`` -- or, when the kernels
-  are not in numba's on-disk cache either (``kernels_cached``: a first run
-  would compile them, seconds), only from ``COLD_WORK`` on.  Both give
+  of that site in this process) reaches ``AUTO_WORK`` -- or, for the
+  evaluation's call sites (fast whole-array references, kernels that take
+  seconds to compile) when the kernels are not in numba's on-disk cache
+  either (``kernels_cached``), only from ``COLD_WORK`` on.  Both give
   identical results (tested), so the choice is about time only.  Without ``work``,
   ``"auto"`` is ``"numba"`` whenever numba is available.  Without numba,
   ``"auto"`` is ``"numpy"`` with a single warning.
@@ -373,7 +374,7 @@ def defer_backend(backend) -> str:
     return backend
 
 
-def resolve_backend(backend, work=None, kernels=(), site=None) -> str:
+def resolve_backend(backend, work=None, kernels=(), site=None, cold_work=None) -> str:
     """Return ``"numba"`` or ``"numpy"`` for a user's ``backend=`` argument.
 
     Parameters
@@ -383,9 +384,8 @@ def resolve_backend(backend, work=None, kernels=(), site=None) -> str:
         The size of this call in the call site's units (about a microsecond of
         the NumPy reference each, see ``AUTO_WORK``).  Without it ``"auto"``
         is ``"numba"`` whenever numba is available.  Below ``AUTO_WORK`` (summed
-        per site) the reference answers; below ``COLD_WORK`` too when a kernel
-        is not in numba's on-disk cache (``kernels_cached``), so that no call
-        compiles for longer than the reference would take.
+        per site) the reference answers; below ``cold_work`` too when a kernel
+        is not in numba's on-disk cache (``kernels_cached``).
     kernels : tuple
         The kernels this call would run: when all are already loaded in this
         process, ``"auto"`` takes them whatever the size.
@@ -393,6 +393,12 @@ def resolve_backend(backend, work=None, kernels=(), site=None) -> str:
         Key under which the reference's work is summed across calls (default:
         the first kernel): a process that keeps calling with small inputs
         moves to numba once the sum reaches ``AUTO_WORK``.
+    cold_work : int, optional
+        For call sites whose reference is fast where compiling their kernels
+        is slow (the evaluation's, ``COLD_WORK``): while a kernel is not in
+        numba's on-disk cache (``kernels_cached``) the reference answers up to
+        this much summed work instead of ``AUTO_WORK``.  Without it a cold
+        kernel is compiled from ``AUTO_WORK`` on, as a cached one is loaded.
 
     Raises
     ------
@@ -415,7 +421,8 @@ def resolve_backend(backend, work=None, kernels=(), site=None) -> str:
     key = site if site is not None else (kernels[0] if kernels else None)
     key = getattr(key, "py_func", key)
     total = _spent.get(key, 0) + int(work)
-    if total < AUTO_WORK or (total < COLD_WORK and kernels and not kernels_cached(kernels)):
+    if total < AUTO_WORK or (cold_work is not None and total < cold_work and kernels
+                             and not kernels_cached(kernels)):
         _spent[key] = total
         return "numpy"
     return "numba" if load_numba() else _fallback()

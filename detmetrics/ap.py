@@ -53,7 +53,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._backend import kernel, resolve_backend
+from ._backend import COLD_WORK, kernel, resolve_backend
 from ._validate import as_array, check_choice
 
 __all__ = ["average_precision", "INTERPOLATIONS", "recall_thresholds", "Accumulation", "accumulate"]
@@ -723,7 +723,7 @@ def accumulate(state, opts, cats: np.ndarray) -> Accumulation:
         # "auto": the reference spends ~0.015 us per detection, area range and threshold and ~0.1 ms
         # per (category, max_detections) (measured at COCO scale: 0.25 s for 400k x 40, 80 x 3)
         resolve_backend(opts.backend, state.det_score.shape[0] * n_area * opts.iou_thresholds.shape[0] // 64
-                        + 100 * n_cat * max_dets.shape[0], (_accumulate_category,)),
+                        + 100 * n_cat * max_dets.shape[0], (_accumulate_category,), cold_work=COLD_WORK),
     )
     if opts.interpolation == "ultralytics":
         ap = _trapezoid_ap(cat_offsets, order, state.det_rank, state.det_code, n_gt, max_dets,

@@ -63,7 +63,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from ._backend import kernel, resolve_backend
+from ._backend import COLD_WORK, kernel, resolve_backend
 
 __all__ = ["MATCHING_RULES", "MatchState", "PackedState", "match"]
 
@@ -1053,7 +1053,8 @@ def match(flat, opts, cats: np.ndarray, image_keys=None) -> MatchState:
         flat.det_score.shape[0] + flat.gt_label.shape[0])
     vectorised = flat.kind == "axis" and opts.matching != "voc"
     backend = resolve_backend(opts.backend, n_box_rows // 64 if vectorised else 5 * n_box_rows,
-                              (_group_kernel, _iou_blocks_kernel, _match_groups_kernel), site=match)
+                              (_group_kernel, _iou_blocks_kernel, _match_groups_kernel), site=match,
+                              cold_work=COLD_WORK if vectorised else None)
     n_img = max(int(flat.n_images), 1)
     det_key = np.searchsorted(cats, flat.det_label).astype(np.int64) * n_img + flat.det_img
     gt_key = np.searchsorted(cats, flat.gt_label).astype(np.int64) * n_img + flat.gt_img

@@ -380,9 +380,12 @@ def test_auto_compiles_from_cold_work_on():
     from detmetrics import _backend
 
     lazy = _backend.LazyKernel(lambda x: x, {})  # a "kernel" never cached anywhere
+    cold = _backend.COLD_WORK
     assert not _backend.kernels_cached((lazy,))
-    assert resolve_backend("auto", _backend.AUTO_WORK, (lazy,), site=object()) == "numpy"
-    assert resolve_backend("auto", _backend.COLD_WORK, (lazy,), site=object()) == "numba"
+    assert resolve_backend("auto", _backend.AUTO_WORK, (lazy,), site=object(), cold_work=cold) == "numpy"
+    assert resolve_backend("auto", cold, (lazy,), site=object(), cold_work=cold) == "numba"
+    # only the sites that ask for it (the evaluation's): the others compile from AUTO_WORK on
+    assert resolve_backend("auto", _backend.AUTO_WORK, (lazy,), site=object()) == "numba"
     site = object()  # work adds up per site: a process that keeps evaluating compiles eventually
-    calls = [resolve_backend("auto", _backend.COLD_WORK // 3, (lazy,), site=site) for _ in range(4)]
+    calls = [resolve_backend("auto", cold // 3, (lazy,), site=site, cold_work=cold) for _ in range(4)]
     assert calls[:2] == ["numpy"] * 2 and calls[-1] == "numba"
