@@ -290,7 +290,7 @@ def _accumulate_reference(cat_offsets, det_score, det_rank, det_code, n_gt, max_
                 # the envelope: maximum over the row's later events (rows padded with -1 to the
                 # longest; a running maximum from the right)
                 tp_total = n_ev.astype(np.float64)
-                width = int(max(n_ev.max(), 1))
+                width = int(max(n_ev.max() if n_rows else 0, 1))
                 event_col = (tp - 1.0).astype(np.int64)
                 padded = np.full((n_rows, width), -1.0)
                 padded[row, event_col] = pr
