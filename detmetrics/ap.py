@@ -333,7 +333,9 @@ def _accumulate_reference(cat_offsets, det_score, det_rank, det_code, n_gt, max_
 
 
 def _accumulate_loop(cat_offsets, det_score, det_rank, det_code, n_gt, max_detections,
-                          rec_thresholds, all_point, eps, precision, recall, scores, ap, order):
+                     rec_thresholds, all_point, eps, precision, recall, scores, ap, order):
+    """COCOeval.accumulate's loop, one curve per (category, max_detections, area, threshold): the
+    specification ``_accumulate_reference`` is tested equal to (``tests/test_ap.py``)."""
     n_rec = rec_thresholds.shape[0]
     for k in range(cat_offsets.shape[0] - 1):
         c0, c1 = cat_offsets[k], cat_offsets[k + 1]

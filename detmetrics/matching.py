@@ -615,7 +615,9 @@ def _match_groups_reference(iou_flat, iou_offsets, det_offsets, gt_offsets, det_
 
 
 def _match_groups_loop(iou_flat, iou_offsets, det_offsets, gt_offsets, det_area, gt_crowd,
-                            gt_zero_id, area_ranges, thresholds, det_code, gt_ignored):
+                       gt_zero_id, area_ranges, thresholds, det_code, gt_ignored):
+    """pycocotools' ``evaluateImg`` loop, group by group: the specification ``_match_groups_reference``
+    is tested equal to (``tests/test_matching.py``); too slow for COCO scale (~20 s of CPU)."""
     for a, (lo, hi) in enumerate(area_ranges):
         det_outside = (det_area < lo) | (det_area > hi)
         for g in range(det_offsets.shape[0] - 1):
