@@ -53,6 +53,9 @@ _EXPORTS = {
     "confusion_matrix": "confusion",
     # diagnostics
     "explain_gap": "diagnostics",
+    # errors
+    "error_breakdown": "errors",
+    "error_breakdown_coco": "errors",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

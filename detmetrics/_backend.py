@@ -19,8 +19,11 @@ kernel. This module is the one place that knows about numba.
   yet and the work is small (importing numba alone costs ~0.2 s and a cold
   compile seconds, more than the reference spends on a small input); the
   kernel answers once it is loaded, or when ``work`` (summed over the calls
-  of that site in this process) reaches ``AUTO_WORK``.  Both give identical
-  results (tested), so the choice is about time only.  Without ``work``,
+  of that site in this process) reaches ``AUTO_WORK`` -- or, for the
+  evaluation's call sites (fast whole-array references, kernels that take
+  seconds to compile) when the kernels are not in numba's on-disk cache
+  either (``kernels_cached``), only from ``COLD_WORK`` on.  Both give
+  identical results (tested), so the choice is about time only.  Without ``work``,
   ``"auto"`` is ``"numba"`` whenever numba is available.  Without numba,
   ``"auto"`` is ``"numpy"`` with a single warning.
 """
@@ -35,7 +38,7 @@ import warnings
 
 __all__ = ["HAVE_NUMBA", "BACKENDS", "AUTO_WORK", "LazyKernel", "kernel", "parallel_kernel", "resolve_backend",
            "defer_backend", "load_numba", "numba_loaded", "kernels_ready", "prange", "all_kernels",
-           "set_compile_notice"]
+           "set_compile_notice", "COLD_WORK", "kernels_cached"]
 
 BACKENDS = ("auto", "numba", "numpy")
 
@@ -45,6 +48,14 @@ BACKENDS = ("auto", "numba", "numpy")
 #: a process before numba (import ~0.2 s, cache load ~10-30 ms per kernel, cold compile 0.1-1 s)
 #: takes over.
 AUTO_WORK = 100_000
+
+#: The work from which ``backend="auto"`` compiles kernels that are neither loaded nor in numba's
+#: on-disk cache: a cold compile of the evaluation kernels costs ~4.5 s (measured with
+#: ``benchmarks/bench_startup.py --compile``), so the NumPy reference answers up to about 3 s of
+#: its own work instead (COCO scale, 5000 images / 400k detections, is ~0.5 s of the vectorised
+#: evaluation references).  Work keeps adding up per call site, so a long-running process that
+#: keeps evaluating compiles once it has spent that much.
+COLD_WORK = 3_000_000
 
 
 def _probe() -> tuple[bool, object]:
@@ -220,6 +231,94 @@ def kernels_ready(kernels) -> bool:
     return True
 
 
+_source_hashes: dict = {}
+
+
+def _numba_version():
+    # numba's version without importing numba (importlib.metadata alone costs ~40 ms)
+    import re
+
+    try:
+        spec = importlib.util.find_spec("numba")
+        folder = os.path.dirname(spec.origin) if spec is not None and spec.origin else None
+        with open(os.path.join(str(folder), "_version.py"), encoding="utf-8") as f:
+            found = re.search(r'"version":\s*"([^"]+)"', f.read())
+    except (OSError, TypeError, ValueError):
+        return None
+    return found.group(1) if found else None
+
+
+def _cache_dir(source: str) -> str:
+    """The directory numba's cache locators pick for functions of ``source`` (the first that applies)."""
+    import hashlib
+
+    folder = os.path.dirname(os.path.abspath(source))
+    subpath = "_".join([os.path.basename(folder), hashlib.sha1(folder.encode()).hexdigest()])
+    configured = _numba.config.CACHE_DIR if _numba is not None else os.environ.get("NUMBA_CACHE_DIR", "")
+    if configured:
+        return os.path.join(configured, subpath)
+    in_tree = os.path.join(folder, "__pycache__")
+    usable = os.access(in_tree, os.W_OK) if os.path.isdir(in_tree) else (
+        not os.path.exists(in_tree) and os.access(folder, os.W_OK))
+    if usable:  # numba's in-tree locator: it can create (or write into) the source's __pycache__
+        return in_tree
+    # numba's user-wide fallback (appdirs' user_cache_dir("numba")) for read-only package folders
+    if sys.platform == "darwin":
+        user = os.path.expanduser("~/Library/Caches")
+    elif sys.platform == "win32":
+        user = os.path.join(os.environ.get("LOCALAPPDATA", os.path.expanduser("~")), "numba", "Cache")
+        return os.path.join(user, subpath)
+    else:
+        user = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
+    return os.path.join(user, "numba", subpath)
+
+
+def _index_is_fresh(path: str, source: str) -> bool:
+    import hashlib
+    import pickle
+
+    try:
+        with open(path, "rb") as f:
+            version = pickle.load(f)  # the index starts with numba's version string
+            rest = f.read()
+        if source not in _source_hashes:
+            with open(source, "rb") as f:
+                _source_hashes[source] = hashlib.sha256(f.read()).digest()
+    except Exception:  # a missing, truncated or foreign file: not cached
+        return False
+    current = _numba_version()
+    if current is not None and version != current:
+        return False
+    return _source_hashes[source] in rest  # the index records the source's sha256 (numba >= 0.61)
+
+
+def kernels_cached(kernels) -> bool:
+    """Whether every kernel in ``kernels`` has a fresh entry in numba's on-disk cache.
+
+    Read without importing numba: the index file numba would look up
+    (``<module>.<function>-<line>.pyXY.nbi`` in ``NUMBA_CACHE_DIR``, the
+    source's ``__pycache__`` when writable, else the user-wide cache
+    directory) exists, was written by this numba version and records the
+    current source's hash.  Whether it holds the very signature a call needs
+    is not checked (validation normalises the dtypes, so it does).
+    """
+    if not kernels or not HAVE_NUMBA:
+        return False
+    tag = f"py{sys.version_info[0]}{sys.version_info[1]}{getattr(sys, 'abiflags', '')}.nbi"
+    for k in kernels:
+        func = getattr(k, "py_func", k)
+        code = getattr(func, "__code__", None)
+        if code is None:
+            return False
+        source = code.co_filename
+        module = os.path.splitext(os.path.basename(source))[0]
+        name = f"{module}.{func.__qualname__}".replace("<", "").replace(">", "")
+        index = f"{name}-{code.co_firstlineno}.{tag}"
+        if not _index_is_fresh(os.path.join(_cache_dir(source), index), source):
+            return False
+    return True
+
+
 def all_kernels() -> list:
     """Every ``@kernel`` of the package (importing its modules), as ``(module:name, kernel)`` pairs."""
     import importlib
@@ -275,7 +374,7 @@ def defer_backend(backend) -> str:
     return backend
 
 
-def resolve_backend(backend, work=None, kernels=(), site=None) -> str:
+def resolve_backend(backend, work=None, kernels=(), site=None, cold_work=None) -> str:
     """Return ``"numba"`` or ``"numpy"`` for a user's ``backend=`` argument.
 
     Parameters
@@ -284,7 +383,9 @@ def resolve_backend(backend, work=None, kernels=(), site=None) -> str:
     work : int, optional
         The size of this call in the call site's units (about a microsecond of
         the NumPy reference each, see ``AUTO_WORK``).  Without it ``"auto"``
-        is ``"numba"`` whenever numba is available.
+        is ``"numba"`` whenever numba is available.  Below ``AUTO_WORK`` (summed
+        per site) the reference answers; below ``cold_work`` too when a kernel
+        is not in numba's on-disk cache (``kernels_cached``).
     kernels : tuple
         The kernels this call would run: when all are already loaded in this
         process, ``"auto"`` takes them whatever the size.
@@ -292,6 +393,12 @@ def resolve_backend(backend, work=None, kernels=(), site=None) -> str:
         Key under which the reference's work is summed across calls (default:
         the first kernel): a process that keeps calling with small inputs
         moves to numba once the sum reaches ``AUTO_WORK``.
+    cold_work : int, optional
+        For call sites whose reference is fast where compiling their kernels
+        is slow (the evaluation's, ``COLD_WORK``): while a kernel is not in
+        numba's on-disk cache (``kernels_cached``) the reference answers up to
+        this much summed work instead of ``AUTO_WORK``.  Without it a cold
+        kernel is compiled from ``AUTO_WORK`` on, as a cached one is loaded.
 
     Raises
     ------
@@ -314,7 +421,8 @@ def resolve_backend(backend, work=None, kernels=(), site=None) -> str:
     key = site if site is not None else (kernels[0] if kernels else None)
     key = getattr(key, "py_func", key)
     total = _spent.get(key, 0) + int(work)
-    if total < AUTO_WORK:
+    if total < AUTO_WORK or (cold_work is not None and total < cold_work and kernels
+                             and not kernels_cached(kernels)):
         _spent[key] = total
         return "numpy"
     return "numba" if load_numba() else _fallback()

@@ -64,6 +64,9 @@ IOU_TESTS = (">=", ">")
 #: ``crowd=`` / ``difficult=``: flagged ground truths are ignored (neither matched nor missed), dropped
 #: (no ground truth at all: detections on them are false positives) or counted as ordinary ground truths
 FLAG_RULES = ("ignore", "drop", "count")
+#: the bit of ``FlatData.gt_difficult`` marking keypoint ground truths without keypoints (COCO ignores
+#: them; the ``difficult=`` switch acts on bit 1, the flag the user gave, only)
+NO_KEYPOINTS = 2
 
 _PRED_KEYS = ("boxes", "scores", "labels")
 _GT_KEYS = ("boxes", "labels")
@@ -275,7 +278,10 @@ class FlatData:
     ``det_img`` / ``gt_img`` are image positions ``0 .. n_images - 1``; boxes
     are xywh (``kind="axis"``), ``(N, 5)`` (``"rotated"``) or ``(N, 4, 2)``
     (``"quad"``); areas are the ground truth's ``area`` where given, else the
-    box (polygon) area; flags are uint8.  ``gt_zero_id`` marks ground truths
+    box (polygon) area; flags are uint8.  ``gt_difficult`` holds two bits: 1 the
+    ``difficult`` flag given, ``NO_KEYPOINTS`` (2) a keypoint ground truth without
+    keypoints (``num_keypoints == 0``), which COCO ignores whatever the
+    ``difficult=`` switch says.  ``gt_zero_id`` marks ground truths
     whose COCO annotation id is 0 (pycocotools cannot tell their matches from
     "unmatched"; see ``detmetrics.matching``).
     """
@@ -302,7 +308,7 @@ class FlatData:
     @classmethod
     def build(cls, kind, n_images, det_img, det_label, det_score, det_box, gt_img, gt_label, gt_box, *,
               gt_area=None, gt_crowd=None, gt_difficult=None, gt_zero_id=None, det_area=None,
-              det_masks=None, gt_masks=None, det_kpts=None, gt_kpts=None) -> "FlatData":
+              det_masks=None, gt_masks=None, det_kpts=None, gt_kpts=None, gt_no_keypoints=None) -> "FlatData":
         """The one producer: validated columns in, defaults filled (``gt_area`` NaN = not given).
 
         Kinds ``"mask"`` and ``"keypoints"`` carry xywh boxes too (the masks' enclosing
@@ -318,6 +324,9 @@ class FlatData:
             if missing.any():
                 gt_area = np.where(missing, _box_area(kind, gt_box), gt_area)
         zeros = np.zeros(n_gt, dtype=np.uint8)
+        difficult = zeros if gt_difficult is None else _flag(gt_difficult)
+        if gt_no_keypoints is not None:
+            difficult = difficult | (_flag(gt_no_keypoints) * np.uint8(NO_KEYPOINTS))
         return cls(
             kind=kind, n_images=int(n_images),
             det_img=_c(det_img, np.int64), det_label=_c(det_label, np.int64), det_score=_c(det_score, np.float64),
@@ -325,7 +334,7 @@ class FlatData:
             gt_img=_c(gt_img, np.int64), gt_label=_c(gt_label, np.int64), gt_box=_c(gt_box, np.float64),
             gt_area=_c(gt_area, np.float64),
             gt_crowd=zeros if gt_crowd is None else _flag(gt_crowd),
-            gt_difficult=zeros if gt_difficult is None else _flag(gt_difficult),
+            gt_difficult=difficult,
             gt_zero_id=zeros if gt_zero_id is None else _flag(gt_zero_id),
             det_masks=det_masks, gt_masks=gt_masks,
             det_kpts=None if det_kpts is None else _c(det_kpts, np.float64),
@@ -402,6 +411,14 @@ def take_rles(rles: tuple, order: np.ndarray) -> tuple:
 
 def _c(arr, dtype) -> np.ndarray:
     return np.ascontiguousarray(arr, dtype=dtype)
+
+
+def _check_flags(arr: np.ndarray, name: str) -> None:
+    """``iscrowd`` / ``difficult`` are bool or 0/1 per object (a 2 or 0.5 has no agreed meaning)."""
+    bad = np.flatnonzero(np.isfinite(arr) & (arr != 0) & (arr != 1))  # NaN / inf: the caller's finiteness check
+    if bad.size:
+        k = int(bad[0])
+        raise ValueError(f"{name} must hold bool or 0/1 flags; got {arr[k].item()!r} at index {k}")
 
 
 def _flag(arr) -> np.ndarray:
@@ -537,6 +554,8 @@ def flatten(predictions, ground_truths, box_format: str, iou_type: str = "bbox",
             if arr is None or arr.shape[0] != n_gt:
                 raise ValueError(f"ground_truths[{i}][{key!r}] must have one value per box ({n_gt}); "
                                  f"got shape {np.shape(gt[key])}")
+            if flag:
+                _check_flags(arr, f"ground_truths[{i}][{key!r}]")
             store.append(arr)
         det_scores.append(scores)
         det_labels.append(labels)
@@ -838,6 +857,8 @@ def _flatten_instances(predictions, ground_truths, box_format, iou_type, sigmas,
                 arr = arr.reshape(-1)
                 if not np.all(np.isfinite(arr)):
                     raise ValueError(f"ground_truths[{i}][{key!r}] contains NaN or infinite values")
+                if key in ("iscrowd", "difficult"):
+                    _check_flags(arr, f"ground_truths[{i}][{key!r}]")
             gt.setdefault(key, []).append(arr)
     counts = det["n"], gt["n"]
     det_img, gt_img = _image_index(counts[0]), _image_index(counts[1])
@@ -878,8 +899,7 @@ def _flatten_instances(predictions, ground_truths, box_format, iou_type, sigmas,
         visible = (gt_kpts[:, :, 2] > 0).sum(axis=1).astype(np.float64)
         num = np.concatenate(gt["num_keypoints"]) if gt["num_keypoints"] else np.zeros(0)
         num = np.where(np.isnan(num), visible, num)
-        gt["difficult"] = [np.concatenate(gt["difficult"] + [np.zeros(0)]) + (num == 0)]
-        extra = dict(det_kpts=det_kpts, gt_kpts=gt_kpts)
+        extra = dict(det_kpts=det_kpts, gt_kpts=gt_kpts, gt_no_keypoints=num == 0)
         kind = "keypoints"
     start = 0
     for given, n in zip(det["area"], det["n"]):

@@ -80,6 +80,11 @@ def _evaluation():
             for interpolation in ("coco", "voc"):
                 mean_ap(pred, gt, box_format=fmt, matching=matching, interpolation=interpolation, backend="numba")
         mean_ap(pred, gt, box_format=fmt, protocol="ultralytics", backend="numba")  # the trapezoid kernel
+    from .errors import error_breakdown
+
+    pred = [{"boxes": boxes, "scores": scores, "labels": labels}]
+    gt = [{"boxes": boxes[:3], "labels": labels[:3], "iscrowd": [0, 0, 1]}]
+    error_breakdown(pred, gt, backend="numba")  # the TIDE classification and AP kernels
 
 
 def _masks():

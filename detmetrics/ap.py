@@ -53,7 +53,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._backend import kernel, resolve_backend
+from ._backend import COLD_WORK, kernel, resolve_backend
 from ._validate import as_array, check_choice
 
 __all__ = ["average_precision", "INTERPOLATIONS", "recall_thresholds", "Accumulation", "accumulate"]
@@ -236,6 +236,106 @@ def _accumulate(cat_offsets, det_score, det_rank, det_code, n_gt, max_detections
 
 def _accumulate_reference(cat_offsets, det_score, det_rank, det_code, n_gt, max_detections,
                           rec_thresholds, all_point, eps, precision, recall, scores, ap, order):
+    # One category at a time, every (area range, threshold) row at once.  Only true positives
+    # matter for the samples: ``searchsorted(recall, r, "left")`` for r > 0 lands on the true
+    # positive that first reaches r (recall grows only there), and the monotone envelope at a
+    # true positive is the maximum precision over the true positives from there on (between
+    # two of them precision only falls); at r <= 0 it is index 0, the envelope over all and
+    # the first detection's score.  A loop over (category, max_detections, area, threshold)
+    # rows cost ~1 s at COCO scale (9600 rows), this ~0.1 s.  All integer bookkeeping
+    # (counts, positions, ranks) is exact; the floats are the loop's operations (``tp / n``,
+    # ``tp / (fp + tp + eps)``, sums left to right through ``np.cumsum``).
+    n_thr = precision.shape[0]
+    n_rec = rec_thresholds.shape[0]
+    n_area = n_gt.shape[1]
+    n_rows = n_area * n_thr
+    positive_r = rec_thresholds > 0.0
+    for k in range(cat_offsets.shape[0] - 1):
+        c0, c1 = int(cat_offsets[k]), int(cat_offsets[k + 1])
+        cat_order = c0 + np.argsort(-det_score[c0:c1], kind="stable")
+        order[c0:c1] = cat_order
+        npig = n_gt[k]                                        # (A,)
+        if not np.any(npig):
+            continue
+        codes_k = det_code[cat_order].reshape(c1 - c0, n_rows)  # (n, rows): score order, area-major rows
+        rank_k = det_rank[cat_order]
+        score_k = det_score[cat_order]
+        row_gt = np.repeat(npig, n_thr)                       # (rows,) n_gt of each row
+        for m, max_det in enumerate(max_detections):
+            sel = np.flatnonzero(rank_k < max_det)
+            nd = sel.shape[0]
+            codes = codes_k[sel] if nd < c1 - c0 else codes_k
+            q = np.zeros((n_rows, n_rec))
+            ss = np.zeros((n_rows, n_rec))
+            area = np.zeros(n_rows)
+            tp_total = np.zeros(n_rows)
+            if nd:
+                flat_tp = np.flatnonzero(codes == 1)              # position * rows + row, by position
+                at_pm = flat_tp // n_rows
+                row_pm = flat_tp - at_pm * n_rows
+                # (a stable sort of int16 keys is a radix sort: ~5x faster than of int64 ones)
+                by_row = np.argsort(row_pm.astype(np.int16) if n_rows < 1 << 15 else row_pm, kind="stable")
+                row, at = row_pm[by_row], at_pm[by_row]          # the events by (row, position)
+                tp_start = np.searchsorted(row, np.arange(n_rows + 1))
+                n_ev = np.diff(tp_start)
+                tp = (np.arange(row.shape[0]) - tp_start[row] + 1).astype(np.float64)
+                fp = np.zeros(row.shape[0])
+                if row.shape[0]:
+                    # false positives up to each event: running integer counts along each row
+                    fp_count = np.cumsum(np.ascontiguousarray((codes == 2).T), axis=1, dtype=np.int32)
+                    fp = fp_count[row, at].astype(np.float64)
+                with np.errstate(divide="ignore", invalid="ignore"):  # rows without ground truth stay -1
+                    rc = tp / row_gt[row]
+                pr = tp / (fp + tp + eps)
+                # the envelope: maximum over the row's later events (rows padded with -1 to the
+                # longest; a running maximum from the right)
+                tp_total = n_ev.astype(np.float64)
+                width = int(max(n_ev.max() if n_rows else 0, 1))
+                event_col = (tp - 1.0).astype(np.int64)
+                padded = np.full((n_rows, width), -1.0)
+                padded[row, event_col] = pr
+                env = np.maximum.accumulate(padded[:, ::-1], axis=1)[:, ::-1][row, event_col]
+                # the event that first reaches each recall threshold (counting exactly as rc does)
+                levels = np.arange(1, width + 1, dtype=np.float64)
+                reach = np.full((n_rows, n_rec), width, dtype=np.int64)
+                for a in range(n_area):
+                    if npig[a]:
+                        reach[a * n_thr:(a + 1) * n_thr] = np.searchsorted(levels / npig[a], rec_thresholds, "left")
+                hit = (reach < n_ev[:, None]) & positive_r[None, :]
+                event = np.where(hit, tp_start[:-1, None] + reach, 0)
+                q = np.where(hit, env[event] if env.shape[0] else 0.0, 0.0)
+                ss = np.where(hit, score_k[sel][at[event]] if env.shape[0] else 0.0, 0.0)
+                if not positive_r.all():
+                    zero = ~positive_r
+                    first_env = np.where(n_ev > 0, env[np.minimum(tp_start[:-1], max(env.shape[0] - 1, 0))]
+                                         if env.shape[0] else 0.0, 0.0)
+                    q[:, zero] = first_env[:, None]
+                    ss[:, zero] = score_k[sel[0]]
+                if all_point and flat_tp.shape[0]:
+                    # area under the envelope: sum over the events of (rc - previous rc) * env, in
+                    # order (zeros pad the shorter rows: adding 0.0 changes no sum)
+                    with np.errstate(divide="ignore", invalid="ignore"):
+                        step = rc - np.where(tp > 1.0, (tp - 1.0) / row_gt[row], 0.0)
+                    terms = np.zeros((n_rows, width))
+                    terms[row, event_col] = step * env
+                    area = np.cumsum(terms, axis=1)[:, -1]
+            for a in range(n_area):
+                if npig[a] == 0:
+                    continue
+                rows = slice(a * n_thr, (a + 1) * n_thr)
+                recall[:, k, a, m] = tp_total[rows] / npig[a] if nd else 0.0
+                precision[:, :, k, a, m] = q[rows]
+                scores[:, :, k, a, m] = ss[rows]
+                if all_point:
+                    ap[:, k, a, m] = area[rows]
+                else:
+                    ap[:, k, a, m] = np.cumsum(q[rows], axis=1)[:, -1] / n_rec
+
+
+def _accumulate_loop(cat_offsets, det_score, det_rank, det_code, n_gt, max_detections,
+                     rec_thresholds, all_point, eps, precision, recall, scores, ap, order):
+    """COCOeval.accumulate's loop, one curve per (category, max_detections, area, threshold): the
+    specification ``_accumulate_reference`` is tested equal to (``tests/test_ap.py``)."""
     n_rec = rec_thresholds.shape[0]
     for k in range(cat_offsets.shape[0] - 1):
         c0, c1 = cat_offsets[k], cat_offsets[k + 1]
@@ -632,9 +732,10 @@ def accumulate(state, opts, cats: np.ndarray) -> Accumulation:
     precision, recall, scores, ap, order = _accumulate(
         cat_offsets, state.det_score, state.det_rank, state.det_code, n_gt, max_dets,
         rec, opts.interpolation, opts.iou_thresholds.shape[0],
-        # "auto": the reference spends ~15 us per (category, max_detections, area, threshold) curve
-        resolve_backend(opts.backend, 15 * n_cat * max_dets.shape[0] * n_area * opts.iou_thresholds.shape[0]
-                        + state.det_score.shape[0], (_accumulate_category,)),
+        # "auto": the reference spends ~0.015 us per detection, area range and threshold and ~0.1 ms
+        # per (category, max_detections) (measured at COCO scale: 0.25 s for 400k x 40, 80 x 3)
+        resolve_backend(opts.backend, state.det_score.shape[0] * n_area * opts.iou_thresholds.shape[0] // 64
+                        + 100 * n_cat * max_dets.shape[0], (_accumulate_category,), cold_work=COLD_WORK),
     )
     if opts.interpolation == "ultralytics":
         ap = _trapezoid_ap(cat_offsets, order, state.det_rank, state.det_code, n_gt, max_dets,

@@ -1,4 +1,4 @@
-"""The ``detmetrics`` command line: ``eval``, ``nms``, ``convert``, ``demo`` and ``warmup``.
+"""The ``detmetrics`` command line: ``eval``, ``nms``, ``convert``, ``errors``, ``demo`` and ``warmup``.
 
 ::
 
@@ -7,6 +7,7 @@
     detmetrics eval GT PRED [--json OUT] [--plot DIR] [options]
     detmetrics nms PRED_DIR OUT_DIR [--conf C] [--iou T] [--soft gaussian|linear] [--class-agnostic]
     detmetrics convert SRC DST --to coco|yolo|yolo-obb|dota|voc
+    detmetrics errors GT PRED [--fg-iou T] [--bg-iou T] [--json OUT] [--plot OUT.png]
 
 GT is a COCO ground-truth ``.json``, a YOLO dataset folder or its
 ``data.yaml``, PASCAL VOC XML, DOTA txt, CVAT for images XML or LabelMe
@@ -205,6 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="with --gt: how a results .json's category_id maps onto GT's classes")
 
     _add_explain_gap(commands)
+    _add_errors(commands)
     commands.add_parser(
         "warmup",
         help="compile every kernel now (they are cached for later runs)",
@@ -251,11 +253,96 @@ def _run_explain_gap(args) -> int:
                          category_ids=kwargs.get("category_ids"))
     print(f"mAP@[.50:.95] from {args.from_protocol} to {args.to_protocol}")
     print(report.table())
+    print("TP / FP: detection x IoU threshold pairs (area all); counts per switch: see docs/protocols.md")
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(report.to_dict(), fh, indent=2)
         print(f"\nreport written to {args.json}")
     return 0
+
+
+def _add_errors(commands) -> None:
+    errs = commands.add_parser(
+        "errors", help="TIDE-style error breakdown: which kind of mistake costs how much AP",
+        description="Give every false positive and missed ground truth one of TIDE's types (cls, loc, both, "
+        "dupe, bkg, miss) and print, per type, its count and the AP gained by fixing that type alone (dAP), "
+        "with TIDE's own AP at --fg-iou (tidecv's numbers). GT and PRED as for 'eval' (boxes).")
+    errs.add_argument("gt", metavar="GT")
+    errs.add_argument("pred", metavar="PRED")
+    data = errs.add_argument_group("input")
+    data.add_argument("--format", default="auto", choices=["auto", "coco", "yolo", "voc", "dota", "cvat", "labelme"],
+                      help="ground-truth format (default: detected from GT)")
+    data.add_argument("--split", help="YOLO split to evaluate (default: val); VOC: the ImageSets/Main list")
+    data.add_argument("--sizes", metavar="FILE", help="image sizes file, as for 'eval'")
+    data.add_argument("--category-ids", choices=["auto", "ids", "index0", "index1", "coco91"], default="auto",
+                      help="how COCO results' category_id map to the ground truth's classes (as for 'eval')")
+    opts = errs.add_argument_group("breakdown")
+    opts.add_argument("--fg-iou", type=float, default=0.5, metavar="T",
+                      help="IoU a true positive needs (default 0.5)")
+    opts.add_argument("--bg-iou", type=float, default=0.1, metavar="T",
+                      help="IoU at or below which a detection is background (default 0.1)")
+    opts.add_argument("--max-dets", type=int, default=100, metavar="N",
+                      help="highest scored detections kept per image (default 100, as TIDE)")
+    opts.add_argument("--backend", choices=["auto", "numba", "numpy"], default="auto")
+    out = errs.add_argument_group("output")
+    out.add_argument("--json", metavar="OUT", help="also write the breakdown (overall and per class) as JSON")
+    out.add_argument("--plot", metavar="OUT.png", help="draw the dAP per type as a bar chart (needs matplotlib)")
+
+
+def _run_errors(args) -> int:
+    import json
+
+    from .errors import ERROR_TYPES, error_breakdown
+    from .io import load_ground_truth, load_predictions
+
+    _check_outputs(args)
+    if args.max_dets <= 0:
+        raise CLIError(f"--max-dets must be a positive integer; got {args.max_dets}")
+    gt = load_ground_truth(args.gt, format=args.format, split=args.split, sizes=args.sizes, progress=False)
+    pred = load_predictions(args.pred, gt, category_ids=args.category_ids, progress=False)
+    if len(pred) != len(gt):
+        raise CLIError(f"predictions cover {len(pred)} images but the ground truth has {len(gt)}")
+    kwargs = gt.mean_ap_kwargs("bbox")
+    gts, preds = gt.records_for("bbox"), pred.records_for("bbox")
+    if gt.source == "coco":  # the file's image order, as tidecv walks it
+        from .errors import _coco_file_order
+
+        order = _coco_file_order(gt, args.gt)
+        gts, preds = [gts[k] for k in order], [preds[k] for k in order]
+    result = error_breakdown(preds, gts, fg_iou=_flag_value(args.fg_iou, "--fg-iou"),
+                             bg_iou=_flag_value(args.bg_iou, "--bg-iou"), max_detections=args.max_dets,
+                             box_format=kwargs.get("box_format", "xyxy"), backend=args.backend)
+    print(f"ground truth: {args.gt}  ({len(gt)} images)")
+    print(f"predictions:  {args.pred}  ({pred.n_objects} detections)")
+    print()
+    print(result.table())
+    if result.per_class:
+        names = gt.class_names
+        width = max(len("class"), *(len(str(names.get(c, c))) for c in result.per_class))
+        print()
+        print(f"{'class':<{width}}  {'AP':>6}" + "".join(f"{t:>7}" for t in ERROR_TYPES) + "   (dAP per type)")
+        for c, row in result.per_class.items():
+            print(f"{str(names.get(c, c)):<{width}}  {100 * row['ap']:>6.2f}"
+                  + "".join(f"{100 * row['dap'][t]:>7.2f}" for t in ERROR_TYPES))
+    if args.json:
+        data = result.to_dict()
+        data["class_names"] = {str(c): str(gt.class_names.get(c, c)) for c in result.per_class}
+        with open(args.json, "w") as fh:
+            json.dump(data, fh, indent=2)
+        print(f"\nbreakdown written to {args.json}")
+    if args.plot:
+        from .plots import plot_error_breakdown
+
+        plot_error_breakdown(result, path=args.plot)
+        print(f"bar chart written to {args.plot}")
+    return 0
+
+
+def _flag_value(value, flag):
+    """``--fg-iou`` / ``--bg-iou``: errors name the flag, not the keyword."""
+    if not 0 <= value <= 1:
+        raise CLIError(f"{flag} must be in [0, 1]; got {value}")
+    return value
 
 
 def main(argv=None) -> int:
@@ -270,6 +357,9 @@ def main(argv=None) -> int:
         try:
             if args.command == "warmup":
                 status = _run_warmup()
+            elif args.command == "errors":
+                _notice_before_compiling()
+                status = _run_errors(args)
             elif args.command == "explain-gap":
                 _notice_before_compiling()
                 status = _run_explain_gap(args)

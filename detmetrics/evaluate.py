@@ -348,7 +348,7 @@ def coco_flat(gt, res, opts, image_ids=None, category_ids=None, use_categories=T
         g_label = np.full(g_take.shape[0], -1, dtype=np.int64)
         r_label = np.full(r_take.shape[0], -1, dtype=np.int64)
         order, names = np.array([-1], dtype=np.int64), {}
-    kind, extra, difficult = "axis", {}, None
+    kind, extra = "axis", {}
     if opts.iou_type != "bbox":  # masks and keypoints are gathered through an index
         g_take = np.arange(gt.category.shape[0])[g_take]
         r_take = np.arange(res.category.shape[0])[r_take]
@@ -368,12 +368,12 @@ def coco_flat(gt, res, opts, image_ids=None, category_ids=None, use_categories=T
             raise ValueError(f"the keypoints have K={k} but sigmas has {n_sigmas} values"
                              + (" (sigmas=None means COCO's 17)" if opts.sigmas is None else ""))
         extra = dict(det_kpts=res.keypoints.reshape(-1, k, 3)[r_take], gt_kpts=gt.keypoints.reshape(-1, k, 3)[g_take],
-                     det_area=res.area[r_take])
-        difficult = (gt.num_keypoints[g_take] == 0).astype(np.uint8)  # COCOeval: ignored, matched at most once
+                     det_area=res.area[r_take],
+                     gt_no_keypoints=gt.num_keypoints[g_take] == 0)  # COCOeval: ignored, matched at most once
     flat = FlatData.build(
         kind, len(gt.image_ids), res.image_index[r_take], r_label, res.scores[r_take], res.boxes[r_take],
         gt.image_index[g_take], g_label, gt.boxes[g_take], gt_area=gt.area[g_take], gt_crowd=gt.iscrowd[g_take],
-        gt_zero_id=gt.zero_id[g_take], gt_difficult=difficult, **extra,
+        gt_zero_id=gt.zero_id[g_take], **extra,
     )
     return flat, np.ascontiguousarray(order, dtype=np.int64), names
 

@@ -15,6 +15,8 @@ when ``path`` is given.
   curve's peak is the confidence to deploy with.
 * ``plot_confusion_matrix``: ``detmetrics.confusion.confusion_matrix``
   with its background row and column, counts or column-normalized.
+* ``plot_error_breakdown``: ``detmetrics.error_breakdown``'s dAP per error
+  type (TIDE's six, then its two special errors) as horizontal bars.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["plot_pr_curves", "plot_metric_vs_confidence", "plot_confusion_matrix", "plot_all"]
+__all__ = ["plot_pr_curves", "plot_metric_vs_confidence", "plot_confusion_matrix", "plot_error_breakdown", "plot_all"]
 
 
 def _figure(size=(7.0, 5.0)):
@@ -241,6 +243,48 @@ def plot_confusion_matrix(matrix, class_names=None, *, normalize=False, path=Non
                     text = f"{value:.2f}" if normalize else f"{int(value)}"
                     ax.text(j, i, text, ha="center", va="center", fontsize="small",
                             color="white" if value > 0.5 * top else "black")
+    return _save(fig, path)
+
+
+def plot_error_breakdown(breakdown, *, path=None):
+    """Horizontal bars of the AP (points) each error type costs, from ``detmetrics.error_breakdown``.
+
+    Parameters
+    ----------
+    breakdown : detmetrics.errors.ErrorBreakdown
+    path : str or Path, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Two panels: the six main types (count next to each bar) and the two special errors.
+    """
+    from .errors import ERROR_TYPES, SPECIAL_TYPES, ErrorBreakdown
+
+    if not isinstance(breakdown, ErrorBreakdown):
+        raise TypeError(f"breakdown must be an ErrorBreakdown (from error_breakdown); got {type(breakdown).__name__}")
+    fig = _figure((7.0, 4.5))
+    main, special = fig.subplots(2, 1, height_ratios=[len(ERROR_TYPES), len(SPECIAL_TYPES)])
+    values = [100 * breakdown.dap[t] for t in ERROR_TYPES]
+    y = np.arange(len(ERROR_TYPES))
+    main.barh(y, values, color="tab:red")
+    main.set_yticks(y, [f"{t} ({breakdown.counts[t]})" for t in ERROR_TYPES])
+    main.invert_yaxis()
+    main.set(xlabel="dAP (AP points gained by fixing the type alone)",
+             title=f"TIDE error breakdown, AP@{breakdown.fg_iou:g} = {100 * breakdown.ap:.2f}")
+    for yi, v in zip(y, values):
+        main.text(v, yi, f" {v:.2f}", va="center", fontsize="small")
+    values = [100 * breakdown.special[t] for t in SPECIAL_TYPES]
+    y = np.arange(len(SPECIAL_TYPES))
+    special.barh(y, values, color="tab:blue")
+    special.set_yticks(y, list(SPECIAL_TYPES))
+    special.invert_yaxis()
+    special.set(xlabel="dAP (perfect precision / perfect recall)")
+    for yi, v in zip(y, values):
+        special.text(v, yi, f" {v:.2f}", va="center", fontsize="small")
+    top = max([100 * breakdown.dap[t] for t in ERROR_TYPES] + values + [1.0])
+    for ax in (main, special):
+        ax.set_xlim(min(0.0, *values), top * 1.15)
     return _save(fig, path)
 
 

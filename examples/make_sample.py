@@ -15,7 +15,10 @@ It writes
   without images but with a sizes file ``val_sizes.txt``;
 * ``coco/instances_val.json`` and ``coco/results.json``: the ``yolo/``
   sample converted with :func:`detmetrics.io.write_coco_gt` /
-  :func:`~detmetrics.io.write_coco_results` (class ``i`` -> category ``i + 1``).
+  :func:`~detmetrics.io.write_coco_results` (class ``i`` -> category ``i + 1``);
+* ``coco/instances_val_crowd.json``: ``instances_val.json`` with three crowd
+  regions (``iscrowd: 1``) over false positives of the predictions, the
+  ground truth of ``detmetrics explain-gap``'s example in docs/protocols.md.
 
 The detections are noisy copies of the ground truth plus false positives,
 with scores on a coarse grid (so ties occur) and a class ("bicycle") that is
@@ -165,6 +168,22 @@ def make_coco(root: Path) -> None:
     pred = read_yolo_predictions(root / "yolo" / "predictions", gt)
     write_coco_gt(gt, root / "coco" / "instances_val.json")
     write_coco_results(pred, root / "coco" / "results.json")
+    make_coco_crowd(root)
+
+
+#: (image id, category id, xywh box): crowd regions over false positives of the sample's predictions
+CROWDS = [(2, 1, [160, 360, 200, 110]), (4, 1, [1200, 500, 80, 220]), (6, 2, [90, 140, 280, 200])]
+
+
+def make_coco_crowd(root: Path) -> None:
+    import json
+
+    gt = json.loads((root / "coco" / "instances_val.json").read_text())
+    next_id = max(a["id"] for a in gt["annotations"]) + 1
+    for k, (image_id, category_id, box) in enumerate(CROWDS):
+        gt["annotations"].append({"id": next_id + k, "image_id": image_id, "category_id": category_id, "bbox": box,
+                                  "area": float(box[2] * box[3]), "iscrowd": 1})
+    (root / "coco" / "instances_val_crowd.json").write_text(json.dumps(gt, separators=(",", ":")))
 
 
 def main(out=None) -> Path:

@@ -3,7 +3,7 @@
 stdin: ``[{"pred": [[x1, y1, x2, y2, conf, cls], ...], "gt": [[cls, x1, y1, x2, y2], ...]}, ...]``
 (predictions already cut to ultralytics' per-image budget); stdout: JSON with ultralytics'
 ``ap_per_class`` outputs (per-class AP at the ten thresholds, the classes, P/R at its max-mean-F1
-confidence) and its version.
+confidence, and F1 there) and its version.
 """
 
 import json
@@ -38,7 +38,7 @@ def main():
     out = ap_per_class(np.concatenate(tps, 0), np.concatenate(confs), np.concatenate(pcls), np.concatenate(tcls))
     tp, fp, p, r, f1, ap, classes = out[:7]
     json.dump({"version": ultralytics.__version__, "ap": ap.tolist(), "classes": classes.tolist(),
-               "p": p.tolist(), "r": r.tolist()}, sys.stdout)
+               "p": p.tolist(), "r": r.tolist(), "f1": f1.tolist()}, sys.stdout)
 
 
 if __name__ == "__main__":

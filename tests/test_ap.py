@@ -2,9 +2,17 @@
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from detmetrics.ap import _accumulate, average_precision, recall_thresholds
+from detmetrics.ap import (
+    _EPS,
+    _accumulate,
+    _accumulate_loop,
+    _accumulate_reference,
+    average_precision,
+    recall_thresholds,
+)
 
 
 @st.composite
@@ -113,3 +121,21 @@ def test_recall_thresholds():
 def test_bad_input(call, exception, match):
     with pytest.raises(exception, match=match):
         call()
+
+
+@settings(deadline=None, max_examples=300)
+@given(accumulate_inputs())
+def test_vectorised_accumulation_equals_the_loop(args):
+    # the loop over (category, max_detections, area range, threshold) curves is the specification;
+    # the reference handles every (area range, threshold) row of a category at once: bit-identical
+    cat_offsets, score, rank, code, n_gt, max_dets, rec, interpolation, n_thr = args
+    out = []
+    for fn in (_accumulate_reference, _accumulate_loop):
+        shape = (n_thr, rec.shape[0], n_gt.shape[0], n_gt.shape[1], max_dets.shape[0])
+        arrays = [-np.ones(shape), -np.ones(shape[:1] + shape[2:]), -np.ones(shape), -np.ones(shape[:1] + shape[2:])]
+        order = np.empty(score.shape[0], np.int64)
+        fn(cat_offsets, score, rank, code, n_gt, max_dets, rec, interpolation == "voc", _EPS,
+           arrays[0], arrays[1], arrays[2], arrays[3], order)
+        out.append(arrays + [order])
+    for fast, slow in zip(*out):
+        np.testing.assert_array_equal(fast, slow)

@@ -226,10 +226,11 @@ from detmetrics import _backend
 from detmetrics.postprocess import _nms_kernel
 
 assert detmetrics.__file__.startswith(sys.argv[1]), detmetrics.__file__
+cached_before = _backend.kernels_cached((_nms_kernel,))
 keep = detmetrics.nms([[0, 0, 10, 10], [1, 1, 10, 10], [20, 20, 30, 30]], [0.9, 0.8, 0.7], backend="numba")
 kernel = vars(sys.modules["detmetrics.postprocess"])["_nms_kernel"]
 stats = kernel.stats
-print(json.dumps({"keep": keep.tolist(), "cache_path": stats.cache_path,
+print(json.dumps({"keep": keep.tolist(), "cache_path": stats.cache_path, "cached_before": cached_before,
                   "hits": sum(stats.cache_hits.values()), "misses": sum(stats.cache_misses.values())}))
 """
 
@@ -274,6 +275,8 @@ def test_fresh_process_with_a_read_only_package_compiles_and_caches(tmp_path):
     # ... compiled in the first process and loaded the cache in the second
     assert first["misses"] >= 1 and first["hits"] == 0
     assert second["hits"] >= 1 and second["misses"] == 0
+    # and kernels_cached (which "auto" asks before compiling) finds the user-wide cache too
+    assert first["cached_before"] is False and second["cached_before"] is True
 
 
 NOTICE = """
@@ -325,3 +328,64 @@ def test_python_m_detmetrics_warmup_runs():
     assert proc.returncode == 0, proc.stderr
     assert "kernels ready in" in proc.stdout
     assert proc.stderr.startswith("detmetrics: compiling (or loading from the cache) every kernel")
+
+
+COLD_SCALE = """
+import json, sys
+import numpy as np
+import detmetrics
+from detmetrics import _backend, matching
+
+_backend.AUTO_WORK = 10   # every evaluation below is "big": only the cache state decides
+rng = np.random.default_rng(1)
+pred, gt = [], []
+for image in range(6):
+    xy = rng.uniform(0, 200, (30, 2))
+    boxes = np.column_stack([xy, xy + rng.uniform(5, 60, (30, 2))])
+    labels = rng.integers(0, 3, 30)
+    pred.append({"boxes": boxes, "scores": np.round(rng.random(30), 1), "labels": labels})
+    gt.append({"boxes": boxes[::2] + rng.uniform(-3, 3, (15, 4)).clip(-2, 2), "labels": labels[::2],
+               "iscrowd": np.arange(15) % 7 == 3})
+kernels = (matching._group_kernel, matching._iou_blocks_kernel, matching._match_groups_kernel)
+cached = _backend.kernels_cached(kernels)
+auto = detmetrics.mean_ap(pred, gt).stats.tolist()
+numba_after_auto = "numba" in sys.modules
+forced = detmetrics.mean_ap(pred, gt, backend=sys.argv[1]).stats.tolist()
+print(json.dumps({"cached": cached, "numba_after_auto": numba_after_auto, "auto": auto, "forced": forced,
+                  "cached_after": _backend.kernels_cached(kernels)}))
+"""
+
+
+def test_auto_evaluates_with_the_reference_while_the_kernels_are_not_cached(tmp_path):
+    # a fresh process, empty cache, work above AUTO_WORK: the evaluation answers with the NumPy
+    # references without importing numba (no compilation on the critical path) ...
+    import os
+
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"))
+    runs = []
+    for forced in ("numba", "numpy"):
+        proc = subprocess.run([sys.executable, "-c", COLD_SCALE, forced], capture_output=True, text=True,
+                              timeout=600, env=env)
+        assert proc.returncode == 0, proc.stderr
+        runs.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    cold, warm = runs
+    assert cold["cached"] is False and cold["numba_after_auto"] is False
+    assert cold["cached_after"] is True  # backend="numba" compiled and cached them
+    # ... and once they are in the cache, the next process's "auto" takes the kernels
+    assert warm["cached"] is True and warm["numba_after_auto"] is True
+    assert cold["auto"] == cold["forced"] == warm["auto"] == warm["forced"]
+
+
+def test_auto_compiles_from_cold_work_on():
+    from detmetrics import _backend
+
+    lazy = _backend.LazyKernel(lambda x: x, {})  # a "kernel" never cached anywhere
+    cold = _backend.COLD_WORK
+    assert not _backend.kernels_cached((lazy,))
+    assert resolve_backend("auto", _backend.AUTO_WORK, (lazy,), site=object(), cold_work=cold) == "numpy"
+    assert resolve_backend("auto", cold, (lazy,), site=object(), cold_work=cold) == "numba"
+    # only the sites that ask for it (the evaluation's): the others compile from AUTO_WORK on
+    assert resolve_backend("auto", _backend.AUTO_WORK, (lazy,), site=object()) == "numba"
+    site = object()  # work adds up per site: a process that keeps evaluating compiles eventually
+    calls = [resolve_backend("auto", cold // 3, (lazy,), site=site, cold_work=cold) for _ in range(4)]
+    assert calls[:2] == ["numpy"] * 2 and calls[-1] == "numba"

@@ -67,6 +67,12 @@ CALLS = {
                               "iou_type": "bbox", "protocol": "coco", "iou_test": ">=", "box_plus_one": False,
                               "crowd": "ignore", "difficult": "ignore", "image_budget": 300}),
     dm.explain_gap: ((PRED, GT), {"from_protocol": "ultralytics", "to_protocol": "coco"}),
+    dm.error_breakdown: ((PRED, GT), {"fg_iou": 0.5, "bg_iou": 0.1, "max_detections": 100, "box_format": "xyxy"}),
+    dm.error_breakdown_coco: (
+        ({"images": [{"id": 1}], "categories": [{"id": 1}],
+          "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [0, 0, 5, 5]}]},
+         [{"image_id": 1, "category_id": 1, "bbox": [0, 0, 5, 5], "score": 0.5}]),
+        {"fg_iou": 0.5, "bg_iou": 0.1, "max_detections": 100}),
     dm.nms: ((BOX, [0.9, 0.8]), {"iou_threshold": 0.5}),
     dm.normalize_rotated: ((ROT,), {}),
     dm.polygon_iou: ((QUAD, QUAD), {}),
@@ -138,6 +144,8 @@ VALID = {
     ("evaluate_columns", "iou_thresholds"): NONE_IS_DEFAULT,
     ("confusion_matrix", "num_classes"): NONE_IS_DEFAULT,
     ("filter_by_confidence", "max_detections"): NONE_IS_DEFAULT,
+    ("error_breakdown", "max_detections"): (None, 2**70),  # every detection
+    ("error_breakdown_coco", "max_detections"): (None, 2**70),
     ("filter_by_confidence", "min_score"): (-1, 2**70),  # scores are any real numbers, not only [0, 1]
     ("iou", "iscrowd"): NONE_IS_DEFAULT,
     ("soft_nms", "sigma"): HUGE_IS_FINE,

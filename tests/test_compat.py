@@ -872,3 +872,17 @@ def test_evaluator_recall_thresholds_option():
     np.testing.assert_allclose(ev.compute().precision, ref.eval["precision"], rtol=0, atol=ATOL)
     with pytest.raises(ValueError, match="different recall_thresholds"):
         ev.merge(Evaluator(box_format="xywh"))
+
+
+@pytest.mark.parametrize("keyword, value", [("protocol", "voc07"), ("iou_test", ">"), ("box_plus_one", True),
+                                            ("crowd", "drop"), ("difficult", "drop"), ("image_budget", 300),
+                                            ("matching", "voc"), ("interpolation", "voc")])
+def test_drop_ins_refuse_protocol_keywords(keyword, value):
+    # the drop-ins compute COCO's numbers as the packages they replace: a preset or switch given to them is
+    # refused, naming it and pointing at the API that takes it (never silently ignored)
+    with pytest.raises(TypeError, match=f"MeanAveragePrecision got {keyword}: .*protocol="):
+        MeanAveragePrecision(**{keyword: value})
+    with pytest.raises(TypeError, match=f"COCOeval got {keyword}: .*detmetrics.evaluate_coco"):
+        COCOeval(None, None, "bbox", **{keyword: value})
+    with pytest.raises(TypeError, match="unexpected keyword argument"):
+        COCOeval(None, None, "bbox", useCats=0)

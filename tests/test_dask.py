@@ -386,3 +386,51 @@ def test_cli_workers_2_equals_workers_1(tmp_path):
             outs.append(json.loads(out.read_text()))
         assert outs[0] == outs[1]
     assert main(["eval", str(tmp_path / "gt.json"), str(tmp_path / "res.json"), "--workers", "0"]) == 2
+
+
+# ---------------------------------------------------------------------------------------- protocols
+
+PROTOCOL_OPTIONS = [
+    dict(protocol="coco"), dict(protocol="voc07"), dict(protocol="voc12"), dict(protocol="dota"),
+    dict(protocol="ultralytics"),
+    # the switches on their own, each off its preset's default: they must survive the partition states' merge
+    dict(protocol="ultralytics", image_budget=2), dict(protocol="coco", image_budget=3),
+    dict(protocol="coco", iou_test=">"), dict(protocol="dota", iou_test=">="),
+    dict(protocol="dota", box_plus_one=True), dict(protocol="voc12", box_plus_one=False),
+    dict(protocol="coco", crowd="drop", difficult="count"), dict(protocol="ultralytics", crowd="ignore"),
+    dict(protocol="ultralytics", matching="coco"), dict(protocol="voc07", interpolation="ultralytics"),
+]
+
+
+@pytest.mark.parametrize("options", PROTOCOL_OPTIONS, ids=lambda o: ",".join(f"{k}={v}" for k, v in o.items()))
+def test_protocols_through_dask_equal_mean_ap(options):
+    from test_protocols import scene
+
+    for seed in (3, 4):
+        preds, gts = scene(seed, n_images=9, crowd=True, difficult=True, integer=seed == 4)
+        rnd = random.Random(seed)
+        records, p, g = keyed(preds, gts, rnd)
+        expected = mean_ap(p, g, **options)
+        assert expected.map > 0  # the scene evaluates to something under every option set
+        got = ddm.mean_ap(bag_of(records, random_sizes(len(records), rnd)), split_every=2, **options)
+        assert_same(got, expected)
+        if options.get("protocol") == "ultralytics":
+            assert got.ultralytics_operating_point() == expected.ultralytics_operating_point()
+
+
+def test_protocol_switches_through_evaluate_frames():
+    pytest.importorskip("pandas", reason="the dataframe path needs pandas")
+    import dask.dataframe as dd
+    from test_protocols import scene
+
+    preds, gts = scene(6, n_images=12, crowd=True, difficult=True)
+    ids = list(range(0, 24, 2))
+    records = list(zip(ids, preds, gts))
+    gt_table, det_table = long_tables(records)
+    gt_table["difficult"] = np.concatenate([np.asarray(g["difficult"]) for g in gts])
+    gt_frame = dd.from_pandas(gt_table.set_index("image_id"), npartitions=3)
+    det_frame = dd.from_pandas(det_table.set_index("image_id"), npartitions=2)
+    kept = [(p, g) for p, g in zip(preds, gts) if len(p["scores"]) or len(g["labels"])]
+    p, g = [k[0] for k in kept], [k[1] for k in kept]
+    for options in PROTOCOL_OPTIONS:
+        assert_same(ddm.evaluate_frames(gt_frame, det_frame, **options), mean_ap(p, g, **options))

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 CLI_MD = Path(__file__).resolve().parent.parent / "docs" / "cli.md"
-COMMANDS = ("", "eval", "demo", "nms", "convert", "warmup", "explain-gap")
+COMMANDS = ("", "eval", "demo", "nms", "convert", "warmup", "explain-gap", "errors")
 
 
 def help_text(command: str) -> str:
@@ -53,6 +53,31 @@ def test_getting_started_shows_the_real_demo_output():
     assert match.group(1) == demo_output(), "docs/getting-started.md is stale: run python tests/test_docs.py"
 
 
+PROTOCOLS_MD = CLI_MD.parent / "protocols.md"
+GAP_COMMAND = "detmetrics explain-gap coco/instances_val_crowd.json yolo/predictions"
+
+
+def _gap_block(text: str) -> re.Match:
+    return re.search(re.escape(GAP_COMMAND) + r"\n```\n\n```text\n(.*?)```", text, flags=re.S)
+
+
+def gap_output() -> str:
+    """The explain-gap example's output, run where the bundled samples are (as the page says)."""
+    from detmetrics.io import sample_path
+
+    env = {**os.environ, "COLUMNS": "100"}
+    args = [sys.executable, "-m", "detmetrics", *GAP_COMMAND.split()[1:]]
+    out = subprocess.run(args, capture_output=True, text=True, env=env, check=True,
+                         cwd=sample_path("yolo").parent).stdout
+    return out.rstrip() + "\n"
+
+
+def test_protocols_page_shows_the_real_explain_gap_output():
+    match = _gap_block(PROTOCOLS_MD.read_text())
+    assert match, "docs/protocols.md has no explain-gap output block"
+    assert match.group(1) == gap_output(), "docs/protocols.md is stale: run python tests/test_docs.py"
+
+
 RAW = [
     (re.compile(r":(?:func|class|meth|mod|attr|data|obj|exc):`"), "a raw Sphinx role"),
     (re.compile(r"\b(?:[A-Z]+_)*(?:OUTPUT|PLACEHOLDER|TODO|FIXME|TBD|XXX)\b|\{\{|\}\}"), "a placeholder"),
@@ -92,3 +117,6 @@ if __name__ == "__main__":
     started = GETTING_STARTED.read_text()
     m = _demo_block(started)
     GETTING_STARTED.write_text(started[:m.start(1)] + demo_output() + started[m.end(1):])
+    protocols = PROTOCOLS_MD.read_text()
+    m = _gap_block(protocols)
+    PROTOCOLS_MD.write_text(protocols[:m.start(1)] + gap_output() + protocols[m.end(1):])

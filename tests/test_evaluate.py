@@ -261,6 +261,8 @@ G = {"boxes": [[0, 0, 1, 1]], "labels": [1]}
     (lambda: mean_ap([P], [{**G, "area": [np.nan]}]), ValueError, r"\['area'\] contains NaN"),
     (lambda: mean_ap([P], [{**G, "iscrowd": [np.inf]}]), ValueError, r"\['iscrowd'\] contains NaN"),
     (lambda: mean_ap([P], [{**G, "iscrowd": ["a"]}]), TypeError, "must be numeric"),
+    (lambda: mean_ap([P], [{**G, "iscrowd": [2]}]), ValueError, r"\['iscrowd'\] must hold bool or 0/1 flags; got 2"),
+    (lambda: mean_ap([P], [{**G, "difficult": [0.5]}]), ValueError, r"\['difficult'\] must hold bool or 0/1"),
     (lambda: mean_ap([{**P, "boxes": [[0, 0, 1, 1, 0]]}], [G]), ValueError, "kind"),
     (lambda: mean_ap(P, G), TypeError, "list of per-image dicts"),
     (lambda: mean_ap([P], ["x"]), TypeError, "must be a dict"),

@@ -12,10 +12,15 @@ from hypothesis import strategies as st
 from numpy.testing import assert_array_equal
 
 from detmetrics.matching import (
+    _always_ignored,
+    _bbox_iou_reference,
     _effective_thresholds,
     _group,
+    _ignored_ground_truths,
     _iou_blocks,
     _match_groups,
+    _match_groups_loop,
+    _match_groups_reference,
 )
 
 from _support import BACKENDS, backend_params, requires_numba
@@ -179,3 +184,53 @@ def test_sort_desc_kernels_are_stable_descending_sorts(scores, data):
         idx = np.arange(n, dtype=np.int64)
         sort(idx, lo, hi, score, np.full(max(n, 1), -1, dtype=np.int64))
         assert_array_equal(idx, expected)
+
+
+# ---------------------------------------------------------------------------------------------
+# the whole-array NumPy references against the per-group loops they replace
+
+
+@settings(deadline=None, max_examples=300)
+@given(grouped(max_groups=6))
+def test_iou_blocks_reference_equals_the_per_group_blocks(args):
+    det, gt, crowd, d_off, g_off = args
+    iou, off = _iou_blocks(det, gt, crowd, d_off, g_off, "numpy")
+    for g in range(d_off.shape[0] - 1):
+        block = _bbox_iou_reference(det[d_off[g]:d_off[g + 1]], gt[g_off[g]:g_off[g + 1]], crowd[g_off[g]:g_off[g + 1]])
+        assert_array_equal(iou[off[g]:off[g + 1]], block.ravel())
+
+
+@settings(deadline=None, max_examples=300)
+@given(match_inputs(), st.booleans())
+def test_vectorised_matching_equals_the_greedy_loop(args, with_difficult):
+    # pycocotools' evaluateImg loop, written out per group, detection and threshold, is the
+    # specification; the reference matches every group at once by detection rank
+    iou, iou_off, d_off, g_off, det_area, gt_area, crowd, zero, areas, thresholds = args
+    difficult = (np.arange(gt_area.shape[0]) % 3 == 1).astype(np.uint8) if with_difficult else None
+    ignored = _ignored_ground_truths(gt_area, _always_ignored(crowd, difficult), areas)
+    out = []
+    for fn in (_match_groups_reference, _match_groups_loop):
+        code = np.full((det_area.shape[0], areas.shape[0], thresholds.shape[0]), 9, np.uint8)
+        fn(iou, iou_off, d_off, g_off, det_area, crowd, zero, areas, thresholds, code, ignored)
+        out.append(code)
+    assert_array_equal(out[0], out[1])
+    assert not np.any(out[0] == 9)
+
+
+def test_vectorised_matching_steps_through_a_crowded_group():
+    # five detections on two ground truths of one group and a crowd: each step sees what the
+    # earlier steps took; the crowd takes every detection left over
+    iou = np.array([0.9, 0.6, 0.7,
+                    0.8, 0.95, 0.7,
+                    0.8, 0.6, 0.7,
+                    0.5, 0.5, 0.7,
+                    0.2, 0.2, 0.2])
+    d_off, g_off = np.array([0, 5]), np.array([0, 3])
+    crowd = np.array([0, 0, 1], np.uint8)
+    areas = np.array([[0.0, 1e10]])
+    thresholds = _effective_thresholds([0.5, 0.75])
+    code, _ = _match_groups(iou, np.array([0, 15]), d_off, g_off, np.full(5, 100.0), np.full(3, 100.0), crowd,
+                            np.zeros(3, np.uint8), areas, thresholds, "numpy")
+    # t=0.5: det0 -> gt0, det1 -> gt1, det2 -> crowd (ignored), det3 -> crowd, det4 -> nothing (FP)
+    # t=0.75: det0 -> gt0, det1 -> gt1, det2 -> nothing (FP), det3 -> nothing, det4 -> nothing
+    assert code[:, 0, :].T.tolist() == [[1, 1, 0, 0, 2], [1, 1, 2, 2, 2]]

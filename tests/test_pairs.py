@@ -31,6 +31,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
+from test_errors import breakdown_scenes, classify_run, tide_ap_inputs, tide_ap_run
 from test_io import _columns_or_none, results_json
 from test_keypoints import pose_cases
 from test_masks import mask_stacks, polygon_sets
@@ -244,6 +245,8 @@ PAIRS = [
     Pair("ap:_accumulate_category", "ap:_accumulate_reference", accumulate_inputs(),
          lambda a, b: _accumulate(*a, b)),
     Pair("ap:_trapezoid_ap_kernel", "ap:_trapezoid_ap_reference", accumulate_inputs(), _trapezoid),
+    Pair("errors:_classify_kernel", "errors:_classify_reference", breakdown_scenes(), classify_run),
+    Pair("errors:_tide_ap_kernel", "errors:_tide_ap_reference", tide_ap_inputs(), tide_ap_run),
     Pair("confusion:_confusion_kernel", "confusion:_confusion_reference",
          st.tuples(images(), st.sampled_from([0.0, 0.25, 0.5]), st.sampled_from([0.0, 0.3, 0.45, 0.5])),
          lambda a, b: (confusion_matrix(*a[0], num_classes=3, conf_threshold=a[1], iou_threshold=a[2], backend=b),)),

@@ -243,6 +243,107 @@ def test_coco_default_unchanged():
     assert a.map == b.map and np.array_equal(a.precision, b.precision)
 
 
+def dota_task1_map(preds, gts, thresh=0.5, use_07=False):
+    """The DOTA devkit's ``dota_evaluation_task1.py`` ``voc_eval`` on corner quads, mean over classes:
+    candidates are the ground truths whose enclosing boxes overlap with the +1 (``iw = ixmax - ixmin +
+    1``), their overlap the polygon IoU (shapely here, ``polyiou`` there), the best one taken once, a
+    difficult one neither true nor false positive."""
+    from shapely.geometry import Polygon
+
+    classes = sorted({int(c) for g in gts for c in g["labels"]})
+    aps = {}
+    for c in classes:
+        recs, npos = [], 0
+        for g in gts:
+            m = np.asarray(g["labels"]) == c
+            diff = np.asarray(g["difficult"], bool)[m]
+            recs.append({"quad": np.asarray(g["quads"], float)[m], "difficult": diff, "det": [False] * int(m.sum())})
+            npos += int((~diff).sum())
+        img, conf, quads = [], [], []
+        for i, p in enumerate(preds):
+            m = np.asarray(p["labels"]) == c
+            img += [i] * int(m.sum())
+            conf += list(np.asarray(p["scores"])[m])
+            quads += list(np.asarray(p["quads"], float)[m])
+        order = np.argsort(-np.array(conf), kind="stable")
+        tp, fp = np.zeros(len(order)), np.zeros(len(order))
+        for d, k in enumerate(order):
+            r, q = recs[img[k]], quads[k]
+            ovmax, jmax = -np.inf, -1
+            if len(r["quad"]):
+                g = r["quad"]
+                ixmin = np.maximum(g[:, :, 0].min(1), q[:, 0].min())
+                iymin = np.maximum(g[:, :, 1].min(1), q[:, 1].min())
+                ixmax = np.minimum(g[:, :, 0].max(1), q[:, 0].max())
+                iymax = np.minimum(g[:, :, 1].max(1), q[:, 1].max())
+                inters = np.maximum(ixmax - ixmin + 1, 0) * np.maximum(iymax - iymin + 1, 0)
+                keep = np.flatnonzero(inters > 0)
+                if keep.size:
+                    ov = []
+                    for j in keep:
+                        a, b = Polygon(q), Polygon(g[j])
+                        inter = a.intersection(b).area
+                        ov.append(inter / (a.area + b.area - inter))
+                    ovmax, jmax = float(np.max(ov)), int(keep[int(np.argmax(ov))])
+            if ovmax > thresh:
+                if not r["difficult"][jmax]:
+                    if not r["det"][jmax]:
+                        tp[d] = 1.0
+                        r["det"][jmax] = True
+                    else:
+                        fp[d] = 1.0
+            else:
+                fp[d] = 1.0
+        if npos == 0:
+            continue
+        tp, fp = np.cumsum(tp), np.cumsum(fp)
+        aps[c] = voc_ap(tp / npos, tp / np.maximum(tp + fp, np.finfo(np.float64).eps), use_07) if len(order) \
+            else 0.0
+    return aps
+
+
+def oriented_scene(seed, n_images=4, n_classes=2):
+    """Rotated ground truths (some difficult) and jittered / spurious rotated detections, as corner quads."""
+    from detmetrics import rotated_to_corners
+
+    rng = np.random.default_rng(seed)
+    preds, gts = [], []
+    scores = rng.permutation(1000)[: 30 * n_images] / 1000.0 + 1e-3
+    s = 0
+    for _ in range(n_images):
+        n = int(rng.integers(0, 5))
+        g = np.column_stack([rng.uniform(20, 80, (n, 2)), rng.uniform(4, 30, (n, 2)), rng.uniform(-1.5, 1.5, n)])
+        d = np.vstack([np.repeat(g, 2, axis=0) + rng.normal(0, [2, 2, 2, 2, 0.15], (2 * n, 5)),
+                       np.column_stack([rng.uniform(20, 80, (2, 2)), rng.uniform(4, 30, (2, 2)),
+                                        rng.uniform(-1.5, 1.5, 2)])])
+        d[:, 2:4] = np.abs(d[:, 2:4]) + 1
+        labels = rng.integers(0, n_classes, n)
+        d_labels = np.concatenate([np.repeat(labels, 2), rng.integers(0, n_classes, 2)])
+        flip = rng.random(d_labels.shape[0]) < 0.15
+        d_labels[flip] = rng.integers(0, n_classes, int(flip.sum()))
+        preds.append({"quads": rotated_to_corners(d), "scores": scores[s:s + len(d)], "labels": d_labels})
+        s += len(d)
+        gts.append({"quads": rotated_to_corners(g) if n else np.zeros((0, 4, 2)), "labels": labels,
+                    "difficult": (rng.random(n) < 0.25).astype(int)})
+    return preds, gts
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 2**31))
+def test_dota_preset_equals_the_task1_script_on_oriented_boxes(backend, seed):
+    preds, gts = oriented_scene(seed)
+    as_input = ([{"boxes": p["quads"], "scores": p["scores"], "labels": p["labels"]} for p in preds],
+                [{"boxes": g["quads"], "labels": g["labels"], "difficult": g["difficult"]} for g in gts])
+    for interpolation, use_07 in ((None, False), ("voc11", True)):  # the preset's all-point, the script's 11
+        r = mean_ap(*as_input, protocol="dota", iou_thresholds=[0.5], interpolation=interpolation, backend=backend)
+        ref = dota_task1_map(preds, gts, use_07=use_07)
+        ours = per_class_ap(r, 0)
+        assert set(ours) == set(ref)
+        for c in ref:
+            assert ours[c] == pytest.approx(ref[c], abs=1e-9), (interpolation, c)
+
+
 # ------------------------------------------------------------------------ hand cases
 
 
@@ -281,12 +382,17 @@ def test_plus_one_pixel_changes_a_match():
 
 
 def test_equal_ious_go_to_the_first_ground_truth_under_ultralytics():
-    # two identical ground truths; the first detection takes one, the second (loose) detection
-    # overlaps only... both equal: COCO gives the last, ultralytics the first; totals agree
-    preds = [{"boxes": [[0, 0, 10, 10]], "scores": [0.9], "labels": [0]}]
-    gts = [{"boxes": [[0, 0, 10, 10], [0, 0, 10, 10]], "labels": [0, 0]}]
-    assert mean_ap(preds, gts, protocol="ultralytics").map == mean_ap(preds, gts, protocol="ultralytics",
-                                                                     matching="coco").map
+    # the first detection overlaps both objects equally (IoU 80 / 120); COCO gives it the last one, so the
+    # second detection (exactly on the first object) still finds its object; ultralytics' np.argmax gives it
+    # the first, and the second detection's only other candidate has IoU 60 / 140 < 0.5: a false positive
+    preds = [{"boxes": [[0, 0, 10, 10], [-2, 0, 8, 10]], "scores": [0.9, 0.8], "labels": [0, 0]}]
+    gts = [{"boxes": [[-2, 0, 8, 10], [2, 0, 12, 10]], "labels": [0, 0]}]
+    kw = dict(iou_thresholds=[0.5])
+    assert mean_ap(preds, gts, **kw).map == pytest.approx(1.0)
+    assert mean_ap(preds, gts, matching="ultralytics", **kw).map == pytest.approx(51 / 101)  # recall 1/2
+    ultra = mean_ap(preds, gts, protocol="ultralytics")
+    assert ultra.map50 == pytest.approx(ultralytics_reference(preds, gts)[0][0], abs=1e-12)
+    assert ultra.map50 < mean_ap(preds, gts, protocol="ultralytics", matching="coco").map50 == pytest.approx(0.995)
 
 
 def test_image_budget_cuts_across_classes():
@@ -316,6 +422,71 @@ def test_evaluator_and_evaluate_coco_take_protocols(tmp_path):
     assert ours.map == pytest.approx(np.mean([v.mean() for v in ref.values()]), abs=1e-9)
 
 
+def _coco_files(preds, gts):
+    """The scene as a COCO ground truth dict (with iscrowd) and a results list; class c -> category c + 1."""
+    images = [{"id": i + 1, "width": 200, "height": 200} for i in range(len(gts))]
+    anns, res = [], []
+    for i, (p, g) in enumerate(zip(preds, gts)):
+        for b, lab, c in zip(g["boxes"], g["labels"], g["iscrowd"]):
+            anns.append({"id": len(anns) + 1, "image_id": i + 1, "category_id": int(lab) + 1, "iscrowd": int(c),
+                         "bbox": [b[0], b[1], b[2] - b[0], b[3] - b[1]], "area": (b[2] - b[0]) * (b[3] - b[1])})
+        for b, lab, sc in zip(p["boxes"], p["labels"], p["scores"]):
+            res.append({"image_id": i + 1, "category_id": int(lab) + 1, "score": float(sc),
+                        "bbox": [b[0], b[1], b[2] - b[0], b[3] - b[1]]})
+    return {"images": images, "annotations": anns, "categories": [{"id": c} for c in (1, 2, 3)]}, res
+
+
+@pytest.mark.parametrize("options", [
+    dict(protocol="coco"), dict(protocol="voc07"), dict(protocol="voc12"), dict(protocol="dota"),
+    dict(protocol="ultralytics"), dict(protocol="ultralytics", image_budget=3, crowd="ignore"),
+    dict(protocol="dota", iou_test=">=", box_plus_one=True),
+], ids=lambda o: ",".join(f"{k}={v}" for k, v in o.items()))
+def test_evaluate_coco_takes_every_preset(options):
+    # COCO files (xywh, integer boxes so that the xyxy -> xywh round trip is exact) equal mean_ap on the dicts
+    preds, gts = scene(9, n_images=6, crowd=True, integer=True)
+    gt, res = _coco_files(preds, gts)
+    ours = evaluate_coco(gt, res, **options)
+    expected = mean_ap(preds, gts, category_ids=[0, 1, 2], **options)
+    for name in ("stats", "precision", "recall", "ap"):
+        np.testing.assert_allclose(getattr(ours, name), getattr(expected, name), rtol=0, atol=1e-12, err_msg=name)
+
+
+@pytest.mark.parametrize("options", [
+    dict(protocol="voc07"), dict(protocol="voc12"), dict(protocol="dota"), dict(protocol="ultralytics"),
+    dict(protocol="ultralytics", image_budget=2), dict(protocol="coco", iou_test=">", box_plus_one=True),
+    dict(protocol="dota", crowd="drop", difficult="count"),
+], ids=lambda o: ",".join(f"{k}={v}" for k, v in o.items()))
+def test_evaluator_merge_keeps_the_protocol(options):
+    # shards updated and merged in a tree equal one mean_ap call with the same switches
+    preds, gts = scene(5, n_images=9, crowd=True, difficult=True, integer=True)
+    expected = mean_ap(preds, gts, **options)
+    shards = []
+    for lo, hi in ((0, 2), (2, 3), (3, 7), (7, 9)):
+        ev = Evaluator(**options)
+        ev.update(preds[lo:hi], gts[lo:hi], image_ids=list(range(lo, hi)))
+        shards.append(ev)
+    left, right = shards[0].merge(shards[1]), shards[2].merge(shards[3])
+    got = left.merge(right).compute()
+    assert got.category_ids == expected.category_ids
+    for name in ("stats", "precision", "recall", "scores", "ap"):
+        np.testing.assert_allclose(getattr(got, name), getattr(expected, name), rtol=0, atol=1e-12, err_msg=name)
+
+
+@pytest.mark.parametrize("a, b, name", [
+    (dict(protocol="ultralytics"), dict(protocol="ultralytics", image_budget=10), "image_budget"),
+    (dict(protocol="coco"), dict(protocol="coco", iou_test=">"), "iou_test"),
+    (dict(protocol="voc12"), dict(protocol="dota"), "box_plus_one"),
+    (dict(protocol="coco"), dict(protocol="coco", crowd="drop"), "crowd"),
+])
+def test_evaluator_merge_refuses_other_switches(a, b, name):
+    preds, gts = scene(2)
+    x, y = Evaluator(**a), Evaluator(**b)
+    x.update(preds[:2], gts[:2], image_ids=[0, 1])
+    y.update(preds[2:], gts[2:], image_ids=[2, 3])
+    with pytest.raises(ValueError, match=f"different {name}"):
+        x.merge(y)
+
+
 def test_ultralytics_operating_point_hand_case():
     # one true positive per class, at 0.9 and 0.8: both curves are 1 below 0.8 (np.interp holds the
     # last value), so the smoothed mean-F1 maximum sits there with P = R = 1
@@ -343,16 +514,190 @@ def test_bad_switches_raise(kw):
         mean_ap(preds, gts, **kw)
 
 
+# ------------------------------------------------------------------------ masks and keypoints
+
+
+def _rectangle_scene(seed, size=128):
+    """``scene`` on integer boxes clipped to a ``size`` x ``size`` image, and the same scene as masks
+    (each box filled): mask IoU, crowd overlap and areas are then the boxes' exactly."""
+    preds, gts = scene(seed, n_images=5, crowd=True, difficult=True, integer=True)
+
+    def masks(boxes):
+        boxes = np.clip(np.asarray(boxes, dtype=np.float64).reshape(-1, 4), 0, size)
+        boxes[:, 2:] = np.maximum(boxes[:, 2:], boxes[:, :2] + 1)
+        out = np.zeros((boxes.shape[0], size + 1, size + 1), dtype=bool)
+        for m, (x1, y1, x2, y2) in zip(out, boxes.astype(int)):
+            m[y1:y2, x1:x2] = True
+        return boxes, out
+
+    box_p, box_g, mask_p, mask_g = [], [], [], []
+    for p, g in zip(preds, gts):
+        pb, pm = masks(p["boxes"])
+        gb, gm = masks(g["boxes"])
+        box_p.append({**p, "boxes": pb})
+        box_g.append({**g, "boxes": gb})
+        mask_p.append({"masks": pm, "scores": p["scores"], "labels": p["labels"]})
+        mask_g.append({"masks": gm, "labels": g["labels"], "iscrowd": g["iscrowd"], "difficult": g["difficult"]})
+    return box_p, box_g, mask_p, mask_g
+
+
+@pytest.mark.parametrize("options", [
+    dict(protocol="ultralytics"), dict(protocol="ultralytics", image_budget=2), dict(protocol="dota"),
+    dict(protocol="coco", iou_test=">"), dict(protocol="coco", crowd="drop", difficult="count"),
+    dict(protocol="voc12", box_plus_one=False), dict(protocol="voc07", box_plus_one=False),
+], ids=lambda o: ",".join(f"{k}={v}" for k, v in o.items()))
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_segm_switches_equal_the_same_boxes(options, backend):
+    # filled rectangles: every switch but box_plus_one must give the boxes' numbers exactly
+    for seed in range(4):
+        box_p, box_g, mask_p, mask_g = _rectangle_scene(seed)
+        boxes = mean_ap(box_p, box_g, backend=backend, **options)
+        masks = mean_ap(mask_p, mask_g, iou_type="segm", backend=backend, **options)
+        for name in ("stats", "precision", "recall", "ap"):
+            np.testing.assert_allclose(getattr(masks, name), getattr(boxes, name), rtol=0, atol=1e-12,
+                                       err_msg=f"{name} seed={seed}")
+
+
+@pytest.mark.parametrize("protocol", ["voc07", "voc12"])
+def test_plus_one_pixel_on_masks_and_keypoints_raises_naming_the_switch(protocol):
+    _, _, mask_p, mask_g = _rectangle_scene(0)
+    with pytest.raises(ValueError, match="box_plus_one=True .* axis-aligned boxes only; got masks"):
+        mean_ap(mask_p, mask_g, iou_type="segm", protocol=protocol)
+    kp = np.ones((1, 17, 3))
+    with pytest.raises(ValueError, match="box_plus_one=True .* got keypoints"):
+        mean_ap([{"keypoints": kp, "scores": [0.5], "labels": [0]}],
+                [{"keypoints": kp, "boxes": [[0, 0, 2, 2]], "labels": [0]}], iou_type="keypoints",
+                box_format="xywh", protocol=protocol)
+
+
+def _pose(seed, n_images=4):
+    rng = np.random.default_rng(seed)
+    preds, gts = [], []
+    for _ in range(n_images):
+        n_g = int(rng.integers(1, 5))
+        xy = rng.uniform(0, 60, (n_g, 1, 2))
+        kp = np.concatenate([xy + rng.uniform(0, 30, (n_g, 17, 2)), np.full((n_g, 17, 1), 2.0)], axis=2)
+        kp[rng.random(n_g) < 0.2] = 0.0  # a ground truth without keypoints: COCO ignores it
+        lo, hi = kp[:, :, :2].min(axis=1), kp[:, :, :2].max(axis=1)
+        det = np.repeat(kp, 2, axis=0)
+        det[:, :, :2] += rng.normal(0, 2, det[:, :, :2].shape)
+        det[:, :, 2] = 1.0
+        preds.append({"keypoints": det, "scores": rng.permutation(2 * n_g) / 10 + 0.05,
+                      "labels": np.zeros(2 * n_g, int)})
+        gts.append({"keypoints": kp, "boxes": np.hstack([lo, hi - lo]), "labels": np.zeros(n_g, int),
+                    "area": np.prod(hi - lo, axis=1) + 1.0, "iscrowd": (rng.random(n_g) < 0.25).astype(int),
+                    "difficult": (rng.random(n_g) < 0.25).astype(int)})
+    return preds, gts
+
+
+def _without(gts, flag):
+    """The ground truths without those flagged ``flag`` (what ``"drop"`` means)."""
+    out = []
+    for g in gts:
+        keep = np.asarray(g[flag]) == 0
+        out.append({k: np.asarray(v)[keep] for k, v in g.items()})
+    return out
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_keypoint_switches_follow_their_definitions(backend):
+    kw = dict(iou_type="keypoints", box_format="xywh", backend=backend)
+    hidden = 0
+    for seed in range(4):
+        preds, gts = _pose(seed)
+        for flag, switch in (("iscrowd", "crowd"), ("difficult", "difficult")):
+            # drop: the same as the flagged ground truths never given
+            dropped = mean_ap(preds, gts, **{switch: "drop"}, **kw)
+            rest = _without(gts, flag)
+            np.testing.assert_allclose(dropped.precision, mean_ap(preds, rest, **kw).precision, rtol=0, atol=1e-12)
+            # count: the same as the flag cleared
+            cleared = [{**g, flag: np.zeros_like(g[flag])} for g in gts]
+            np.testing.assert_allclose(mean_ap(preds, gts, **{switch: "count"}, **kw).precision,
+                                       mean_ap(preds, cleared, **kw).precision, rtol=0, atol=1e-12)
+        # a ground truth without keypoints stays ignored whatever difficult= says (COCO's rule, not a flag)
+        hidden += sum(int(np.sum(np.asarray(g["keypoints"])[:, :, 2].max(axis=1) == 0)) for g in gts)
+        base = [{k: v for k, v in g.items() if k != "difficult"} for g in gts]
+        for rule in ("ignore", "drop", "count"):
+            a = mean_ap(preds, base, difficult=rule, **kw)
+            assert a.map == mean_ap(preds, base, **kw).map, rule
+        # the per-image budget: the same as the detections cut beforehand
+        cut = []
+        for p in preds:
+            top = np.argsort(-p["scores"], kind="stable")[:2]
+            cut.append({k: np.asarray(v)[top] for k, v in p.items()})
+        np.testing.assert_allclose(mean_ap(preds, gts, image_budget=2, **kw).precision,
+                                   mean_ap(cut, gts, **kw).precision, rtol=0, atol=1e-12)
+    assert hidden > 0  # the scenes hold ground truths without keypoints
+
+
+def test_flags_are_bool_or_0_1_for_masks_and_keypoints_too():
+    _, _, mask_p, mask_g = _rectangle_scene(0)
+    mask_g[0] = {**mask_g[0], "iscrowd": np.full(len(mask_g[0]["labels"]), 2)}
+    with pytest.raises(ValueError, match=r"ground_truths\[0\]\['iscrowd'\] must hold bool or 0/1 flags"):
+        mean_ap(mask_p, mask_g, iou_type="segm")
+    preds, gts = _pose(0)
+    gts[1] = {**gts[1], "difficult": np.full(len(gts[1]["labels"]), 0.5)}
+    with pytest.raises(ValueError, match=r"ground_truths\[1\]\['difficult'\] must hold bool or 0/1 flags"):
+        mean_ap(preds, gts, iou_type="keypoints", box_format="xywh")
+
+
 # ------------------------------------------------------------------------ the real ultralytics
 
 
-def test_ultralytics_preset_equals_installed_ultralytics():
+def _torch_python():
     python = os.environ.get("DETMETRICS_TORCH_PYTHON")
     if not python:
         pytest.skip("DETMETRICS_TORCH_PYTHON is not set (an interpreter with ultralytics 8.4 installed)")
+    return python
+
+
+def _run_ultralytics(python, images):
     script = pathlib.Path(__file__).with_name("_ultralytics_oracle.py")
+    run = subprocess.run([python, str(script)], input=json.dumps(images), capture_output=True, text=True,
+                         timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+def test_ultralytics_float32_iou_is_the_documented_difference():
+    # docs/protocols.md: ultralytics' IoU is float32 with + 1e-7 in the union.  On an IoU of exactly 0.5
+    # (integer boxes) the epsilon is lost in float32 rounding and both match; an IoU just below 0.5 in
+    # float64 (0.49999997) rounds to 0.5 in float32: ultralytics matches it at t = 0.50, detmetrics does not
+    python = _torch_python()
+    for det, gt, expected_theirs, expected_ours in (
+            ([0, 0, 10, 10], [0, 0, 20, 10], 0.995, 0.995),
+            ([0, 0, 84.5, 17.75], [0, 0, 112.5, 26.664445877075195], 0.995, 0.0)):
+        theirs = _run_ultralytics(python, [{"pred": [det + [0.9, 0]], "gt": [[0] + gt]}])
+        ours = mean_ap([{"boxes": [det], "scores": [0.9], "labels": [0]}], [{"boxes": [gt], "labels": [0]}],
+                       protocol="ultralytics")
+        assert theirs["ap"][0][0] == pytest.approx(expected_theirs, abs=1e-12)
+        assert ours.map50 == pytest.approx(expected_ours, abs=1e-12)
+        print(f"ultralytics {theirs['version']} IoU test on {det} vs {gt}: AP50 theirs {theirs['ap'][0][0]:.3f}, "
+              f"detmetrics {ours.map50:.3f}")
+
+
+def test_ultralytics_tie_rule_on_installed_ultralytics():
+    # the equal-IoU hand case above, run by ultralytics itself: its first-of-equal-IoUs rule costs the match
+    python = _torch_python()
+    preds = [{"boxes": [[0, 0, 10, 10], [-2, 0, 8, 10]], "scores": [0.9, 0.8], "labels": [0, 0]}]
+    gts = [{"boxes": [[-2, 0, 8, 10], [2, 0, 12, 10]], "labels": [0, 0]}]
+    theirs = _run_ultralytics(python, [{"pred": [b + [s, c] for b, s, c in zip(preds[0]["boxes"], preds[0]["scores"],
+                                                                              preds[0]["labels"])],
+                                        "gt": [[c] + b for b, c in zip(gts[0]["boxes"], gts[0]["labels"])]}])
+    ours = mean_ap(preds, gts, protocol="ultralytics")
+    np.testing.assert_allclose(ours.ap[:, 0, 0, -1], theirs["ap"][0], atol=1e-12, rtol=0)
+    assert ours.map50 < mean_ap(preds, gts, protocol="ultralytics", matching="coco").map50
+    print(f"ultralytics {theirs['version']} equal-IoU case: AP50 theirs {theirs['ap'][0][0]:.4f}, "
+          f"detmetrics {ours.map50:.4f}")
+
+
+def test_ultralytics_preset_equals_installed_ultralytics():
+    python = _torch_python()
+    worst_ap = worst_pr = 0.0
+    n_classes = 0
     for seed in range(12):
-        preds, gts = scene(seed, n_images=6, crowd=True)
+        # odd seeds on integer boxes: IoUs of exactly 0.5 and other ties on the thresholds
+        preds, gts = scene(seed, n_images=6, crowd=True, integer=seed % 2 == 1)
         images = []
         for p, g in zip(preds, gts):
             keep = np.asarray(g["iscrowd"]) == 0  # ultralytics' COCO converter drops crowds
@@ -360,10 +705,7 @@ def test_ultralytics_preset_equals_installed_ultralytics():
                                                                                      p["labels"])],
                            "gt": [[int(c)] + list(b) for b, c in zip(np.asarray(g["boxes"])[keep],
                                                                      np.asarray(g["labels"])[keep])]})
-        run = subprocess.run([python, str(script)], input=json.dumps(images), capture_output=True, text=True,
-                             timeout=300)
-        assert run.returncode == 0, run.stderr[-2000:]
-        theirs = json.loads(run.stdout.strip().splitlines()[-1])
+        theirs = _run_ultralytics(python, images)
         assert theirs["version"].startswith("8.4")
         r = mean_ap(preds, gts, protocol="ultralytics")
         ours = {int(c): r.ap[:, k, 0, -1] for k, c in enumerate(r.category_ids) if r.ap[0, k, 0, -1] > -1}
@@ -377,3 +719,13 @@ def test_ultralytics_preset_equals_installed_ultralytics():
         classes = [int(c) for c in theirs["classes"]]
         np.testing.assert_allclose([point["precision"][c] for c in classes], theirs["p"], atol=1e-9, rtol=0)
         np.testing.assert_allclose([point["recall"][c] for c in classes], theirs["r"], atol=1e-9, rtol=0)
+        np.testing.assert_allclose([point["f1"][c] for c in classes], theirs["f1"], atol=1e-9, rtol=0)
+        if ap.size:
+            worst_ap = max(worst_ap, float(np.abs(np.array([ours[c] for c in classes]) - ap).max()))
+            worst_pr = max(worst_pr, float(np.abs(np.array([point["precision"][c] for c in classes])
+                                                  - theirs["p"]).max()),
+                           float(np.abs(np.array([point["recall"][c] for c in classes]) - theirs["r"]).max()),
+                           float(np.abs(np.array([point["f1"][c] for c in classes]) - theirs["f1"]).max()))
+        n_classes += len(classes)
+    print(f"ultralytics {theirs['version']}: 12 scenes (6 on integer boxes), {n_classes} class APs at 10 thresholds; "
+          f"max |AP diff| {worst_ap:.1e}, max |P/R/F1 diff| at its max-mean-F1 confidence {worst_pr:.1e}")

@@ -69,6 +69,7 @@ from collections import defaultdict
 import numpy as np
 
 from . import _pycocotools_mask as mask
+from . import protocol_keyword_error
 
 __all__ = ["COCO", "COCOeval", "Params", "mask"]
 
@@ -491,9 +492,19 @@ class COCOeval:
         ``evalImgs`` / ``ious`` are not built (``NotImplementedError``).
     backend : {"auto", "numba", "numpy"}
         detmetrics' backend (not a pycocotools argument).
+
+    Notes
+    -----
+    COCO's protocol only, as pycocotools: ``protocol=`` and its switches
+    (``detmetrics.evaluate_coco`` takes them) raise ``TypeError`` here, and
+    ``params`` has no field for them.
     """
 
-    def __init__(self, cocoGt=None, cocoDt=None, iouType="segm", *, backend="auto"):
+    def __init__(self, cocoGt=None, cocoDt=None, iouType="segm", *, backend="auto", **kwargs):
+        if kwargs:
+            refused = protocol_keyword_error("COCOeval", kwargs)
+            raise refused if refused is not None else TypeError(
+                f"COCOeval got unexpected keyword argument(s) {sorted(kwargs)}")
         if iouType not in _IOU_TYPES:
             raise ValueError(f"iouType must be one of {list(_IOU_TYPES)}; got {iouType!r}")
         for name, value in (("cocoGt", cocoGt), ("cocoDt", cocoDt)):

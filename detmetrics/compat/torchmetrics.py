@@ -44,6 +44,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import protocol_keyword_error
+
 __all__ = ["MeanAveragePrecision"]
 
 _THRESHOLD_DTYPES = ("float32", "float64")
@@ -157,7 +159,8 @@ class MeanAveragePrecision:
     **kwargs
         torchmetrics ``Metric`` keywords (``dist_sync_on_step``,
         ``sync_on_compute``, ...) are accepted and have no effect; others
-        raise ``TypeError``.
+        raise ``TypeError`` (detmetrics' ``protocol=`` and its switches too:
+        torchmetrics' numbers are COCO's).
     """
 
     def __init__(self, box_format="xyxy", iou_type="bbox", iou_thresholds=None, rec_thresholds=None,
@@ -168,6 +171,9 @@ class MeanAveragePrecision:
                                class_metrics=class_metrics, extended_summary=extended_summary, average=average,
                                backend=backend, threshold_dtype=threshold_dtype,
                                detmetrics_backend=detmetrics_backend)
+        refused = protocol_keyword_error("MeanAveragePrecision", kwargs)
+        if refused is not None:
+            raise refused
         unknown = sorted(set(kwargs) - set(_METRIC_KWARGS))
         if unknown:
             raise TypeError(f"MeanAveragePrecision got unexpected keyword argument(s) {unknown}")

@@ -74,7 +74,8 @@ __all__ = [
 def sample_path(name: str = "yolo") -> Path:
     """Path of a bundled sample: ``"yolo"`` (dataset folder with ``predictions/``),
     ``"yolo-obb"`` (the same for oriented boxes), ``"coco-gt"`` / ``"coco-results"``
-    (the COCO JSON pair of the ``"yolo"`` sample).
+    (the COCO JSON pair of the ``"yolo"`` sample), ``"coco-gt-crowd"`` (``"coco-gt"``
+    with three crowd regions added, for ``detmetrics explain-gap``).
 
     >>> sample_path("yolo").name
     'yolo'
@@ -84,6 +85,7 @@ def sample_path(name: str = "yolo") -> Path:
         "yolo": root / "yolo",
         "yolo-obb": root / "yolo-obb",
         "coco-gt": root / "coco" / "instances_val.json",
+        "coco-gt-crowd": root / "coco" / "instances_val_crowd.json",
         "coco-results": root / "coco" / "results.json",
     }
     if not isinstance(name, str) or name not in paths:

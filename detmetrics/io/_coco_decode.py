@@ -439,10 +439,12 @@ def load_results(source, gt: CocoGroundTruth, backend: str = "numpy") -> CocoRes
         return _result_columns(gt, image_index, category, scores, boxes)
     size = _results_size(source) if int_ids and HAVE_MSGSPEC and backend != "numpy" else None
     if size is not None:
-        from .._backend import resolve_backend
+        from .._backend import COLD_WORK, resolve_backend
 
+        # the typed decoder (C) is the reference: a first run in a fresh environment uses it rather
+        # than compiling the scan kernels (~2 s) for one file
         if resolve_backend(backend, _scan_work(size), (_results_scan_kernel, _join_tokens_kernel),
-                           site=_scan_results) == "numba":
+                           site=_scan_results, cold_work=COLD_WORK) == "numba":
             scanned = _scan_source(source)
             if scanned is not None:
                 image_id, category, scores, boxes = scanned
