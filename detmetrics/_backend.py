@@ -325,14 +325,16 @@ def all_kernels() -> list:
 
     found = []
     root = os.path.dirname(os.path.abspath(__file__))
-    for filename in sorted(os.listdir(root)):
+    files = [("", name) for name in sorted(os.listdir(root))]
+    files += [("io.", name) for name in sorted(os.listdir(os.path.join(root, "io")))]  # the JSON scan kernels
+    for prefix, filename in files:
         if not filename.endswith(".py") or filename.startswith("__"):
             continue
-        with open(os.path.join(root, filename), encoding="utf-8") as f:
+        with open(os.path.join(root, prefix.replace(".", os.sep), filename), encoding="utf-8") as f:
             source = f.read()
         if "@kernel" not in source and "@parallel_kernel" not in source:
             continue
-        module = importlib.import_module(f"{__package__}.{filename[:-3]}")
+        module = importlib.import_module(f"{__package__}.{prefix}{filename[:-3]}")
         for key, value in sorted(vars(module).items()):
             py_func = getattr(value, "py_func", None)
             if py_func is not None and getattr(py_func, "__module__", None) == module.__name__:

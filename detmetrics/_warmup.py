@@ -126,7 +126,16 @@ def _keypoints():
                     np.array([0, 1, 2], dtype=np.int64), np.array([0, 1, 1], dtype=np.int64), "numba")
 
 
-_STEPS = (("primitives", _primitives), ("evaluation", _evaluation), ("masks", _masks), ("keypoints", _keypoints))
+def _files():
+    from .io._coco_decode import _scan_results
+
+    # a results file with a number the scan converts itself and one it hands to msgspec
+    text = b'[{"image_id": 1, "category_id": 2, "bbox": [1.5, 2, 3.25, 4], "score": 0.98765432101234567}]'
+    _scan_results(np.frombuffer(text, dtype=np.uint8), "numba")
+
+
+_STEPS = (("primitives", _primitives), ("evaluation", _evaluation), ("masks", _masks), ("keypoints", _keypoints),
+          ("files", _files))
 
 
 def uncompiled() -> list:
