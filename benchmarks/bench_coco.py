@@ -136,8 +136,8 @@ def _detmetrics(gt_path, res_path, repeats, backend):
     from detmetrics.io._coco_decode import load_ground_truth, load_results
 
     def load():
-        gt = load_ground_truth(gt_path)
-        return gt, load_results(res_path, gt)
+        gt = load_ground_truth(gt_path, backend=backend)
+        return gt, load_results(res_path, gt, backend=backend)
 
     def evaluate(loaded):
         from detmetrics._inputs import parse_options

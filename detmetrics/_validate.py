@@ -235,7 +235,8 @@ def as_boxes(boxes, name: str = "boxes", *, box_format: str = "xyxy", dst: str =
     if box_format != "cxcywh":
         # the common case in a few whole-array passes: every coordinate finite and within the limit
         # (NaN fails the <=), every size >= SIZE_MIN; otherwise the checks below find and name the row
-        sizes = arr[:, 2:] - arr[:, :2] if box_format == "xyxy" else arr[:, 2:]
+        with np.errstate(over="ignore", invalid="ignore"):  # inf/NaN sizes fail the test and are named below
+            sizes = arr[:, 2:] - arr[:, :2] if box_format == "xyxy" else arr[:, 2:]
         if np.abs(arr).max() <= COORD_LIMIT and sizes.min() >= SIZE_MIN:
             if box_format == dst:
                 return arr

@@ -303,7 +303,13 @@ def _run_errors(args) -> int:
     if len(pred) != len(gt):
         raise CLIError(f"predictions cover {len(pred)} images but the ground truth has {len(gt)}")
     kwargs = gt.mean_ap_kwargs("bbox")
-    result = error_breakdown(pred.records_for("bbox"), gt.records_for("bbox"), fg_iou=_flag_value(args.fg_iou, "--fg-iou"),
+    gts, preds = gt.records_for("bbox"), pred.records_for("bbox")
+    if gt.source == "coco":  # the file's image order, as tidecv walks it
+        from .errors import _coco_file_order
+
+        order = _coco_file_order(gt, args.gt)
+        gts, preds = [gts[k] for k in order], [preds[k] for k in order]
+    result = error_breakdown(preds, gts, fg_iou=_flag_value(args.fg_iou, "--fg-iou"),
                              bg_iou=_flag_value(args.bg_iou, "--bg-iou"), max_detections=args.max_dets,
                              box_format=kwargs.get("box_format", "xyxy"), backend=args.backend)
     print(f"ground truth: {args.gt}  ({len(gt)} images)")

@@ -28,9 +28,11 @@ for number.  The stages:
    past the last recall); a class with detections but no ground truth has AP 0, a class with
    neither is left out of the mean.  Fixing a type: ``cls`` / ``loc`` errors become true
    positives (in the ground truth's class) or disappear, ``dupe`` / ``bkg`` / ``both``
-   disappear, ``miss`` lowers the class's ground-truth count by one.  As in tidecv the fixed
-   detections are re-ranked after the other errors and before the true positives where
-   scores tie, and ``dap = max(fixed AP - AP, 0)``.
+   disappear, ``miss`` lowers the class's ground-truth count by one.  As in tidecv, a fixed
+   run lists the error detections (fixed or not) before the true positives, which is how it
+   ranks tied scores, and ``dap = max(fixed AP - AP, 0)``.
+
+Where tidecv divides by zero (a run with no class left to average) the mean is 0 here.
 """
 
 from __future__ import annotations
@@ -74,8 +76,8 @@ class ErrorBreakdown:
         ground truth removed (perfect recall, same precision).  Not clipped at 0.
     per_class : dict
         label -> ``{"ap", "counts", "dap", "special"}`` for that class alone (AP 0 without
-        ground truth); detection errors count in the detection's class, misses in the ground
-        truth's.
+        ground truth; ``dap`` clipped at 0 as above); detection errors count in the
+        detection's class, misses in the ground truth's.
     fixed_ap : float
         mAP with every error of ``ERROR_TYPES`` fixed at once (1 when every ground truth can be
         found by some detection, 0 when nothing is left).
@@ -205,18 +207,24 @@ def error_breakdown_coco(ground_truth, results, *, fg_iou=0.5, bg_iou=0.1, max_d
     1
     """
     from .io import read_coco_gt, read_coco_results
-    from .io.coco import _load_json
 
     gt = _named(read_coco_gt, "ground_truth", ground_truth)
     pred = _named(read_coco_results, "results", results, gt, category_ids="ids")
-    # tidecv walks the images in the file's order (it decides tied scores across images); the
-    # reader sorts them by id, as pycocotools does
-    position = {image_id: k for k, image_id in enumerate(gt.image_ids)}
-    data = ground_truth if isinstance(ground_truth, dict) else _load_json(ground_truth, "ground truth")[0]
-    order = [position[image["id"]] for image in data["images"]]
+    order = _coco_file_order(gt, ground_truth)
     gts, preds = gt.records_for("bbox"), pred.records_for("bbox")
     return error_breakdown([preds[k] for k in order], [gts[k] for k in order], fg_iou=fg_iou, bg_iou=bg_iou,
                            max_detections=max_detections, box_format="xywh", backend=backend)
+
+
+def _coco_file_order(gt, source) -> list:
+    """Positions of ``gt``'s records (sorted by image id, as pycocotools and the readers keep them) in the
+    order of the images in the COCO file ``source`` (a path or the dict), the order tidecv walks: it
+    decides tied scores across images."""
+    from .io.coco import _load_json
+
+    position = {image_id: k for k, image_id in enumerate(gt.image_ids)}
+    data = source if isinstance(source, dict) else _load_json(source, "ground truth")[0]
+    return [position[image["id"]] for image in data["images"]]
 
 
 def _named(reader, name, source, *args, **kwargs):
@@ -307,15 +315,14 @@ def _summarise(det_score, det_label, gt_label, gt_ignore, resolved, classified, 
     dap = {name: max(maps[1 + i] - base, 0.0) for i, name in enumerate(ERROR_TYPES)}
     special = {name: maps[8 + i] - base for i, name in enumerate(SPECIAL_TYPES)}
 
+    # per class: detection errors in the detection's class, misses in the ground truth's
+    by_class = np.bincount(det_c * 7 + det_error, minlength=7 * n_cls).reshape(n_cls, 7)
+    by_class[:, _MISS] = n_missed
     per_class = {}
     for c in range(n_cls):
-        mine = det_c == c
-        row_counts = {name: int(np.count_nonzero(mine & (det_error == code)))
-                      for code, name in enumerate(ERROR_TYPES[:-1], 1)}
-        row_counts["miss"] = int(np.count_nonzero((gt_c == c) & (gt_miss != 0)))
         per_class[int(classes[c])] = {
             "ap": float(aps[0, c]),
-            "counts": row_counts,
+            "counts": {name: int(by_class[c, code]) for code, name in enumerate(ERROR_TYPES, 1)},
             "dap": {name: max(float(aps[1 + i, c] - aps[0, c]), 0.0) for i, name in enumerate(ERROR_TYPES)},
             "special": {name: float(aps[8 + i, c] - aps[0, c]) for i, name in enumerate(SPECIAL_TYPES)},
         }

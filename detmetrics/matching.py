@@ -1076,6 +1076,14 @@ def _keypoint_blocks(flat, order, gt_order, gt_box, sigmas, det_offsets, gt_offs
     return _oks_blocks(det, gt, areas, gt_box, s, det_offsets, gt_offsets, backend)
 
 
+def _bucket_keys(cats: np.ndarray, labels: np.ndarray, n_img: int, img: np.ndarray) -> np.ndarray:
+    """``category position * n_img + image`` (int64), computed in place (one array, not four, at 4M rows)."""
+    key = np.searchsorted(cats, labels).astype(np.int64, copy=False)
+    key *= n_img
+    key += img
+    return key
+
+
 #: The geometry pick: box kind -> per-group IoU blocks (same signature, same flat layout).
 #: Masks (``"mask"``) and keypoints (``"keypoints"``) need more than boxes: ``match`` sends them
 #: to ``_mask_blocks`` / ``_keypoint_blocks``, same flat layout out.
@@ -1102,8 +1110,8 @@ def match(flat, opts, cats: np.ndarray, image_keys=None) -> MatchState:
                               (_group_kernel, _iou_blocks_kernel, matcher), site=match,
                               cold_work=COLD_WORK if vectorised else None)
     n_img = max(int(flat.n_images), 1)
-    det_key = np.searchsorted(cats, flat.det_label).astype(np.int64) * n_img + flat.det_img
-    gt_key = np.searchsorted(cats, flat.gt_label).astype(np.int64) * n_img + flat.gt_img
+    det_key = _bucket_keys(cats, flat.det_label, n_img, flat.det_img)
+    gt_key = _bucket_keys(cats, flat.gt_label, n_img, flat.gt_img)
     order, rank, gt_order, det_offsets, gt_offsets = _group(
         det_key, flat.det_score, gt_key, max(cats.shape[0], 1) * n_img, opts.max_detections[-1], backend)
     if opts.matching == "ultralytics":
@@ -1118,6 +1126,7 @@ def match(flat, opts, cats: np.ndarray, image_keys=None) -> MatchState:
                                                  backend)
     else:
         iou_flat, iou_offsets = _IOU_BLOCKS[flat.kind](det_box, gt_box, gt_crowd, det_offsets, gt_offsets, backend)
+    del det_box, gt_box, det_key  # only the IoU blocks read them: freed before the matching (~160 MB at 4M boxes)
     det_area = np.ascontiguousarray(flat.det_area[order])
     gt_area = np.ascontiguousarray(flat.gt_area[gt_order])
     difficult = np.ascontiguousarray(flat.gt_difficult[gt_order])
@@ -1133,6 +1142,7 @@ def match(flat, opts, cats: np.ndarray, image_keys=None) -> MatchState:
             opts.area_array, _effective_thresholds(opts.iou_thresholds, opts.iou_test), backend,
             gt_difficult=difficult,
         )
+    del iou_flat, det_area  # freed before the state's own gathers
     det_img = flat.det_img[order]
     gt_img = flat.gt_img[gt_order]
     if image_keys is not None:

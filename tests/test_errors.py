@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
+import json
+import pathlib
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -23,71 +25,76 @@ SPECIAL_NAMES = {"false_pos": "FalsePos", "false_neg": "FalseNeg"}
 # ------------------------------------------------------------------ the oracle
 
 
-def run_tidecv(predictions, ground_truths, *, fg_iou=0.5, bg_iou=0.1, max_dets=100):
-    """tidecv on per-image dicts of xywh boxes: crowd / difficult ground truths become its ignore regions.
+class TidecvOracle:
+    """``tests/_tidecv_oracle.py`` in a child process (tidecv imports pyplot, seaborn and pandas)."""
 
-    Returns ``(run, main, special)``: the ``TIDERun``, ``{type: dAP}`` and ``{special: dAP}`` in points.
-    """
-    tidecv = pytest.importorskip("tidecv", reason="tidecv is not installed: no TIDE oracle")
-    gt_data = tidecv.Data("gt", max_dets=max_dets)
-    pred_data = tidecv.Data("pred", max_dets=max_dets)
-    for i in range(len(ground_truths)):
-        gt_data.add_image(i, f"image {i}")  # every image, in order (empty ones too)
-    for i, (pred, gt) in enumerate(zip(predictions, ground_truths)):
-        flags = np.zeros(len(gt["labels"]), dtype=bool)
-        for key in ("iscrowd", "difficult"):
-            if gt.get(key) is not None:
-                flags |= np.asarray(gt[key], dtype=bool)
-        for box, label, flag in zip(np.asarray(gt["boxes"], dtype=float).reshape(-1, 4).tolist(), gt["labels"],
-                                    flags):
-            if flag:
-                gt_data.add_ignore_region(i, int(label), box)
-            else:
-                gt_data.add_ground_truth(i, int(label), box)
-        for box, score, label in zip(np.asarray(pred["boxes"], dtype=float).reshape(-1, 4).tolist(), pred["scores"],
-                                     pred["labels"]):
-            pred_data.add_detection(i, int(label), float(score), box)
-    tide = tidecv.TIDE(pos_threshold=fg_iou, background_threshold=bg_iou)
-    with contextlib.redirect_stdout(io.StringIO()):
-        run = tide.evaluate(gt_data, pred_data, name="pred")
-        errors = tide.get_all_errors()
-    return run, errors["main"]["pred"], errors["special"]["pred"], tidecv
+    def __init__(self):
+        script = pathlib.Path(__file__).with_name("_tidecv_oracle.py")
+        self.proc = subprocess.Popen([sys.executable, str(script)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     text=True)
+        self.hello = json.loads(self.proc.stdout.readline())
+
+    def ask(self, request: dict) -> dict:
+        self.proc.stdin.write(json.dumps(request) + "\n")
+        self.proc.stdin.flush()
+        return json.loads(self.proc.stdout.readline())
+
+    def run(self, preds, gts, *, fg_iou=0.5, bg_iou=0.1, max_dets=100) -> dict:
+        def plain(record):
+            return {k: np.asarray(v).tolist() for k, v in record.items()}
+
+        return self.ask({"images": [[plain(p), plain(g)] for p, g in zip(preds, gts)], "fg_iou": fg_iou,
+                         "bg_iou": bg_iou, "max_dets": max_dets})
+
+    def close(self):
+        self.proc.stdin.close()
+        self.proc.wait(timeout=60)
 
 
-def tidecv_counts(run, tidecv) -> dict:
-    counts = run.count_errors()
-    return {name: counts[getattr(tidecv.errors.main_errors, cls)] for name, cls in
-            (("cls", "ClassError"), ("loc", "BoxError"), ("both", "OtherError"), ("dupe", "DuplicateError"),
-             ("bkg", "BackgroundError"), ("miss", "MissedError"))}
+@pytest.fixture(scope="module")
+def tidecv():
+    oracle = TidecvOracle()
+    try:
+        if "missing" in oracle.hello:
+            pytest.skip(f"no TIDE oracle: {oracle.hello['missing']} (pip install tidecv)")
+        yield oracle
+    finally:
+        oracle.close()
 
 
-def assert_matches_tidecv(preds, gts, backend, **kw):
+def assert_matches_tidecv(tidecv, preds, gts, backend, **kw):
+    """error_breakdown equals tidecv: counts (overall, per class) exactly, AP / dAP / special (overall, per
+    class) to 1e-6 points.  Returns ``(ours, theirs)``; ``theirs`` is None where tidecv divided by zero."""
     fg_iou, bg_iou, max_dets = kw.get("fg_iou", 0.5), kw.get("bg_iou", 0.1), kw.get("max_dets", 100)
     ours = error_breakdown(preds, gts, fg_iou=fg_iou, bg_iou=bg_iou, max_detections=max_dets, box_format="xywh",
                            backend=backend)
-    try:
-        run, main, special, tidecv = run_tidecv(preds, gts, fg_iou=fg_iou, bg_iou=bg_iou, max_dets=max_dets)
-    except ZeroDivisionError:  # tidecv's mean over no class (a fix that leaves nothing): ours is 0
+    theirs = tidecv.run(preds, gts, fg_iou=fg_iou, bg_iou=bg_iou, max_dets=max_dets)
+    if "error" in theirs:  # tidecv's mean over no class (a fix that leaves nothing): ours is 0
+        assert theirs["error"] == "ZeroDivisionError"
         assert np.isfinite([ours.ap, *ours.dap.values(), *ours.special.values()]).all()
         return ours, None
-    assert ours.counts == tidecv_counts(run, tidecv)
-    assert 100 * ours.ap == pytest.approx(run.ap, abs=1e-6, rel=0)
+    assert_same(ours, theirs)
+    return ours, theirs
+
+
+def assert_same(ours, theirs):
+    assert ours.counts == theirs["counts"]
+    assert 100 * ours.ap == pytest.approx(theirs["ap"], abs=1e-6, rel=0)
+    assert 100 * ours.fixed_ap == pytest.approx(theirs["fixed_all"], abs=1e-6, rel=0)
     for name in ERROR_TYPES:
-        assert 100 * ours.dap[name] == pytest.approx(main[TIDE_NAMES[name]], abs=1e-6, rel=0), name
+        assert 100 * ours.dap[name] == pytest.approx(theirs["main"][TIDE_NAMES[name]], abs=1e-6, rel=0), name
     for name in SPECIAL_TYPES:
-        assert 100 * ours.special[name] == pytest.approx(special[SPECIAL_NAMES[name]], abs=1e-6, rel=0), name
-    # per class: tidecv's class AP objects before and after each fix
-    me = tidecv.errors.main_errors
-    fixes = {name: run.fix_errors(lambda e, t=getattr(me, cls): isinstance(e, t)) for name, cls in
-             (("cls", "ClassError"), ("loc", "BoxError"), ("both", "OtherError"), ("dupe", "DuplicateError"),
-              ("bkg", "BackgroundError"), ("miss", "MissedError"))}
+        assert 100 * ours.special[name] == pytest.approx(theirs["special"][SPECIAL_NAMES[name]], abs=1e-6,
+                                                         rel=0), name
+    # per class: errors by class, and tidecv's class AP objects before and after each fix
+    assert {str(k): v["counts"] for k, v in ours.per_class.items() if sum(v["counts"].values())} == \
+        theirs["class_counts"]
     for label, row in ours.per_class.items():
-        base = run.ap_data.objs[label].get_ap()
-        assert 100 * row["ap"] == pytest.approx(base, abs=1e-6, rel=0)
-        for name, fixed in fixes.items():
-            gain = max(fixed.objs[label].get_ap() - base, 0.0)
+        their = theirs["per_class"][str(label)]
+        assert 100 * row["ap"] == pytest.approx(their["ap"], abs=1e-6, rel=0)
+        for name, fixed in their["fixed"].items():
+            gain = max(fixed - their["ap"], 0.0)
             assert 100 * row["dap"][name] == pytest.approx(gain, abs=1e-6, rel=0), (label, name)
-    return ours, run
 
 
 # ------------------------------------------------------------------ scenes
@@ -122,19 +129,18 @@ def hand_scene():
 
 
 @pytest.mark.parametrize("backend", backend_params())
-def test_hand_scene_types_each_error(backend):
+def test_hand_scene_types_each_error(tidecv, backend):
     preds, gts = hand_scene()
     from detmetrics import errors as de
 
-    ours, _ = assert_matches_tidecv(preds, gts, backend)
+    ours, theirs = assert_matches_tidecv(tidecv, preds, gts, backend)
     assert ours.counts == {"cls": 1, "loc": 1, "both": 1, "dupe": 1, "bkg": 1, "miss": 1}
     # the type of each error, detection by detection (the kernel's own output)
     types = _types_by_detection(preds, gts, backend)
     assert types == {(0, 0): "cls", (1, 0): "loc", (2, 1): "dupe", (3, 1): "bkg", (4, 1): "both"}
     # fixing every error at once gives AP 1, in tidecv too
-    run, *_ = run_tidecv(preds, gts)
     assert ours.ap < 1 and all(ours.dap[name] > 0 for name in ("cls", "loc", "miss"))
-    assert ours.fixed_ap == 1.0 and run.fix_errors(lambda e: True).get_mAP() == 100.0
+    assert ours.fixed_ap == 1.0 and theirs["fixed_all"] == 100.0
     assert de.ERROR_TYPES == tuple(TIDE_NAMES)
 
 
@@ -207,9 +213,9 @@ def tide_ap_run(args, backend):
 
 @settings(max_examples=60, deadline=None)
 @given(breakdown_scenes())
-def test_drawn_scenes_match_tidecv(case):
+def test_drawn_scenes_match_tidecv(tidecv, case):
     preds, gts, fg_iou, bg_iou, cap = case
-    _, run = assert_matches_tidecv(preds, gts, "numpy", fg_iou=fg_iou, bg_iou=bg_iou, max_dets=cap)
+    _, run = assert_matches_tidecv(tidecv, preds, gts, "numpy", fg_iou=fg_iou, bg_iou=bg_iou, max_dets=cap)
     assume(run is not None)  # tidecv divided by zero
 
 
@@ -265,27 +271,26 @@ def scene(rng, *, n_images=8, n_classes=3, crowds=True, grid=4.0):
 
 @pytest.mark.parametrize("seed", range(12))
 @pytest.mark.parametrize("backend", backend_params())
-def test_generated_scenes_match_tidecv(seed, backend):
+def test_generated_scenes_match_tidecv(tidecv, seed, backend):
     rng = np.random.default_rng(seed)
     preds, gts = scene(rng, crowds=seed % 3 != 0)
     kw = {"max_dets": 100 if seed % 4 else 5}
-    ours, run = assert_matches_tidecv(preds, gts, backend, **kw)
-    assert sum(ours.counts.values()) > 0
-    assert 100 * ours.fixed_ap == pytest.approx(run.fix_errors(lambda e: True).get_mAP(), abs=1e-6, rel=0)
+    ours, theirs = assert_matches_tidecv(tidecv, preds, gts, backend, **kw)
+    assert theirs is not None and sum(ours.counts.values()) > 0
 
 
 @pytest.mark.parametrize("fg_iou, bg_iou", [(0.5, 0.1), (0.75, 0.1), (0.5, 0.0), (0.3, 0.3)])
-def test_thresholds_match_tidecv(fg_iou, bg_iou):
+def test_thresholds_match_tidecv(tidecv, fg_iou, bg_iou):
     for seed in range(3):
         preds, gts = scene(np.random.default_rng(100 + seed))
-        assert_matches_tidecv(preds, gts, "numpy", fg_iou=fg_iou, bg_iou=bg_iou)
+        assert_matches_tidecv(tidecv, preds, gts, "numpy", fg_iou=fg_iou, bg_iou=bg_iou)
 
 
 @settings(max_examples=40, deadline=None)
 @given(st.integers(0, 2**32 - 1), st.integers(1, 5), st.integers(1, 4))
-def test_random_scenes_match_tidecv(seed, n_images, n_classes):
+def test_random_scenes_match_tidecv(tidecv, seed, n_images, n_classes):
     preds, gts = scene(np.random.default_rng(seed), n_images=n_images, n_classes=n_classes, grid=2.0)
-    _, run = assert_matches_tidecv(preds, gts, "numpy")
+    _, run = assert_matches_tidecv(tidecv, preds, gts, "numpy")
     assume(run is not None)  # tidecv divided by zero
 
 
@@ -339,9 +344,9 @@ def _sample():
 
 
 @pytest.mark.parametrize("backend", backend_params())
-def test_bundled_sample_matches_tidecv(backend):
+def test_bundled_sample_matches_tidecv(tidecv, backend):
     preds, gts = _sample()
-    ours, run = assert_matches_tidecv(preds, gts, backend)
+    ours, run = assert_matches_tidecv(tidecv, preds, gts, backend)
     assert run is not None and sum(ours.counts.values()) > 0
 
 
@@ -482,25 +487,14 @@ def _coco_files(tmp_path, seed):
 
 
 @pytest.mark.parametrize("seed", range(4))
-def test_coco_files_match_tidecv_coco_readers(tmp_path, seed):
-    tidecv = pytest.importorskip("tidecv", reason="tidecv is not installed: no TIDE oracle")
+def test_coco_files_match_tidecv_coco_readers(tidecv, tmp_path, seed):
     from detmetrics import error_breakdown_coco
 
     gt_path, res_path = _coco_files(tmp_path, seed)
-    tide = tidecv.TIDE()
-    with contextlib.redirect_stdout(io.StringIO()):
-        run = tide.evaluate(tidecv.datasets.COCO(str(gt_path)), tidecv.datasets.COCOResult(str(res_path)),
-                            name="r")
-        errors = tide.get_all_errors()
+    theirs = tidecv.ask({"coco": [str(gt_path), str(res_path)]})
     for source in (str(gt_path), json_of(gt_path)):
         ours = error_breakdown_coco(source, str(res_path), backend="numpy")
-        assert ours.counts == tidecv_counts(run, tidecv)
-        assert 100 * ours.ap == pytest.approx(run.ap, abs=1e-6, rel=0)
-        for name in ERROR_TYPES:
-            assert 100 * ours.dap[name] == pytest.approx(errors["main"]["r"][TIDE_NAMES[name]], abs=1e-6, rel=0)
-        for name in SPECIAL_TYPES:
-            assert 100 * ours.special[name] == pytest.approx(errors["special"]["r"][SPECIAL_NAMES[name]], abs=1e-6,
-                                                             rel=0)
+        assert_same(ours, theirs)
         assert set(ours.per_class) <= {1, 2, 3}
 
 
@@ -519,3 +513,39 @@ def test_coco_bad_sources_name_the_argument(tmp_path):
     with pytest.raises(ValueError, match="results"):
         error_breakdown_coco(str(gt_path), [{"image_id": 12345, "category_id": 1, "bbox": [0, 0, 1, 1],
                                              "score": 0.5}])
+
+
+def test_cli_on_coco_files_equals_error_breakdown_coco(tmp_path, capsys):
+    import json
+
+    from detmetrics import error_breakdown_coco
+    from detmetrics.cli import main
+
+    gt_path, res_path = _coco_files(tmp_path, 2)
+    out = tmp_path / "e.json"
+    assert main(["errors", str(gt_path), str(res_path), "--json", str(out), "--backend", "numpy"]) == 0
+    ours = error_breakdown_coco(str(gt_path), str(res_path), backend="numpy")
+    assert ours.table() in capsys.readouterr().out
+    data = json.loads(out.read_text())
+    assert data["ap"] == ours.ap and data["dap"] == ours.dap and data["counts"] == ours.counts
+
+
+@settings(max_examples=40, deadline=None)
+@given(breakdown_scenes(), st.integers(-20, 20), st.integers(-20, 20), st.integers(1, 50))
+def test_shift_and_relabel_leave_the_breakdown_unchanged(case, dx, dy, relabel):
+    """Integer shifts keep every IoU (grid boxes, exact arithmetic); renaming classes keeps every number."""
+    preds, gts, fg_iou, bg_iou, cap = case
+
+    def moved(records):
+        out = []
+        for r in records:
+            r = dict(r)
+            r["boxes"] = np.asarray(r["boxes"], dtype=float).reshape(-1, 4) + [dx, dy, 0, 0]
+            r["labels"] = [int(v) * 3 + relabel for v in r["labels"]]
+            out.append(r)
+        return out
+
+    kw = dict(fg_iou=fg_iou, bg_iou=bg_iou, max_detections=cap, box_format="xywh", backend="numpy")
+    a, b = error_breakdown(preds, gts, **kw), error_breakdown(moved(preds), moved(gts), **kw)
+    assert (a.ap, a.counts, a.dap, a.special, a.fixed_ap) == (b.ap, b.counts, b.dap, b.special, b.fixed_ap)
+    assert [v for v in a.per_class.values()] == [v for v in b.per_class.values()]

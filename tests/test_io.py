@@ -30,6 +30,8 @@ from detmetrics.io import (
     write_yolo_predictions,
 )
 
+from _support import requires_numba
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -546,3 +548,119 @@ def test_png_sizes_from_the_header_equal_pillow(tmp_path):
         assert image.getexif().get(0x0112) == 6 and image.size == (30, 20)
     assert read_image_size(rotated) == (20.0, 30.0)
     assert read_image_size(plain) == (30.0, 20.0)
+
+
+# ----------------------------------------------------------------------------------------------
+# bbox results JSON scanned into columns (detmetrics.io._coco_decode._results_scan_kernel)
+
+_NUMBER_TEXTS = st.one_of(
+    st.floats(allow_nan=False, allow_infinity=False).map(repr),  # shortest reprs, up to 17 digits, 1e+16 forms
+    st.floats(-1e4, 1e4, allow_nan=False).map(lambda v: f"{v:.2f}"),
+    st.floats(0, 1, allow_nan=False).map(lambda v: f"{v:.17g}"),
+    st.integers(-10**20, 10**20).map(str),
+    st.builds(lambda m, e, c: f"{m}{c}{e}", st.integers(-10**16, 10**16), st.integers(-330, 330),
+              st.sampled_from(["e", "E", "e+", "E-"])),
+    st.sampled_from(["-0", "-0.0", "0", "0.0", "1e22", "1e23", "9007199254740993", "0.1", "5e-324", "1e-400",
+                     "123456789012345.6", "1.7976931348623157e308", "1e400", "01", "1.", ".5", "1e", "-", "+1",
+                     "0.10000000000000000555", "1.5e-23"]),
+)
+_ID_TEXTS = st.one_of(st.integers(1, 4).map(str), st.sampled_from(["1.0", "1e0", '"1"', "true", "null", "-0", "7",
+                                                                   str(2**63), str(2**63 - 1), "04"]))
+_EXTRA_FIELDS = st.sampled_from([
+    ("file_name", '"img_1.jpg"'), ("file_name", '"a\\"},{\\"b"'), ("file_name", '"caf\\u00e9 \\n"'),
+    ("file_name", '"caf\u00e9"'), ("id", "12"), ("area", "3.5"), ("flag", "true"), ("flag", "false"),
+    ("flag", "null"), ("segmentation", '{"size": [4, 4], "counts": "02"}'), ("keypoints", "[1, 2, 2]"),
+    ("bad", '"\\x"'), ("bad", "nul"),
+])
+
+
+@st.composite
+def results_json(draw):
+    """COCO bbox results as JSON text with the number spellings, separators and extra fields files have
+    (and, now and then, the mistakes the typed decoder names)."""
+    n = draw(st.integers(0, 6))
+    sep = draw(st.sampled_from([(",", ":"), (", ", ": "), (" ,\n  ", " : "), ("\t,\r\n", ":\t")]))
+    plain = draw(st.booleans())  # only ids 1..4, short decimals and known fields: the kernel reads all of it
+    objs = []
+    for _ in range(n):
+        if plain:
+            num = st.floats(0, 500, allow_nan=False).map(lambda v: f"{v:.2f}")
+            fields = [("image_id", str(draw(st.integers(1, 4)))), ("category_id", str(draw(st.integers(1, 4)))),
+                      ("bbox", "[" + sep[0].join(draw(num) for _ in range(4)) + "]"), ("score", draw(num))]
+        else:
+            width = draw(st.sampled_from([4, 4, 4, 3, 5]))
+            fields = [("image_id", draw(_ID_TEXTS)), ("category_id", draw(_ID_TEXTS)),
+                      ("bbox", "[" + sep[0].join(draw(_NUMBER_TEXTS) for _ in range(width)) + "]"),
+                      ("score", draw(_NUMBER_TEXTS))]
+            fields += draw(st.lists(_EXTRA_FIELDS, max_size=2))
+            if draw(st.integers(0, 9)) == 0:
+                fields.pop(draw(st.integers(0, len(fields) - 1)))
+            if draw(st.integers(0, 9)) == 0:
+                fields.append(fields[0])
+            fields = draw(st.permutations(fields))
+        objs.append("{" + sep[0].join(f'"{k}"{sep[1]}{v}' for k, v in fields) + "}")
+    text = draw(st.sampled_from(["", " ", "\n"])) + "[" + sep[0].join(objs) + "]" + draw(st.sampled_from(["", "\n"]))
+    return text.encode(), plain
+
+
+def _columns_or_none(text, backend):
+    from detmetrics.io._coco_decode import _results_scan_reference, _scan_results
+
+    data = np.frombuffer(text, dtype=np.uint8)
+    out = _scan_results(data, backend)
+    return _results_scan_reference(data) if out is None else out  # load_results' order
+
+
+@given(results_json())
+def test_results_scan_equals_typed_decoder_and_json(case):
+    text, plain = case
+    from detmetrics.io._coco_decode import _results_scan_reference, _scan_results
+
+    typed = _results_scan_reference(np.frombuffer(text, dtype=np.uint8))
+    got = _columns_or_none(text, "numba")
+    if typed is None:
+        assert got is None
+        return
+    for a, b in zip(got, typed):  # bit for bit (a -0.0 is not a 0.0)
+        assert a.dtype == b.dtype and a.shape == b.shape
+        assert a.tobytes() == b.tobytes()
+    if plain:  # the common file: the kernel itself reads it
+        assert _scan_results(np.frombuffer(text, dtype=np.uint8), "numba") is not None
+        # the oracle: Python's json (what pycocotools reads files with)
+        items = json.loads(text)
+        assert got[0].tolist() == [r["image_id"] for r in items]
+        assert got[2].tolist() == [float(r["score"]) for r in items]
+        assert got[3].tolist() == [[float(v) for v in r["bbox"]] for r in items]
+
+
+@requires_numba
+def test_results_scan_through_evaluate_coco(tmp_path):
+    """evaluate_coco from a results file read by the kernel equals the typed path (and its errors)."""
+    from detmetrics import evaluate_coco
+
+    gt = {"images": [{"id": 1}, {"id": 2}], "categories": [{"id": 1}, {"id": 2}],
+          "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [0, 0, 10, 10], "area": 100},
+                          {"id": 2, "image_id": 2, "category_id": 2, "bbox": [5, 5, 10, 20], "area": 200}]}
+    res = [{"image_id": 1, "category_id": 1, "bbox": [0.5, 0, 10, 10], "score": 0.98765432101234567,
+            "file_name": "a.jpg"},
+           {"image_id": 2, "category_id": 2, "bbox": [5, 5, 10, 19.5], "score": 0.5},
+           {"image_id": 2, "category_id": 7, "bbox": [5, 5, 10, 19.5], "score": 0.25}]
+    path = tmp_path / "res.json"
+    path.write_text(json.dumps(res))
+    a = evaluate_coco(gt, str(path), backend="numba")
+    b = evaluate_coco(gt, str(path), backend="numpy")
+    c = evaluate_coco(gt, res, backend="numpy")
+    assert np.array_equal(a.stats, b.stats) and np.array_equal(a.stats, c.stats)
+    assert np.array_equal(a.precision, c.precision)
+    path.write_text(json.dumps(res[:1] + [{**res[1], "image_id": 5}]))
+    for backend in ("numba", "numpy"):
+        with pytest.raises(ValueError, match=r"results: \[1\]\.image_id 5 is not an image of the ground truth"):
+            evaluate_coco(gt, str(path), backend=backend)
+    path.write_text(json.dumps([{**res[1], "bbox": [0, 0, -1, 2]}]))
+    for backend in ("numba", "numpy"):
+        with pytest.raises(ValueError, match=r"results: \[0\]\.bbox has a negative width or height"):
+            evaluate_coco(gt, str(path), backend=backend)
+    path.write_text(json.dumps([{**res[1], "score": True}]))
+    for backend in ("numba", "numpy"):
+        with pytest.raises(ValueError, match=r"results: Expected `float`, got `bool` - at `\$\[0\]\.score`"):
+            evaluate_coco(gt, str(path), backend=backend)

@@ -32,6 +32,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 from test_errors import breakdown_scenes, classify_run, tide_ap_inputs, tide_ap_run
+from test_io import _columns_or_none, results_json
 from test_keypoints import pose_cases
 from test_masks import mask_stacks, polygon_sets
 
@@ -200,6 +201,11 @@ def _oks_blocks(case, backend):
                           backend)
 
 
+def _results_scan(args, backend):
+    out = _columns_or_none(args[0], backend)  # the kernel, its msgspec fallback, or the typed decoder
+    return (np.array([-1]),) if out is None else out
+
+
 _MASK_PAIRS = [
     ("_encode_kernel", "_encode_reference", mask_stacks(), lambda a, b: _rle_bytes(dm.encode(a, backend=b))),
     ("_to_strings_kernel", "_to_strings_reference", mask_stacks(), lambda a, b: _rle_bytes(dm.encode(a, backend=b))),
@@ -224,6 +230,8 @@ PAIRS = [
     *(Pair(f"masks:{k}", f"masks:{r}", strategy, run) for k, r, strategy, run in _MASK_PAIRS),
     Pair("keypoints:_oks_mean_kernel", "keypoints:_oks_reference", pose_cases(), _oks),
     Pair("keypoints:_oks_blocks_mean_kernel", "keypoints:_oks_blocks", pose_cases(), _oks_blocks),
+    Pair("io._coco_decode:_results_scan_kernel", "io._coco_decode:_results_scan_reference", results_json(),
+         _results_scan),
     Pair("iou:_box_iou_kernel", "iou:_box_iou_reference", box_pairs(),
          lambda a, b: (box_iou(*a, backend=b),)),
     Pair("iou:_box_iou_variant_kernel", "iou:_box_iou_variant_reference", _iou_variant_inputs(), _variant, "close"),
@@ -263,6 +271,11 @@ PAIRS = [
 
 #: kernels only other kernels call -> the registered kernel that covers them
 HELPERS = {
+    "io._coco_decode:_skip_ws": "io._coco_decode:_results_scan_kernel",
+    "io._coco_decode:_scan_number": "io._coco_decode:_results_scan_kernel",
+    "io._coco_decode:_exact_double": "io._coco_decode:_results_scan_kernel",
+    "io._coco_decode:_skip_scalar": "io._coco_decode:_results_scan_kernel",
+    "io._coco_decode:_join_tokens_kernel": "io._coco_decode:_results_scan_kernel",
     "masks:_fill_intervals": "masks:_mask_iou_blocks_kernel",
     "masks:_scratch_size": "masks:_mask_iou_blocks_kernel",
     "iou:_inter_union": "iou:_box_iou_kernel",

@@ -25,13 +25,15 @@ def evaluated():
     return result, pred, gt
 
 
-def test_plot_all_writes_pngs(tmp_path, evaluated):
+def test_plot_all_writes_pngs(tmp_path, evaluated, monkeypatch):
     result, pred, gt = evaluated
+    # figures never go through pyplot: an import of it during the call fails (another test's
+    # dependency, e.g. tidecv, may have imported pyplot into this process already)
+    monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
     paths = plot_all(result, pred, gt, tmp_path)
     assert len(paths) == 7
     for path in paths:
         assert path.read_bytes()[:8] == PNG
-    assert "matplotlib.pyplot" not in sys.modules  # figures never go through pyplot
 
 
 def test_single_figures(tmp_path, evaluated):

@@ -382,12 +382,17 @@ def test_plus_one_pixel_changes_a_match():
 
 
 def test_equal_ious_go_to_the_first_ground_truth_under_ultralytics():
-    # two identical ground truths; the first detection takes one, the second (loose) detection
-    # overlaps only... both equal: COCO gives the last, ultralytics the first; totals agree
-    preds = [{"boxes": [[0, 0, 10, 10]], "scores": [0.9], "labels": [0]}]
-    gts = [{"boxes": [[0, 0, 10, 10], [0, 0, 10, 10]], "labels": [0, 0]}]
-    assert mean_ap(preds, gts, protocol="ultralytics").map == mean_ap(preds, gts, protocol="ultralytics",
-                                                                     matching="coco").map
+    # the first detection overlaps both objects equally (IoU 80 / 120); COCO gives it the last one, so the
+    # second detection (exactly on the first object) still finds its object; ultralytics' np.argmax gives it
+    # the first, and the second detection's only other candidate has IoU 60 / 140 < 0.5: a false positive
+    preds = [{"boxes": [[0, 0, 10, 10], [-2, 0, 8, 10]], "scores": [0.9, 0.8], "labels": [0, 0]}]
+    gts = [{"boxes": [[-2, 0, 8, 10], [2, 0, 12, 10]], "labels": [0, 0]}]
+    kw = dict(iou_thresholds=[0.5])
+    assert mean_ap(preds, gts, **kw).map == pytest.approx(1.0)
+    assert mean_ap(preds, gts, matching="ultralytics", **kw).map == pytest.approx(51 / 101)  # recall 1/2
+    ultra = mean_ap(preds, gts, protocol="ultralytics")
+    assert ultra.map50 == pytest.approx(ultralytics_reference(preds, gts)[0][0], abs=1e-12)
+    assert ultra.map50 < mean_ap(preds, gts, protocol="ultralytics", matching="coco").map50 == pytest.approx(0.995)
 
 
 def test_image_budget_cuts_across_classes():
@@ -669,6 +674,21 @@ def test_ultralytics_float32_iou_is_the_documented_difference():
         assert ours.map50 == pytest.approx(expected_ours, abs=1e-12)
         print(f"ultralytics {theirs['version']} IoU test on {det} vs {gt}: AP50 theirs {theirs['ap'][0][0]:.3f}, "
               f"detmetrics {ours.map50:.3f}")
+
+
+def test_ultralytics_tie_rule_on_installed_ultralytics():
+    # the equal-IoU hand case above, run by ultralytics itself: its first-of-equal-IoUs rule costs the match
+    python = _torch_python()
+    preds = [{"boxes": [[0, 0, 10, 10], [-2, 0, 8, 10]], "scores": [0.9, 0.8], "labels": [0, 0]}]
+    gts = [{"boxes": [[-2, 0, 8, 10], [2, 0, 12, 10]], "labels": [0, 0]}]
+    theirs = _run_ultralytics(python, [{"pred": [b + [s, c] for b, s, c in zip(preds[0]["boxes"], preds[0]["scores"],
+                                                                              preds[0]["labels"])],
+                                        "gt": [[c] + b for b, c in zip(gts[0]["boxes"], gts[0]["labels"])]}])
+    ours = mean_ap(preds, gts, protocol="ultralytics")
+    np.testing.assert_allclose(ours.ap[:, 0, 0, -1], theirs["ap"][0], atol=1e-12, rtol=0)
+    assert ours.map50 < mean_ap(preds, gts, protocol="ultralytics", matching="coco").map50
+    print(f"ultralytics {theirs['version']} equal-IoU case: AP50 theirs {theirs['ap'][0][0]:.4f}, "
+          f"detmetrics {ours.map50:.4f}")
 
 
 def test_ultralytics_preset_equals_installed_ultralytics():
