@@ -49,6 +49,10 @@ means; when no category has ground truth the statistic is -1 (pycocotools).
 
 from __future__ import annotations
 
+import os
+import threading
+from contextlib import contextmanager
+
 import numpy as np
 
 from ._inputs import (
@@ -198,8 +202,9 @@ def mean_ap(predictions, ground_truths, *, box_format="xyxy", iou_thresholds=Non
                          crowd=crowd, difficult=difficult, image_budget=image_budget)
     flat = flatten(predictions, ground_truths, box_format, iou_type, opts.sigmas, opts.backend)
     cats = resolve_categories(flat, category_ids)
-    state = match(flat, opts, cats)
-    return EvaluationResult.from_accumulation(accumulate(state, opts, cats), opts)
+    with _without_hugepages(flat.det_score.shape[0] + flat.gt_label.shape[0]):
+        state = match(flat, opts, cats)
+        return EvaluationResult.from_accumulation(accumulate(state, opts, cats), opts)
 
 
 def evaluate_coco(ground_truth, results, *, iou_thresholds=None, max_detections=None, area_ranges="coco",
@@ -285,18 +290,20 @@ def evaluate_coco(ground_truth, results, *, iou_thresholds=None, max_detections=
                          box_plus_one=box_plus_one, crowd=crowd, difficult=difficult, image_budget=image_budget)
     if not isinstance(use_categories, (bool, int, np.integer)):
         raise TypeError(f"use_categories must be a bool; got {type(use_categories).__name__}")
-    gt = load_ground_truth(ground_truth, iou_type, opts.backend)
-    res = load_results(results, gt, opts.backend)
-    return evaluate_loaded(gt, res, opts, image_ids=image_ids, category_ids=category_ids,
-                           use_categories=bool(use_categories))
+    with _without_hugepages(_estimated_rows(results)):
+        gt = load_ground_truth(ground_truth, iou_type, opts.backend)
+        res = load_results(results, gt, opts.backend)
+        return evaluate_loaded(gt, res, opts, image_ids=image_ids, category_ids=category_ids,
+                               use_categories=bool(use_categories))
 
 
 def evaluate_loaded(gt, res, opts: Options, *, image_ids=None, category_ids=None,
                     use_categories=True) -> EvaluationResult:
     """Stages 2-4 on already-decoded COCO columns (``detmetrics.io._coco_decode``); the benchmark times this."""
-    flat, cats, names = coco_flat(gt, res, opts, image_ids, category_ids, use_categories)
-    state = match(flat, opts, cats)
-    return EvaluationResult.from_accumulation(accumulate(state, opts, cats), opts, names)
+    with _without_hugepages(res.category.shape[0] + gt.category.shape[0]):
+        flat, cats, names = coco_flat(gt, res, opts, image_ids, category_ids, use_categories)
+        state = match(flat, opts, cats)
+        return EvaluationResult.from_accumulation(accumulate(state, opts, cats), opts, names)
 
 
 def coco_flat(gt, res, opts, image_ids=None, category_ids=None, use_categories=True):
@@ -369,6 +376,72 @@ def coco_flat(gt, res, opts, image_ids=None, category_ids=None, use_categories=T
         gt_zero_id=gt.zero_id[g_take], **extra,
     )
     return flat, np.ascontiguousarray(order, dtype=np.int64), names
+
+
+# --------------------------------------------------------------------------------------
+# NumPy's transparent-huge-page hint, off for large evaluations
+#
+# NumPy asks the kernel for transparent huge pages (madvise) on every array of 4 MB or more.
+# With Linux's default ``defrag=madvise`` a page fault in such an array may stall on direct
+# compaction: at 4M results the evaluation's fresh arrays (about 1.5 GB allocated in all) cost
+# 1.5 s of system time with the hint against 0.65 s without it, for the same user time
+# (measured on this project's benchmark machine, ``bench_coco.py --scaling``: whole evaluation
+# 5.3 s -> 4.4-4.9 s CPU; at 400k results no difference).  So large evaluations run with the
+# hint off and restore it afterwards (a counter keeps nested and concurrent calls right).  Only
+# speed depends on it, never a number.
+
+#: rows (detections + ground truths, estimated for files) from which the hint is switched off
+_NO_HUGEPAGE_ROWS = 1_000_000
+_hugepage_lock = threading.Lock()
+_hugepage_users = 0
+_hugepage_saved = True
+
+
+def _hugepage_setter():
+    for module in ("numpy._core.multiarray", "numpy.core.multiarray"):
+        try:
+            mod = __import__(module, fromlist=["_set_madvise_hugepage"])
+        except ImportError:
+            continue
+        setter = getattr(mod, "_set_madvise_hugepage", None)
+        if setter is not None:
+            return setter
+    return None
+
+
+@contextmanager
+def _without_hugepages(n_rows: int):
+    """NumPy's huge-page hint off while the block runs, when ``n_rows`` is large (see above)."""
+    global _hugepage_users, _hugepage_saved
+    setter = _hugepage_setter() if n_rows >= _NO_HUGEPAGE_ROWS else None
+    if setter is None:
+        yield
+        return
+    with _hugepage_lock:
+        if _hugepage_users == 0:
+            _hugepage_saved = bool(setter(False))
+        _hugepage_users += 1
+    try:
+        yield
+    finally:
+        with _hugepage_lock:
+            _hugepage_users -= 1
+            if _hugepage_users == 0:
+                setter(_hugepage_saved)
+
+
+def _estimated_rows(source) -> int:
+    """Rows of a COCO source (a list's length, a file's or bytes' size at ~85 bytes per result)."""
+    if isinstance(source, (list, tuple)):
+        return len(source)
+    if isinstance(source, (bytes, bytearray)):
+        return len(source) // 85
+    if isinstance(source, (str, os.PathLike)):
+        try:
+            return os.path.getsize(os.fspath(source)) // 85
+        except OSError:
+            return 0
+    return 0
 
 
 def _positions(sorted_ids: list, wanted, name: str, what: str) -> np.ndarray:

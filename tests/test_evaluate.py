@@ -337,3 +337,35 @@ def test_category_ids_adds_empty_categories_and_rejects_unknown_labels():
         mean_ap(preds, gts, category_ids=[1, 2])
     with pytest.raises(TypeError, match="category_ids"):
         mean_ap(preds, gts, category_ids=5)
+
+
+def test_hugepage_hint_is_restored_and_changes_no_number(monkeypatch):
+    """Large evaluations run with NumPy's huge-page hint off (speed only): same numbers, hint restored."""
+    from detmetrics import evaluate as ev
+
+    setter = ev._hugepage_setter()
+    if setter is None:
+        pytest.skip("this NumPy has no _set_madvise_hugepage: the hint is left alone")
+    gt = {"images": [{"id": 1}, {"id": 2}], "categories": [{"id": 1}],
+          "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [0, 0, 10, 10], "area": 100},
+                          {"id": 2, "image_id": 2, "category_id": 1, "bbox": [5, 5, 10, 20], "area": 200}]}
+    res = [{"image_id": 1, "category_id": 1, "bbox": [0.5, 0, 10, 10], "score": 0.9},
+           {"image_id": 2, "category_id": 1, "bbox": [5, 5, 10, 12], "score": 0.4}]
+    before = setter(True)
+    try:
+        plain = evaluate_coco(gt, res, backend="numpy")
+        seen = []
+        real_match = ev.match
+
+        def spy(*args, **kwargs):
+            seen.append(setter(False))  # the hint as the evaluation sees it (and keeps it off)
+            return real_match(*args, **kwargs)
+
+        monkeypatch.setattr(ev, "_NO_HUGEPAGE_ROWS", 1)
+        monkeypatch.setattr(ev, "match", spy)
+        hinted = evaluate_coco(gt, res, backend="numpy")
+        assert seen == [False]
+        assert setter(True) is True  # restored after the call
+        assert np.array_equal(plain.stats, hinted.stats)
+    finally:
+        setter(before)
