@@ -38,7 +38,7 @@ import warnings
 
 __all__ = ["HAVE_NUMBA", "BACKENDS", "AUTO_WORK", "LazyKernel", "kernel", "parallel_kernel", "resolve_backend",
            "defer_backend", "load_numba", "numba_loaded", "kernels_ready", "prange", "all_kernels",
-           "set_compile_notice", "COLD_WORK", "kernels_cached"]
+           "set_compile_notice", "COLD_WORK", "LOAD_WORK", "kernels_cached"]
 
 BACKENDS = ("auto", "numba", "numpy")
 
@@ -56,6 +56,12 @@ AUTO_WORK = 100_000
 #: evaluation references).  Work keeps adding up per call site, so a long-running process that
 #: keeps evaluating compiles once it has spent that much.
 COLD_WORK = 3_000_000
+
+#: For the same call sites, with the kernels cached but numba not imported yet: the work from which
+#: importing numba (~0.25 s) and loading the kernels (~20 ms each) pays.  Measured at COCO scale
+#: (``bench_startup.py --coco-scale``, ~0.27 s of reference work per stage): a fresh process with
+#: a warm cache took 1.20 s on the kernels, 1.01 s on the references.
+LOAD_WORK = 400_000
 
 
 def _probe() -> tuple[bool, object]:
@@ -399,8 +405,10 @@ def resolve_backend(backend, work=None, kernels=(), site=None, cold_work=None) -
         For call sites whose reference is fast where compiling their kernels
         is slow (the evaluation's, ``COLD_WORK``): while a kernel is not in
         numba's on-disk cache (``kernels_cached``) the reference answers up to
-        this much summed work instead of ``AUTO_WORK``.  Without it a cold
-        kernel is compiled from ``AUTO_WORK`` on, as a cached one is loaded.
+        this much summed work instead of ``AUTO_WORK``, and while numba is
+        not imported yet up to ``LOAD_WORK`` (cached kernels).  Without it a
+        cold kernel is compiled from ``AUTO_WORK`` on, as a cached one is
+        loaded.
 
     Raises
     ------
@@ -423,8 +431,13 @@ def resolve_backend(backend, work=None, kernels=(), site=None, cold_work=None) -
     key = site if site is not None else (kernels[0] if kernels else None)
     key = getattr(key, "py_func", key)
     total = _spent.get(key, 0) + int(work)
-    if total < AUTO_WORK or (cold_work is not None and total < cold_work and kernels
-                             and not kernels_cached(kernels)):
+    limit = AUTO_WORK
+    if cold_work is not None and kernels:
+        if not kernels_cached(kernels):
+            limit = max(limit, cold_work)          # a compile would cost more than the reference
+        elif _numba is None:
+            limit = max(limit, LOAD_WORK)          # so would importing numba, for a small evaluation
+    if total < limit:
         _spent[key] = total
         return "numpy"
     return "numba" if load_numba() else _fallback()

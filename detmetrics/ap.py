@@ -570,6 +570,9 @@ def _accumulate_category(k, c0, c1, det_score, det_rank, det_code, n_thr, n_gt, 
 # --------------------------------------------------------------------------------------
 # ultralytics' 101-point trapezoid over the linearly interpolated envelope
 
+#: ``cold_work`` of the trapezoid's call site (see ``detmetrics._backend.resolve_backend``)
+_TRAPEZOID_COLD_WORK = 1_000_000
+
 #: ultralytics' integration points, ``np.linspace(0, 1, 101)``
 _TRAPEZOID_X = np.linspace(0.0, 1.0, 101)
 
@@ -738,9 +741,12 @@ def accumulate(state, opts, cats: np.ndarray) -> Accumulation:
                         + 100 * n_cat * max_dets.shape[0], (_accumulate_category,), cold_work=COLD_WORK),
     )
     if opts.interpolation == "ultralytics":
+        # the trapezoid's reference loops over curves (~60 us each; 0.56 s at COCO scale), its
+        # kernel compiles in ~0.7 s (plus ~0.25 s for importing numba): a first process compiles
+        # it only from ~1 s of the reference's work
         ap = _trapezoid_ap(cat_offsets, order, state.det_rank, state.det_code, n_gt, max_dets,
-                           resolve_backend(opts.backend, 15 * n_cat * max_dets.shape[0] * n_area
-                                           * opts.iou_thresholds.shape[0] + state.det_score.shape[0],
-                                           (_trapezoid_ap_kernel,)))
+                           resolve_backend(opts.backend, 60 * n_cat * max_dets.shape[0] * n_area
+                                           * opts.iou_thresholds.shape[0] + state.det_score.shape[0] // 4,
+                                           (_trapezoid_ap_kernel,), cold_work=_TRAPEZOID_COLD_WORK))
     return Accumulation(cats, rec, precision, recall, scores, ap, n_gt, cat_offsets, order,
                         state.det_score, state.det_code)

@@ -798,6 +798,49 @@ def _match_groups_voc(iou_flat, iou_offsets, det_offsets, gt_offsets, det_area, 
 
 def _match_groups_voc_reference(iou_flat, iou_offsets, det_offsets, gt_offsets, det_area, area_ranges,
                                 thresholds, det_code, gt_ignored):
+    # The devkits' rule vectorised across groups: each detection's best ground truth (the first
+    # of equal IoUs) does not depend on the threshold or the area range, and of the detections
+    # whose best is ground truth m with IoU > t, the first in score order takes m (unless m is
+    # ignored at that area range: then all of them are ignored) and the later ones find it
+    # taken, so no step-by-step loop is needed.  The devkits' loop: ``_match_groups_voc_loop``.
+    n_thr = thresholds.shape[0]
+    outside = (det_area[:, None] < area_ranges[None, :, 0]) | (det_area[:, None] > area_ranges[None, :, 1])
+    det_code[:] = np.where(outside, 0, 2).astype(np.uint8)[:, :, None]
+    if iou_flat.shape[0] == 0 or n_thr == 0:
+        return
+    # each detection's row of its IoU block: the maximum, then its first position
+    n_det, n_gt = np.diff(det_offsets), np.diff(gt_offsets)
+    rows_g = np.flatnonzero((n_det > 0) & (n_gt > 0))
+    row_gt = np.repeat(n_gt[rows_g], n_det[rows_g])             # per detection with a block row
+    det = np.repeat(det_offsets[rows_g], n_det[rows_g]) + (
+        np.arange(int(n_det[rows_g].sum())) - np.repeat(np.cumsum(n_det[rows_g]) - n_det[rows_g], n_det[rows_g]))
+    starts = np.zeros(det.shape[0], dtype=np.int64)
+    np.cumsum(row_gt[:-1], out=starts[1:])                      # the rows are consecutive in iou_flat
+    best_iou = np.maximum.reduceat(iou_flat, starts)
+    row_of = np.repeat(np.arange(det.shape[0]), row_gt)
+    at_max = np.flatnonzero(iou_flat == best_iou[row_of])
+    first = np.ones(at_max.shape[0], dtype=bool)
+    first[1:] = row_of[at_max[1:]] != row_of[at_max[:-1]]
+    best_pos = at_max[first] - starts                           # the first maximum of each row
+    group = np.repeat(rows_g, n_det[rows_g])
+    best = gt_offsets[group] + best_pos                         # global ground-truth index
+    for t in range(n_thr):
+        hit = np.flatnonzero(best_iou > thresholds[t])
+        if hit.shape[0] == 0:
+            continue
+        d, m = det[hit], best[hit]
+        taker = np.zeros(hit.shape[0], dtype=bool)
+        taker[np.unique(m, return_index=True)[1]] = True        # first (highest scored) per ground truth
+        ignored = gt_ignored[m] != 0                            # (n, A)
+        out = outside[d]
+        code = np.where(ignored, 0, np.where(taker[:, None], 1, np.where(out, 0, 2)))
+        det_code[d, :, t] = code.astype(np.uint8)
+
+
+def _match_groups_voc_loop(iou_flat, iou_offsets, det_offsets, gt_offsets, det_area, area_ranges,
+                           thresholds, det_code, gt_ignored):
+    """The devkits' ``voc_eval`` loop, group by group: the specification ``_match_groups_voc_reference``
+    is tested equal to (``tests/test_voc_matching.py``)."""
     for g in range(det_offsets.shape[0] - 1):
         d0, d1 = det_offsets[g], det_offsets[g + 1]
         g0, g1 = gt_offsets[g], gt_offsets[g + 1]
@@ -1056,14 +1099,15 @@ def match(flat, opts, cats: np.ndarray, image_keys=None) -> MatchState:
     image ids).
     """
     flat = apply_protocol(flat, opts)
-    # "auto" (see _backend.AUTO_WORK / COLD_WORK): axis-aligned boxes with COCO's greedy rule have
-    # whole-array NumPy references, ~0.015 us per box, area range and threshold (measured at COCO
-    # scale: 0.25 s for 437k boxes x 40); the other geometries and VOC's rule loop, a few us
+    # "auto" (see _backend.AUTO_WORK / COLD_WORK): axis-aligned boxes have whole-array NumPy
+    # references (COCO's greedy rule and VOC's), ~0.015 us per box, area range and threshold
+    # (measured at COCO scale: 0.25 s for 437k boxes x 40); the other geometries loop, a few us
     n_box_rows = opts.area_array.shape[0] * opts.iou_thresholds.shape[0] * (
         flat.det_score.shape[0] + flat.gt_label.shape[0])
-    vectorised = flat.kind == "axis" and opts.matching != "voc"
+    vectorised = flat.kind == "axis"
+    matcher = _match_groups_voc_kernel if opts.matching == "voc" else _match_groups_kernel
     backend = resolve_backend(opts.backend, n_box_rows // 64 if vectorised else 5 * n_box_rows,
-                              (_group_kernel, _iou_blocks_kernel, _match_groups_kernel), site=match,
+                              (_group_kernel, _iou_blocks_kernel, matcher), site=match,
                               cold_work=COLD_WORK if vectorised else None)
     n_img = max(int(flat.n_images), 1)
     det_key = _bucket_keys(cats, flat.det_label, n_img, flat.det_img)

@@ -336,7 +336,7 @@ import numpy as np
 import detmetrics
 from detmetrics import _backend, matching
 
-_backend.AUTO_WORK = 10   # every evaluation below is "big": only the cache state decides
+_backend.AUTO_WORK = _backend.LOAD_WORK = 10   # every evaluation below is "big": only the cache decides
 rng = np.random.default_rng(1)
 pred, gt = [], []
 for image in range(6):
@@ -386,6 +386,45 @@ def test_auto_compiles_from_cold_work_on():
     assert resolve_backend("auto", cold, (lazy,), site=object(), cold_work=cold) == "numba"
     # only the sites that ask for it (the evaluation's): the others compile from AUTO_WORK on
     assert resolve_backend("auto", _backend.AUTO_WORK, (lazy,), site=object()) == "numba"
+    # a cached kernel: numba is worth importing from LOAD_WORK on (it is imported in this process)
+    _backend.kernels_cached, saved = (lambda kernels: True), _backend.kernels_cached
+    try:
+        assert resolve_backend("auto", _backend.AUTO_WORK, (lazy,), site=object(), cold_work=cold) == "numba"
+    finally:
+        _backend.kernels_cached = saved
     site = object()  # work adds up per site: a process that keeps evaluating compiles eventually
     calls = [resolve_backend("auto", cold // 3, (lazy,), site=site, cold_work=cold) for _ in range(4)]
     assert calls[:2] == ["numpy"] * 2 and calls[-1] == "numba"
+
+
+LOAD_SCALE = """
+import json, sys
+from detmetrics import _backend, matching
+
+kernels = (matching._group_kernel, matching._iou_blocks_kernel, matching._match_groups_kernel)
+between = (_backend.AUTO_WORK + _backend.LOAD_WORK) // 2
+print(json.dumps({"cached": _backend.kernels_cached(kernels),
+                  "between": _backend.resolve_backend("auto", between, kernels, site=1, cold_work=_backend.COLD_WORK),
+                  "numba_imported": "numba" in sys.modules,
+                  "above": _backend.resolve_backend("auto", _backend.LOAD_WORK, kernels, site=2,
+                                                    cold_work=_backend.COLD_WORK)}))
+"""
+
+
+def test_auto_imports_numba_for_cached_evaluation_kernels_from_load_work_on(tmp_path):
+    # cached kernels, numba not imported: an evaluation below LOAD_WORK stays on NumPy (importing
+    # numba would cost more than it saves); from LOAD_WORK on numba is imported and the kernels load
+    import os
+
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"))
+    proc = subprocess.run([sys.executable, "-c", COLD_SCALE, "numba"], capture_output=True, text=True,
+                          timeout=600, env=env)  # fills the cache
+    assert proc.returncode == 0, proc.stderr
+    out = _run_env(LOAD_SCALE, env)
+    assert out == {"cached": True, "between": "numpy", "numba_imported": False, "above": "numba"}
+
+
+def _run_env(code, env):
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout.strip().splitlines()[-1])

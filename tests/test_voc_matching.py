@@ -18,6 +18,12 @@ from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 
 from detmetrics import Evaluator, box_iou, mean_ap, rotated_iou
+from detmetrics.matching import (
+    _always_ignored,
+    _ignored_ground_truths,
+    _match_groups_voc_loop,
+    _match_groups_voc_reference,
+)
 from detmetrics.strategies import detection_datasets
 
 from _support import BACKENDS
@@ -226,3 +232,18 @@ def test_evaluator_and_bad_input():
         mean_ap(TWO_OBJECTS, [{**TWO_GT[0], "difficult": [1]}])
     with pytest.raises(ValueError, match=r"\['difficult'\] contains NaN"):
         mean_ap(TWO_OBJECTS, [{**TWO_GT[0], "difficult": [np.nan, 0]}])
+
+
+@settings(deadline=None, max_examples=300)
+@given(voc_match_inputs())
+def test_vectorised_voc_matching_equals_the_devkit_loop(args):
+    # the devkits' loop (per group, area range, threshold and detection) is the specification
+    (iou, iou_off, d_off, g_off, det_area, gt_area, crowd, areas, thresholds), difficult = args
+    ignored = _ignored_ground_truths(gt_area, _always_ignored(crowd, difficult), areas)
+    out = []
+    for fn in (_match_groups_voc_reference, _match_groups_voc_loop):
+        code = np.full((det_area.shape[0], areas.shape[0], thresholds.shape[0]), 9, np.uint8)
+        fn(iou, iou_off, d_off, g_off, det_area, areas, thresholds, code, ignored)
+        out.append(code)
+    assert_array_equal(out[0], out[1])
+    assert not np.any(out[0] == 9)
