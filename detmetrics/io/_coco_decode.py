@@ -430,13 +430,7 @@ def load_results(source, gt: CocoGroundTruth, backend: str = "numpy") -> CocoRes
     fast = _result_dict_columns(source) if int_ids and isinstance(source, list) else None
     if fast is not None:
         # one C-level pass per column straight from the dicts; errors go through the typed path below
-        image_id, category, scores, boxes = fast
-        image_index = _index_of_ints(gt.image_ids, image_id)
-        if np.any(image_index < 0):
-            row = int(np.flatnonzero(image_index < 0)[0])
-            raise ValueError(f"results: [{row}].image_id {source[row]['image_id']!r} is not an image of the "
-                             "ground truth")
-        return _result_columns(gt, image_index, category, scores, boxes)
+        return _int_id_columns(gt, *fast, shown=lambda row: source[row]["image_id"])
     size = _results_size(source) if int_ids and HAVE_MSGSPEC and backend != "numpy" else None
     if size is not None:
         from .._backend import COLD_WORK, resolve_backend
@@ -447,13 +441,7 @@ def load_results(source, gt: CocoGroundTruth, backend: str = "numpy") -> CocoRes
                            site=_scan_results, cold_work=COLD_WORK) == "numba":
             scanned = _scan_source(source)
             if scanned is not None:
-                image_id, category, scores, boxes = scanned
-                image_index = _index_of_ints(gt.image_ids, image_id)
-                if np.any(image_index < 0):
-                    row = int(np.flatnonzero(image_index < 0)[0])
-                    raise ValueError(f"results: [{row}].image_id {int(image_id[row])!r} is not an image of the "
-                                     "ground truth")
-                return _result_columns(gt, image_index, category, scores, boxes)
+                return _int_id_columns(gt, *scanned, shown=lambda row: int(scanned[0][row]))
     res_type = (list[_ResultIntId] if int_ids else list[_ResultStrId]) if HAVE_MSGSPEC else None
     res = _decode(source, res_type, "results")
     if not HAVE_MSGSPEC or isinstance(source, list):  # the plain converter accepts both id types
@@ -465,6 +453,16 @@ def load_results(source, gt: CocoGroundTruth, backend: str = "numpy") -> CocoRes
     category = _column(res, "category_id", np.int64)
     scores = _column(res, "score", np.float64)
     boxes = _bbox_array(res)
+    return _result_columns(gt, image_index, category, scores, boxes)
+
+
+def _int_id_columns(gt: CocoGroundTruth, image_id, category, scores, boxes, *, shown) -> CocoResults:
+    """``_result_columns`` of results whose integer image ids are looked up in ``gt`` (``shown(row)``:
+    the id as the error names it)."""
+    image_index = _index_of_ints(gt.image_ids, image_id)
+    if np.any(image_index < 0):
+        row = int(np.flatnonzero(image_index < 0)[0])
+        raise ValueError(f"results: [{row}].image_id {shown(row)!r} is not an image of the ground truth")
     return _result_columns(gt, image_index, category, scores, boxes)
 
 
