@@ -60,10 +60,11 @@ COLD_WORK = 3_000_000
 #: For the same call sites, with the kernels cached but numba not imported yet: the work from which
 #: importing numba (~0.25 s, paid once for every later stage) and loading the kernels (~20 ms each)
 #: pays.  Measured with ``bench_startup.py --coco-scale`` (5000 images / 400k results: ~0.4 s of
-#: reference work in the results scan, ~0.27 s in matching and in accumulation): a fresh process
-#: with a warm cache took 0.88 s on the kernels and 0.95 s on the references, so COCO scale
-#: imports numba; a quarter of it (~0.07 s per stage) stays on NumPy.
-LOAD_WORK = 250_000
+#: reference work in the results scan, ~0.27 s in matching and in accumulation), fresh processes
+#: with a warm cache: all stages on the references 0.95 s, all on the kernels 0.92 s, but numba
+#: imported by the matching stage alone (the scan on its reference) 1.18 s.  So a COCO-scale
+#: process stays on NumPy; twice that imports numba.
+LOAD_WORK = 400_000
 
 
 def _probe() -> tuple[bool, object]:
