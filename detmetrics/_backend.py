@@ -58,9 +58,12 @@ AUTO_WORK = 100_000
 COLD_WORK = 3_000_000
 
 #: For the same call sites, with the kernels cached but numba not imported yet: the work from which
-#: importing numba (~0.25 s) and loading the kernels (~20 ms each) pays.  Measured at COCO scale
-#: (``bench_startup.py --coco-scale``, ~0.27 s of reference work per stage): a fresh process with
-#: a warm cache took 1.20 s on the kernels, 1.01 s on the references.
+#: importing numba (~0.25 s, paid once for every later stage) and loading the kernels (~20 ms each)
+#: pays.  Measured with ``bench_startup.py --coco-scale`` (5000 images / 400k results: ~0.4 s of
+#: reference work in the results scan, ~0.27 s in matching and in accumulation), fresh processes
+#: with a warm cache: all stages on the references 0.95 s, all on the kernels 0.92 s, but numba
+#: imported by the matching stage alone (the scan on its reference) 1.18 s.  So a COCO-scale
+#: process stays on NumPy; twice that imports numba.
 LOAD_WORK = 400_000
 
 
