@@ -436,8 +436,10 @@ def load_results(source, gt: CocoGroundTruth, backend: str = "numpy") -> CocoRes
         from .._backend import COLD_WORK, resolve_backend
 
         # the typed decoder (C) is the reference: a first run in a fresh environment uses it rather
-        # than compiling the scan kernels (~2 s) for one file
-        if resolve_backend(backend, _scan_work(size), (_results_scan_kernel, _join_tokens_kernel),
+        # than compiling the scan kernel (~2 s) for one file.  Only the scan kernel decides: the token
+        # join compiles only for files with numbers the scan leaves to msgspec, so requiring it too
+        # would keep most environments on the decoder for good
+        if resolve_backend(backend, _scan_work(size), (_results_scan_kernel,),
                            site=_scan_results, cold_work=COLD_WORK) == "numba":
             scanned = _scan_source(source)
             if scanned is not None:
