@@ -16,6 +16,19 @@ from detmetrics.ap import (
 
 
 @st.composite
+def category_order_inputs(draw):
+    """(cat_offsets, scores) for the per-category stable order: scores with ties, -0.0 / 0.0,
+    negatives, subnormals and huge values (every radix digit moves), and positions before the
+    first category (a detection whose category is not evaluated)."""
+    special = st.sampled_from([0.0, -0.0, 0.5, -0.5, 1e-310, -1e-310, 5e-324, 1e300, -1e300, 1.0, 0.9999999999999999])
+    scores = draw(st.lists(special | st.floats(allow_nan=False, allow_infinity=False), max_size=60))
+    n = len(scores)
+    cuts = sorted(draw(st.lists(st.integers(0, n), max_size=5)))
+    offsets = np.array(cuts + [n], dtype=np.int64)
+    return offsets, np.array(scores, dtype=np.float64)
+
+
+@st.composite
 def accumulate_inputs(draw):
     n_cat = draw(st.integers(0, 3))
     n_area, n_thr = draw(st.integers(1, 3)), draw(st.integers(1, 3))
