@@ -381,8 +381,8 @@ def _category_order(cat_offsets, det_score, backend):
     indices: category ``k`` is ``order[cat_offsets[k]:cat_offsets[k + 1]]``.
 
     The kernel is a least-significant-digit radix sort (stable by construction) on a 64-bit key
-    that orders like the score, decreasing: the float's bits with the sign folded (``-0.0`` is
-    made ``0.0`` first, as comparisons see them), complemented.  Six 11-bit digits, a digit that
+    that orders like the score, decreasing, made from the float's bits (``-0.0`` is made ``0.0``
+    first, as comparisons see them).  Six 11-bit digits, a digit that
     is the same for every detection skipped, then one counting pass by category.  It replaces a
     per-category merge sort (a third of the accumulation's time at COCO scale).
     """
@@ -392,11 +392,8 @@ def _category_order(cat_offsets, det_score, backend):
     order = np.arange(n, dtype=np.int64)  # positions outside every category stay in place
     if n == 0:
         return order
-    bits = (det_score + 0.0).view(np.uint64)  # + 0.0 turns -0.0 into 0.0
-    negative = (bits >> np.uint64(63)).astype(bool)
-    ascending = np.where(negative, ~bits, bits | np.uint64(1 << 63))
-    key = (~ascending).view(np.int64)  # decreasing score = increasing key (unsigned bit order)
-    _category_order_kernel(np.ascontiguousarray(cat_offsets, dtype=np.int64), np.ascontiguousarray(key), order)
+    bits = (det_score + 0.0).view(np.int64)  # the float's bits; + 0.0 turns -0.0 into 0.0
+    _category_order_kernel(np.ascontiguousarray(cat_offsets, dtype=np.int64), bits, order)
     return order
 
 
@@ -409,18 +406,22 @@ def _category_order_reference(cat_offsets, det_score):
 
 
 @kernel
-def _category_order_kernel(cat_offsets, key, order):
-    # key: int64 holding the unsigned sort key's bits.  Digit d of it is (key >> 11 d) & 2047; for
-    # the top digit (bits 55-63) the arithmetic shift also copies bit 63 into the digit's bits 9 and
-    # 10, which keeps the digits' order (bit 63 set: >= 1792, unset: < 256).
-    n = key.shape[0]
+def _category_order_kernel(cat_offsets, bits, order):
+    # bits: the scores' float64 bits as int64.  The sort key, read as unsigned, grows as the score
+    # falls: a score >= 0 (sign bit clear) becomes bits ^ (2**63 - 1), below 2**63 and falling as
+    # the score grows; a negative score keeps its bits (sign set: above every key of a score >= 0,
+    # and growing with the magnitude).  Digit d of the key is (key >> 11 d) & 2047; for the top
+    # digit (bits 55-63) the arithmetic shift also copies bit 63 into the digit's bits 9 and 10,
+    # which keeps the digits' order (bit 63 set: >= 1792, unset: < 256).
+    n = bits.shape[0]
     idx = np.empty(n, dtype=np.int64)
     keys = np.empty(n, dtype=np.int64)
     idx_out = np.empty(n, dtype=np.int64)
     keys_out = np.empty(n, dtype=np.int64)
     for i in range(n):
         idx[i] = i
-        keys[i] = key[i]
+        v = bits[i]
+        keys[i] = v ^ 9223372036854775807 if v >= 0 else v
     count = np.empty(2048, dtype=np.int64)
     for digit in range(6):
         shift = 11 * digit

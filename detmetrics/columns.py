@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._inputs import parse_options
+from ._lookup import positions
 from ._validate import as_any_boxes, as_array
 
 __all__ = ["evaluate_columns"]
@@ -265,6 +266,4 @@ def _index(universe: np.ndarray, ids: np.ndarray) -> np.ndarray:
         return np.full(ids.shape[0], -1, dtype=np.int64)
     if universe.dtype.kind != ids.dtype.kind and ids.shape[0]:
         return np.full(ids.shape[0], -1, dtype=np.int64)
-    pos = np.searchsorted(universe, ids)
-    clip = np.minimum(pos, universe.shape[0] - 1)
-    return np.where((pos < universe.shape[0]) & (universe[clip] == ids), pos, -1).astype(np.int64)
+    return positions(universe, ids)

@@ -36,6 +36,7 @@ from typing import Annotated
 import numpy as np
 
 from .._backend import kernel
+from .._lookup import positions
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
@@ -275,13 +276,7 @@ def _check_id_types(items, int_ids: bool, what: str, where: str) -> None:
 
 def _index_of_ints(sorted_ids, vals: np.ndarray) -> np.ndarray:
     """Positions of the int64 ``vals`` in the sorted integer ids (-1 when absent)."""
-    keys = np.asarray(sorted_ids, dtype=np.int64)
-    if not len(keys):
-        return np.full(len(vals), -1, dtype=np.int64)
-    pos = np.searchsorted(keys, vals)
-    pos_clip = np.minimum(pos, len(keys) - 1)
-    found = (pos < len(keys)) & (keys[pos_clip] == vals)
-    return np.where(found, pos, -1).astype(np.int64)
+    return positions(np.asarray(sorted_ids, dtype=np.int64), vals)
 
 
 def _types_ok(values, number: bool) -> bool:
