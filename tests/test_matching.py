@@ -172,15 +172,14 @@ def test_group_orders_and_cuts(dets, gts, max_det):
 @example([0.5] * 70 + [0.9] * 3 + [0.1] * 40, None)
 def test_sort_desc_kernels_are_stable_descending_sorts(scores, data):
     # the merge sorts the kernels use instead of np.argsort(kind="mergesort") (one copy per module)
-    from detmetrics import ap, confusion, matching, postprocess
+    from detmetrics import confusion, matching, postprocess
 
     score = np.array(scores, dtype=np.float64)
     n = score.shape[0]
     lo, hi = (0, n) if data is None else sorted(data.draw(st.tuples(st.integers(0, n), st.integers(0, n))))
     expected = np.arange(n, dtype=np.int64)
     expected[lo:hi] = lo + np.argsort(-score[lo:hi], kind="stable")
-    for sort in (matching._sort_desc_kernel, ap._sort_desc_kernel, postprocess._sort_desc_kernel,
-                 confusion._sort_desc_kernel):
+    for sort in (matching._sort_desc_kernel, postprocess._sort_desc_kernel, confusion._sort_desc_kernel):
         idx = np.arange(n, dtype=np.int64)
         sort(idx, lo, hi, score, np.full(max(n, 1), -1, dtype=np.int64))
         assert_array_equal(idx, expected)
