@@ -213,12 +213,12 @@ def _accumulate(cat_offsets, det_score, det_rank, det_code, n_gt, max_detections
         # one kernel call per category from here: a kernel looping over the categories would cost
         # ~1 s more compilation per process (numba compiles the callee into it again), the calls
         # ~10 us each
-        order = _category_order(cat_offsets, det_score, "numba")
+        score_bits = np.ascontiguousarray(det_score).view(np.int64)  # the sort key's source, no copy
         bounds = cat_offsets.tolist()
         for k in range(n_cat):
-            _accumulate_category(k, bounds[k], bounds[k + 1], det_score, det_rank, rows, n_thresholds, n_gt,
-                                 max_detections, rec_thresholds, all_point, _EPS, blocks[0], blocks[2], blocks[1],
-                                 blocks[3], order)
+            _accumulate_category(k, bounds[k], bounds[k + 1], det_score, score_bits, det_rank, rows, n_thresholds,
+                                 n_gt, max_detections, rec_thresholds, all_point, _EPS, blocks[0], blocks[2],
+                                 blocks[1], blocks[3], order)
         # COCOeval's axis order as views: a contiguous copy of the (T, R, K, A, M) arrays cost about
         # as much as the accumulation itself at COCO scale (80 categories: 7.8 MB each, page faults)
         precision = blocks[0].transpose(3, 4, 0, 1, 2)
@@ -376,51 +376,29 @@ def _accumulate_loop(cat_offsets, det_score, det_rank, det_code, n_gt, max_detec
                         ap[t, k, a, m] = float(np.cumsum(q)[-1] / n_rec)
 
 
-def _category_order(cat_offsets, det_score, backend):
-    """Each category's detections by decreasing score, stable (ties keep their order), as global
-    indices: category ``k`` is ``order[cat_offsets[k]:cat_offsets[k + 1]]``.
-
-    The kernel is a least-significant-digit radix sort (stable by construction) on a 64-bit key
-    that orders like the score, decreasing, made from the float's bits (``-0.0`` is made ``0.0``
-    first, as comparisons see them).  Six 11-bit digits, a digit that
-    is the same for every detection skipped, then one counting pass by category.  It replaces a
-    per-category merge sort (a third of the accumulation's time at COCO scale).
-    """
-    n = det_score.shape[0]
-    if backend != "numba":
-        return _category_order_reference(cat_offsets, det_score)
-    order = np.arange(n, dtype=np.int64)  # positions outside every category stay in place
-    if n == 0:
-        return order
-    bits = (det_score + 0.0).view(np.int64)  # the float's bits; + 0.0 turns -0.0 into 0.0
-    _category_order_kernel(np.ascontiguousarray(cat_offsets, dtype=np.int64), bits, order)
-    return order
-
-
-def _category_order_reference(cat_offsets, det_score):
-    order = np.arange(det_score.shape[0], dtype=np.int64)
-    for k in range(cat_offsets.shape[0] - 1):
-        c0, c1 = int(cat_offsets[k]), int(cat_offsets[k + 1])
-        order[c0:c1] = c0 + np.argsort(-det_score[c0:c1], kind="stable")
-    return order
-
-
 @kernel
-def _category_order_kernel(cat_offsets, bits, order):
-    # bits: the scores' float64 bits as int64.  The sort key, read as unsigned, grows as the score
-    # falls: a score >= 0 (sign bit clear) becomes bits ^ (2**63 - 1), below 2**63 and falling as
-    # the score grows; a negative score keeps its bits (sign set: above every key of a score >= 0,
-    # and growing with the magnitude).  Digit d of the key is (key >> 11 d) & 2047; for the top
-    # digit (bits 55-63) the arithmetic shift also copies bit 63 into the digit's bits 9 and 10,
-    # which keeps the digits' order (bit 63 set: >= 1792, unset: < 256).
-    n = bits.shape[0]
+def _radix_order_desc(bits, c0, c1, order):
+    # order[c0:c1] = c0:c1 sorted by decreasing score, stable (ties keep their order): a
+    # least-significant-digit radix sort (stable by construction) on a 64-bit key made from the
+    # scores' float64 bits (``bits``, the scores viewed as int64), replacing a merge sort (a third
+    # of the accumulation's time at COCO scale).  The key, read as unsigned, grows as the score
+    # falls: -0.0 is first made 0.0 (comparisons see them equal); a score >= 0 (sign bit clear)
+    # becomes bits ^ (2**63 - 1), below 2**63 and falling as the score grows; a negative score keeps
+    # its bits (sign set: above every key of a score >= 0, and growing with the magnitude).  Six
+    # 11-bit digits, (key >> 11 d) & 2047; a digit every key shares is skipped.  For the top digit
+    # (bits 55-63) the arithmetic shift also copies bit 63 into the digit's bits 9 and 10, which
+    # keeps the digits' order (bit 63 set: >= 1792, unset: < 256).  Scratch is per category.
+    n = c1 - c0
     idx = np.empty(n, dtype=np.int64)
     keys = np.empty(n, dtype=np.int64)
     idx_out = np.empty(n, dtype=np.int64)
     keys_out = np.empty(n, dtype=np.int64)
+    negative_zero = -9223372036854775807 - 1
     for i in range(n):
-        idx[i] = i
-        v = bits[i]
+        idx[i] = c0 + i
+        v = bits[c0 + i]
+        if v == negative_zero:
+            v = 0
         keys[i] = v ^ 9223372036854775807 if v >= 0 else v
     count = np.empty(2048, dtype=np.int64)
     for digit in range(6):
@@ -444,28 +422,15 @@ def _category_order_kernel(cat_offsets, bits, order):
             count[b] = q + 1
         idx, idx_out = idx_out, idx
         keys, keys_out = keys_out, keys
-    # stable by category: the detections of category k are the positions cat_offsets[k]:cat_offsets[k + 1]
-    n_cat = cat_offsets.shape[0] - 1
-    cat_of = np.full(n, -1, dtype=np.int64)
-    for k in range(n_cat):
-        for i in range(cat_offsets[k], cat_offsets[k + 1]):
-            cat_of[i] = k
-    slot = np.empty(n_cat, dtype=np.int64)
-    for k in range(n_cat):
-        slot[k] = cat_offsets[k]
     for i in range(n):
-        p = idx[i]
-        k = cat_of[p]
-        if k >= 0:
-            order[slot[k]] = p
-            slot[k] += 1
+        order[c0 + i] = idx[i]
 
 
 # Serial over categories: measured at COCO scale (80 categories, 2 shared cores) prange over
 # categories did not pay (parallel 115 ms vs serial 102 ms; one category holds a sixth of the
 # detections).
 @kernel
-def _accumulate_category(k, c0, c1, det_score, det_rank, det_code, n_thr, n_gt, max_detections,
+def _accumulate_category(k, c0, c1, det_score, score_bits, det_rank, det_code, n_thr, n_gt, max_detections,
                          rec_thresholds, all_point, eps, precision, recall, scores, ap, order):
     # Same numbers as the reference, computed only where they can matter: recall changes
     # only at true positives, so ``searchsorted(recall, r, "left")`` for r > 0 lands on a
@@ -479,8 +444,9 @@ def _accumulate_category(k, c0, c1, det_score, det_rank, det_code, n_thr, n_gt, 
     n_max = max_detections.shape[0]
     n_rows = det_code.shape[1]  # area-major (area, threshold) rows
     n_rec = rec_thresholds.shape[0]
-    # order[c0:c1]: the category's detections by decreasing score (stable), as global indices
-    # (``_category_order``)
+    # the category's detections by decreasing score (stable), as global indices, in order[c0:c1]
+    if n_seg > 0:
+        _radix_order_desc(score_bits, c0, c1, order)
     capacity = 0
     for a in range(n_gt.shape[1]):
         capacity = max(capacity, n_gt[k, a])

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from detmetrics.ap import (
@@ -13,6 +13,8 @@ from detmetrics.ap import (
     average_precision,
     recall_thresholds,
 )
+
+from _support import requires_numba
 
 
 @st.composite
@@ -152,3 +154,25 @@ def test_vectorised_accumulation_equals_the_loop(args):
         out.append(arrays + [order])
     for fast, slow in zip(*out):
         np.testing.assert_array_equal(fast, slow)
+
+
+@requires_numba
+@settings(deadline=None, max_examples=300)
+@given(category_order_inputs())
+@example((np.array([0, 5], np.int64), np.array([0.0, -0.0, 0.5, -0.0, 0.0])))
+def test_radix_order_is_a_stable_descending_sort(args):
+    # the accumulation's radix sort against the stable argsort pycocotools' order comes from
+    from detmetrics.ap import _radix_order_desc
+
+    offsets, score = args
+    order = np.arange(score.shape[0], dtype=np.int64)
+    bits = score.view(np.int64)
+    for k in range(offsets.shape[0] - 1):
+        c0, c1 = int(offsets[k]), int(offsets[k + 1])
+        if c1 > c0:
+            _radix_order_desc(bits, c0, c1, order)
+    expected = np.arange(score.shape[0], dtype=np.int64)
+    for k in range(offsets.shape[0] - 1):
+        c0, c1 = int(offsets[k]), int(offsets[k + 1])
+        expected[c0:c1] = c0 + np.argsort(-score[c0:c1], kind="stable")
+    np.testing.assert_array_equal(order, expected)

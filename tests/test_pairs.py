@@ -51,13 +51,13 @@ from detmetrics import (
 )
 from detmetrics import keypoints as kp
 from detmetrics import masks as dm
-from detmetrics.ap import _accumulate, _category_order, _trapezoid_ap
+from detmetrics.ap import _accumulate, _trapezoid_ap
 from detmetrics.matching import _group, _iou_blocks, _match_groups, _match_groups_voc
 from detmetrics.rotated import _iou_blocks_oriented
 from detmetrics.strategies import box_pairs, nms_inputs, quads, rotated_boxes
 
 from _support import requires_numba
-from test_ap import accumulate_inputs, category_order_inputs
+from test_ap import accumulate_inputs
 from test_confusion import images
 from test_matching import grouped, match_inputs
 from test_voc_matching import voc_match_inputs
@@ -245,8 +245,6 @@ PAIRS = [
     Pair("ap:_accumulate_category", "ap:_accumulate_reference", accumulate_inputs(),
          lambda a, b: _accumulate(*a, b)),
     Pair("ap:_trapezoid_ap_kernel", "ap:_trapezoid_ap_reference", accumulate_inputs(), _trapezoid),
-    Pair("ap:_category_order_kernel", "ap:_category_order_reference", category_order_inputs(),
-         lambda a, b: (_category_order(*a, b),)),
     Pair("errors:_classify_kernel", "errors:_classify_reference", breakdown_scenes(), classify_run),
     Pair("errors:_tide_ap_kernel", "errors:_tide_ap_reference", tide_ap_inputs(), tide_ap_run),
     Pair("confusion:_confusion_kernel", "confusion:_confusion_reference",
@@ -281,6 +279,7 @@ HELPERS = {
     "masks:_fill_intervals": "masks:_mask_iou_blocks_kernel",
     "masks:_scratch_size": "masks:_mask_iou_blocks_kernel",
     "iou:_inter_union": "iou:_box_iou_kernel",
+    "ap:_radix_order_desc": "ap:_accumulate_category",
     "postprocess:_sort_desc_kernel": "postprocess:_filter_by_confidence_kernel",
     "confusion:_sort_desc_kernel": "confusion:_confusion_kernel",
     "matching:_sort_desc_kernel": "matching:_group_kernel",
