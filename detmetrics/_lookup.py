@@ -22,6 +22,8 @@ def positions(universe: np.ndarray, ids: np.ndarray) -> np.ndarray:
         if hi - lo <= 4 * ids.shape[0] + 4096:
             table = np.full(hi - lo + 1, -1, dtype=np.int64)
             table[(universe - lo).astype(np.int64)] = np.arange(n, dtype=np.int64)
+            if int(ids.min()) >= lo and int(ids.max()) <= hi:  # the usual case: one gather
+                return table[ids - lo] if lo else table[ids]
             # ids outside [lo, hi] map to -1; the rest through the table (no wrap-around of the offsets)
             inside = (ids >= lo) & (ids <= hi)
             offset = np.where(inside, ids, lo) - lo

@@ -64,6 +64,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from ._backend import COLD_WORK, kernel, resolve_backend
+from ._lookup import positions
 
 __all__ = ["MATCHING_RULES", "MatchState", "PackedState", "match"]
 
@@ -1076,20 +1077,9 @@ def _keypoint_blocks(flat, order, gt_order, gt_box, sigmas, det_offsets, gt_offs
     return _oks_blocks(det, gt, areas, gt_box, s, det_offsets, gt_offsets, backend)
 
 
-def _positions(cats: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """``np.searchsorted(cats, labels)`` as int64; for integer labels in a compact range by a lookup
-    table of that same searchsorted over the range (one gather: ~4x faster at 400k labels)."""
-    if cats.size and labels.size and cats.dtype.kind == "i" and labels.dtype.kind == "i":
-        lo, hi = int(cats[0]), int(cats[-1])
-        if hi - lo <= 4 * labels.shape[0] + 4096 and int(labels.min()) >= lo and int(labels.max()) <= hi:
-            table = np.searchsorted(cats, np.arange(lo, hi + 1, dtype=np.int64)).astype(np.int64)
-            return table[labels - lo] if lo else table[labels]
-    return np.searchsorted(cats, labels).astype(np.int64, copy=False)
-
-
 def _bucket_keys(cats: np.ndarray, labels: np.ndarray, n_img: int, img: np.ndarray) -> np.ndarray:
     """``category position * n_img + image`` (int64), computed in place (one array, not four, at 4M rows)."""
-    key = _positions(cats, labels)
+    key = positions(cats, labels)  # every label is in cats: its position, never -1
     key *= n_img
     key += img
     return key

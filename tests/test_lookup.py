@@ -23,6 +23,7 @@ def _by_search(universe, wanted):
        picks=st.lists(st.integers(0, 14), max_size=20))
 @example(universe=[-2**63, 2**63 - 1], wanted=[0, -2**63], picks=[])
 @example(universe=[1, 2, 5, 9], wanted=[0, 10, 3, -(2**63)], picks=[0, 3, 2])
+@example(universe=[1, 2, 5, 9], wanted=[2, 9, 3, 1], picks=[])  # every id in [1, 9]: the one-gather path, 3 absent
 def test_positions_equal_searchsorted(universe, wanted, picks):
     uni = np.array(sorted(universe), dtype=np.int64)
     extra = [uni[p % uni.shape[0]] for p in picks] if uni.shape[0] else []

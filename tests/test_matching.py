@@ -234,19 +234,3 @@ def test_vectorised_matching_steps_through_a_crowded_group():
     # t=0.75: det0 -> gt0, det1 -> gt1, det2 -> nothing (FP), det3 -> nothing, det4 -> nothing
     assert code[:, 0, :].T.tolist() == [[1, 1, 0, 0, 2], [1, 1, 2, 2, 2]]
 
-
-@settings(max_examples=200, deadline=None)
-@given(cats=st.lists(st.integers(-2**62, 2**62) | st.integers(-50, 50), min_size=1, max_size=12, unique=True),
-       picks=st.lists(st.integers(0, 11), max_size=40), spread=st.booleans())
-@example(cats=[3, 7, 90], picks=[0, 2, 1, 2], spread=False)
-def test_category_positions_equal_searchsorted(cats, picks, spread):
-    # the lookup-table path (compact integer ranges) and the searchsorted path give the same positions
-    from detmetrics.matching import _positions
-
-    cats_arr = np.array(sorted(cats), dtype=np.int64)
-    labels = cats_arr[[p % len(cats) for p in picks]] if picks else np.zeros(0, dtype=np.int64)
-    if spread:
-        labels = np.concatenate([labels, cats_arr])
-    out = _positions(cats_arr, labels)
-    assert out.dtype == np.int64
-    assert_array_equal(out, np.searchsorted(cats_arr, labels))
