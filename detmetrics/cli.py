@@ -237,17 +237,24 @@ def _add_explain_gap(commands) -> None:
     gap.add_argument("--json", metavar="OUT", help="also write the report as JSON")
 
 
+def _load_boxes(args, *, format="auto", category_ids="auto"):
+    """GT and PRED of the box-only commands (explain-gap, errors): the ground truth, the predictions
+    aligned with it, and the ground truth's ``mean_ap`` keywords for boxes."""
+    from .io import load_ground_truth, load_predictions
+
+    gt = load_ground_truth(args.gt, format=format, split=args.split, sizes=args.sizes, progress=False)
+    pred = load_predictions(args.pred, gt, category_ids=category_ids, progress=False)
+    if len(pred) != len(gt):
+        raise CLIError(f"predictions cover {len(pred)} images but the ground truth has {len(gt)}")
+    return gt, pred, gt.mean_ap_kwargs("bbox")
+
+
 def _run_explain_gap(args) -> int:
     import json
 
     from .diagnostics import explain_gap
-    from .io import load_ground_truth, load_predictions
 
-    gt = load_ground_truth(args.gt, split=args.split, sizes=args.sizes, progress=False)
-    pred = load_predictions(args.pred, gt, progress=False)
-    if len(pred) != len(gt):
-        raise CLIError(f"predictions cover {len(pred)} images but the ground truth has {len(gt)}")
-    kwargs = gt.mean_ap_kwargs("bbox")
+    gt, pred, kwargs = _load_boxes(args)
     report = explain_gap(pred.records_for("bbox"), gt.records_for("bbox"), from_protocol=args.from_protocol,
                          to_protocol=args.to_protocol, box_format=kwargs.get("box_format", "xyxy"),
                          category_ids=kwargs.get("category_ids"))
@@ -293,16 +300,11 @@ def _run_errors(args) -> int:
     import json
 
     from .errors import ERROR_TYPES, error_breakdown
-    from .io import load_ground_truth, load_predictions
 
     _check_outputs(args)
     if args.max_dets <= 0:
         raise CLIError(f"--max-dets must be a positive integer; got {args.max_dets}")
-    gt = load_ground_truth(args.gt, format=args.format, split=args.split, sizes=args.sizes, progress=False)
-    pred = load_predictions(args.pred, gt, category_ids=args.category_ids, progress=False)
-    if len(pred) != len(gt):
-        raise CLIError(f"predictions cover {len(pred)} images but the ground truth has {len(gt)}")
-    kwargs = gt.mean_ap_kwargs("bbox")
+    gt, pred, kwargs = _load_boxes(args, format=args.format, category_ids=args.category_ids)
     gts, preds = gt.records_for("bbox"), pred.records_for("bbox")
     if gt.source == "coco":  # the file's image order, as tidecv walks it
         from .errors import _coco_file_order
