@@ -17,7 +17,13 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from instance_generator import make_keypoints_dataset, make_segm_dataset, to_keypoints_mean_ap, to_segm_mean_ap
+from instance_generator import (
+    _uncompressed,
+    make_keypoints_dataset,
+    make_segm_dataset,
+    to_keypoints_mean_ap,
+    to_segm_mean_ap,
+)
 
 from detmetrics import Evaluator, evaluate_coco, mean_ap
 from detmetrics.masks import encode
@@ -309,7 +315,7 @@ def segm_datasets(draw):
             m = np.array(draw(st.lists(st.booleans(), min_size=h * w, max_size=h * w))).reshape(h, w)
             rle = encode(np.asfortranarray(m))
             crowd = draw(st.booleans()) and draw(st.booleans())
-            counts = rle["counts"].decode() if not crowd else _list_counts(m)
+            counts = rle["counts"].decode() if not crowd else _uncompressed(m)["counts"]
             anns.append({"id": len(anns) + 1, "image_id": i + 1, "category_id": draw(st.sampled_from([1, 2])),
                          "segmentation": {"size": [h, w], "counts": counts}, "iscrowd": int(crowd),
                          "area": float(draw(st.sampled_from([m.sum(), 0, 1024, 2000]))), "bbox": [0, 0, 1, 1]})
@@ -320,17 +326,6 @@ def segm_datasets(draw):
                             "segmentation": {"size": [h, w], "counts": rle["counts"].decode()},
                             "score": draw(st.sampled_from([0.9, 0.5, 0.5, 0.1]))})
     return {"images": images, "annotations": anns, "categories": [{"id": 1}, {"id": 2}]}, results
-
-
-def _list_counts(m):
-    flat = m.T.reshape(-1).astype(np.uint8)
-    counts, cur, run = [], 0, 0
-    for v in flat:
-        if v != cur:
-            counts.append(run)
-            run, cur = 0, v
-        run += 1
-    return counts + [run]
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
