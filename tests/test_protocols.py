@@ -93,34 +93,34 @@ def voc_ap(rec, prec, use_07):
     return np.sum((mrec[i + 1] - mrec[i]) * mpre[i + 1])
 
 
-def voc_eval_map(preds, gts, thresh=0.5, use_07=False, plus=1.0):
-    """py-faster-rcnn's ``voc_eval`` (``plus=1``) / the DOTA devkit's (``plus=0``), mean over classes."""
+def _devkit_map(preds, gts, key, overlaps, thresh, use_07):
+    """The devkits' ``voc_eval`` loop on geometry ``key`` ("boxes" / "quads"), mean over classes: per
+    class, detections in decreasing confidence (stable), each against its image's ground truths of that
+    class; ``overlaps(det, gt_geometry) -> (ovmax, jmax)``; ``ovmax > thresh``: the best ground truth
+    taken once (true positive), again (false positive), or difficult (neither); else a false positive."""
     classes = sorted({int(c) for g in gts for c in g["labels"]})
     aps = {}
     for c in classes:
-        recs = []
-        npos = 0
+        recs, npos = [], 0
         for g in gts:
             m = np.asarray(g["labels"]) == c
             diff = np.asarray(g.get("difficult", np.zeros(len(g["labels"]))), bool)[m]
-            recs.append({"bbox": np.asarray(g["boxes"], float).reshape(-1, 4)[m], "difficult": diff,
-                         "det": [False] * int(m.sum())})
+            geometry = np.asarray(g[key], float)
+            recs.append({"geometry": geometry.reshape(-1, 4)[m] if key == "boxes" else geometry[m],
+                         "difficult": diff, "det": [False] * int(m.sum())})
             npos += int((~diff).sum())
-        img, conf, bb = [], [], []
+        img, conf, dets = [], [], []
         for i, p in enumerate(preds):
             m = np.asarray(p["labels"]) == c
             img += [i] * int(m.sum())
             conf += list(np.asarray(p["scores"])[m])
-            bb += list(np.asarray(p["boxes"], float).reshape(-1, 4)[m])
+            geometry = np.asarray(p[key], float)
+            dets += list(geometry.reshape(-1, 4)[m] if key == "boxes" else geometry[m])
         order = np.argsort(-np.array(conf), kind="stable")
-        tp = np.zeros(len(order))
-        fp = np.zeros(len(order))
+        tp, fp = np.zeros(len(order)), np.zeros(len(order))
         for d, k in enumerate(order):
             r = recs[img[k]]
-            ovmax = -np.inf
-            if r["bbox"].size:
-                ov = _iou_xyxy(np.asarray(bb[k])[None], r["bbox"], plus)[0]
-                ovmax, jmax = np.max(ov), int(np.argmax(ov))
+            ovmax, jmax = overlaps(dets[k], r["geometry"]) if len(r["geometry"]) else (-np.inf, -1)
             if ovmax > thresh:
                 if not r["difficult"][jmax]:
                     if not r["det"][jmax]:
@@ -130,13 +130,21 @@ def voc_eval_map(preds, gts, thresh=0.5, use_07=False, plus=1.0):
                         fp[d] = 1.0
             else:
                 fp[d] = 1.0
-        fp, tp = np.cumsum(fp), np.cumsum(tp)
         if npos == 0:
             continue
-        rec = tp / float(npos)
-        prec = tp / np.maximum(tp + fp, np.finfo(np.float64).eps)
-        aps[c] = voc_ap(rec, prec, use_07) if len(order) else 0.0
+        tp, fp = np.cumsum(tp), np.cumsum(fp)
+        aps[c] = voc_ap(tp / npos, tp / np.maximum(tp + fp, np.finfo(np.float64).eps), use_07) if len(order) \
+            else 0.0
     return aps
+
+
+def voc_eval_map(preds, gts, thresh=0.5, use_07=False, plus=1.0):
+    """py-faster-rcnn's ``voc_eval`` (``plus=1``) / the DOTA devkit's (``plus=0``), mean over classes."""
+    def overlaps(box, gt_boxes):
+        ov = _iou_xyxy(np.asarray(box)[None], gt_boxes, plus)[0]
+        return np.max(ov), int(np.argmax(ov))
+
+    return _devkit_map(preds, gts, "boxes", overlaps, thresh, use_07)
 
 
 def ultralytics_reference(preds, gts, budget=300):
@@ -250,56 +258,23 @@ def dota_task1_map(preds, gts, thresh=0.5, use_07=False):
     difficult one neither true nor false positive."""
     from shapely.geometry import Polygon
 
-    classes = sorted({int(c) for g in gts for c in g["labels"]})
-    aps = {}
-    for c in classes:
-        recs, npos = [], 0
-        for g in gts:
-            m = np.asarray(g["labels"]) == c
-            diff = np.asarray(g["difficult"], bool)[m]
-            recs.append({"quad": np.asarray(g["quads"], float)[m], "difficult": diff, "det": [False] * int(m.sum())})
-            npos += int((~diff).sum())
-        img, conf, quads = [], [], []
-        for i, p in enumerate(preds):
-            m = np.asarray(p["labels"]) == c
-            img += [i] * int(m.sum())
-            conf += list(np.asarray(p["scores"])[m])
-            quads += list(np.asarray(p["quads"], float)[m])
-        order = np.argsort(-np.array(conf), kind="stable")
-        tp, fp = np.zeros(len(order)), np.zeros(len(order))
-        for d, k in enumerate(order):
-            r, q = recs[img[k]], quads[k]
-            ovmax, jmax = -np.inf, -1
-            if len(r["quad"]):
-                g = r["quad"]
-                ixmin = np.maximum(g[:, :, 0].min(1), q[:, 0].min())
-                iymin = np.maximum(g[:, :, 1].min(1), q[:, 1].min())
-                ixmax = np.minimum(g[:, :, 0].max(1), q[:, 0].max())
-                iymax = np.minimum(g[:, :, 1].max(1), q[:, 1].max())
-                inters = np.maximum(ixmax - ixmin + 1, 0) * np.maximum(iymax - iymin + 1, 0)
-                keep = np.flatnonzero(inters > 0)
-                if keep.size:
-                    ov = []
-                    for j in keep:
-                        a, b = Polygon(q), Polygon(g[j])
-                        inter = a.intersection(b).area
-                        ov.append(inter / (a.area + b.area - inter))
-                    ovmax, jmax = float(np.max(ov)), int(keep[int(np.argmax(ov))])
-            if ovmax > thresh:
-                if not r["difficult"][jmax]:
-                    if not r["det"][jmax]:
-                        tp[d] = 1.0
-                        r["det"][jmax] = True
-                    else:
-                        fp[d] = 1.0
-            else:
-                fp[d] = 1.0
-        if npos == 0:
-            continue
-        tp, fp = np.cumsum(tp), np.cumsum(fp)
-        aps[c] = voc_ap(tp / npos, tp / np.maximum(tp + fp, np.finfo(np.float64).eps), use_07) if len(order) \
-            else 0.0
-    return aps
+    def overlaps(q, g):
+        ixmin = np.maximum(g[:, :, 0].min(1), q[:, 0].min())
+        iymin = np.maximum(g[:, :, 1].min(1), q[:, 1].min())
+        ixmax = np.minimum(g[:, :, 0].max(1), q[:, 0].max())
+        iymax = np.minimum(g[:, :, 1].max(1), q[:, 1].max())
+        inters = np.maximum(ixmax - ixmin + 1, 0) * np.maximum(iymax - iymin + 1, 0)
+        keep = np.flatnonzero(inters > 0)
+        if not keep.size:
+            return -np.inf, -1
+        ov = []
+        for j in keep:
+            a, b = Polygon(q), Polygon(g[j])
+            inter = a.intersection(b).area
+            ov.append(inter / (a.area + b.area - inter))
+        return float(np.max(ov)), int(keep[int(np.argmax(ov))])
+
+    return _devkit_map(preds, gts, "quads", overlaps, thresh, use_07)
 
 
 def oriented_scene(seed, n_images=4, n_classes=2):
