@@ -130,6 +130,38 @@ def parallel_kernel(func):
     return _decorate(func, {"cache": True, "nogil": True, "parallel": True})
 
 
+def intrinsic(func):
+    """``numba.extending.intrinsic(func)`` once numba is loaded (for kernels that call C functions).
+
+    Until then ``func`` stays a placeholder (``LazyIntrinsic``) that only numba may call; its
+    body imports ``llvmlite`` / ``numba.types`` itself, so defining one costs nothing at import.
+    """
+    if not HAVE_NUMBA:
+        return func
+    if _numba is not None:
+        from numba.extending import intrinsic as build
+
+        return build(func)
+    lazy = LazyIntrinsic(func)
+    _pending.append(lazy)
+    return lazy
+
+
+class LazyIntrinsic:
+    """An ``@intrinsic`` before numba is imported; ``load_numba`` puts the real one in its module."""
+
+    def __init__(self, func):
+        self.definition = func  # not ``py_func``: an intrinsic is not a kernel (``all_kernels``)
+        self.dispatcher_ = None
+        self.__name__ = func.__name__
+        self.__qualname__ = func.__qualname__
+        self.__module__ = func.__module__
+        self.__doc__ = func.__doc__
+
+    def __call__(self, *args):
+        raise TypeError(f"{self.__qualname__} is a numba intrinsic: only a compiled kernel can call it")
+
+
 def _decorate(func, options: dict):
     if not HAVE_NUMBA:
         return func
@@ -157,13 +189,18 @@ def load_numba(*, required: bool = False) -> bool:
         except Exception as exc:  # pragma: no cover - numba installed but broken
             HAVE_NUMBA, _NUMBA_ERROR = False, exc
             for lazy in _pending:
-                lazy.dispatcher_ = lazy.py_func
+                lazy.dispatcher_ = getattr(lazy, "py_func", lazy)  # an intrinsic stays a placeholder
         else:
             _numba = numba
             prange = numba.prange
             _listen_for_compiles(numba)
+            from numba.extending import intrinsic as build_intrinsic
+
             for lazy in _pending:
-                lazy.dispatcher_ = _build(lazy.py_func, lazy.options)
+                if isinstance(lazy, LazyIntrinsic):
+                    lazy.dispatcher_ = build_intrinsic(lazy.definition)
+                else:
+                    lazy.dispatcher_ = _build(lazy.py_func, lazy.options)
             _patch_globals()
         _pending.clear()
     if required and _numba is None:
@@ -214,7 +251,7 @@ def _patch_globals() -> None:
             continue
         namespace = vars(module)
         for key, value in list(namespace.items()):
-            if isinstance(value, LazyKernel):
+            if isinstance(value, (LazyKernel, LazyIntrinsic)):
                 namespace[key] = value.dispatcher_
             elif key == "prange" and value is builtins.range and name != __name__:
                 namespace[key] = prange

@@ -7,14 +7,22 @@ pycocotools), and every input the typed path rejects must still be rejected with
 from __future__ import annotations
 
 import copy
+import gc
+import sys
+import threading
+from collections import OrderedDict
 
 import msgspec
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from detmetrics import evaluate_coco
-from detmetrics.io._coco_decode import _result_dict_columns, load_ground_truth, load_results
+from detmetrics.io._coco_decode import load_ground_truth, load_results
+from detmetrics.io._dict_columns import _result_dict_columns_reference as _result_dict_columns
 
+from _support import requires_numba
 from coco_generator import make_coco_dataset, run_pycocotools
 
 
@@ -85,6 +93,181 @@ def test_dict_fast_path_matches_pycocotools():
     gt, res = make_coco_dataset(4)
     stats = run_pycocotools(*copy.deepcopy((gt, res)))[0]
     np.testing.assert_allclose(evaluate_coco(gt, res).stats, stats, rtol=0, atol=1e-12)
+
+
+# ------------------------------------------------------------------ the compiled pass over the dicts
+
+_INTS = st.one_of(st.integers(-5, 10**6), st.integers(-(2**63), 2**63 - 1))
+_FLOATS = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.sampled_from([-0.0, 0.0, 1e308, 5e-324]),
+                    st.integers(-(2**63), 2**63 - 1))
+#: values the kernel hands to the reference (NumPy scalars) or that nobody reads (the rest)
+_ODD = st.sampled_from([True, False, None, "1", 1.5, np.int64(3), np.int32(-2), np.uint64(2**64 - 1), np.uint8(7),
+                        np.float32(0.1), np.float64(0.25), np.bool_(True), [1], 10**400, 2**63, -(2**63) - 1])
+
+
+@st.composite
+def result_dicts(draw):
+    """Lists of COCO result dicts: plain ones (what the kernel reads), and about one in five changed in one
+    place: a value only the reference reads (a NumPy scalar, a dict subclass, a bbox array) or one nobody
+    does (a bool, a string, an id beyond int64, a missing key, a bbox of 3)."""
+    items = []
+    for _ in range(draw(st.integers(0, 12))):
+        entry = {"image_id": draw(_INTS), "category_id": draw(_INTS), "score": draw(_FLOATS),
+                 "bbox": [draw(_FLOATS) for _ in range(4)]}
+        if draw(st.booleans()):
+            entry["bbox"] = tuple(entry["bbox"])
+        if draw(st.integers(0, 9)) == 0:
+            entry["segmentation"] = [[0, 0, 1, 1]]
+        if draw(st.integers(0, 4)) == 0:
+            change = draw(st.sampled_from(["image_id", "category_id", "score", "bbox", "coordinate", "missing",
+                                           "length", "array", "mapping"]))
+            if change in ("image_id", "category_id", "score"):
+                entry[change] = draw(_ODD)
+            elif change == "coordinate":
+                entry["bbox"] = list(entry["bbox"])
+                entry["bbox"][draw(st.integers(0, 3))] = draw(_ODD)
+            elif change == "missing":
+                del entry[draw(st.sampled_from(sorted(entry)))]
+            elif change == "length":
+                entry["bbox"] = list(entry["bbox"])[:draw(st.sampled_from([0, 3]))] + [1.0] * draw(st.integers(0, 1))
+            elif change == "array":
+                entry["bbox"] = np.array(entry["bbox"], dtype=object)
+            else:
+                entry = OrderedDict(entry)
+        items.append(entry)
+    return items
+
+
+def _bits(out):
+    """Columns as comparable arrays, floats by their bits (a -0.0 is not a 0.0, a NaN is its payload)."""
+    if out is None:
+        return (np.array([-1]),)
+    image_id, category, score, boxes = out
+    return image_id, category, score.view(np.int64), boxes.view(np.int64)
+
+
+def dict_columns_run(args, backend):
+    """The pair runner of ``_result_dict_columns_kernel``: ``result_dict_columns`` on either backend."""
+    from detmetrics.io._dict_columns import result_dict_columns
+
+    return _bits(result_dict_columns(args, backend))
+
+
+def test_dict_kernel_layout_holds_here():
+    """The kernel is used where the interpreter lays objects out as it reads them: this one does, so the
+    pair test below compares the kernel and not the reference with itself."""
+    from detmetrics.io._dict_columns import _layout_ok
+
+    if sys.implementation.name != "cpython":
+        pytest.skip("the compiled dict pass reads CPython objects only")
+    assert _layout_ok()
+
+
+@requires_numba
+def test_dict_kernel_reads_plain_results_whole_and_hands_over_the_rest():
+    from detmetrics.io._dict_columns import _KEYS, _result_dict_columns_kernel, result_dict_columns
+
+    _, res = make_coco_dataset(1)
+    n = len(res)
+    out = [np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n), np.empty((n, 4))]
+    keys = np.array([id(k) for k in _KEYS], dtype=np.int64)
+    types = np.array([id(dict), id(int), id(float), id(list), id(tuple)], dtype=np.int64)
+    assert _result_dict_columns_kernel(id(res), n, keys, types, *out) == n
+    assert np.array_equal(out[0], [r["image_id"] for r in res])
+    assert np.array_equal(out[3], [r["bbox"] for r in res])
+    mixed = copy.deepcopy(res)
+    mixed[n // 2]["score"] = np.float32(mixed[n // 2]["score"])  # the reference reads from there on
+    assert _result_dict_columns_kernel(id(mixed), n, keys, types, *out) == n // 2
+    for a, b in zip(_bits(result_dict_columns(mixed, "numba")), _bits(result_dict_columns(mixed, "numpy"))):
+        assert np.array_equal(a, b)
+
+
+@requires_numba
+def test_dict_kernel_leaves_reference_counts_alone():
+    from detmetrics.io._dict_columns import result_dict_columns
+
+    _, res = make_coco_dataset(2, n_images=20)
+    watched = [res, res[0], res[0]["bbox"], res[0]["bbox"][0], res[-1], res[-1]["score"]]
+    before = [sys.getrefcount(o) for o in watched]
+    for _ in range(3):
+        assert result_dict_columns(res, "numba") is not None
+    res[-1]["score"] = "bad"
+    assert result_dict_columns(res, "numba") is None
+    res[-1]["score"] = watched[-1]
+    gc.collect()
+    assert [sys.getrefcount(o) for o in watched] == before
+
+
+class _Collider:
+    """A key whose hash is the hash of ``"score"`` and whose ``__eq__`` empties the results list."""
+
+    def __init__(self, victim):
+        self.victim = victim
+        self.armed = False
+
+    def __hash__(self):
+        return hash("score")
+
+    def __eq__(self, other):
+        if self.armed:
+            self.victim.clear()
+        return False
+
+
+@requires_numba
+def test_dict_kernel_survives_a_key_that_mutates_the_list():
+    """A lookup may run Python code (``__eq__`` of a colliding key): the kernel holds the dict and checks
+    the list's length, so emptying the list under it ends the pass instead of crashing."""
+    from detmetrics.io._dict_columns import result_dict_columns
+
+    items = [{"image_id": 1, "category_id": 1, "score": 0.5, "bbox": [0, 0, 1, 1]} for _ in range(50)]
+    odd = {"image_id": 1, "category_id": 1, "bbox": [0, 0, 1, 1]}
+    collider = _Collider(items)
+    odd[collider] = 0
+    odd["score"] = 0.5
+    items.insert(3, odd)
+    collider.armed = True
+    assert result_dict_columns(items, "numba") is None  # the typed path then reads what is left
+    assert items == []
+
+
+@requires_numba
+def test_dict_kernel_from_threads():
+    """The kernel takes the GIL it reads Python objects under: threads calling it at once agree."""
+    from detmetrics.io._dict_columns import result_dict_columns
+
+    _, res = make_coco_dataset(3)
+    expected = _bits(result_dict_columns(res, "numpy"))
+    results: list = []
+
+    def work():
+        for _ in range(5):
+            results.append(_bits(result_dict_columns(res, "numba")))
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 20
+    for got in results:
+        assert all(np.array_equal(a, b) for a, b in zip(got, expected))
+
+
+@requires_numba
+@settings(deadline=None, max_examples=150)
+@given(result_dicts())
+def test_dict_kernel_equals_reference_and_typed_path(items):
+    """Beyond the pair test: whenever both give None, the typed decoder rejects the list too."""
+    from detmetrics.io._coco_decode import _decode, _ResultIntId
+    from detmetrics.io._dict_columns import result_dict_columns
+
+    fast = result_dict_columns(items, "numba")
+    for a, b in zip(_bits(fast), _bits(result_dict_columns(items, "numpy"))):
+        assert a.dtype == b.dtype and np.array_equal(a, b)
+    if fast is None:
+        with pytest.raises(ValueError):
+            _decode(items, list[_ResultIntId], "results")
 
 
 # ------------------------------------------------------------------ evaluate_columns

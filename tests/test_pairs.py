@@ -31,6 +31,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
+from test_columns import dict_columns_run, result_dicts
 from test_errors import breakdown_scenes, classify_run, tide_ap_inputs, tide_ap_run
 from test_io import _columns_or_none, results_json
 from test_keypoints import pose_cases
@@ -232,6 +233,8 @@ PAIRS = [
     Pair("keypoints:_oks_blocks_mean_kernel", "keypoints:_oks_blocks", pose_cases(), _oks_blocks),
     Pair("io._coco_decode:_results_scan_kernel", "io._coco_decode:_results_scan_reference", results_json(),
          _results_scan),
+    Pair("io._dict_columns:_result_dict_columns_kernel", "io._dict_columns:_result_dict_columns_reference",
+         result_dicts(), dict_columns_run),
     Pair("iou:_box_iou_kernel", "iou:_box_iou_reference", box_pairs(),
          lambda a, b: (box_iou(*a, backend=b),)),
     Pair("iou:_box_iou_variant_kernel", "iou:_box_iou_variant_reference", _iou_variant_inputs(), _variant, "close"),

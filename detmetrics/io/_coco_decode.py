@@ -30,13 +30,14 @@ import gc
 import os
 from dataclasses import dataclass
 from itertools import chain
-from operator import attrgetter, itemgetter
+from operator import attrgetter
 from typing import Annotated
 
 import numpy as np
 
 from .._backend import kernel
 from .._lookup import positions
+from ._dict_columns import result_dict_columns
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
@@ -279,71 +280,6 @@ def _index_of_ints(sorted_ids, vals: np.ndarray) -> np.ndarray:
     return positions(np.asarray(sorted_ids, dtype=np.int64), vals)
 
 
-def _types_ok(values, number: bool) -> bool:
-    """Every value an int (or, with ``number``, a float), Python or NumPy; never a bool.
-
-    The set of the values' types is built in one C-level pass; the check is then on a
-    handful of types.
-    """
-    for t in set(map(type, values)):
-        if t is int or (number and t is float):
-            continue
-        if issubclass(t, (bool, np.bool_)) or not issubclass(t, (np.integer, np.floating) if number else np.integer):
-            return False
-        if not number and issubclass(t, np.unsignedinteger) and t is not np.uint8 and t is not np.uint16 \
-                and t is not np.uint32:
-            return False  # uint64 may exceed int64: the typed path names it
-    return True
-
-
-#: results per chunk of ``_result_dict_columns``: the chunk's dicts, their values and the passes over
-#: them stay in the CPU caches (measured at COCO scale: 0.29 s for the 400k dicts in one piece, 0.19 s
-#: in chunks of 16k; at 4M results the one-piece passes grew 12x)
-_DICT_CHUNK = 16384
-
-
-def _result_dict_columns(items: list):
-    """``(image_id, category_id, score, boxes)`` arrays of COCO result dicts with integer ids, or None.
-
-    Each field is gathered by one C-level pass (``map`` + ``itemgetter`` into ``np.fromiter``),
-    without a struct or tuple per result, chunk by chunk (``_DICT_CHUNK``); NumPy scalars are
-    read as they are.  The value types are checked first (``np.fromiter`` would read ``1.5`` as
-    the id 1, ``"0.5"`` or ``True`` as a score): anything the typed decoder would reject (a
-    missing field, a string, a bool, a bbox that is not 4 numbers, an id outside int64) returns
-    None, and the typed path names it.
-    """
-    n = len(items)
-    image_id = np.empty(n, dtype=np.int64)
-    category = np.empty(n, dtype=np.int64)
-    score = np.empty(n, dtype=np.float64)
-    boxes = np.empty((n, 4), dtype=np.float64)
-    flat_boxes = boxes.reshape(-1)
-    for s0 in range(0, n, _DICT_CHUNK):
-        chunk = items[s0:s0 + _DICT_CHUNK]
-        m = len(chunk)
-        try:
-            ids = list(map(itemgetter("image_id"), chunk))
-            cats = list(map(itemgetter("category_id"), chunk))
-            scores = list(map(itemgetter("score"), chunk))
-            bboxes = list(map(itemgetter("bbox"), chunk))
-        except (KeyError, TypeError, IndexError):
-            return None
-        if not (_types_ok(ids, False) and _types_ok(cats, False) and _types_ok(scores, True)):
-            return None
-        if not set(map(type, bboxes)) <= {list, tuple} or set(map(len, bboxes)) != {4}:
-            return None
-        if not _types_ok(chain.from_iterable(bboxes), True):
-            return None
-        try:
-            image_id[s0:s0 + m] = np.fromiter(ids, dtype=np.int64, count=m)
-            category[s0:s0 + m] = np.fromiter(cats, dtype=np.int64, count=m)
-        except (OverflowError, ValueError):
-            return None
-        score[s0:s0 + m] = np.fromiter(scores, dtype=np.float64, count=m)
-        flat_boxes[4 * s0:4 * (s0 + m)] = np.fromiter(chain.from_iterable(bboxes), dtype=np.float64, count=4 * m)
-    return image_id, category, score, boxes
-
-
 def _index_of(sorted_ids: list, items, field: str) -> np.ndarray:
     """Positions of every ``item.<field>`` in ``sorted_ids`` (-1 when absent)."""
     vals = None
@@ -422,7 +358,7 @@ def load_results(source, gt: CocoGroundTruth, backend: str = "numpy") -> CocoRes
     if gt.iou_type != "bbox":
         return _load_instance_results(source, gt, backend)
     int_ids = set(map(type, gt.image_ids)) <= {int}  # one C-level pass (msgspec gives int or str)
-    fast = _result_dict_columns(source) if int_ids and isinstance(source, list) else None
+    fast = result_dict_columns(source, backend) if int_ids and isinstance(source, list) else None
     if fast is not None:
         # one C-level pass per column straight from the dicts; errors go through the typed path below
         return _int_id_columns(gt, *fast, shown=lambda row: source[row]["image_id"])
