@@ -63,6 +63,7 @@ def test_dict_fast_path_reads_numpy_scalars():
     ("bbox", [0, 0, 1, "2"], "Expected `float`"),
     ("bbox", {"x": 1}, "Expected `array`"),
     ("image_id", 2**63, "int"),
+    ("score", 10**400, r"Number out of range - at `\$\[1\]\.score`"),  # was an OverflowError
 ])
 def test_dict_fast_path_rejects_what_the_typed_path_rejects(field, value, message):
     gt, res = make_coco_dataset(0, n_images=5)
@@ -70,6 +71,16 @@ def test_dict_fast_path_rejects_what_the_typed_path_rejects(field, value, messag
     res[1][field] = value
     assert _result_dict_columns(res) is None
     with pytest.raises(ValueError, match=message):
+        load_results(res, load_ground_truth(gt))
+
+
+def test_numpy_scalars_do_not_hide_the_real_error():
+    """A list with NumPy ids goes to the plain converter; its error names the entry that is wrong,
+    not msgspec's complaint about the NumPy scalar it stopped at first."""
+    gt, res = make_coco_dataset(0, n_images=5)
+    res = [dict(r, image_id=np.int64(r["image_id"])) for r in res]
+    res[2]["bbox"] = [0, 0, 1, 10**400]
+    with pytest.raises(ValueError, match=r"Number out of range - at `\$\[2\]\.bbox\[3\]`"):
         load_results(res, load_ground_truth(gt))
 
 
@@ -259,15 +270,15 @@ def test_dict_kernel_from_threads():
 @given(result_dicts())
 def test_dict_kernel_equals_reference_and_typed_path(items):
     """Beyond the pair test: whenever both give None, the typed decoder rejects the list too."""
-    from detmetrics.io._coco_decode import _decode, _ResultIntId
+    from detmetrics.io._coco_decode import _check_id_types, _decode, _ResultIntId
     from detmetrics.io._dict_columns import result_dict_columns
 
     fast = result_dict_columns(items, "numba")
     for a, b in zip(_bits(fast), _bits(result_dict_columns(items, "numpy"))):
         assert a.dtype == b.dtype and np.array_equal(a, b)
-    if fast is None:
+    if fast is None:  # load_results' typed path for a list: the decode, then the id types
         with pytest.raises(ValueError):
-            _decode(items, list[_ResultIntId], "results")
+            _check_id_types(_decode(items, list[_ResultIntId], "results"), True, "results", "$[{}].image_id")
 
 
 # ------------------------------------------------------------------ evaluate_columns

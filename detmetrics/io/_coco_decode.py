@@ -209,10 +209,14 @@ def _decode(source, type_, what: str):
                 return msgspec.convert(obj, type=type_)
             except msgspec.ValidationError as exc:
                 # built in Python with NumPy scalars (np.float32 scores, np.int64 ids), which
-                # pycocotools accepts: the plain converter reads them; its error if it fails too
+                # pycocotools accepts: the plain converter reads them.  If it fails too, msgspec's
+                # error, unless that error is about a NumPy scalar (which the converter read): the
+                # converter's then names what is really wrong
                 try:
                     return _fallback_convert(obj, type_, what)
                 except ValueError:
+                    if "got `numpy." in str(exc):
+                        raise
                     raise exc from None
         except msgspec.ValidationError as exc:
             raise ValueError(f"{what}: {exc}") from None
@@ -1106,7 +1110,10 @@ def _fallback_convert(obj, type_, what):
     def number(v, where):
         if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating)):
             raise ValueError(f"{what}: Expected `float`, got `{type(v).__name__}` - at `{where}`")
-        return float(v)
+        try:
+            return float(v)
+        except OverflowError:  # an int beyond the float range (msgspec: "Number out of range")
+            raise ValueError(f"{what}: Number out of range - at `{where}`") from None
 
     def ident(v, where, allow_str=True):
         if isinstance(v, (bool, np.bool_)) or not (isinstance(v, (int, np.integer)) or (allow_str and isinstance(v, str))):
