@@ -97,8 +97,14 @@ def _groups_of(draw, boxes_strategy):
 def _grouping_inputs(draw):
     dets = draw(st.lists(st.tuples(st.integers(0, 5), st.sampled_from([0.1, 0.5, 0.5, 0.9])), max_size=80))
     gts = draw(st.lists(st.integers(0, 5), max_size=10))
+    n = len(dets)
+    # the carried columns: areas and boxes as distinct numbers per row (a row moved wrongly shows); 6 buckets
+    # as one category of 6 images, 2 x 3, 3 x 2 or 6 x 1
+    area = np.arange(n, dtype=np.float64) * 1.5
+    box = np.arange(4 * n, dtype=np.float64).reshape(n, 4) - 7.25
     return (np.array([d[0] for d in dets], dtype=np.int64), np.array([d[1] for d in dets], dtype=np.float64),
-            np.array(gts, dtype=np.int64), 6, draw(st.integers(1, 4)))
+            np.array(gts, dtype=np.int64), 6, draw(st.integers(1, 4)), area, box,
+            draw(st.sampled_from([None, 1, 2, 3, 6])))
 
 
 @st.composite
@@ -207,6 +213,10 @@ def _results_scan(args, backend):
     return (np.array([-1]),) if out is None else out
 
 
+def _flatten_group(out):
+    return (*out[:5], *out[5])
+
+
 _MASK_PAIRS = [
     ("_encode_kernel", "_encode_reference", mask_stacks(), lambda a, b: _rle_bytes(dm.encode(a, backend=b))),
     ("_to_strings_kernel", "_to_strings_reference", mask_stacks(), lambda a, b: _rle_bytes(dm.encode(a, backend=b))),
@@ -239,7 +249,7 @@ PAIRS = [
          lambda a, b: (box_iou(*a, backend=b),)),
     Pair("iou:_box_iou_variant_kernel", "iou:_box_iou_variant_reference", _iou_variant_inputs(), _variant, "close"),
     Pair("matching:_group_kernel", "matching:_group_reference", _grouping_inputs(),
-         lambda a, b: _group(*a, b)),
+         lambda a, b: _flatten_group(_group(*a[:5], b, *a[5:]))),
     Pair("matching:_iou_blocks_kernel", "matching:_iou_blocks_reference", grouped(),
          lambda a, b: _iou_blocks(*a, b)),
     Pair("matching:_match_groups_kernel", "matching:_match_groups_reference", match_inputs(),
