@@ -366,7 +366,7 @@ def _group_kernel(det_key, det_score, det_area, det_box, gt_key, n_buckets, n_im
     buf = np.empty(0, dtype=np.int64)  # _sort_desc_kernel's merge buffer, grown when a bucket needs it
     kept = 0
     n_groups = 0
-    s0 = 0
+    s0 = n_det - n_det  # an int64, not the literal 0 (numba would compile the sort a second time for it)
     g0 = 0
     for b in range(n_buckets):
         s1 = ends[b]
