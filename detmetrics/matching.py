@@ -179,12 +179,11 @@ def _block_offsets(det_offsets: np.ndarray, gt_offsets: np.ndarray) -> np.ndarra
 # grouping: (category, image) buckets, detections by decreasing score inside
 
 
-def _group(det_key, det_score, gt_key, n_buckets, max_det, backend, det_area=None, det_box=None, n_images=None):
+def _group(det_key, det_score, gt_key, n_buckets, max_det, backend, det_area=None, det_box=None):
     """Order detections and ground truths into (category, image) groups.
 
     ``det_key`` / ``gt_key`` are dense bucket numbers ``category * n_images +
-    image`` in ``[0, n_buckets)`` (``n_images`` None: ``n_buckets``, one
-    category).  Detections are ordered by bucket and, inside a bucket, by
+    image`` in ``[0, n_buckets)``.  Detections are ordered by bucket and, inside a bucket, by
     decreasing score (stable), then cut to ``max_det`` per bucket; ground
     truths by bucket (stable).  Only non-empty buckets become groups.  The
     kept detections' columns come out in that order too (``det_area`` /
@@ -195,8 +194,7 @@ def _group(det_key, det_score, gt_key, n_buckets, max_det, backend, det_area=Non
     det_order, det_rank, gt_order, det_offsets, gt_offsets : ndarray, int64
         ``det_rank`` is each kept detection's position inside its group.
     columns : tuple of ndarray
-        ``(score, area, box, image, category)`` of the kept detections in
-        ``det_order`` (``category``: the position ``key // n_images``).
+        ``(score, area, box, key)`` of the kept detections in ``det_order``.
 
     Examples
     --------
@@ -210,7 +208,6 @@ def _group(det_key, det_score, gt_key, n_buckets, max_det, backend, det_area=Non
     n_det, n_gt = det_key.shape[0], gt_key.shape[0]
     det_area = np.zeros(n_det) if det_area is None else det_area
     det_box = np.zeros((n_det, 4)) if det_box is None else det_box
-    n_img = n_buckets if n_images is None else max(int(n_images), 1)
     if backend == "numba" and n_buckets <= 4 * (n_det + n_gt) + (1 << 20):
         # the order, scores, areas and boxes are sorted in place; the kept rows end up first
         order = np.empty(n_det, dtype=np.int64)
@@ -220,21 +217,18 @@ def _group(det_key, det_score, gt_key, n_buckets, max_det, backend, det_area=Non
         flat_box = np.ascontiguousarray(det_box).reshape(n_det, width)
         box = np.empty(flat_box.shape, dtype=np.float64)
         det_rank = np.empty(n_det, dtype=np.int64)
-        image = np.empty(n_det, dtype=np.int64)
-        category = np.empty(n_det, dtype=np.int64)
+        key = np.empty(n_det, dtype=np.int64)
         gt_order = np.empty(n_gt, dtype=np.int64)
         # at most one group per row; only the pages of the groups found are ever touched
         det_offsets = np.empty(n_det + n_gt + 1, dtype=np.int64)
         gt_offsets = np.empty(n_det + n_gt + 1, dtype=np.int64)
-        k, n_groups = _group_kernel(det_key, det_score, det_area, flat_box, gt_key, n_buckets, n_img, max_det, order,
-                                    score, area, box, det_rank, image, category, gt_order, det_offsets, gt_offsets)
+        k, n_groups = _group_kernel(det_key, det_score, det_area, flat_box, gt_key, n_buckets, max_det, order, score,
+                                    area, box, det_rank, key, gt_order, det_offsets, gt_offsets)
         return (order[:k], det_rank[:k], gt_order, det_offsets[:n_groups + 1], gt_offsets[:n_groups + 1],
-                (score[:k], area[:k], box[:k].reshape(k, *det_box.shape[1:]), image[:k], category[:k]))
+                (score[:k], area[:k], box[:k].reshape(k, *det_box.shape[1:]), key[:k]))
     order, rank, gt_order, det_offsets, gt_offsets = _group_reference(det_key, det_score, gt_key, max_det, n_buckets)
-    key = det_key[order]
     return (order, rank, gt_order, det_offsets, gt_offsets,
-            (det_score[order], det_area[order], np.take(det_box, order, axis=0), key % n_img,
-             key // n_img))
+            (det_score[order], det_area[order], np.take(det_box, order, axis=0), det_key[order]))
 
 
 def _group_reference(det_key, det_score, gt_key, max_det, n_buckets=None):
@@ -323,8 +317,8 @@ def _sort_desc_kernel(idx, lo, hi, score, buf):
 
 
 @kernel
-def _group_kernel(det_key, det_score, det_area, det_box, gt_key, n_buckets, n_img, max_det, order, score, area,
-                  box, det_rank, image, category, gt_order, det_offsets, gt_offsets):
+def _group_kernel(det_key, det_score, det_area, det_box, gt_key, n_buckets, max_det, order, score, area, box,
+                  det_rank, key, gt_order, det_offsets, gt_offsets):
     # Counting sort by bucket (stable) that carries each detection's score, area and box with
     # it, a stable sort by decreasing score inside each bucket, the cut, and the offsets of the
     # non-empty buckets, all in one kernel.  Detections come in image order and the buckets are
@@ -407,8 +401,6 @@ def _group_kernel(det_key, det_score, det_area, det_box, gt_key, n_buckets, n_im
             det_offsets[n_groups] = kept
             gt_offsets[n_groups] = g0
             n_groups += 1
-        c = b // n_img
-        m = b - c * n_img
         for i in range(take):  # kept <= s0 + i: compacting in place never overwrites a row still to move
             q = s0 + i
             order[kept] = order[q]
@@ -417,8 +409,7 @@ def _group_kernel(det_key, det_score, det_area, det_box, gt_key, n_buckets, n_im
             for j in range(w):
                 box[kept, j] = box[q, j]
             det_rank[kept] = i
-            image[kept] = m
-            category[kept] = c
+            key[kept] = b
             kept += 1
         s0 = s1
         g0 = g1
@@ -1185,9 +1176,11 @@ def match(flat, opts, cats: np.ndarray, image_keys=None) -> MatchState:
     n_img = max(int(flat.n_images), 1)
     det_key = _bucket_keys(cats, flat.det_label, n_img, flat.det_img)
     gt_key = _bucket_keys(cats, flat.gt_label, n_img, flat.gt_img)
-    order, rank, gt_order, det_offsets, gt_offsets, (det_score, det_area, det_box, det_img, det_cat) = _group(
+    order, rank, gt_order, det_offsets, gt_offsets, (det_score, det_area, det_box, kept_key) = _group(
         det_key, flat.det_score, gt_key, max(cats.shape[0], 1) * n_img, opts.max_detections[-1], backend,
-        flat.det_area, flat.det_box, n_img)
+        flat.det_area, flat.det_box)
+    if flat.kind not in ("mask", "keypoints"):
+        order = None  # the columns it would gather came out of the grouping (32 MB at 4M boxes)
     if opts.matching == "ultralytics":
         gt_order = _reverse_within_groups(gt_order, gt_offsets)
     gt_box = np.take(flat.gt_box, gt_order, axis=0)
@@ -1215,13 +1208,16 @@ def match(flat, opts, cats: np.ndarray, image_keys=None) -> MatchState:
             gt_difficult=difficult,
         )
     del iou_flat, det_area  # freed before the state's own gathers
+    det_cat, det_img = np.divmod(kept_key, n_img)  # the bucket is category position * n_img + image
+    del kept_key
+    np.take(cats, det_cat, out=det_cat)  # a category position to its label, in place (every label is in cats)
     gt_img = flat.gt_img[gt_order]
     if image_keys is not None:
         det_img = image_keys[det_img]
         gt_img = image_keys[gt_img]
     return MatchState(
-        det_cat=cats[det_cat] if cats.shape[0] else np.ascontiguousarray(flat.det_label[order]),
-        det_img=np.ascontiguousarray(det_img), det_score=det_score, det_rank=np.ascontiguousarray(rank),
+        det_cat=det_cat, det_img=np.ascontiguousarray(det_img), det_score=det_score,
+        det_rank=np.ascontiguousarray(rank),
         det_code=det_codes,
         gt_cat=np.ascontiguousarray(flat.gt_label[gt_order]), gt_img=np.ascontiguousarray(gt_img),
         gt_ignored=gt_ignored,
