@@ -113,11 +113,9 @@ def _pairs_at_threshold(flat, opts, cats):
 
     flat = apply_protocol(flat, opts)
     n_img = max(int(flat.n_images), 1)
-    det_key = np.searchsorted(cats, flat.det_label).astype(np.int64) * n_img + flat.det_img
-    gt_key = np.searchsorted(cats, flat.gt_label).astype(np.int64) * n_img + flat.gt_img
-    order, _, gt_order, det_offsets, gt_offsets = _group(det_key, flat.det_score, gt_key,
-                                                         max(cats.shape[0], 1) * n_img, opts.max_detections[-1],
-                                                         "numpy")[:5]
+    order, _, gt_order, det_offsets, gt_offsets = _group(
+        np.searchsorted(cats, flat.det_label), flat.det_img, flat.det_score, np.searchsorted(cats, flat.gt_label),
+        flat.gt_img, max(cats.shape[0], 1), n_img, opts.max_detections[-1], "numpy")[:5]
     iou, _ = _IOU_BLOCKS[flat.kind](np.take(flat.det_box, order, axis=0), np.take(flat.gt_box, gt_order, axis=0),
                                     np.ascontiguousarray(flat.gt_crowd[gt_order]), det_offsets, gt_offsets, "numpy")
     return int(sum(np.count_nonzero(iou == t) for t in opts.iou_thresholds.tolist()))

@@ -179,36 +179,39 @@ def _block_offsets(det_offsets: np.ndarray, gt_offsets: np.ndarray) -> np.ndarra
 # grouping: (category, image) buckets, detections by decreasing score inside
 
 
-def _group(det_key, det_score, gt_key, n_buckets, max_det, backend, det_area=None, det_box=None):
+def _group(det_cat, det_img, det_score, gt_cat, gt_img, n_cat, n_img, max_det, backend, det_area=None,
+           det_box=None):
     """Order detections and ground truths into (category, image) groups.
 
-    ``det_key`` / ``gt_key`` are dense bucket numbers ``category * n_images +
-    image`` in ``[0, n_buckets)``.  Detections are ordered by bucket and, inside a bucket, by
-    decreasing score (stable), then cut to ``max_det`` per bucket; ground
-    truths by bucket (stable).  Only non-empty buckets become groups.  The
-    kept detections' columns come out in that order too (``det_area`` /
-    ``det_box`` None: zeros), gathered while grouping.
+    ``det_cat`` / ``gt_cat`` are category positions in ``[0, n_cat)``,
+    ``det_img`` / ``gt_img`` image positions in ``[0, n_img)``; a group's
+    bucket is ``category * n_img + image``.  Detections are ordered by bucket
+    and, inside a bucket, by decreasing score (stable), then cut to
+    ``max_det`` per bucket; ground truths by bucket (stable).  Only non-empty
+    buckets become groups.  The kept detections' columns come out in that
+    order too (``det_area`` / ``det_box`` None: zeros), gathered while grouping.
 
     Returns
     -------
     det_order, det_rank, gt_order, det_offsets, gt_offsets : ndarray, int64
         ``det_rank`` is each kept detection's position inside its group.
     columns : tuple of ndarray
-        ``(score, area, box, key)`` of the kept detections in ``det_order``.
+        ``(score, area, box, bucket)`` of the kept detections in ``det_order``.
 
     Examples
     --------
     >>> import numpy as np
-    >>> out = _group(np.array([1, 0, 1]), np.array([0.5, 0.1, 0.9]), np.array([1]), 2, 100, "numpy")
+    >>> out = _group(np.array([0, 0, 0]), np.array([1, 0, 1]), np.array([0.5, 0.1, 0.9]),
+    ...              np.array([0]), np.array([1]), 1, 2, 100, "numpy")
     >>> [x.tolist() for x in out[:5]]
     [[1, 2, 0], [0, 0, 1], [0], [0, 1, 3], [0, 0, 1]]
     >>> out[5][0].tolist()
     [0.1, 0.9, 0.5]
     """
-    n_det, n_gt = det_key.shape[0], gt_key.shape[0]
+    n_det, n_gt = det_cat.shape[0], gt_cat.shape[0]
     det_area = np.zeros(n_det) if det_area is None else det_area
     det_box = np.zeros((n_det, 4)) if det_box is None else det_box
-    if backend == "numba" and n_buckets <= 4 * (n_det + n_gt) + (1 << 20):
+    if backend == "numba":
         # the order, scores, areas and boxes are sorted in place; the kept rows end up first
         order = np.empty(n_det, dtype=np.int64)
         score = np.empty(n_det, dtype=np.float64)
@@ -217,18 +220,27 @@ def _group(det_key, det_score, gt_key, n_buckets, max_det, backend, det_area=Non
         flat_box = np.ascontiguousarray(det_box).reshape(n_det, width)
         box = np.empty(flat_box.shape, dtype=np.float64)
         det_rank = np.empty(n_det, dtype=np.int64)
-        key = np.empty(n_det, dtype=np.int64)
+        bucket = np.empty(n_det, dtype=np.int64)
         gt_order = np.empty(n_gt, dtype=np.int64)
         # at most one group per row; only the pages of the groups found are ever touched
         det_offsets = np.empty(n_det + n_gt + 1, dtype=np.int64)
         gt_offsets = np.empty(n_det + n_gt + 1, dtype=np.int64)
-        k, n_groups = _group_kernel(det_key, det_score, det_area, flat_box, gt_key, n_buckets, max_det, order, score,
-                                    area, box, det_rank, key, gt_order, det_offsets, gt_offsets)
+        k, n_groups = _group_kernel(
+            _int64(det_cat), _int64(det_img), det_score, det_area, flat_box, _int64(gt_cat), _int64(gt_img),
+            max(int(n_cat), 1), max(int(n_img), 1), max_det, order, score, area, box, det_rank, bucket, gt_order,
+            det_offsets, gt_offsets)
         return (order[:k], det_rank[:k], gt_order, det_offsets[:n_groups + 1], gt_offsets[:n_groups + 1],
-                (score[:k], area[:k], box[:k].reshape(k, *det_box.shape[1:]), key[:k]))
-    order, rank, gt_order, det_offsets, gt_offsets = _group_reference(det_key, det_score, gt_key, max_det, n_buckets)
+                (score[:k], area[:k], box[:k].reshape(k, *det_box.shape[1:]), bucket[:k]))
+    det_key = det_cat.astype(np.int64) * n_img + det_img
+    gt_key = gt_cat.astype(np.int64) * n_img + gt_img
+    order, rank, gt_order, det_offsets, gt_offsets = _group_reference(det_key, det_score, gt_key, max_det,
+                                                                      max(n_cat, 1) * max(n_img, 1))
     return (order, rank, gt_order, det_offsets, gt_offsets,
             (det_score[order], det_area[order], np.take(det_box, order, axis=0), det_key[order]))
+
+
+def _int64(values) -> np.ndarray:
+    return np.ascontiguousarray(values, dtype=np.int64)
 
 
 def _group_reference(det_key, det_score, gt_key, max_det, n_buckets=None):
@@ -317,102 +329,150 @@ def _sort_desc_kernel(idx, lo, hi, score, buf):
 
 
 @kernel
-def _group_kernel(det_key, det_score, det_area, det_box, gt_key, n_buckets, max_det, order, score, area, box,
-                  det_rank, key, gt_order, det_offsets, gt_offsets):
-    # Counting sort by bucket (stable) that carries each detection's score, area and box with
-    # it, a stable sort by decreasing score inside each bucket, the cut, and the offsets of the
-    # non-empty buckets, all in one kernel.  Detections come in image order and the buckets are
-    # category-major, so gathering any column through the final order afterwards reads the
-    # whole column once per category: free while it fits the CPU caches (5,000 images), 20-35x
-    # the time at 10x the data.  Carried by the counting sort instead, every column is read
-    # once in order and written to one sequential stream per category.  The carried columns
-    # are sorted in place and the cut compacts them in place (the kept rows first), so they
-    # are the output.  One array of n_buckets + 1 counts per side.  Buckets of up to 32
-    # detections (nearly all) are sorted by insertion; larger ones by _sort_desc_kernel, and
-    # their columns re-read through the sorted indices.  Returns (detections kept, groups).
-    n_det = det_key.shape[0]
-    n_gt = gt_key.shape[0]
+def _image_order(img, n_img):
+    # the rows in image order (stable): empty when the images never decrease (a detector's output
+    # written image by image, the usual layout), else a counting sort by image
+    n = img.shape[0]
+    for i in range(1, n):
+        if img[i] < img[i - 1]:
+            break
+    else:
+        return np.empty(0, dtype=np.int64)
+    start = np.zeros(n_img + 1, dtype=np.int64)
+    for i in range(n):
+        start[img[i] + 1] += 1
+    for m in range(n_img):
+        start[m + 1] += start[m]
+    out = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        m = img[i]
+        out[start[m]] = i
+        start[m] += 1
+    return out
+
+
+@kernel
+def _group_kernel(det_cat, det_img, det_score, det_area, det_box, gt_cat, gt_img, n_cat, n_img, max_det, order,
+                  score, area, box, det_rank, bucket, gt_order, det_offsets, gt_offsets):
+    # The rows ordered by (category, image) as two stable counting sorts, least significant
+    # first: by image (nothing to do when the input is in image order), then by category,
+    # carrying each detection's score, area and box (and, until the end, its image) to its
+    # place.  Both count tables are small (images, categories), so every pass reads its input
+    # in order and writes one sequential stream per category.  The earlier single counting
+    # sort over n_cat * n_img buckets hit a 32 MB table at random at 50,000 images (each row of
+    # an image lands in another category's part of it), and gathering the columns through the
+    # final order afterwards read each column once per category: 20-30x the time at 10x the
+    # data.  Then, bucket by bucket, a stable sort by decreasing score (insertion up to 32
+    # detections, nearly all buckets; else _sort_desc_kernel, the columns re-read through the
+    # sorted indices), the cut to max_det compacting the columns in place (the kept rows
+    # first: they are the output) and the offsets of the non-empty buckets.  Returns
+    # (detections kept, groups).
+    n_det = det_cat.shape[0]
+    n_gt = gt_cat.shape[0]
     w = det_box.shape[1]  # 4 coordinates, 5 for rotated boxes, 8 for quadrilaterals
     row = np.empty(w, dtype=np.float64)
-    ends = np.zeros(n_buckets + 1, dtype=np.int64)
+    by_img = _image_order(det_img, n_img)
+    start = np.zeros(n_cat + 1, dtype=np.int64)
     for i in range(n_det):
-        ends[det_key[i] + 1] += 1
-    for b in range(n_buckets):
-        ends[b + 1] += ends[b]
-    for i in range(n_det):  # after this, ends[b] is the end of bucket b (the start of b + 1)
-        b = det_key[i]
-        q = ends[b]
+        start[det_cat[i] + 1] += 1
+    for c in range(n_cat):
+        start[c + 1] += start[c]
+    fill = start[:n_cat].copy()
+    sorted_in = by_img.shape[0] == 0
+    for p in range(n_det):
+        i = p if sorted_in else by_img[p]
+        c = det_cat[i]
+        q = fill[c]
+        fill[c] = q + 1
         order[q] = i
         score[q] = det_score[i]
         area[q] = det_area[i]
         for j in range(w):
             box[q, j] = det_box[i, j]
-        ends[b] = q + 1
-    gt_ends = np.zeros(n_buckets + 1, dtype=np.int64)
+        bucket[q] = det_img[i]  # the image until the cut writes the bucket
+    by_img = _image_order(gt_img, n_img)
+    gt_start = np.zeros(n_cat + 1, dtype=np.int64)
     for i in range(n_gt):
-        gt_ends[gt_key[i] + 1] += 1
-    for b in range(n_buckets):
-        gt_ends[b + 1] += gt_ends[b]
-    for i in range(n_gt):
-        b = gt_key[i]
-        gt_order[gt_ends[b]] = i
-        gt_ends[b] += 1
+        gt_start[gt_cat[i] + 1] += 1
+    for c in range(n_cat):
+        gt_start[c + 1] += gt_start[c]
+    fill = gt_start[:n_cat].copy()
+    gt_sorted_img = np.empty(n_gt, dtype=np.int64)
+    sorted_in = by_img.shape[0] == 0
+    for p in range(n_gt):
+        i = p if sorted_in else by_img[p]
+        c = gt_cat[i]
+        q = fill[c]
+        fill[c] = q + 1
+        gt_order[q] = i
+        gt_sorted_img[q] = gt_img[i]
     buf = np.empty(0, dtype=np.int64)  # _sort_desc_kernel's merge buffer, grown when a bucket needs it
     kept = 0
     n_groups = 0
-    s0 = n_det - n_det  # an int64, not the literal 0 (numba would compile the sort a second time for it)
-    g0 = 0
-    for b in range(n_buckets):
-        s1 = ends[b]
-        g1 = gt_ends[b]
-        n = s1 - s0
-        if n > 32:
-            if buf.shape[0] < n:
-                buf = np.empty(n, dtype=np.int64)
-            _sort_desc_kernel(order, s0, s1, det_score, buf)
-            for q in range(s0, s1):
-                i = order[q]
-                score[q] = det_score[i]
-                area[q] = det_area[i]
-                for j in range(w):
-                    box[q, j] = det_box[i, j]
-        else:
-            for i in range(s0 + 1, s1):  # stable: an equal score stays after the earlier one
-                v = order[i]
-                kv = score[i]
-                av = area[i]
-                for t in range(w):
-                    row[t] = box[i, t]
-                j = i - 1
-                while j >= s0 and score[j] < kv:
-                    order[j + 1] = order[j]
-                    score[j + 1] = score[j]
-                    area[j + 1] = area[j]
+    for c in range(n_cat):
+        s0 = start[c]
+        s_end = start[c + 1]
+        g0 = gt_start[c]
+        g_end = gt_start[c + 1]
+        while s0 < s_end or g0 < g_end:
+            m_det = bucket[s0] if s0 < s_end else n_img
+            m_gt = gt_sorted_img[g0] if g0 < g_end else n_img
+            m = m_det if m_det < m_gt else m_gt  # the next image with rows of this category
+            s1 = s0
+            while s1 < s_end and bucket[s1] == m:
+                s1 += 1
+            g1 = g0
+            while g1 < g_end and gt_sorted_img[g1] == m:
+                g1 += 1
+            n = s1 - s0
+            if n > 32:
+                if buf.shape[0] < n:
+                    buf = np.empty(n, dtype=np.int64)
+                _sort_desc_kernel(order, s0, s1, det_score, buf)
+                for q in range(s0, s1):
+                    i = order[q]
+                    score[q] = det_score[i]
+                    area[q] = det_area[i]
+                    for j in range(w):
+                        box[q, j] = det_box[i, j]
+            else:
+                for i in range(s0 + 1, s1):  # stable: an equal score stays after the earlier one
+                    v = order[i]
+                    kv = score[i]
+                    av = area[i]
                     for t in range(w):
-                        box[j + 1, t] = box[j, t]
-                    j -= 1
-                order[j + 1] = v
-                score[j + 1] = kv
-                area[j + 1] = av
-                for t in range(w):
-                    box[j + 1, t] = row[t]
-        take = n if n < max_det else max_det
-        if take > 0 or g1 > g0:
-            det_offsets[n_groups] = kept
-            gt_offsets[n_groups] = g0
-            n_groups += 1
-        for i in range(take):  # kept <= s0 + i: compacting in place never overwrites a row still to move
-            q = s0 + i
-            order[kept] = order[q]
-            score[kept] = score[q]
-            area[kept] = area[q]
-            for j in range(w):
-                box[kept, j] = box[q, j]
-            det_rank[kept] = i
-            key[kept] = b
-            kept += 1
-        s0 = s1
-        g0 = g1
+                        row[t] = box[i, t]
+                    j = i - 1
+                    while j >= s0 and score[j] < kv:
+                        order[j + 1] = order[j]
+                        score[j + 1] = score[j]
+                        area[j + 1] = area[j]
+                        for t in range(w):
+                            box[j + 1, t] = box[j, t]
+                        j -= 1
+                    order[j + 1] = v
+                    score[j + 1] = kv
+                    area[j + 1] = av
+                    for t in range(w):
+                        box[j + 1, t] = row[t]
+            take = n if n < max_det else max_det
+            if take > 0 or g1 > g0:
+                det_offsets[n_groups] = kept
+                gt_offsets[n_groups] = g0
+                n_groups += 1
+            b = c * n_img + m
+            for i in range(take):  # kept <= s0 + i: compacting in place never overwrites a row still to move
+                q = s0 + i
+                order[kept] = order[q]
+                score[kept] = score[q]
+                area[kept] = area[q]
+                for j in range(w):
+                    box[kept, j] = box[q, j]
+                det_rank[kept] = i
+                bucket[kept] = b
+                kept += 1
+            s0 = s1
+            g0 = g1
     det_offsets[n_groups] = kept
     gt_offsets[n_groups] = n_gt
     return kept, n_groups
@@ -1140,14 +1200,6 @@ def _keypoint_blocks(flat, order, gt_order, gt_box, sigmas, det_offsets, gt_offs
     return _oks_blocks(det, gt, areas, gt_box, s, det_offsets, gt_offsets, backend)
 
 
-def _bucket_keys(cats: np.ndarray, labels: np.ndarray, n_img: int, img: np.ndarray) -> np.ndarray:
-    """``category position * n_img + image`` (int64), computed in place (one array, not four, at 4M rows)."""
-    key = positions(cats, labels)  # every label is in cats: its position, never -1
-    key *= n_img
-    key += img
-    return key
-
-
 #: The geometry pick: box kind -> per-group IoU blocks (same signature, same flat layout).
 #: Masks (``"mask"``) and keypoints (``"keypoints"``) need more than boxes: ``match`` sends them
 #: to ``_mask_blocks`` / ``_keypoint_blocks``, same flat layout out.
@@ -1174,11 +1226,10 @@ def match(flat, opts, cats: np.ndarray, image_keys=None) -> MatchState:
                               (_group_kernel, _iou_blocks_kernel, matcher), site=match,
                               cold_work=COLD_WORK if vectorised else None)
     n_img = max(int(flat.n_images), 1)
-    det_key = _bucket_keys(cats, flat.det_label, n_img, flat.det_img)
-    gt_key = _bucket_keys(cats, flat.gt_label, n_img, flat.gt_img)
+    n_cat = max(cats.shape[0], 1)
     order, rank, gt_order, det_offsets, gt_offsets, (det_score, det_area, det_box, kept_key) = _group(
-        det_key, flat.det_score, gt_key, max(cats.shape[0], 1) * n_img, opts.max_detections[-1], backend,
-        flat.det_area, flat.det_box)
+        positions(cats, flat.det_label), flat.det_img, flat.det_score, positions(cats, flat.gt_label), flat.gt_img,
+        n_cat, n_img, opts.max_detections[-1], backend, flat.det_area, flat.det_box)
     if flat.kind not in ("mask", "keypoints"):
         order = None  # the columns it would gather came out of the grouping (32 MB at 4M boxes)
     if opts.matching == "ultralytics":
@@ -1192,7 +1243,7 @@ def match(flat, opts, cats: np.ndarray, image_keys=None) -> MatchState:
                                                  backend)
     else:
         iou_flat, iou_offsets = _IOU_BLOCKS[flat.kind](det_box, gt_box, gt_crowd, det_offsets, gt_offsets, backend)
-    del det_box, gt_box, det_key  # only the IoU blocks read them: freed before the matching (~160 MB at 4M boxes)
+    del det_box, gt_box  # only the IoU blocks read them: freed before the matching (~160 MB at 4M boxes)
     gt_area = np.ascontiguousarray(flat.gt_area[gt_order])
     difficult = np.ascontiguousarray(flat.gt_difficult[gt_order])
     if opts.matching == "voc":

@@ -153,7 +153,8 @@ def test_group_orders_and_cuts(dets, gts, max_det):
     det_key = np.array([d[0] for d in dets], dtype=np.int64)
     score = np.array([d[1] for d in dets], dtype=np.float64)
     gt_key = np.array(gts, dtype=np.int64)
-    ref = _group(det_key, score, gt_key, 6, max_det, "numpy")[:5]  # == the kernel: test_pairs
+    # one category of 6 images: the bucket is the image
+    ref = _group(0 * det_key, det_key, score, 0 * gt_key, gt_key, 1, 6, max_det, "numpy")[:5]  # == the kernel: test_pairs
     order, rank, gt_order, d_off, g_off = ref
     assert np.all(rank < max_det)
     # inside a group, decreasing scores and input order among ties

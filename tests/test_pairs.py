@@ -97,12 +97,21 @@ def _groups_of(draw, boxes_strategy):
 def _grouping_inputs(draw):
     dets = draw(st.lists(st.tuples(st.integers(0, 5), st.sampled_from([0.1, 0.5, 0.5, 0.9])), max_size=80))
     gts = draw(st.lists(st.integers(0, 5), max_size=10))
+    # 6 buckets as 1 category x 6 images, 2 x 3, 3 x 2 or 6 x 1
+    n_cat, n_img = draw(st.sampled_from([(1, 6), (2, 3), (3, 2), (6, 1)]))
+    det_key = np.array([d[0] for d in dets], dtype=np.int64)
+    score = np.array([d[1] for d in dets], dtype=np.float64)
+    gt_key = np.array(gts, dtype=np.int64)
+    if draw(st.booleans()):  # rows in image order, as detectors write them (the kernel's fast path)
+        by_img = np.argsort(det_key % n_img, kind="stable")
+        det_key, score = det_key[by_img], score[by_img]
+        gt_key = gt_key[np.argsort(gt_key % n_img, kind="stable")]
     n = len(dets)
     # the carried columns: areas and boxes as distinct numbers per row (a row moved wrongly shows)
     area = np.arange(n, dtype=np.float64) * 1.5
     box = np.arange(4 * n, dtype=np.float64).reshape(n, 4) - 7.25
-    return (np.array([d[0] for d in dets], dtype=np.int64), np.array([d[1] for d in dets], dtype=np.float64),
-            np.array(gts, dtype=np.int64), 6, draw(st.integers(1, 4)), area, box)
+    return (det_key // n_img, det_key % n_img, score, gt_key // n_img, gt_key % n_img, n_cat, n_img,
+            draw(st.integers(1, 4)), area, box)
 
 
 @st.composite
@@ -247,7 +256,7 @@ PAIRS = [
          lambda a, b: (box_iou(*a, backend=b),)),
     Pair("iou:_box_iou_variant_kernel", "iou:_box_iou_variant_reference", _iou_variant_inputs(), _variant, "close"),
     Pair("matching:_group_kernel", "matching:_group_reference", _grouping_inputs(),
-         lambda a, b: _flatten_group(_group(*a[:5], b, *a[5:]))),
+         lambda a, b: _flatten_group(_group(*a[:8], b, *a[8:]))),
     Pair("matching:_iou_blocks_kernel", "matching:_iou_blocks_reference", grouped(),
          lambda a, b: _iou_blocks(*a, b)),
     Pair("matching:_match_groups_kernel", "matching:_match_groups_reference", match_inputs(),
@@ -294,6 +303,7 @@ HELPERS = {
     "postprocess:_sort_desc_kernel": "postprocess:_filter_by_confidence_kernel",
     "confusion:_sort_desc_kernel": "confusion:_confusion_kernel",
     "matching:_sort_desc_kernel": "matching:_group_kernel",
+    "matching:_image_order": "matching:_group_kernel",
     "postprocess:_running_max_by_segment": "postprocess:_nms_kernel",
     "postprocess:_first_reaching": "postprocess:_nms_kernel",
     "postprocess:_pair_iou": "postprocess:_nms_kernel",
