@@ -29,8 +29,8 @@ from __future__ import annotations
 import gc
 import os
 from dataclasses import dataclass
-from itertools import chain
-from operator import attrgetter
+from itertools import chain, repeat
+from operator import attrgetter, eq
 from typing import Annotated
 
 import numpy as np
@@ -321,8 +321,11 @@ def _ground_truth_columns(gt) -> CocoGroundTruth:
     cat_index = _index_of(category_ids, anns, "category_id")
     boxes = _bbox_array(anns)
     _check_boxes(boxes, "ground_truth annotations")
-    area = np.array([a.area if a.area is not None else np.nan for a in anns], dtype=np.float64)
-    missing = np.array([a.area is None for a in anns], dtype=bool)  # a NaN area given is an error, not "missing"
+    # one C-level pass per field (a list comprehension per field cost ~3x as much at COCO scale)
+    areas = list(map(attrgetter("area"), anns))
+    area = np.array(areas, dtype=np.float64).reshape(-1)  # a missing area (None) reads as NaN here
+    # a NaN area given is an error, not "missing": tell the two apart by the None
+    missing = np.array([v is None for v in areas], dtype=bool) if None in areas else np.zeros(len(anns), dtype=bool)
     if not np.all(np.isfinite(area[~missing])):
         row = int(np.flatnonzero(~missing & ~np.isfinite(area))[0])
         raise ValueError(f"ground_truth annotations: [{row}].area must be finite; got {area[row]!r}")
@@ -331,9 +334,10 @@ def _ground_truth_columns(gt) -> CocoGroundTruth:
     if not np.all(np.isfinite(area)):
         row = int(np.flatnonzero(~np.isfinite(area))[0])
         raise ValueError(f"ground_truth annotations: [{row}].area must be finite; got {area[row]!r}")
-    iscrowd = np.array([bool(a.iscrowd) for a in anns], dtype=np.uint8)
-    zero_id = np.array([a.id == 0 for a in anns], dtype=np.uint8)
-    ann_ids = [a.id for a in anns if a.id is not None]
+    iscrowd = (np.fromiter(map(attrgetter("iscrowd"), anns), dtype=np.int64, count=len(anns)) != 0).astype(np.uint8)
+    ids = list(map(attrgetter("id"), anns))
+    zero_id = np.fromiter(map(eq, ids, repeat(0)), dtype=bool, count=len(ids)).astype(np.uint8)
+    ann_ids = [i for i in ids if i is not None] if None in ids else ids
     if len(set(ann_ids)) != len(ann_ids):
         seen: set = set()
         dup = next(i for i in ann_ids if i in seen or seen.add(i))  # type: ignore[func-returns-value]
@@ -349,7 +353,7 @@ def _ground_truth_columns(gt) -> CocoGroundTruth:
         category_ids=category_ids,
         category_names=names,
         image_index=np.ascontiguousarray(image_index[keep]),
-        category=np.ascontiguousarray(np.asarray([a.category_id for a in anns], dtype=np.int64).reshape(-1)[keep]),
+        category=np.fromiter(map(attrgetter("category_id"), anns), dtype=np.int64, count=len(anns))[keep],
         boxes=np.ascontiguousarray(boxes[keep]),
         area=np.ascontiguousarray(area[keep]),
         iscrowd=np.ascontiguousarray(iscrowd[keep]),
