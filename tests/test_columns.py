@@ -113,7 +113,8 @@ _FLOATS = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.sampled_f
                     st.integers(-(2**63), 2**63 - 1))
 #: values the kernel hands to the reference (NumPy scalars) or that nobody reads (the rest)
 _ODD = st.sampled_from([True, False, None, "1", 1.5, np.int64(3), np.int32(-2), np.uint64(2**64 - 1), np.uint8(7),
-                        np.float32(0.1), np.float64(0.25), np.bool_(True), [1], 10**400, 2**63, -(2**63) - 1])
+                        np.float32(0.1), np.float64(0.25), np.float16(0.5), np.int64(-(2**62)), np.float32(np.nan),
+                        np.float64(-0.0), np.longlong(5), np.bool_(True), [1], 10**400, 2**63, -(2**63) - 1])
 
 
 @st.composite
@@ -176,18 +177,27 @@ def test_dict_kernel_layout_holds_here():
 
 @requires_numba
 def test_dict_kernel_reads_plain_results_whole_and_hands_over_the_rest():
-    from detmetrics.io._dict_columns import _KEYS, _result_dict_columns_kernel, result_dict_columns
+    from detmetrics.io._dict_columns import _KEYS, _result_dict_columns_kernel, _type_ids, result_dict_columns
 
     _, res = make_coco_dataset(1)
     n = len(res)
     out = [np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n), np.empty((n, 4))]
     keys = np.array([id(k) for k in _KEYS], dtype=np.int64)
-    types = np.array([id(dict), id(int), id(float), id(list), id(tuple)], dtype=np.int64)
+    types = _type_ids()
+    assert types[5:].all()  # NumPy's scalars are read here too (their layout holds)
     assert _result_dict_columns_kernel(id(res), n, keys, types, *out) == n
     assert np.array_equal(out[0], [r["image_id"] for r in res])
     assert np.array_equal(out[3], [r["bbox"] for r in res])
+    # NumPy scalars of the four types the kernel reads: read whole, the same numbers as the reference
+    scalars = [{"image_id": np.int64(r["image_id"]), "category_id": np.int32(r["category_id"]),
+                "score": np.float32(r["score"]), "bbox": [np.float64(r["bbox"][0]), np.float32(r["bbox"][1]),
+                                                         np.int64(round(r["bbox"][2])), np.int32(round(r["bbox"][3]))]}
+               for r in res]
+    assert _result_dict_columns_kernel(id(scalars), n, keys, types, *out) == n
+    for a, b in zip(_bits(result_dict_columns(scalars, "numba")), _bits(result_dict_columns(scalars, "numpy"))):
+        assert np.array_equal(a, b)
     mixed = copy.deepcopy(res)
-    mixed[n // 2]["score"] = np.float32(mixed[n // 2]["score"])  # the reference reads from there on
+    mixed[n // 2]["score"] = np.float16(mixed[n // 2]["score"])  # not read by the kernel: the reference from there
     assert _result_dict_columns_kernel(id(mixed), n, keys, types, *out) == n // 2
     for a, b in zip(_bits(result_dict_columns(mixed, "numba")), _bits(result_dict_columns(mixed, "numpy"))):
         assert np.array_equal(a, b)

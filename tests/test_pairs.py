@@ -304,6 +304,8 @@ HELPERS = {
     "confusion:_sort_desc_kernel": "confusion:_confusion_kernel",
     "matching:_sort_desc_kernel": "matching:_group_kernel",
     "matching:_image_order": "matching:_group_kernel",
+    "io._dict_columns:_numpy_id": "io._dict_columns:_result_dict_columns_kernel",
+    "io._dict_columns:_numpy_number": "io._dict_columns:_result_dict_columns_kernel",
     "postprocess:_running_max_by_segment": "postprocess:_nms_kernel",
     "postprocess:_first_reaching": "postprocess:_nms_kernel",
     "postprocess:_pair_iou": "postprocess:_nms_kernel",

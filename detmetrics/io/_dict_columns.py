@@ -10,11 +10,12 @@ the typed path (``load_results``) names it.
   NumPy scalars and any mapping.
 * ``_result_dict_columns_kernel``: one compiled pass that visits each dict once
   and reads its four values through CPython's C API.  It reads only what it can
-  check exactly: a ``dict``, ids that are ``int``, scores and coordinates that
-  are ``int`` or ``float``, a bbox that is a ``list`` or ``tuple`` of 4 (exact
-  types, so ``bool`` and NumPy scalars are not among them).  At the first entry
-  it does not read it stops and the reference takes over from that entry, so
-  both give the same columns (or None) for every input.
+  check exactly: a ``dict``, ids that are ``int`` (or NumPy ``int64`` /
+  ``int32``), scores and coordinates that are ``int`` or ``float`` (or NumPy
+  ``float64`` / ``float32`` / ``int64`` / ``int32``), a bbox that is a ``list``
+  or ``tuple`` of 4; exact types, so a ``bool`` is not an ``int`` here.  At the
+  first entry it does not read it stops and the reference takes over from that
+  entry, so both give the same columns (or None) for every input.
 
 The kernel holds the GIL while it runs (``PyGILState_Ensure``: numba's
 ``nogil`` wrapper releases it, and Python objects may only be read under it),
@@ -23,7 +24,9 @@ takes a reference to each dict while it looks up its values (a key's
 It is only used where the object layout it reads (``ob_type`` after the
 reference count, a float's value and a list's length after the header) is
 the one found in this interpreter (``_layout_ok``, checked with ctypes on
-first use), and never under ``NUMBA_DISABLE_JIT``.
+first use), and never under ``NUMBA_DISABLE_JIT``; NumPy scalars are read
+only where their value sits right after the header too (NumPy's
+``Py<Type>ScalarObject``, checked the same way), else left to the reference.
 """
 
 from __future__ import annotations
@@ -70,7 +73,7 @@ def _result_dict_columns_numba(items: list):
     score = np.empty(n, dtype=np.float64)
     boxes = np.empty((n, 4), dtype=np.float64)
     keys = np.array([id(k) for k in _KEYS], dtype=np.int64)
-    type_ids = np.array([id(dict), id(int), id(float), id(list), id(tuple)], dtype=np.int64)
+    type_ids = _type_ids()
     done = _result_dict_columns_kernel(id(items), n, keys, type_ids, image_id, category, score, boxes)
     if len(items) != n:  # changed by Python code a lookup ran: the typed path reads what is there now
         return None
@@ -146,12 +149,13 @@ def _result_dict_columns_reference(items: list):
 def _result_dict_columns_kernel(items, n, keys, type_ids, image_id, category, score, boxes):
     """Fill the columns from the list at address ``items``; return the entries read (``n`` when all).
 
-    ``keys``: addresses of the strings of ``_KEYS``; ``type_ids``: addresses of ``dict``,
-    ``int``, ``float``, ``list``, ``tuple``.  Entry ``i`` is read only when every value has
-    one of the exact types the module docstring lists; otherwise ``i`` is returned.
+    ``keys``: addresses of the strings of ``_KEYS``; ``type_ids``: addresses of the types
+    ``_type_ids`` lists (0 for a NumPy type not read).  Entry ``i`` is read only when every
+    value has one of the exact types the module docstring lists; otherwise ``i`` is returned.
     """
     t_dict, t_int, t_float, t_list, t_tuple = type_ids[0], type_ids[1], type_ids[2], type_ids[3], type_ids[4]
     value = np.empty(1, dtype=np.int64)
+    number = np.empty(1, dtype=np.float64)
     state = _gil_ensure()
     done = 0
     for i in range(n):
@@ -162,46 +166,107 @@ def _result_dict_columns_kernel(items, n, keys, type_ids, image_id, category, sc
             break
         _incref(d)
         ok = True
+        # the exact Python types are read here; NumPy scalars by _numpy_id / _numpy_number (a call
+        # per value through them made the common case twice as slow)
         o = _dict_item(d, keys[0])
-        if o == 0 or _type(o) != t_int or _long_value(o, value) != 0:
-            ok = False
-        else:
+        t = _type(o) if o != 0 else 0
+        if t == t_int and _long_value(o, value) == 0:
             image_id[i] = value[0]
+        elif t != t_int and _numpy_id(o, t, type_ids, value):
+            image_id[i] = value[0]
+        else:
+            ok = False
+        if ok:
             o = _dict_item(d, keys[1])
-            if o == 0 or _type(o) != t_int or _long_value(o, value) != 0:
-                ok = False
-            else:
+            t = _type(o) if o != 0 else 0
+            if t == t_int and _long_value(o, value) == 0:
                 category[i] = value[0]
-                o = _dict_item(d, keys[2])
-                t = _type(o) if o != 0 else 0
-                if t == t_float:
-                    score[i] = _float_value(o)
-                elif t == t_int and _long_value(o, value) == 0:
+            elif t != t_int and _numpy_id(o, t, type_ids, value):
+                category[i] = value[0]
+            else:
+                ok = False
+        if ok:
+            o = _dict_item(d, keys[2])
+            t = _type(o) if o != 0 else 0
+            if t == t_float:
+                score[i] = _float_value(o)
+            elif t == t_int:
+                if _long_value(o, value) == 0:
                     score[i] = float(value[0])  # int64 to double rounds to nearest even, as float(int)
                 else:
                     ok = False
-                if ok:
-                    b = _dict_item(d, keys[3])
-                    t = _type(b) if b != 0 else 0
-                    if (t != t_list and t != t_tuple) or _size(b) != 4:
-                        ok = False
+            elif _numpy_number(o, t, type_ids, number):
+                score[i] = number[0]
+            else:
+                ok = False
+        if ok:
+            b = _dict_item(d, keys[3])
+            t = _type(b) if b != 0 else 0
+            if (t != t_list and t != t_tuple) or _size(b) != 4:
+                ok = False
+            else:
+                for j in range(4):
+                    o = _list_item(b, j) if t == t_list else _tuple_item(b, j)
+                    u = _type(o)
+                    if u == t_float:
+                        boxes[i, j] = _float_value(o)
+                    elif u == t_int:
+                        if _long_value(o, value) != 0:
+                            ok = False
+                            break
+                        boxes[i, j] = float(value[0])
+                    elif _numpy_number(o, u, type_ids, number):
+                        boxes[i, j] = number[0]
                     else:
-                        for j in range(4):
-                            o = _list_item(b, j) if t == t_list else _tuple_item(b, j)
-                            u = _type(o)
-                            if u == t_float:
-                                boxes[i, j] = _float_value(o)
-                            elif u == t_int and _long_value(o, value) == 0:
-                                boxes[i, j] = float(value[0])
-                            else:
-                                ok = False
-                                break
+                        ok = False
+                        break
         _decref(d)
         if not ok:
             break
         done = i + 1
     _gil_release(state)
     return done
+
+
+@kernel
+def _numpy_id(o, t, type_ids, value):
+    # a NumPy int64 / int32 scalar (type t) into value[0]; False for any other type
+    if t == 0:
+        return False
+    if t == type_ids[7]:
+        value[0] = _int64_value(o)
+        return True
+    if t == type_ids[8]:
+        value[0] = _int32_value(o)
+        return True
+    return False
+
+
+@kernel
+def _numpy_number(o, t, type_ids, number):
+    # a NumPy float64 / float32 / int64 / int32 scalar (type t) into number[0], as float() gives it
+    # (an int64 to double rounds to nearest even, as float(int) does); False for any other type
+    if t == 0:
+        return False
+    if t == type_ids[5]:  # numpy.float64 is a float: the same layout
+        number[0] = _float_value(o)
+    elif t == type_ids[6]:
+        number[0] = _float32_value(o)
+    elif t == type_ids[7]:
+        number[0] = float(_int64_value(o))
+    elif t == type_ids[8]:
+        number[0] = float(_int32_value(o))
+    else:
+        return False
+    return True
+
+
+def _type_ids() -> np.ndarray:
+    """Addresses of the types the kernel reads: dict, int, float, list, tuple, then NumPy's float64,
+    float32, int64, int32 (0 where ``_numpy_layout_ok`` does not hold)."""
+    numpy_types = (np.float64, np.float32, np.int64, np.int32)
+    numpy_ids = [id(t) for t in numpy_types] if _numpy_layout_ok() else [0] * len(numpy_types)
+    return np.array([id(dict), id(int), id(float), id(list), id(tuple), *numpy_ids], dtype=np.int64)
 
 
 # ------------------------------------------------------------------ CPython objects, for the kernel
@@ -244,6 +309,36 @@ def _size(typingctx, obj):
 
     def codegen(context, builder, sig, args):
         return _load(builder, args[0], _OB_TYPE + 8, ir.IntType(64))
+    return types.int64(types.int64), codegen
+
+
+@intrinsic
+def _float32_value(typingctx, obj):
+    """The value of a NumPy ``float32`` scalar (after the header), widened to double."""
+    ir, types, _ = _llvm()
+
+    def codegen(context, builder, sig, args):
+        return builder.fpext(_load(builder, args[0], _OB_TYPE + 8, ir.FloatType()), ir.DoubleType())
+    return types.float64(types.int64), codegen
+
+
+@intrinsic
+def _int64_value(typingctx, obj):
+    """The value of a NumPy ``int64`` scalar (after the header)."""
+    ir, types, _ = _llvm()
+
+    def codegen(context, builder, sig, args):
+        return _load(builder, args[0], _OB_TYPE + 8, ir.IntType(64))
+    return types.int64(types.int64), codegen
+
+
+@intrinsic
+def _int32_value(typingctx, obj):
+    """The value of a NumPy ``int32`` scalar (after the header), widened to int64."""
+    ir, types, _ = _llvm()
+
+    def codegen(context, builder, sig, args):
+        return builder.sext(_load(builder, args[0], _OB_TYPE + 8, ir.IntType(32)), ir.IntType(64))
     return types.int64(types.int64), codegen
 
 
@@ -387,6 +482,28 @@ def _layout_ok() -> bool:
                        and ctypes.c_double.from_address(id(x) + _OB_TYPE + 8).value == x
                        and word(items, _OB_TYPE + 8) == 3 and word(pair, _OB_TYPE + 8) == 2)
     return _layout
+
+
+_numpy_layout: bool | None = None
+
+
+def _numpy_layout_ok() -> bool:
+    """Whether NumPy's float64 / float32 / int64 / int32 scalars hold their value right after the header."""
+    global _numpy_layout
+    if _numpy_layout is None:
+        _numpy_layout = False
+        if _layout_ok():
+            import ctypes
+
+            def at(obj, c_type):
+                return c_type.from_address(id(obj) + _OB_TYPE + 8).value
+
+            _numpy_layout = (at(np.float64(-7.25), ctypes.c_double) == -7.25
+                             and at(np.float32(-7.25), ctypes.c_float) == -7.25
+                             and at(np.int64(-(2**40) - 7), ctypes.c_int64) == -(2**40) - 7
+                             and at(np.int32(-7), ctypes.c_int32) == -7
+                             and issubclass(np.float64, float))
+    return _numpy_layout
 
 
 def _jit_disabled() -> bool:
