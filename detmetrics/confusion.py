@@ -295,8 +295,9 @@ def _confusion_kernel(iou_flat, iou_offsets, det_labels, det_offsets, gt_labels,
         g0 = gt_offsets[k]
         n_gt = gt_offsets[k + 1] - g0
         base = iou_offsets[k]
-        # candidates in row-major (gt, det) order
-        n = 0
+        # candidates in row-major (gt, det) order (counts start as int64, not the literal 0: numba
+        # compiled the sort below once more for a literal bound)
+        n = np.int64(0)
         for g in range(n_gt):
             for d in range(n_det):
                 v = iou_flat[base + g * n_det + d]
@@ -308,7 +309,7 @@ def _confusion_kernel(iou_flat, iou_offsets, det_labels, det_offsets, gt_labels,
         # 1) each detection keeps its best pair (first in stable decreasing-IoU order)
         for t in range(n):
             order[t] = t
-        _sort_desc_kernel(order, 0, n, cand_v, buf)
+        _sort_desc_kernel(order, np.int64(0), n, cand_v, buf)
         best_g = np.full(n_det, -1, dtype=np.int64)
         best_v = np.zeros(n_det, dtype=np.float64)
         for t in range(n):
@@ -318,7 +319,7 @@ def _confusion_kernel(iou_flat, iou_offsets, det_labels, det_offsets, gt_labels,
                 best_g[d] = cand_g[c]
                 best_v[d] = cand_v[c]
         # survivors in detection order, 2) each ground truth keeps its best (stable)
-        m = 0
+        m = np.int64(0)
         surv_d = np.empty(n_det, dtype=np.int64)
         surv_v = np.empty(n_det, dtype=np.float64)
         for d in range(n_det):
@@ -328,7 +329,7 @@ def _confusion_kernel(iou_flat, iou_offsets, det_labels, det_offsets, gt_labels,
                 m += 1
         for t in range(m):
             order2[t] = t
-        _sort_desc_kernel(order2, 0, m, surv_v, buf)
+        _sort_desc_kernel(order2, np.int64(0), m, surv_v, buf)
         gt_match = np.full(n_gt, -1, dtype=np.int64)
         det_matched = np.zeros(n_det, dtype=np.bool_)
         for t in range(m):
