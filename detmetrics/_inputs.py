@@ -27,7 +27,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._backend import defer_backend
-from ._validate import MAX_COUNT, as_any_boxes, as_array, as_labels, box_kind, check_box_format, check_choice
+from ._validate import (
+    MAX_COUNT,
+    all_finite,
+    as_any_boxes,
+    as_array,
+    as_labels,
+    box_kind,
+    check_box_format,
+    check_choice,
+)
 from .ap import INTERPOLATIONS
 from .matching import MATCHING_RULES
 
@@ -569,7 +578,7 @@ def flatten(predictions, ground_truths, box_format: str, iou_type: str = "bbox",
     det_box = _concat_boxes(det_boxes, det_counts, kind, box_format, "predictions")
     gt_box = _concat_boxes(gt_boxes, gt_counts, kind, box_format, "ground_truths")
     scores = _cat(det_scores, np.float64)
-    if not np.all(np.isfinite(scores)):
+    if not all_finite(scores):
         row = int(np.flatnonzero(~np.isfinite(scores))[0])
         raise ValueError(f"predictions[{int(det_img[row])}]['scores'] contains NaN or infinite values")
     columns: dict[str, np.ndarray | None] = {}

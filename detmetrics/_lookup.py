@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["positions"]
+__all__ = ["isin", "positions"]
 
 
 def positions(universe: np.ndarray, ids: np.ndarray) -> np.ndarray:
@@ -19,6 +19,8 @@ def positions(universe: np.ndarray, ids: np.ndarray) -> np.ndarray:
         return np.full(ids.shape[0], -1, dtype=np.int64)
     if universe.dtype.kind == "i" and ids.dtype.kind == "i" and ids.shape[0]:
         lo, hi = int(universe[0]), int(universe[-1])
+        if 0 < lo <= 4096:
+            lo = 0  # a table from 0 (ids from 1, as COCO's): the ids index it with no offset array
         if hi - lo <= 4 * ids.shape[0] + 4096:
             table = np.full(hi - lo + 1, -1, dtype=np.int64)
             table[(universe - lo).astype(np.int64)] = np.arange(n, dtype=np.int64)
@@ -31,3 +33,23 @@ def positions(universe: np.ndarray, ids: np.ndarray) -> np.ndarray:
     pos = np.searchsorted(universe, ids)
     clip = np.minimum(pos, n - 1)
     return np.where((pos < n) & (universe[clip] == ids), pos, -1).astype(np.int64)
+
+
+def isin(values: np.ndarray, universe: np.ndarray) -> np.ndarray:
+    """``np.isin(values, universe)`` for integer arrays; one gather through a boolean table.
+
+    When ``universe`` spans a compact non-negative range (as category ids do) the answer
+    is one pass over ``values`` that writes only the result: ``np.isin``'s table method
+    also builds a range mask and two index arrays of ``values``' length (at 4M labels,
+    20x its 400k time).  Any other input goes to ``np.isin``.  Both agree (tested).
+    """
+    if (values.dtype.kind in "iu" and universe.dtype.kind in "iu" and values.size and universe.size
+            and int(universe.min()) >= 0):
+        hi = int(universe.max())
+        if hi <= 4 * values.size + 4096:
+            lo_v, hi_v = int(values.min()), int(values.max())
+            if 0 <= lo_v and hi_v <= hi:
+                table = np.zeros(hi + 1, dtype=bool)
+                table[universe] = True
+                return table[values]
+    return np.isin(values, universe)

@@ -215,10 +215,15 @@ def _accumulate(cat_offsets, det_score, det_rank, det_code, n_gt, max_detections
         # ~10 us each
         score_bits = np.ascontiguousarray(det_score).view(np.int64)  # the sort key's source, no copy
         bounds = cat_offsets.tolist()
+        # scratch for one category's detections gathered in score order (sized for the largest)
+        largest = int(np.max(np.diff(cat_offsets))) if n_cat else 0
+        seq_code = np.empty(largest * rows.shape[1], dtype=np.uint8)
+        seq_rank = np.empty(largest, dtype=np.int64)
+        seq_score = np.empty(largest, dtype=np.float64)
         for k in range(n_cat):
             _accumulate_category(k, bounds[k], bounds[k + 1], det_score, score_bits, det_rank, rows, n_thresholds,
                                  n_gt, max_detections, rec_thresholds, all_point, _EPS, blocks[0], blocks[2],
-                                 blocks[1], blocks[3], order)
+                                 blocks[1], blocks[3], order, seq_code, seq_rank, seq_score)
         # COCOeval's axis order as views: a contiguous copy of the (T, R, K, A, M) arrays cost about
         # as much as the accumulation itself at COCO scale (80 categories: 7.8 MB each, page faults)
         precision = blocks[0].transpose(3, 4, 0, 1, 2)
@@ -431,7 +436,8 @@ def _radix_order_desc(bits, c0, c1, order):
 # detections).
 @kernel
 def _accumulate_category(k, c0, c1, det_score, score_bits, det_rank, det_code, n_thr, n_gt, max_detections,
-                         rec_thresholds, all_point, eps, precision, recall, scores, ap, order):
+                         rec_thresholds, all_point, eps, precision, recall, scores, ap, order, seq_code, seq_rank,
+                         seq_score):
     # Same numbers as the reference, computed only where they can matter: recall changes
     # only at true positives, so ``searchsorted(recall, r, "left")`` for r > 0 lands on a
     # true positive, and the monotone envelope there is the maximum precision over the
@@ -447,6 +453,18 @@ def _accumulate_category(k, c0, c1, det_score, score_bits, det_rank, det_code, n
     # the category's detections by decreasing score (stable), as global indices, in order[c0:c1]
     if n_seg > 0:
         _radix_order_desc(score_bits, c0, c1, order)
+    # their codes, ranks and scores gathered once into that order (seq_*: scratch of at least n_seg
+    # rows): a loop of independent loads keeps many cache misses in flight, where the pass below,
+    # reading each row through ``order`` between its row-vector adds, waited on one miss at a time
+    # once a category's rows no longer fit in the cache (accumulation at 4M detections 0.84 s ->
+    # 0.59-0.64 s CPU; at 400k unchanged within noise)
+    for i in range(n_seg):
+        d = order[c0 + i]
+        seq_rank[i] = det_rank[d]
+        seq_score[i] = det_score[d]
+        base = i * n_rows
+        for r in range(n_rows):
+            seq_code[base + r] = det_code[d, r]
     capacity = 0
     for a in range(n_gt.shape[1]):
         capacity = max(capacity, n_gt[k, a])
@@ -469,16 +487,16 @@ def _accumulate_category(k, c0, c1, det_score, score_bits, det_rank, det_code, n
         first_score[m] = 0.0
         nd[m] = 0
     for i in range(n_seg):
-        d = order[c0 + i]
         m0 = n_max  # first max_detections entry that keeps this detection (n_max: none)
         for m in range(n_max - 1, -1, -1):
-            if det_rank[d] < max_detections[m]:
+            if seq_rank[i] < max_detections[m]:
                 m0 = m
         first_m[i] = m0
         for m in range(m0, n_max):
             if nd[m] == 0:
-                first_score[m] = det_score[d]
+                first_score[m] = seq_score[i]
             nd[m] += 1
+        base = i * n_rows
         # false positives counted once, at the detection's first max_detections level m0 (the count
         # at level m is the sum of levels <= m, formed at the true positives only): one pass over
         # the rows per detection instead of one per level (measured: accumulation ~1.5x faster at
@@ -487,15 +505,15 @@ def _accumulate_category(k, c0, c1, det_score, score_bits, det_rank, det_code, n
         if m0 < n_max:
             row = m0 * n_rows
             for r in range(n_rows):
-                c = det_code[d, r]
+                c = seq_code[base + r]
                 fp_count[row + r] += c >> 1
                 has_tp |= c == 1
         else:
             for r in range(n_rows):
-                has_tp |= det_code[d, r] == 1
+                has_tp |= seq_code[base + r] == 1
         if has_tp:
             for r in range(n_rows):
-                if det_code[d, r] == 1:
+                if seq_code[base + r] == 1:
                     e = n_ev[r]
                     if e < capacity:
                         ev_pos[r * capacity + e] = i
@@ -522,7 +540,7 @@ def _accumulate_category(k, c0, c1, det_score, score_bits, det_rank, det_code, n
                     tp_m += 1.0
                     ev_rc[n_e] = tp_m / npig
                     ev_pr[n_e] = tp_m / (float(ev_fp[(r * capacity + q) * n_max + m]) + tp_m + eps)
-                    ev_score[n_e] = det_score[order[c0 + i]]
+                    ev_score[n_e] = seq_score[i]
                     n_e += 1
             recall[k, a, m, t] = tp_m / npig if nd[m] > 0 else 0.0
             for e in range(n_e - 1, 0, -1):

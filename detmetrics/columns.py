@@ -15,8 +15,8 @@ from __future__ import annotations
 import numpy as np
 
 from ._inputs import parse_options
-from ._lookup import positions
-from ._validate import as_any_boxes, as_array
+from ._lookup import isin, positions
+from ._validate import all_finite, as_any_boxes, as_array
 
 __all__ = ["evaluate_columns"]
 
@@ -188,7 +188,7 @@ def evaluate_columns(detections, ground_truths, *, box_format=None, image_ids=No
     g_lab = _length(column("ground_truths", "labels", dtype=np.int64, ndim=1), n_gt, "ground_truths labels",
                     "ground_truths image_id")
     scores = _length(column("detections", "scores", ndim=1), n_det, "detections scores", "detections image_id")
-    if not np.all(np.isfinite(scores)):
+    if not all_finite(scores):
         row = int(np.flatnonzero(~np.isfinite(scores))[0])
         raise ValueError(f"{cols['detections', 'scores'][0]}[{row}] must be finite; got {scores[row]!r}")
     d_box = _length(as_any_boxes(np.asarray(cols["detections", "boxes"][1]).reshape(-1, 4) if n_det == 0 else
@@ -208,7 +208,7 @@ def evaluate_columns(detections, ground_truths, *, box_format=None, image_ids=No
         area = g_box[:, 2] * g_box[:, 3]
     else:
         area = _length(column("ground_truths", "area", ndim=1), n_gt, "ground_truths area", "ground_truths image_id")
-        if not np.all(np.isfinite(area)):
+        if not all_finite(area):
             row = int(np.flatnonzero(~np.isfinite(area))[0])
             raise ValueError(f"{cols['ground_truths', 'area'][0]}[{row}] must be finite; got {area[row]!r}")
 
@@ -228,11 +228,11 @@ def evaluate_columns(detections, ground_truths, *, box_format=None, image_ids=No
         cats = np.unique(np.concatenate([g_lab, d_lab]))
     else:
         cats = np.unique(as_array(category_ids, "category_ids", dtype=np.int64, ndim=1))
-        unknown = ~np.isin(g_lab, cats)
+        unknown = ~isin(g_lab, cats)
         if unknown.any():
             row = int(np.flatnonzero(unknown)[0])
             raise ValueError(f"ground_truths: row {row} has label {int(g_lab[row])}, which is not in category_ids")
-        keep = np.isin(d_lab, cats)
+        keep = isin(d_lab, cats)
         if not keep.all():  # COCOeval ignores detections of unlisted categories
             d_index, d_lab, scores, d_box = d_index[keep], d_lab[keep], scores[keep], d_box[keep]
     names = _category_names(category_names, cats)

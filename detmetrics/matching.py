@@ -180,7 +180,7 @@ def _block_offsets(det_offsets: np.ndarray, gt_offsets: np.ndarray) -> np.ndarra
 
 
 def _group(det_cat, det_img, det_score, gt_cat, gt_img, n_cat, n_img, max_det, backend, det_area=None,
-           det_box=None):
+           det_box=None, box_out=None):
     """Order detections and ground truths into (category, image) groups.
 
     ``det_cat`` / ``gt_cat`` are category positions in ``[0, n_cat)``,
@@ -190,6 +190,9 @@ def _group(det_cat, det_img, det_score, gt_cat, gt_img, n_cat, n_img, max_det, b
     ``max_det`` per bucket; ground truths by bucket (stable).  Only non-empty
     buckets become groups.  The kept detections' columns come out in that
     order too (``det_area`` / ``det_box`` None: zeros), gathered while grouping.
+    ``box_out``, optional, is a C-contiguous float64 array of ``det_box``'s
+    shape that receives the sorted boxes (the returned box column is a view of
+    its first rows), so that a caller can reuse that memory afterwards.
 
     Returns
     -------
@@ -218,7 +221,7 @@ def _group(det_cat, det_img, det_score, gt_cat, gt_img, n_cat, n_img, max_det, b
         area = np.empty(n_det, dtype=np.float64)
         width = int(np.prod(det_box.shape[1:]))  # (N, 4), (N, 5) or quads (N, 4, 2) as (N, 8)
         flat_box = np.ascontiguousarray(det_box).reshape(n_det, width)
-        box = np.empty(flat_box.shape, dtype=np.float64)
+        box = np.empty(flat_box.shape, dtype=np.float64) if box_out is None else box_out.reshape(flat_box.shape)
         det_rank = np.empty(n_det, dtype=np.int64)
         bucket = np.empty(n_det, dtype=np.int64)
         gt_order = np.empty(n_gt, dtype=np.int64)
@@ -235,8 +238,12 @@ def _group(det_cat, det_img, det_score, gt_cat, gt_img, n_cat, n_img, max_det, b
     gt_key = gt_cat.astype(np.int64) * n_img + gt_img
     order, rank, gt_order, det_offsets, gt_offsets = _group_reference(det_key, det_score, gt_key, max_det,
                                                                       max(n_cat, 1) * max(n_img, 1))
-    return (order, rank, gt_order, det_offsets, gt_offsets,
-            (det_score[order], det_area[order], np.take(det_box, order, axis=0), det_key[order]))
+    if box_out is None:
+        box = np.take(det_box, order, axis=0)
+    else:
+        box = box_out[:order.shape[0]]
+        np.take(det_box, order, axis=0, out=box)
+    return order, rank, gt_order, det_offsets, gt_offsets, (det_score[order], det_area[order], box, det_key[order])
 
 
 def _int64(values) -> np.ndarray:
@@ -607,7 +614,7 @@ def _iou_blocks_kernel(det, gt, gt_crowd, det_offsets, gt_offsets, iou_offsets, 
 
 
 def _match_groups(iou_flat, iou_offsets, det_offsets, gt_offsets, det_area, gt_area, gt_crowd, gt_zero_id,
-                  area_ranges, thresholds, backend, gt_difficult=None):
+                  area_ranges, thresholds, backend, gt_difficult=None, out=None):
     """pycocotools' ``evaluateImg`` for every group, area range and IoU threshold.
 
     Parameters
@@ -624,6 +631,8 @@ def _match_groups(iou_flat, iou_offsets, det_offsets, gt_offsets, det_area, gt_a
     backend : {"numba", "numpy"}
     gt_difficult : ndarray of shape (G,), uint8, optional
         Ground truths ignored at every area range (with their ordinary IoU).
+    out : ndarray of shape (D, A, T), uint8, optional
+        C-contiguous; receives ``det_code`` (every entry is written).
 
     Returns
     -------
@@ -646,7 +655,7 @@ def _match_groups(iou_flat, iou_offsets, det_offsets, gt_offsets, det_area, gt_a
     n_det = det_area.shape[0]
     n_area = area_ranges.shape[0]
     n_thr = thresholds.shape[0]
-    det_code = np.empty((n_det, n_area, n_thr), dtype=np.uint8)
+    det_code = _code_array(out, (n_det, n_area, n_thr))
     gt_ignored = _ignored_ground_truths(gt_area, _always_ignored(gt_crowd, gt_difficult), area_ranges)
     args = (iou_flat, iou_offsets, det_offsets, gt_offsets, det_area, gt_crowd, gt_zero_id,
             area_ranges, thresholds, det_code, gt_ignored)
@@ -655,6 +664,15 @@ def _match_groups(iou_flat, iou_offsets, det_offsets, gt_offsets, det_area, gt_a
     else:
         _match_groups_reference(*args)
     return det_code, gt_ignored
+
+
+def _code_array(out, shape) -> np.ndarray:
+    """``out`` (checked: uint8, C-contiguous, ``shape``) or a new uint8 array of ``shape``."""
+    if out is None:
+        return np.empty(shape, dtype=np.uint8)
+    if out.dtype != np.uint8 or out.shape != shape or not out.flags.c_contiguous:
+        raise ValueError(f"out must be a C-contiguous uint8 array of shape {shape}; got {out.dtype} {out.shape}")
+    return out
 
 
 def _always_ignored(gt_crowd, gt_difficult):
@@ -888,7 +906,7 @@ def _match_groups_kernel(iou_flat, iou_offsets, det_offsets, gt_offsets, det_are
 
 
 def _match_groups_voc(iou_flat, iou_offsets, det_offsets, gt_offsets, det_area, gt_area, gt_crowd, area_ranges,
-                      thresholds, backend, gt_difficult=None):
+                      thresholds, backend, gt_difficult=None, out=None):
     """The VOC / DOTA devkits' ``voc_eval`` matching for every group, area range and threshold.
 
     Same inputs and outputs as ``_match_groups``, except that
@@ -910,7 +928,7 @@ def _match_groups_voc(iou_flat, iou_offsets, det_offsets, gt_offsets, det_area, 
     [1, 1]
     """
     n_det = det_area.shape[0]
-    det_code = np.empty((n_det, area_ranges.shape[0], thresholds.shape[0]), dtype=np.uint8)
+    det_code = _code_array(out, (n_det, area_ranges.shape[0], thresholds.shape[0]))
     gt_ignored = _ignored_ground_truths(gt_area, _always_ignored(gt_crowd, gt_difficult), area_ranges)
     args = (iou_flat, iou_offsets, det_offsets, gt_offsets, det_area, area_ranges, thresholds, det_code, gt_ignored)
     if backend == "numba":
@@ -1227,9 +1245,24 @@ def match(flat, opts, cats: np.ndarray, image_keys=None) -> MatchState:
                               cold_work=COLD_WORK if vectorised else None)
     n_img = max(int(flat.n_images), 1)
     n_cat = max(cats.shape[0], 1)
+    if opts.matching == "voc":
+        thresholds = _strict_thresholds(opts.iou_thresholds, opts.iou_test)
+    else:
+        thresholds = _effective_thresholds(opts.iou_thresholds, opts.iou_test)
+    # One buffer holds the sorted boxes and then, once the IoU blocks have read them, the
+    # detections' codes: at 4M boxes that is 128-160 MB of fresh pages fewer per evaluation
+    # (every fresh page costs a page fault, ~2 us in a VM; see docs/speed.md)
+    n_det = flat.det_score.shape[0]
+    code_shape = (opts.area_array.shape[0], thresholds.shape[0])
+    box_bytes = 8 * int(np.prod(flat.det_box.shape[1:]))
+    work = np.empty(n_det * max(box_bytes, code_shape[0] * code_shape[1]), dtype=np.uint8)
+    box_out = work[:n_det * box_bytes].view(np.float64).reshape(flat.det_box.shape)
     order, rank, gt_order, det_offsets, gt_offsets, (det_score, det_area, det_box, kept_key) = _group(
         positions(cats, flat.det_label), flat.det_img, flat.det_score, positions(cats, flat.gt_label), flat.gt_img,
-        n_cat, n_img, opts.max_detections[-1], backend, flat.det_area, flat.det_box)
+        n_cat, n_img, opts.max_detections[-1], backend, flat.det_area, flat.det_box, box_out)
+    del box_out
+    n_kept = det_score.shape[0]
+    reuse = n_kept >= n_det // 2  # else most rows were cut by max_detections: the codes get their own buffer
     if flat.kind not in ("mask", "keypoints"):
         order = None  # the columns it would gather came out of the grouping (32 MB at 4M boxes)
     if opts.matching == "ultralytics":
@@ -1243,24 +1276,27 @@ def match(flat, opts, cats: np.ndarray, image_keys=None) -> MatchState:
                                                  backend)
     else:
         iou_flat, iou_offsets = _IOU_BLOCKS[flat.kind](det_box, gt_box, gt_crowd, det_offsets, gt_offsets, backend)
-    del det_box, gt_box  # only the IoU blocks read them: freed before the matching (~160 MB at 4M boxes)
+    del det_box, gt_box  # only the IoU blocks read them (the boxes' memory now takes the codes)
+    codes_out = None if not reuse else work[:n_kept * code_shape[0] * code_shape[1]].reshape(n_kept, *code_shape)
+    del work
     gt_area = np.ascontiguousarray(flat.gt_area[gt_order])
     difficult = np.ascontiguousarray(flat.gt_difficult[gt_order])
     if opts.matching == "voc":
         det_codes, gt_ignored = _match_groups_voc(
             iou_flat, iou_offsets, det_offsets, gt_offsets, det_area, gt_area, gt_crowd,
-            opts.area_array, _strict_thresholds(opts.iou_thresholds, opts.iou_test), backend, gt_difficult=difficult,
+            opts.area_array, thresholds, backend, gt_difficult=difficult, out=codes_out,
         )
     else:
         det_codes, gt_ignored = _match_groups(
             iou_flat, iou_offsets, det_offsets, gt_offsets, det_area, gt_area,
             gt_crowd, np.ascontiguousarray(flat.gt_zero_id[gt_order]),
-            opts.area_array, _effective_thresholds(opts.iou_thresholds, opts.iou_test), backend,
-            gt_difficult=difficult,
+            opts.area_array, thresholds, backend, gt_difficult=difficult, out=codes_out,
         )
-    del iou_flat, det_area  # freed before the state's own gathers
-    det_cat, det_img = np.divmod(kept_key, n_img)  # the bucket is category position * n_img + image
-    del kept_key
+    del iou_flat, codes_out
+    # the bucket is category position * n_img + image: the category in place, the image into the
+    # areas' memory (read by the matching only), so no fresh pages
+    det_cat, det_img = np.divmod(kept_key, n_img, out=(kept_key, det_area.view(np.int64)))
+    del kept_key, det_area
     np.take(cats, det_cat, out=det_cat)  # a category position to its label, in place (every label is in cats)
     gt_img = flat.gt_img[gt_order]
     if image_keys is not None:

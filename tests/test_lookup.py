@@ -1,11 +1,11 @@
-"""detmetrics._lookup.positions: the lookup-table path equals the searchsorted path."""
+"""detmetrics._lookup: the lookup-table paths of positions and isin equal searchsorted and np.isin."""
 
 import numpy as np
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_array_equal
 
-from detmetrics._lookup import positions
+from detmetrics._lookup import isin, positions
 
 ids = st.integers(-2**63, 2**63 - 1) | st.integers(-20, 20) | st.integers(2**63 - 30, 2**63 - 1)
 
@@ -36,3 +36,20 @@ def test_positions_equal_searchsorted(universe, wanted, picks):
 def test_positions_float_ids_use_searchsorted():
     uni = np.array([1.0, 2.5, 4.0])
     assert positions(uni, np.array([2.5, 3.0, 1.0])).tolist() == [1, -1, 0]
+
+
+@given(st.lists(st.integers(-3, 40), max_size=30), st.lists(st.integers(-3, 40), max_size=60),
+       st.sampled_from([np.int64, np.int32, np.uint8]))
+def test_isin_equals_numpy(universe, values, dtype):
+    uni = np.array(sorted(set(universe)), dtype=np.int64)
+    vals = np.array(values, dtype=np.int64)
+    if dtype is np.uint8:
+        vals = np.abs(vals).astype(np.uint8)
+    else:
+        vals = vals.astype(dtype)
+    assert isin(vals, uni).tolist() == np.isin(vals, uni).tolist()
+
+
+def test_isin_far_ids_take_numpy_path():
+    uni = np.array([2, 10**12])
+    assert isin(np.array([2, 3, 10**12]), uni).tolist() == [True, False, True]

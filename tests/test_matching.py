@@ -235,3 +235,38 @@ def test_vectorised_matching_steps_through_a_crowded_group():
     # t=0.75: det0 -> gt0, det1 -> gt1, det2 -> nothing (FP), det3 -> nothing, det4 -> nothing
     assert code[:, 0, :].T.tolist() == [[1, 1, 0, 0, 2], [1, 1, 2, 2, 2]]
 
+
+
+@pytest.mark.parametrize("backend", backend_params())
+@given(seed=st.integers(0, 2**32 - 1), per_group=st.integers(4, 12), keep=st.sampled_from([(1,), (1, 3), (2, 5)]))
+@settings(max_examples=25, deadline=None)
+def test_max_detections_cut_equals_precut_input(backend, seed, per_group, keep):
+    # Most detections cut by max_detections (the matching then gives the codes a buffer of their
+    # own): the same numbers as evaluating only the detections that survive the cut.
+    from detmetrics import evaluate_columns
+
+    rng = np.random.default_rng(seed)
+    n_img, n_cat = 3, 2
+    img = np.repeat(np.arange(n_img * n_cat) // n_cat, per_group)
+    lab = np.repeat(np.arange(n_img * n_cat) % n_cat, per_group)
+    xy = rng.integers(0, 20, size=(img.shape[0], 2)).astype(np.float64)
+    boxes = np.concatenate([xy, rng.integers(2, 12, size=(img.shape[0], 2))], axis=1)
+    scores = rng.choice(np.linspace(0.05, 0.95, 7), size=img.shape[0])
+    g_img = np.arange(n_img).repeat(2)
+    g_lab = np.tile(np.arange(n_cat), n_img)
+    g_box = np.concatenate([rng.integers(0, 20, size=(g_img.shape[0], 2)),
+                            rng.integers(2, 12, size=(g_img.shape[0], 2))], axis=1).astype(np.float64)
+    gts = {"image_id": g_img, "bbox": g_box, "category_id": g_lab}
+    kw = dict(max_detections=keep, backend=backend, image_ids=list(range(n_img)), category_ids=[0, 1])
+    full = evaluate_columns({"image_id": img, "bbox": boxes, "score": scores, "category_id": lab}, gts, **kw)
+    # the survivors: per (image, category), the top max(keep) by score, ties in input order
+    top = []
+    for g in range(n_img * n_cat):
+        rows = np.flatnonzero((img == g // n_cat) & (lab == g % n_cat))
+        top.extend(rows[np.argsort(-scores[rows], kind="stable")[:max(keep)]].tolist())
+    top = np.sort(np.array(top))
+    cut = evaluate_columns({"image_id": img[top], "bbox": boxes[top], "score": scores[top], "category_id": lab[top]},
+                           gts, **kw)
+    assert_array_equal(np.asarray(full.precision), np.asarray(cut.precision))
+    assert_array_equal(np.asarray(full.recall), np.asarray(cut.recall))
+    assert_array_equal(np.asarray(full.stats), np.asarray(cut.stats))

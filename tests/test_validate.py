@@ -5,6 +5,7 @@ import math
 import numpy as np
 import pytest
 from hypothesis import example, given
+from hypothesis import strategies as st
 from numpy.testing import assert_array_equal
 
 from detmetrics._validate import (
@@ -188,3 +189,15 @@ def test_flipped_corners_are_rejected_at_their_row(b):
     bad[row, [0, 2]] = bad[row, [2, 0]]
     with pytest.raises(ValueError, match=f"x2 < x1 at row {row}"):
         as_boxes(bad)
+
+
+@given(st.lists(st.sampled_from([0.0, -0.0, 1.5, -2.0, 1e300, -1e300, np.inf, -np.inf, np.nan, 5e-324]),
+                max_size=12), st.sampled_from([1e300, 2.0, np.inf]))
+def test_within_equals_abs_max(values, limit):
+    from detmetrics._validate import all_finite, within
+
+    arr = np.array(values, dtype=np.float64).reshape(-1, 1)
+    with np.errstate(invalid="ignore"):
+        expected = bool(np.all(np.isfinite(arr)) and np.all(np.abs(arr) <= limit))
+    assert within(arr, limit) == expected
+    assert all_finite(arr) == bool(np.all(np.isfinite(arr)))

@@ -36,7 +36,8 @@ from typing import Annotated
 import numpy as np
 
 from .._backend import kernel
-from .._lookup import positions
+from .._lookup import isin, positions
+from .._validate import all_finite
 from ._dict_columns import result_dict_columns
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
@@ -240,6 +241,8 @@ def _decode(source, type_, what: str):
 
 
 def _check_boxes(boxes: np.ndarray, what: str) -> None:
+    if boxes.size == 0 or (all_finite(boxes) and boxes[:, 2:].min() >= 0):
+        return  # the common case in three reductions, no temporary; else find and name the row
     finite = np.isfinite(boxes).all(axis=1)
     if not finite.all():
         row = int(np.flatnonzero(~finite)[0])
@@ -410,11 +413,11 @@ def _int_id_columns(gt: CocoGroundTruth, image_id, category, scores, boxes, *, s
 def _result_columns(gt: CocoGroundTruth, image_index, category, scores, boxes) -> CocoResults:
     """Checked ``CocoResults`` of result columns (categories the ground truth does not list are dropped)."""
     _check_boxes(boxes, "results")
-    if not np.all(np.isfinite(scores)):
+    if not all_finite(scores):
         row = int(np.flatnonzero(~np.isfinite(scores))[0])
         raise ValueError(f"results: [{row}].score must be finite; got {scores[row]!r}")
     cats = np.asarray(gt.category_ids, dtype=np.int64)
-    keep = np.isin(category, cats)
+    keep = isin(category, cats)
     if not keep.all():
         image_index, category, boxes, scores = image_index[keep], category[keep], boxes[keep], scores[keep]
     return CocoResults(
