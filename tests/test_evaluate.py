@@ -369,3 +369,65 @@ def test_hugepage_hint_is_restored_and_changes_no_number(monkeypatch):
         assert np.array_equal(plain.stats, hinted.stats)
     finally:
         setter(before)
+
+
+# -------------------------------------------- ground truth read in chunks of annotations
+
+
+def _many_annotations(n, rng):
+    images = [{"id": i} for i in range(1, 400)]
+    anns = []
+    for k in range(n):
+        ann = {"id": int(k * 3 + 1), "image_id": int(rng.integers(1, 400)), "category_id": int(rng.integers(1, 4)),
+               "bbox": [float(v) for v in np.round(rng.uniform(0, 50, 4), 2)], "iscrowd": int(rng.random() < 0.05)}
+        if rng.random() < 0.7:
+            ann["area"] = float(np.round(rng.uniform(1, 2000), 3))
+        anns.append(ann)
+    return {"images": images, "categories": [{"id": c} for c in (1, 2, 3)], "annotations": anns}
+
+
+def test_ground_truth_columns_across_chunks_equal_the_annotations():
+    # more annotations than one round of field passes reads (_FIELD_CHUNK): every column, in order
+    from detmetrics.io._coco_decode import _FIELD_CHUNK, load_ground_truth
+
+    rng = np.random.default_rng(7)
+    gt = _many_annotations(2 * _FIELD_CHUNK + 123, rng)
+    anns = gt["annotations"]
+    for source in (gt, json.dumps(gt).encode()):
+        cols = load_ground_truth(source)
+        assert cols.image_index.tolist() == [a["image_id"] - 1 for a in anns]
+        assert cols.category.tolist() == [a["category_id"] for a in anns]
+        assert cols.boxes.tolist() == [a["bbox"] for a in anns]
+        assert cols.area.tolist() == [a.get("area", a["bbox"][2] * a["bbox"][3]) for a in anns]
+        assert cols.iscrowd.tolist() == [a["iscrowd"] for a in anns]
+        assert not cols.zero_id.any()
+
+
+def test_ground_truth_errors_name_rows_beyond_the_first_chunk():
+    from detmetrics.io._coco_decode import _FIELD_CHUNK
+
+    rng = np.random.default_rng(8)
+    row = _FIELD_CHUNK + 5
+    gt = _many_annotations(_FIELD_CHUNK + 50, rng)
+    bad = json.loads(json.dumps(gt))
+    bad["annotations"][row]["image_id"] = "3"
+    with pytest.raises(ValueError, match=rf"annotations\[{row}\]\.image_id"):
+        evaluate_coco(bad, [])
+    bad = json.loads(json.dumps(gt))
+    bad["annotations"][row]["area"] = float("nan")
+    with pytest.raises(ValueError, match=rf"\[{row}\]\.area must be finite"):
+        evaluate_coco(bad, [])
+    bad = json.loads(json.dumps(gt))
+    bad["annotations"][row + 3]["id"] = bad["annotations"][row]["id"]
+    with pytest.raises(ValueError, match=f"duplicate annotation id {bad['annotations'][row]['id']}"):
+        evaluate_coco(bad, [])
+
+
+@pytest.mark.parametrize("ids, dup", [
+    ([1, 2, 3], None), ([1, 2, 1], 1), (["a", "b", "a"], "a"), ([1, "1", 2], None), ([None, None, 4], None),
+    ([None, 4, 4], 4), ([2**70, 2**70 + 1, 3], None), ([2**70, 5, 2**70], 2**70), ([3, 2, 3, 2], 3),
+])
+def test_duplicate_annotation_ids(ids, dup):
+    from detmetrics.io._coco_decode import _duplicate_id
+
+    assert _duplicate_id(ids) == dup
