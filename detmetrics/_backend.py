@@ -38,7 +38,7 @@ import warnings
 
 __all__ = ["HAVE_NUMBA", "BACKENDS", "AUTO_WORK", "LazyKernel", "kernel", "parallel_kernel", "resolve_backend",
            "defer_backend", "load_numba", "numba_loaded", "kernels_ready", "prange", "all_kernels",
-           "set_compile_notice", "COLD_WORK", "LOAD_WORK", "kernels_cached"]
+           "set_compile_notice", "COLD_WORK", "LOAD_WORK", "kernels_cached", "prefetch"]
 
 BACKENDS = ("auto", "numba", "numpy")
 
@@ -147,6 +147,46 @@ def intrinsic(func):
     return lazy
 
 
+def prefetch(array, index) -> None:
+    """Hint that ``array``'s element ``index`` (flat, C order) will be read soon; nothing else.
+
+    Compiled (numba): LLVM's ``llvm.prefetch`` of that address, which starts the cache miss
+    without waiting for it, so a loop that reads rows in a random order (a gather through a
+    permutation) can have the next rows on their way while it works on this one.  In Python
+    (the NumPy references' world, ``NUMBA_DISABLE_JIT``): does nothing.  It changes no result;
+    callers only pass indices inside the array.
+    """
+    return None
+
+
+def _register_prefetch() -> None:
+    """The compiled ``prefetch``: an overload (so Python keeps calling the no-op) over an intrinsic."""
+    from llvmlite import ir
+    from numba.core import types
+    from numba.extending import intrinsic as build_intrinsic
+    from numba.extending import overload
+
+    @build_intrinsic
+    def _prefetch_address(typingctx, array, index):
+        def codegen(context, builder, sig, args):
+            data = context.make_array(sig.args[0])(context, builder, args[0]).data
+            byte_ptr = ir.IntType(8).as_pointer()
+            at = builder.bitcast(builder.gep(data, [args[1]]), byte_ptr)
+            i32 = ir.IntType(32)
+            fn = builder.module.declare_intrinsic("llvm.prefetch", [byte_ptr],
+                                                  ir.FunctionType(ir.VoidType(), [byte_ptr, i32, i32, i32]))
+            # read (0), keep in every cache level (3), data cache (1)
+            builder.call(fn, [at, ir.Constant(i32, 0), ir.Constant(i32, 3), ir.Constant(i32, 1)])
+            return context.get_dummy_value()
+        return types.none(array, types.int64), codegen
+
+    @overload(prefetch, jit_options={"nogil": True})  # compiled into (and cached with) each caller
+    def _prefetch_overload(array, index):
+        def impl(array, index):
+            _prefetch_address(array, index)
+        return impl
+
+
 class LazyIntrinsic:
     """An ``@intrinsic`` before numba is imported; ``load_numba`` puts the real one in its module."""
 
@@ -196,6 +236,7 @@ def load_numba(*, required: bool = False) -> bool:
             _listen_for_compiles(numba)
             from numba.extending import intrinsic as build_intrinsic
 
+            _register_prefetch()
             for lazy in _pending:
                 if isinstance(lazy, LazyIntrinsic):
                     lazy.dispatcher_ = build_intrinsic(lazy.definition)

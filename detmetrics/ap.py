@@ -53,7 +53,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._backend import COLD_WORK, kernel, resolve_backend
+from ._backend import COLD_WORK, kernel, prefetch, resolve_backend
 from ._validate import as_array, check_choice
 
 __all__ = ["average_precision", "INTERPOLATIONS", "recall_thresholds", "Accumulation", "accumulate"]
@@ -435,6 +435,10 @@ def _radix_order_desc(bits, c0, c1, order):
 #: 4 area ranges x 10 thresholds: within the L2 cache)
 _GATHER_BLOCK = 4096
 
+#: how many detections ahead that gather prefetches (``detmetrics._backend.prefetch``): measured
+#: on 670k random rows of 40 bytes, 61 ns per row without, 24-25 ns with 8 or 16 ahead, 40 ns with 32
+_AHEAD = 16
+
 
 # Serial over categories: measured at COCO scale (80 categories, 2 shared cores) prange over
 # categories did not pay (parallel 115 ms vs serial 102 ms; one category holds a sixth of the
@@ -481,14 +485,19 @@ def _accumulate_category(k, c0, c1, det_score, score_bits, det_rank, det_code, n
         nd[m] = 0
     # The detections in score order, a block at a time: their codes, ranks and scores are first
     # gathered into the seq_* scratch (``block`` rows, cache-sized), a loop of independent loads
-    # that keeps many cache misses in flight, where the pass below, reading each row through
+    # that prefetches the rows _AHEAD places on, where the pass below, reading each row through
     # ``order`` between its row-vector adds, waited on one miss at a time once a category's rows
-    # no longer fit in the cache (accumulation at 4M detections 0.84 s -> 0.55-0.6 s CPU; at 400k
-    # unchanged within noise)
+    # no longer fit in the cache (accumulation at 4M detections 0.84 s -> 0.55-0.6 s CPU with the
+    # gather, less with the prefetch; at 400k unchanged within noise)
     block = seq_rank.shape[0]
     for b0 in range(0, n_seg, block):
         b1 = min(b0 + block, n_seg)
         for j in range(b1 - b0):
+            if b0 + j + _AHEAD < n_seg:  # the row _AHEAD places on, on its way from memory meanwhile
+                ahead = order[c0 + b0 + j + _AHEAD]
+                prefetch(det_code, ahead * n_rows)
+                prefetch(det_rank, ahead)
+                prefetch(det_score, ahead)
             d = order[c0 + b0 + j]
             seq_rank[j] = det_rank[d]
             seq_score[j] = det_score[d]

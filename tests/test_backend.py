@@ -14,6 +14,8 @@ from numpy.testing import assert_array_equal
 from detmetrics import batched_nms, box_iou, nms, soft_nms
 from detmetrics._backend import BACKENDS, HAVE_NUMBA, resolve_backend
 
+from _support import requires_numba
+
 
 def _run(code):
     """Run ``code`` in a fresh interpreter; return its stdout parsed as JSON."""
@@ -428,3 +430,38 @@ def _run_env(code, env):
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env)
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_prefetch_is_a_no_op_in_python():
+    from detmetrics._backend import prefetch
+
+    arr = np.arange(5.0)
+    assert prefetch(arr, 3) is None
+    assert_array_equal(arr, np.arange(5.0))
+
+
+@requires_numba
+@pytest.mark.parametrize("dtype", [np.uint8, np.int64, np.float64])
+def test_prefetch_compiles_and_changes_nothing(dtype):
+    # a gather through a permutation that prefetches ahead, as the accumulation does, equals np.take
+    import numba
+
+    from detmetrics._backend import load_numba, prefetch
+
+    load_numba(required=True)
+
+    @numba.njit(nogil=True)
+    def gather(values, order, out):
+        n = order.shape[0]
+        for j in range(n):
+            if j + 4 < n:
+                prefetch(values, order[j + 4] * values.shape[1])
+            for r in range(values.shape[1]):
+                out[j, r] = values[order[j], r]
+
+    rng = np.random.default_rng(3)
+    values = rng.integers(0, 200, size=(1000, 5)).astype(dtype)
+    order = rng.permutation(1000)
+    out = np.empty_like(values)
+    gather(values, order, out)
+    assert_array_equal(out, values[order])
