@@ -64,7 +64,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from ._backend import COLD_WORK, kernel, resolve_backend
-from ._lookup import positions
+from ._lookup import lookup_table, positions
 
 __all__ = ["MATCHING_RULES", "MatchState", "PackedState", "match"]
 
@@ -180,7 +180,7 @@ def _block_offsets(det_offsets: np.ndarray, gt_offsets: np.ndarray) -> np.ndarra
 
 
 def _group(det_cat, det_img, det_score, gt_cat, gt_img, n_cat, n_img, max_det, backend, det_area=None,
-           det_box=None, box_out=None):
+           det_box=None, box_out=None, cat_table=None, want_order=True):
     """Order detections and ground truths into (category, image) groups.
 
     ``det_cat`` / ``gt_cat`` are category positions in ``[0, n_cat)``,
@@ -193,6 +193,10 @@ def _group(det_cat, det_img, det_score, gt_cat, gt_img, n_cat, n_img, max_det, b
     ``box_out``, optional, is a C-contiguous float64 array of ``det_box``'s
     shape that receives the sorted boxes (the returned box column is a view of
     its first rows), so that a caller can reuse that memory afterwards.
+    ``cat_table``, optional, is ``(table, lo)`` (``detmetrics._lookup.lookup_table``):
+    ``det_cat`` then holds labels, each with ``table[label - lo]`` its category position
+    (looked up while sorting: no array of positions).  ``want_order=False``: the returned
+    ``det_order`` is None (the kernel keeps its working order in ``det_rank``'s memory).
 
     Returns
     -------
@@ -212,28 +216,34 @@ def _group(det_cat, det_img, det_score, gt_cat, gt_img, n_cat, n_img, max_det, b
     [0.1, 0.9, 0.5]
     """
     n_det, n_gt = det_cat.shape[0], gt_cat.shape[0]
+    table, lo = (np.zeros(0, dtype=np.int64), 0) if cat_table is None else cat_table
     det_area = np.zeros(n_det) if det_area is None else det_area
     det_box = np.zeros((n_det, 4)) if det_box is None else det_box
     if backend == "numba":
         # the order, scores, areas and boxes are sorted in place; the kept rows end up first
-        order = np.empty(n_det, dtype=np.int64)
+        det_rank = np.empty(n_det, dtype=np.int64)
+        # without want_order the working order lives in det_rank's memory: the kernel writes a
+        # rank only at the cut, to a row (kept) at or before the one whose order it has just read,
+        # and reads no order there afterwards (at 4M boxes 32 MB of fresh pages fewer)
+        order = np.empty(n_det, dtype=np.int64) if want_order else det_rank
         score = np.empty(n_det, dtype=np.float64)
         area = np.empty(n_det, dtype=np.float64)
         width = int(np.prod(det_box.shape[1:]))  # (N, 4), (N, 5) or quads (N, 4, 2) as (N, 8)
         flat_box = np.ascontiguousarray(det_box).reshape(n_det, width)
         box = np.empty(flat_box.shape, dtype=np.float64) if box_out is None else box_out.reshape(flat_box.shape)
-        det_rank = np.empty(n_det, dtype=np.int64)
         bucket = np.empty(n_det, dtype=np.int64)
         gt_order = np.empty(n_gt, dtype=np.int64)
         # at most one group per row; only the pages of the groups found are ever touched
         det_offsets = np.empty(n_det + n_gt + 1, dtype=np.int64)
         gt_offsets = np.empty(n_det + n_gt + 1, dtype=np.int64)
         k, n_groups = _group_kernel(
-            _int64(det_cat), _int64(det_img), det_score, det_area, flat_box, _int64(gt_cat), _int64(gt_img),
-            max(int(n_cat), 1), max(int(n_img), 1), max_det, order, score, area, box, det_rank, bucket, gt_order,
-            det_offsets, gt_offsets)
-        return (order[:k], det_rank[:k], gt_order, det_offsets[:n_groups + 1], gt_offsets[:n_groups + 1],
+            _int64(det_cat), table, lo, _int64(det_img), det_score, det_area, flat_box, _int64(gt_cat),
+            _int64(gt_img), max(int(n_cat), 1), max(int(n_img), 1), max_det, order, score, area, box, det_rank,
+            bucket, gt_order, det_offsets, gt_offsets)
+        return (order[:k] if want_order else None, det_rank[:k], gt_order, det_offsets[:n_groups + 1], gt_offsets[:n_groups + 1],
                 (score[:k], area[:k], box[:k].reshape(k, *det_box.shape[1:]), bucket[:k]))
+    if cat_table is not None:
+        det_cat = table[np.asarray(det_cat, dtype=np.int64) - lo]
     det_key = det_cat.astype(np.int64) * n_img + det_img
     gt_key = gt_cat.astype(np.int64) * n_img + gt_img
     order, rank, gt_order, det_offsets, gt_offsets = _group_reference(det_key, det_score, gt_key, max_det,
@@ -243,7 +253,7 @@ def _group(det_cat, det_img, det_score, gt_cat, gt_img, n_cat, n_img, max_det, b
     else:
         box = box_out[:order.shape[0]]
         np.take(det_box, order, axis=0, out=box)
-    return order, rank, gt_order, det_offsets, gt_offsets, (det_score[order], det_area[order], box, det_key[order])
+    return order if want_order else None, rank, gt_order, det_offsets, gt_offsets, (det_score[order], det_area[order], box, det_key[order])
 
 
 def _int64(values) -> np.ndarray:
@@ -359,8 +369,8 @@ def _image_order(img, n_img):
 
 
 @kernel
-def _group_kernel(det_cat, det_img, det_score, det_area, det_box, gt_cat, gt_img, n_cat, n_img, max_det, order,
-                  score, area, box, det_rank, bucket, gt_order, det_offsets, gt_offsets):
+def _group_kernel(det_cat, cat_table, cat_lo, det_img, det_score, det_area, det_box, gt_cat, gt_img, n_cat, n_img,
+                  max_det, order, score, area, box, det_rank, bucket, gt_order, det_offsets, gt_offsets):
     # The rows ordered by (category, image) as two stable counting sorts, least significant
     # first: by image (nothing to do when the input is in image order), then by category,
     # carrying each detection's score, area and box (and, until the end, its image) to its
@@ -373,22 +383,25 @@ def _group_kernel(det_cat, det_img, det_score, det_area, det_box, gt_cat, gt_img
     # detections, nearly all buckets; else _sort_desc_kernel, the columns re-read through the
     # sorted indices), the cut to max_det compacting the columns in place (the kept rows
     # first: they are the output) and the offsets of the non-empty buckets.  Returns
-    # (detections kept, groups).
+    # (detections kept, groups).  A non-empty cat_table maps det_cat's labels to positions
+    # (cat_table[label - cat_lo]); ``order`` may share det_rank's memory (see _group).
     n_det = det_cat.shape[0]
     n_gt = gt_cat.shape[0]
     w = det_box.shape[1]  # 4 coordinates, 5 for rotated boxes, 8 for quadrilaterals
     row = np.empty(w, dtype=np.float64)
     by_img = _image_order(det_img, n_img)
     start = np.zeros(n_cat + 1, dtype=np.int64)
+    lookup = cat_table.shape[0] > 0
     for i in range(n_det):
-        start[det_cat[i] + 1] += 1
+        c = cat_table[det_cat[i] - cat_lo] if lookup else det_cat[i]
+        start[c + 1] += 1
     for c in range(n_cat):
         start[c + 1] += start[c]
     fill = start[:n_cat].copy()
     sorted_in = by_img.shape[0] == 0
     for p in range(n_det):
         i = p if sorted_in else by_img[p]
-        c = det_cat[i]
+        c = cat_table[det_cat[i] - cat_lo] if lookup else det_cat[i]
         q = fill[c]
         fill[c] = q + 1
         order[q] = i
@@ -1257,14 +1270,21 @@ def match(flat, opts, cats: np.ndarray, image_keys=None) -> MatchState:
     box_bytes = 8 * int(np.prod(flat.det_box.shape[1:]))
     work = np.empty(n_det * max(box_bytes, code_shape[0] * code_shape[1]), dtype=np.uint8)
     box_out = work[:n_det * box_bytes].view(np.float64).reshape(flat.det_box.shape)
+    # the detections' labels go in as they are when a small table maps them to category
+    # positions (every label is one of cats): the kernel looks them up, no array of positions
+    table = lookup_table(cats, flat.det_label)
+    if table is not None and n_det and not (table[1] <= int(flat.det_label.min())
+                                            and int(flat.det_label.max()) < table[1] + table[0].shape[0]):
+        table = None
+    det_cat = flat.det_label if table is not None else positions(cats, flat.det_label)
+    # the order only gathers masks and keypoints; boxes, scores and areas come out of the grouping
     order, rank, gt_order, det_offsets, gt_offsets, (det_score, det_area, det_box, kept_key) = _group(
-        positions(cats, flat.det_label), flat.det_img, flat.det_score, positions(cats, flat.gt_label), flat.gt_img,
-        n_cat, n_img, opts.max_detections[-1], backend, flat.det_area, flat.det_box, box_out)
-    del box_out
+        det_cat, flat.det_img, flat.det_score, positions(cats, flat.gt_label), flat.gt_img,
+        n_cat, n_img, opts.max_detections[-1], backend, flat.det_area, flat.det_box, box_out, table,
+        want_order=flat.kind in ("mask", "keypoints"))
+    del box_out, det_cat
     n_kept = det_score.shape[0]
     reuse = n_kept >= n_det // 2  # else most rows were cut by max_detections: the codes get their own buffer
-    if flat.kind not in ("mask", "keypoints"):
-        order = None  # the columns it would gather came out of the grouping (32 MB at 4M boxes)
     if opts.matching == "ultralytics":
         gt_order = _reverse_within_groups(gt_order, gt_offsets)
     gt_box = np.take(flat.gt_box, gt_order, axis=0)

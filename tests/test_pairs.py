@@ -383,3 +383,24 @@ def _check(pair: Pair, args) -> None:
 @given(data=st.data())
 def test_kernel_equals_reference(pair, data):
     _check(pair, data.draw(pair.strategy, label="args"))
+
+
+@pytest.mark.parametrize("backend", [pytest.param("numba", marks=requires_numba), "numpy"])
+@given(args=_grouping_inputs(), labels=st.sampled_from([(1, 1), (0, 2), (5000, 3)]))
+@settings(deadline=None)
+def test_group_looks_labels_up_and_may_drop_the_order(backend, args, labels):
+    # match() hands the grouping raw labels and their lookup table, and asks for no order (boxes):
+    # the same groups, ranks and carried columns as from category positions
+    from detmetrics._lookup import lookup_table
+
+    det_cat, n_cat = args[0], args[5]
+    start, stride = labels
+    cats = start + stride * np.arange(n_cat, dtype=np.int64)
+    det_labels = cats[det_cat]
+    table = lookup_table(cats, det_labels)
+    assert table is not None or det_labels.shape[0] == 0
+    plain = _group(*args[:8], backend, *args[8:])
+    looked = _group(det_labels, *args[1:8], backend, *args[8:], cat_table=table, want_order=False)
+    assert looked[0] is None
+    for a, b in zip(_flatten_group(plain)[1:], _flatten_group(looked)[1:]):
+        assert_array_equal(a, b)
