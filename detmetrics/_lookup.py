@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["isin", "lookup_table", "positions"]
+__all__ = ["covers", "isin", "lookup_table", "positions"]
 
 
 def lookup_table(universe: np.ndarray, ids: np.ndarray):
@@ -29,6 +29,12 @@ def lookup_table(universe: np.ndarray, ids: np.ndarray):
     return table, lo
 
 
+def covers(found, ids: np.ndarray) -> bool:
+    """Whether every id of ``ids`` indexes the ``(table, lo)`` of ``lookup_table`` (two reductions)."""
+    table, lo = found
+    return ids.shape[0] == 0 or (int(ids.min()) >= lo and int(ids.max()) < lo + table.shape[0])
+
+
 def positions(universe: np.ndarray, ids: np.ndarray) -> np.ndarray:
     """Positions (int64) of ``ids`` in the sorted, unique ``universe``; -1 where an id is absent.
 
@@ -42,10 +48,10 @@ def positions(universe: np.ndarray, ids: np.ndarray) -> np.ndarray:
     found = lookup_table(universe, ids)
     if found is not None:
         table, lo = found
-        hi = lo + table.shape[0] - 1
-        if int(ids.min()) >= lo and int(ids.max()) <= hi:  # the usual case: one gather
+        if covers(found, ids):  # the usual case: one gather
             return table[ids - lo] if lo else table[ids]
         # ids outside [lo, hi] map to -1; the rest through the table (no wrap-around of the offsets)
+        hi = lo + table.shape[0] - 1
         inside = (ids >= lo) & (ids <= hi)
         offset = np.where(inside, ids, lo) - lo
         return np.where(inside, table[offset.astype(np.int64)], -1)

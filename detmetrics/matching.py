@@ -64,7 +64,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from ._backend import COLD_WORK, kernel, resolve_backend
-from ._lookup import lookup_table, positions
+from ._lookup import covers, lookup_table, positions
 
 __all__ = ["MATCHING_RULES", "MatchState", "PackedState", "match"]
 
@@ -1273,8 +1273,7 @@ def match(flat, opts, cats: np.ndarray, image_keys=None) -> MatchState:
     # the detections' labels go in as they are when a small table maps them to category
     # positions (every label is one of cats): the kernel looks them up, no array of positions
     table = lookup_table(cats, flat.det_label)
-    if table is not None and n_det and not (table[1] <= int(flat.det_label.min())
-                                            and int(flat.det_label.max()) < table[1] + table[0].shape[0]):
+    if table is not None and not covers(table, flat.det_label):
         table = None
     det_cat = flat.det_label if table is not None else positions(cats, flat.det_label)
     # the order only gathers masks and keypoints; boxes, scores and areas come out of the grouping
