@@ -287,7 +287,8 @@ class FlatData:
     ``det_img`` / ``gt_img`` are image positions ``0 .. n_images - 1``; boxes
     are xywh (``kind="axis"``), ``(N, 5)`` (``"rotated"``) or ``(N, 4, 2)``
     (``"quad"``); areas are the ground truth's ``area`` where given, else the
-    box (polygon) area; flags are uint8.  ``gt_difficult`` holds two bits: 1 the
+    box (polygon) area (``det_area`` None: the xywh boxes' ``w * h``, computed
+    where it is read, ``det_areas()``); flags are uint8.  ``gt_difficult`` holds two bits: 1 the
     ``difficult`` flag given, ``NO_KEYPOINTS`` (2) a keypoint ground truth without
     keypoints (``num_keypoints == 0``), which COCO ignores whatever the
     ``difficult=`` switch says.  ``gt_zero_id`` marks ground truths
@@ -301,7 +302,7 @@ class FlatData:
     det_label: np.ndarray
     det_score: np.ndarray
     det_box: np.ndarray
-    det_area: np.ndarray
+    det_area: np.ndarray | None
     gt_img: np.ndarray
     gt_label: np.ndarray
     gt_box: np.ndarray
@@ -324,7 +325,7 @@ class FlatData:
         boxes, the keypoints' boxes) and give ``det_area`` (mask area, keypoint extent).
         """
         n_gt = gt_img.shape[0]
-        if det_area is None:
+        if det_area is None and kind != "axis":  # axis-aligned boxes: w * h where it is read
             det_area = _box_area(kind, det_box)
         if gt_area is None:
             gt_area = _box_area(kind, gt_box)
@@ -339,7 +340,7 @@ class FlatData:
         return cls(
             kind=kind, n_images=int(n_images),
             det_img=_c(det_img, np.int64), det_label=_c(det_label, np.int64), det_score=_c(det_score, np.float64),
-            det_box=_c(det_box, np.float64), det_area=_c(det_area, np.float64),
+            det_box=_c(det_box, np.float64), det_area=None if det_area is None else _c(det_area, np.float64),
             gt_img=_c(gt_img, np.int64), gt_label=_c(gt_label, np.int64), gt_box=_c(gt_box, np.float64),
             gt_area=_c(gt_area, np.float64),
             gt_crowd=zeros if gt_crowd is None else _flag(gt_crowd),
@@ -349,6 +350,10 @@ class FlatData:
             det_kpts=None if det_kpts is None else _c(det_kpts, np.float64),
             gt_kpts=None if gt_kpts is None else _c(gt_kpts, np.float64),
         )
+
+    def det_areas(self) -> np.ndarray:
+        """The detections' areas: ``det_area``, or the xywh boxes' ``w * h`` when it is None."""
+        return self.det_area if self.det_area is not None else _box_area(self.kind, self.det_box)
 
     @classmethod
     def concat(cls, parts: list) -> "FlatData":
@@ -388,7 +393,8 @@ class FlatData:
         return cls(
             kind=kind, n_images=int(sum(p.n_images for p in parts)),
             det_img=cat("det_img", True), det_label=cat("det_label"), det_score=cat("det_score"),
-            det_box=boxes("det_box"), det_area=cat("det_area"),
+            det_box=boxes("det_box"),
+            det_area=None if all(p.det_area is None for p in parts) else np.concatenate([p.det_areas() for p in parts]),
             gt_img=cat("gt_img", True), gt_label=cat("gt_label"), gt_box=boxes("gt_box"), gt_area=cat("gt_area"),
             gt_crowd=cat("gt_crowd"), gt_difficult=cat("gt_difficult"), gt_zero_id=cat("gt_zero_id"), **extra,
         )

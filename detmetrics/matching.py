@@ -141,6 +141,8 @@ def apply_protocol(flat, opts):
                                                         f"{flat.kind} boxes")
             raise ValueError(f"box_plus_one=True (the default of protocol='voc07' and 'voc12'; pass "
                              f"box_plus_one=False) applies to axis-aligned boxes only; got {what}")
+        if flat.det_area is None:
+            changes["det_area"] = flat.det_areas()  # the given boxes' area, not the widened ones'
         changes["det_box"] = flat.det_box + np.array([0.0, 0.0, 1.0, 1.0])
         changes["gt_box"] = flat.gt_box + np.array([0.0, 0.0, 1.0, 1.0])
     if not keep_gt.all():
@@ -152,7 +154,9 @@ def apply_protocol(flat, opts):
             changes["gt_kpts"] = np.ascontiguousarray(flat.gt_kpts[keep_gt])
     if keep_det is not None:
         for name in ("det_img", "det_label", "det_score", "det_box", "det_area"):
-            changes[name] = np.ascontiguousarray(changes.get(name, getattr(flat, name))[keep_det])
+            column = changes.get(name, getattr(flat, name))
+            if column is not None:  # det_area None: the boxes' area, still
+                changes[name] = np.ascontiguousarray(column[keep_det])
         if flat.det_masks is not None:
             changes["det_masks"] = take_rles(flat.det_masks, np.flatnonzero(keep_det))
         if flat.det_kpts is not None:
@@ -189,7 +193,8 @@ def _group(det_cat, det_img, det_score, gt_cat, gt_img, n_cat, n_img, max_det, b
     and, inside a bucket, by decreasing score (stable), then cut to
     ``max_det`` per bucket; ground truths by bucket (stable).  Only non-empty
     buckets become groups.  The kept detections' columns come out in that
-    order too (``det_area`` / ``det_box`` None: zeros), gathered while grouping.
+    order too, gathered while grouping (``det_box`` None: zeros; ``det_area`` None: the
+    xywh boxes' area ``w * h``, computed while grouping, or zeros without boxes).
     ``box_out``, optional, is a C-contiguous float64 array of ``det_box``'s
     shape that receives the sorted boxes (the returned box column is a view of
     its first rows), so that a caller can reuse that memory afterwards.
@@ -217,8 +222,14 @@ def _group(det_cat, det_img, det_score, gt_cat, gt_img, n_cat, n_img, max_det, b
     """
     n_det, n_gt = det_cat.shape[0], gt_cat.shape[0]
     table, lo = (np.zeros(0, dtype=np.int64), 0) if cat_table is None else cat_table
-    det_area = np.zeros(n_det) if det_area is None else det_area
+    # no det_area with xywh boxes: the kernel multiplies w * h as it moves a row (no input array
+    # of areas: at 4M boxes 32 MB of fresh pages and a pass fewer)
+    box_area = det_area is None and det_box is not None
+    if box_area and det_box.shape[1:] != (4,):
+        raise ValueError(f"det_area=None takes the area of xywh boxes (N, 4); got boxes {det_box.shape}")
     det_box = np.zeros((n_det, 4)) if det_box is None else det_box
+    if det_area is None:
+        det_area = np.zeros(0 if box_area else n_det)
     if backend == "numba":
         # the order, scores, areas and boxes are sorted in place; the kept rows end up first
         det_rank = np.empty(n_det, dtype=np.int64)
@@ -237,11 +248,13 @@ def _group(det_cat, det_img, det_score, gt_cat, gt_img, n_cat, n_img, max_det, b
         det_offsets = np.empty(n_det + n_gt + 1, dtype=np.int64)
         gt_offsets = np.empty(n_det + n_gt + 1, dtype=np.int64)
         k, n_groups = _group_kernel(
-            _int64(det_cat), table, lo, _int64(det_img), det_score, det_area, flat_box, _int64(gt_cat),
+            _int64(det_cat), table, lo, _int64(det_img), det_score, det_area, box_area, flat_box, _int64(gt_cat),
             _int64(gt_img), max(int(n_cat), 1), max(int(n_img), 1), max_det, order, score, area, box, det_rank,
             bucket, gt_order, det_offsets, gt_offsets)
         return (order[:k] if want_order else None, det_rank[:k], gt_order, det_offsets[:n_groups + 1], gt_offsets[:n_groups + 1],
                 (score[:k], area[:k], box[:k].reshape(k, *det_box.shape[1:]), bucket[:k]))
+    if box_area:
+        det_area = det_box[:, 2] * det_box[:, 3]
     if cat_table is not None:
         det_cat = table[np.asarray(det_cat, dtype=np.int64) - lo]
     det_key = det_cat.astype(np.int64) * n_img + det_img
@@ -369,8 +382,8 @@ def _image_order(img, n_img):
 
 
 @kernel
-def _group_kernel(det_cat, cat_table, cat_lo, det_img, det_score, det_area, det_box, gt_cat, gt_img, n_cat, n_img,
-                  max_det, order, score, area, box, det_rank, bucket, gt_order, det_offsets, gt_offsets):
+def _group_kernel(det_cat, cat_table, cat_lo, det_img, det_score, det_area, box_area, det_box, gt_cat, gt_img, n_cat,
+                  n_img, max_det, order, score, area, box, det_rank, bucket, gt_order, det_offsets, gt_offsets):
     # The rows ordered by (category, image) as two stable counting sorts, least significant
     # first: by image (nothing to do when the input is in image order), then by category,
     # carrying each detection's score, area and box (and, until the end, its image) to its
@@ -384,7 +397,8 @@ def _group_kernel(det_cat, cat_table, cat_lo, det_img, det_score, det_area, det_
     # sorted indices), the cut to max_det compacting the columns in place (the kept rows
     # first: they are the output) and the offsets of the non-empty buckets.  Returns
     # (detections kept, groups).  A non-empty cat_table maps det_cat's labels to positions
-    # (cat_table[label - cat_lo]); ``order`` may share det_rank's memory (see _group).
+    # (cat_table[label - cat_lo]); ``order`` may share det_rank's memory (see _group).  With
+    # box_area the areas are the xywh boxes' w * h (det_area is not read).
     n_det = det_cat.shape[0]
     n_gt = gt_cat.shape[0]
     w = det_box.shape[1]  # 4 coordinates, 5 for rotated boxes, 8 for quadrilaterals
@@ -406,7 +420,7 @@ def _group_kernel(det_cat, cat_table, cat_lo, det_img, det_score, det_area, det_
         fill[c] = q + 1
         order[q] = i
         score[q] = det_score[i]
-        area[q] = det_area[i]
+        area[q] = det_box[i, 2] * det_box[i, 3] if box_area else det_area[i]
         for j in range(w):
             box[q, j] = det_box[i, j]
         bucket[q] = det_img[i]  # the image until the cut writes the bucket
@@ -452,7 +466,7 @@ def _group_kernel(det_cat, cat_table, cat_lo, det_img, det_score, det_area, det_
                 for q in range(s0, s1):
                     i = order[q]
                     score[q] = det_score[i]
-                    area[q] = det_area[i]
+                    area[q] = det_box[i, 2] * det_box[i, 3] if box_area else det_area[i]
                     for j in range(w):
                         box[q, j] = det_box[i, j]
             else:

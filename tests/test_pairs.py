@@ -107,8 +107,9 @@ def _grouping_inputs(draw):
         det_key, score = det_key[by_img], score[by_img]
         gt_key = gt_key[np.argsort(gt_key % n_img, kind="stable")]
     n = len(dets)
-    # the carried columns: areas and boxes as distinct numbers per row (a row moved wrongly shows)
-    area = np.arange(n, dtype=np.float64) * 1.5
+    # the carried columns: areas and boxes as distinct numbers per row (a row moved wrongly shows);
+    # no areas: the kernel multiplies the boxes' w * h
+    area = np.arange(n, dtype=np.float64) * 1.5 if draw(st.booleans()) else None
     box = np.arange(4 * n, dtype=np.float64).reshape(n, 4) - 7.25
     return (det_key // n_img, det_key % n_img, score, gt_key // n_img, gt_key % n_img, n_cat, n_img,
             draw(st.integers(1, 4)), area, box)
