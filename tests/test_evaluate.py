@@ -431,3 +431,35 @@ def test_duplicate_annotation_ids(ids, dup):
     from detmetrics.io._coco_decode import _duplicate_id
 
     assert _duplicate_id(ids) == dup
+
+
+# -------------------------------------------- the detections' box areas, computed while grouping
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_box_plus_one_ranges_by_the_given_boxes_area(backend):
+    # an unmatched 10 x 10 detection, scored above the true positive, is a false positive of the
+    # range [0, 100] by its given area (100), not ignored there by its widened one (11 x 11 = 121)
+    preds = [{"boxes": [[50, 50, 60, 60], [0, 0, 10, 10]], "scores": [0.9, 0.8], "labels": [1, 1]}]
+    gts = [{"boxes": [[0, 0, 10, 10]], "labels": [1], "area": [100.0]}]
+    r = mean_ap(preds, gts, area_ranges={"small": (0.0, 100.0)}, box_plus_one=True, backend=backend)
+    small = list(r.area_ranges).index("small")
+    assert np.all(r.precision[0, :, 0, small, -1] == 0.5)  # FP then TP: precision 1/2 at every recall
+    # one pixel less: given area 81 and 100 after widening, both inside: the same numbers
+    preds9 = [{"boxes": [[50, 50, 59, 59], [0, 0, 10, 10]], "scores": [0.9, 0.8], "labels": [1, 1]}]
+    r9 = mean_ap(preds9, gts, area_ranges={"small": (0.0, 100.0)}, box_plus_one=True, backend=backend)
+    assert np.array_equal(r9.precision, r.precision)
+
+
+def test_flat_data_areas_by_default_and_given_concatenate():
+    from detmetrics._inputs import FlatData
+
+    box = np.array([[0.0, 0.0, 2.0, 3.0], [1.0, 1.0, 4.0, 5.0]])
+    z = np.zeros(0, np.int64)
+    plain = FlatData.build("axis", 1, np.zeros(2, np.int64), np.ones(2, np.int64), np.ones(2), box, z, z,
+                           np.zeros((0, 4)))
+    given = FlatData.build("axis", 1, np.zeros(2, np.int64), np.ones(2, np.int64), np.ones(2), box, z, z,
+                           np.zeros((0, 4)), det_area=np.array([7.0, 8.0]))
+    assert plain.det_area is None and plain.det_areas().tolist() == [6.0, 20.0]
+    assert FlatData.concat([plain, plain]).det_area is None
+    assert FlatData.concat([plain, given]).det_area.tolist() == [6.0, 20.0, 7.0, 8.0]
