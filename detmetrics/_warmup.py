@@ -80,6 +80,12 @@ def _evaluation():
             for interpolation in ("coco", "voc"):
                 mean_ap(pred, gt, box_format=fmt, matching=matching, interpolation=interpolation, backend="numba")
         mean_ap(pred, gt, box_format=fmt, protocol="ultralytics", backend="numba")  # the trapezoid kernel
+    from ._blocks import _keep
+
+    # the compact state of an evaluation by blocks of images (above half a million detections)
+    codes = np.array([[0, 1, 2, 1, 2], [2, 2, 0, 1, 0]], dtype=np.uint8)
+    _keep(np.array([0, 1, 2]), np.array([0.9, 0.5]), np.array([0, 0]), codes, np.array([0, 1]),
+          np.empty(2), np.empty((2, 3), np.uint8))
     from .errors import error_breakdown
 
     pred = [{"boxes": boxes, "scores": scores, "labels": labels}]

@@ -163,10 +163,13 @@ def _accumulate(cat_offsets, det_score, det_rank, det_code, n_gt, max_detections
         Category ``k`` owns detections ``cat_offsets[k]:cat_offsets[k+1]``,
         ordered by image and, inside an image, by decreasing score.
     det_score : ndarray of shape (D,), float64
-    det_rank : ndarray of shape (D,), int64
-        Position of the detection inside its (image, category) group.
+    det_rank : ndarray of shape (D,), int64, or None
+        Position of the detection inside its (image, category) group; None with
+        packed codes whose last byte is the rank (``detmetrics._blocks``' state).
     det_code : ndarray of shape (D, A, T), uint8
-        0 ignored, 1 true positive, 2 false positive (``detmetrics.matching._match_groups``).
+        0 ignored, 1 true positive, 2 false positive (``detmetrics.matching._match_groups``);
+        or ``(D, ceil(A * T / 4))``, the same codes packed (``pack_codes``), plus one
+        byte, the rank, when ``det_rank`` is None.
     n_gt : ndarray of shape (K, A), int64
         Non-ignored ground truths per category and area range (the matching
         guarantees at most that many true positives per threshold, which the
@@ -209,7 +212,11 @@ def _accumulate(cat_offsets, det_score, det_rank, det_code, n_gt, max_detections
         # contiguous, instead of cache-missing strided writes; transposed once here
         blocks = [np.full((n_cat, n_area, n_max, n_thresholds, n_rec), -1.0) for _ in range(2)]
         blocks += [np.full((n_cat, n_area, n_max, n_thresholds), -1.0) for _ in range(2)]
-        rows = np.ascontiguousarray(det_code.reshape(det_code.shape[0], n_area * n_thresholds))
+        packed = det_code.ndim == 2  # (D, ceil(A * T / 4)) 2-bit codes (pack_codes)[, the rank byte]
+        rank_col = det_code.shape[1] - 1 if det_rank is None else -1
+        if det_rank is None:
+            det_rank = np.zeros(0, dtype=np.int64)
+        rows = det_code if packed else np.ascontiguousarray(det_code.reshape(det_code.shape[0], n_area * n_thresholds))
         # one kernel call per category from here: a kernel looping over the categories would cost
         # ~1 s more compilation per process (numba compiles the callee into it again), the calls
         # ~10 us each
@@ -217,11 +224,12 @@ def _accumulate(cat_offsets, det_score, det_rank, det_code, n_gt, max_detections
         bounds = cat_offsets.tolist()
         # scratch for a block of a category's detections gathered in score order (see the kernel)
         block = max(1, min(_GATHER_BLOCK, int(np.max(np.diff(cat_offsets))) if n_cat else 1))
-        seq_code = np.empty(block * rows.shape[1], dtype=np.uint8)
+        seq_code = np.empty(block * n_area * n_thresholds, dtype=np.uint8)
         seq_rank = np.empty(block, dtype=np.int64)
         seq_score = np.empty(block, dtype=np.float64)
         for k in range(n_cat):
-            _accumulate_category(k, bounds[k], bounds[k + 1], det_score, score_bits, det_rank, rows, n_thresholds,
+            _accumulate_category(k, bounds[k], bounds[k + 1], det_score, score_bits, det_rank, rows, packed, rank_col,
+                                 n_thresholds,
                                  n_gt, max_detections, rec_thresholds, all_point, _EPS, blocks[0], blocks[2],
                                  blocks[1], blocks[3], order, seq_code, seq_rank, seq_score)
         # COCOeval's axis order as views: a contiguous copy of the (T, R, K, A, M) arrays cost about
@@ -231,6 +239,11 @@ def _accumulate(cat_offsets, det_score, det_rank, det_code, n_gt, max_detections
         recall = blocks[2].transpose(3, 0, 1, 2)
         ap = blocks[3].transpose(3, 0, 1, 2)
     else:
+        if det_rank is None:
+            det_rank = det_code[:, -1].astype(np.int64)
+            det_code = det_code[:, :-1]
+        if det_code.ndim == 2:
+            det_code = unpack_codes(det_code, n_area, n_thresholds)
         precision = -np.ones((n_thresholds, n_rec, n_cat, n_area, n_max))
         scores = -np.ones((n_thresholds, n_rec, n_cat, n_area, n_max))
         recall = -np.ones((n_thresholds, n_cat, n_area, n_max))
@@ -238,6 +251,26 @@ def _accumulate(cat_offsets, det_score, det_rank, det_code, n_gt, max_detections
         _accumulate_reference(cat_offsets, det_score, det_rank, det_code, n_gt, max_detections, rec_thresholds,
                               all_point, _EPS, precision, recall, scores, ap, order)
     return precision, recall, scores, ap, order
+
+
+def pack_codes(codes: np.ndarray) -> np.ndarray:
+    """``(D, A, T)`` codes (0, 1, 2) as ``(D, ceil(A * T / 4))`` bytes: row ``r = a * T + t`` in byte
+    ``r // 4`` at bits ``2 * (r % 4)`` (unused bits 0)."""
+    n = codes.shape[0]
+    flat = codes.reshape(n, int(np.prod(codes.shape[1:])))
+    width = -(-flat.shape[1] // 4)
+    padded = np.zeros((n, width * 4), dtype=np.uint8)
+    padded[:, :flat.shape[1]] = flat
+    quads = padded.reshape(n, width, 4)
+    return (quads[:, :, 0] | (quads[:, :, 1] << 2) | (quads[:, :, 2] << 4) | (quads[:, :, 3] << 6)).astype(np.uint8)
+
+
+def unpack_codes(packed: np.ndarray, n_area: int, n_thr: int) -> np.ndarray:
+    """``pack_codes``' inverse: ``(D, A, T)`` uint8."""
+    n = packed.shape[0]
+    shifts = np.array([0, 2, 4, 6], dtype=np.uint8)
+    every = (packed[:, :, None] >> shifts) & np.uint8(3)
+    return np.ascontiguousarray(every.reshape(n, 4 * packed.shape[1])[:, :n_area * n_thr].reshape(n, n_area, n_thr))
 
 
 def _accumulate_reference(cat_offsets, det_score, det_rank, det_code, n_gt, max_detections,
@@ -444,7 +477,8 @@ _AHEAD = 16
 # categories did not pay (parallel 115 ms vs serial 102 ms; one category holds a sixth of the
 # detections).
 @kernel
-def _accumulate_category(k, c0, c1, det_score, score_bits, det_rank, det_code, n_thr, n_gt, max_detections,
+def _accumulate_category(k, c0, c1, det_score, score_bits, det_rank, det_code, packed, rank_col, n_thr, n_gt,
+                         max_detections,
                          rec_thresholds, all_point, eps, precision, recall, scores, ap, order, seq_code, seq_rank,
                          seq_score):
     # Same numbers as the reference, computed only where they can matter: recall changes
@@ -457,7 +491,11 @@ def _accumulate_category(k, c0, c1, det_score, score_bits, det_rank, det_code, n
     # events with the false-positive counts of that moment.
     n_seg = c1 - c0
     n_max = max_detections.shape[0]
-    n_rows = det_code.shape[1]  # area-major (area, threshold) rows
+    # area-major (area, threshold) rows; ``packed``: det_code holds them as 2-bit codes, four
+    # per byte, row r in byte r >> 2 at bits 2 * (r & 3) (``pack_codes``); rank_col >= 0: the
+    # rank is that byte of det_code (det_rank is not read)
+    n_rows = n_gt.shape[1] * n_thr
+    width = det_code.shape[1]
     n_rec = rec_thresholds.shape[0]
     # the category's detections by decreasing score (stable), as global indices, in order[c0:c1]
     if n_seg > 0:
@@ -495,14 +533,19 @@ def _accumulate_category(k, c0, c1, det_score, score_bits, det_rank, det_code, n
         for j in range(b1 - b0):
             if b0 + j + _AHEAD < n_seg:  # the row _AHEAD places on, on its way from memory meanwhile
                 ahead = order[c0 + b0 + j + _AHEAD]
-                prefetch(det_code, ahead * n_rows)
-                prefetch(det_rank, ahead)
+                prefetch(det_code, ahead * width)
+                if rank_col < 0:
+                    prefetch(det_rank, ahead)
                 prefetch(det_score, ahead)
             d = order[c0 + b0 + j]
-            seq_rank[j] = det_rank[d]
+            seq_rank[j] = det_code[d, rank_col] if rank_col >= 0 else det_rank[d]
             seq_score[j] = det_score[d]
-            for r in range(n_rows):
-                seq_code[j * n_rows + r] = det_code[d, r]
+            if packed:
+                for r in range(n_rows):
+                    seq_code[j * n_rows + r] = (det_code[d, r >> 2] >> ((r & 3) << 1)) & 3
+            else:
+                for r in range(n_rows):
+                    seq_code[j * n_rows + r] = det_code[d, r]
         for i in range(b0, b1):
             j = i - b0
             m0 = n_max  # first max_detections entry that keeps this detection (n_max: none)
@@ -731,7 +774,9 @@ class Accumulation:
     ``precision``/``scores`` ``(T, R, K, A, M)``, ``recall``/``ap`` ``(T, K, A, M)``;
     ``n_gt`` ``(K, A)`` non-ignored ground truths; category ``k``'s detections
     by decreasing score are ``order[cat_offsets[k]:cat_offsets[k + 1]]``,
-    indices into ``det_score`` / ``det_code`` (the sorted ``MatchState``'s).
+    indices into ``det_score`` / ``det_code`` (the sorted ``MatchState``'s, or the
+    block-built state of ``detmetrics._blocks``: packed codes, ``pack_codes``, and
+    unused rows of code 0 that no ``max_detections`` keeps, counted out by ``n_det``).
     """
 
     category_ids: np.ndarray
@@ -745,6 +790,18 @@ class Accumulation:
     order: np.ndarray
     det_score: np.ndarray
     det_code: np.ndarray
+    n_det: np.ndarray | None = None  # (K,) kept detections; None: np.diff(cat_offsets)
+
+    def kept(self) -> np.ndarray:
+        """``(K,)`` kept detections per category (a block-built state may leave unused rows)."""
+        return np.diff(self.cat_offsets) if self.n_det is None else self.n_det
+
+    def codes(self, index, area: int, t: int) -> np.ndarray:
+        """The codes of the detections ``index`` at area range ``area`` and threshold ``t``."""
+        if self.det_code.ndim == 3:
+            return self.det_code[index, area, t]
+        r = area * self.precision.shape[0] + t  # packed (pack_codes)
+        return (self.det_code[index, r >> 2] >> np.uint8((r & 3) * 2)) & np.uint8(3)
 
 
 def accumulate(state, opts, cats: np.ndarray) -> Accumulation:
@@ -762,11 +819,7 @@ def accumulate(state, opts, cats: np.ndarray) -> Accumulation:
     max_dets = np.asarray(opts.max_detections, dtype=np.int64)
     precision, recall, scores, ap, order = _accumulate(
         cat_offsets, state.det_score, state.det_rank, state.det_code, n_gt, max_dets,
-        rec, opts.interpolation, opts.iou_thresholds.shape[0],
-        # "auto": the reference spends ~0.015 us per detection, area range and threshold and ~0.1 ms
-        # per (category, max_detections) (measured at COCO scale: 0.25 s for 400k x 40, 80 x 3)
-        resolve_backend(opts.backend, state.det_score.shape[0] * n_area * opts.iou_thresholds.shape[0] // 64
-                        + 100 * n_cat * max_dets.shape[0], (_accumulate_category,), cold_work=COLD_WORK),
+        rec, opts.interpolation, opts.iou_thresholds.shape[0], accumulate_backend(state.det_score.shape[0], n_cat, opts),
     )
     if opts.interpolation == "ultralytics":
         # the trapezoid's reference loops over curves (~60 us each; 0.56 s at COCO scale), its
@@ -778,3 +831,12 @@ def accumulate(state, opts, cats: np.ndarray) -> Accumulation:
                                            (_trapezoid_ap_kernel,), cold_work=_TRAPEZOID_COLD_WORK))
     return Accumulation(cats, rec, precision, recall, scores, ap, n_gt, cat_offsets, order,
                         state.det_score, state.det_code)
+
+
+def accumulate_backend(n_det: int, n_cat: int, opts) -> str:
+    """The backend ``accumulate`` runs ``n_det`` detections of ``n_cat`` categories on (``opts.backend`` resolved)."""
+    # "auto": the reference spends ~0.015 us per detection, area range and threshold and ~0.1 ms
+    # per (category, max_detections) (measured at COCO scale: 0.25 s for 400k x 40, 80 x 3)
+    n_area, n_max = len(opts.area_ranges), len(opts.max_detections)
+    return resolve_backend(opts.backend, n_det * n_area * opts.iou_thresholds.shape[0] // 64 + 100 * n_cat * n_max,
+                           (_accumulate_category,), cold_work=COLD_WORK)

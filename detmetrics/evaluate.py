@@ -55,6 +55,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
+from ._blocks import match_and_accumulate
 from ._inputs import (
     COCO_AREA_RANGES,
     FlatData,
@@ -203,8 +204,7 @@ def mean_ap(predictions, ground_truths, *, box_format="xyxy", iou_thresholds=Non
     flat = flatten(predictions, ground_truths, box_format, iou_type, opts.sigmas, opts.backend)
     cats = resolve_categories(flat, category_ids)
     with _without_hugepages(flat.det_score.shape[0] + flat.gt_label.shape[0]):
-        state = match(flat, opts, cats)
-        return EvaluationResult.from_accumulation(accumulate(state, opts, cats), opts)
+        return EvaluationResult.from_accumulation(match_and_accumulate(flat, opts, cats), opts)
 
 
 def evaluate_coco(ground_truth, results, *, iou_thresholds=None, max_detections=None, area_ranges="coco",
@@ -302,8 +302,7 @@ def evaluate_loaded(gt, res, opts: Options, *, image_ids=None, category_ids=None
     """Stages 2-4 on already-decoded COCO columns (``detmetrics.io._coco_decode``); the benchmark times this."""
     with _without_hugepages(res.category.shape[0] + gt.category.shape[0]):
         flat, cats, names = coco_flat(gt, res, opts, image_ids, category_ids, use_categories)
-        state = match(flat, opts, cats)
-        return EvaluationResult.from_accumulation(accumulate(state, opts, cats), opts, names)
+        return EvaluationResult.from_accumulation(match_and_accumulate(flat, opts, cats), opts, names)
 
 
 def coco_flat(gt, res, opts, image_ids=None, category_ids=None, use_categories=True):

@@ -65,6 +65,7 @@ import numpy as np
 
 from ._backend import COLD_WORK, kernel, resolve_backend
 from ._lookup import covers, lookup_table, positions
+from ._scratch import empty
 
 __all__ = ["MATCHING_RULES", "MatchState", "PackedState", "match"]
 
@@ -184,7 +185,7 @@ def _block_offsets(det_offsets: np.ndarray, gt_offsets: np.ndarray) -> np.ndarra
 
 
 def _group(det_cat, det_img, det_score, gt_cat, gt_img, n_cat, n_img, max_det, backend, det_area=None,
-           det_box=None, box_out=None, cat_table=None, want_order=True):
+           det_box=None, box_out=None, cat_table=None, want_order=True, scratch=None):
     """Order detections and ground truths into (category, image) groups.
 
     ``det_cat`` / ``gt_cat`` are category positions in ``[0, n_cat)``,
@@ -202,6 +203,8 @@ def _group(det_cat, det_img, det_score, gt_cat, gt_img, n_cat, n_img, max_det, b
     ``det_cat`` then holds labels, each with ``table[label - lo]`` its category position
     (looked up while sorting: no array of positions).  ``want_order=False``: the returned
     ``det_order`` is None (the kernel keeps its working order in ``det_rank``'s memory).
+    ``scratch``, optional, a ``detmetrics._scratch.Scratch``: the numba path's outputs
+    live in its buffers (valid until the next call with the same scratch).
 
     Returns
     -------
@@ -232,21 +235,21 @@ def _group(det_cat, det_img, det_score, gt_cat, gt_img, n_cat, n_img, max_det, b
         det_area = np.zeros(0 if box_area else n_det)
     if backend == "numba":
         # the order, scores, areas and boxes are sorted in place; the kept rows end up first
-        det_rank = np.empty(n_det, dtype=np.int64)
+        det_rank = empty(scratch, "group.rank", n_det, np.int64)
         # without want_order the working order lives in det_rank's memory: the kernel writes a
         # rank only at the cut, to a row (kept) at or before the one whose order it has just read,
         # and reads no order there afterwards (at 4M boxes 32 MB of fresh pages fewer)
-        order = np.empty(n_det, dtype=np.int64) if want_order else det_rank
-        score = np.empty(n_det, dtype=np.float64)
-        area = np.empty(n_det, dtype=np.float64)
+        order = empty(scratch, "group.order", n_det, np.int64) if want_order else det_rank
+        score = empty(scratch, "group.score", n_det, np.float64)
+        area = empty(scratch, "group.area", n_det, np.float64)
         width = int(np.prod(det_box.shape[1:]))  # (N, 4), (N, 5) or quads (N, 4, 2) as (N, 8)
         flat_box = np.ascontiguousarray(det_box).reshape(n_det, width)
-        box = np.empty(flat_box.shape, dtype=np.float64) if box_out is None else box_out.reshape(flat_box.shape)
-        bucket = np.empty(n_det, dtype=np.int64)
-        gt_order = np.empty(n_gt, dtype=np.int64)
+        box = empty(scratch, "group.box", flat_box.shape, np.float64) if box_out is None else box_out.reshape(flat_box.shape)
+        bucket = empty(scratch, "group.bucket", n_det, np.int64)
+        gt_order = empty(scratch, "group.gt_order", n_gt, np.int64)
         # at most one group per row; only the pages of the groups found are ever touched
-        det_offsets = np.empty(n_det + n_gt + 1, dtype=np.int64)
-        gt_offsets = np.empty(n_det + n_gt + 1, dtype=np.int64)
+        det_offsets = empty(scratch, "group.det_offsets", n_det + n_gt + 1, np.int64)
+        gt_offsets = empty(scratch, "group.gt_offsets", n_det + n_gt + 1, np.int64)
         k, n_groups = _group_kernel(
             _int64(det_cat), table, lo, _int64(det_img), det_score, det_area, box_area, flat_box, _int64(gt_cat),
             _int64(gt_img), max(int(n_cat), 1), max(int(n_img), 1), max_det, order, score, area, box, det_rank,
@@ -516,7 +519,7 @@ def _group_kernel(det_cat, cat_table, cat_lo, det_img, det_score, det_area, box_
 # IoU blocks (axis-aligned, xywh, pycocotools arithmetic)
 
 
-def _iou_blocks(det_boxes_xywh, gt_boxes_xywh, gt_crowd, det_offsets, gt_offsets, backend):
+def _iou_blocks(det_boxes_xywh, gt_boxes_xywh, gt_crowd, det_offsets, gt_offsets, backend, scratch=None):
     """Per-group IoU blocks of xywh boxes with pycocotools' ``bbIou`` arithmetic.
 
     Parameters
@@ -528,6 +531,8 @@ def _iou_blocks(det_boxes_xywh, gt_boxes_xywh, gt_crowd, det_offsets, gt_offsets
     det_offsets, gt_offsets : ndarray of shape (n_groups + 1,), int64
     backend : {"numba", "numpy"}
         Already resolved.
+    scratch : detmetrics._scratch.Scratch, optional
+        Where ``iou_flat`` lives (reused from call to call).
 
     Returns
     -------
@@ -550,7 +555,7 @@ def _iou_blocks(det_boxes_xywh, gt_boxes_xywh, gt_crowd, det_offsets, gt_offsets
     gt_offsets = np.ascontiguousarray(gt_offsets, dtype=np.int64)
     gt_crowd = np.ascontiguousarray(gt_crowd, dtype=np.uint8)
     iou_offsets = _block_offsets(det_offsets, gt_offsets)
-    iou_flat = np.empty(int(iou_offsets[-1]), dtype=np.float64)
+    iou_flat = empty(scratch, "iou", int(iou_offsets[-1]), np.float64)
     if backend == "numba":
         _iou_blocks_kernel(det_boxes_xywh, gt_boxes_xywh, gt_crowd, det_offsets, gt_offsets, iou_offsets, iou_flat)
     else:
@@ -1207,7 +1212,7 @@ class PackedState:
         return sum(getattr(self, f.name).nbytes for f in fields(self) if isinstance(getattr(self, f.name), np.ndarray))
 
 
-def _oriented_blocks(det_box, gt_box, gt_crowd, det_offsets, gt_offsets, backend):
+def _oriented_blocks(det_box, gt_box, gt_crowd, det_offsets, gt_offsets, backend, scratch=None):
     from .rotated import _iou_blocks_oriented
 
     return _iou_blocks_oriented(det_box, gt_box, gt_crowd, det_offsets, gt_offsets, backend)
@@ -1260,6 +1265,11 @@ def match(flat, opts, cats: np.ndarray, image_keys=None) -> MatchState:
     image ids).
     """
     flat = apply_protocol(flat, opts)
+    return match_applied(flat, opts, cats, match_backend(flat, opts), image_keys)
+
+
+def match_backend(flat, opts) -> str:
+    """The backend ``match`` runs ``flat`` (protocol applied) on: ``opts.backend`` resolved."""
     # "auto" (see _backend.AUTO_WORK / COLD_WORK): axis-aligned boxes have whole-array NumPy
     # references (COCO's greedy rule and VOC's), ~0.015 us per box, area range and threshold
     # (measured at COCO scale: 0.25 s for 437k boxes x 40); the other geometries loop, a few us
@@ -1267,9 +1277,18 @@ def match(flat, opts, cats: np.ndarray, image_keys=None) -> MatchState:
         flat.det_score.shape[0] + flat.gt_label.shape[0])
     vectorised = flat.kind == "axis"
     matcher = _match_groups_voc_kernel if opts.matching == "voc" else _match_groups_kernel
-    backend = resolve_backend(opts.backend, n_box_rows // 64 if vectorised else 5 * n_box_rows,
-                              (_group_kernel, _iou_blocks_kernel, matcher), site=match,
-                              cold_work=COLD_WORK if vectorised else None)
+    return resolve_backend(opts.backend, n_box_rows // 64 if vectorised else 5 * n_box_rows,
+                           (_group_kernel, _iou_blocks_kernel, matcher), site=match,
+                           cold_work=COLD_WORK if vectorised else None)
+
+
+def match_applied(flat, opts, cats: np.ndarray, backend: str, image_keys=None, scratch=None) -> MatchState:
+    """``match`` of a ``flat`` whose protocol switches are applied (``apply_protocol``), on ``backend``.
+
+    ``scratch`` (a ``detmetrics._scratch.Scratch``), optional: the detections'
+    working arrays and the returned state's detection columns live in its
+    buffers, valid until its next use (the image blocks of ``detmetrics._blocks``).
+    """
     n_img = max(int(flat.n_images), 1)
     n_cat = max(cats.shape[0], 1)
     if opts.matching == "voc":
@@ -1282,7 +1301,7 @@ def match(flat, opts, cats: np.ndarray, image_keys=None) -> MatchState:
     n_det = flat.det_score.shape[0]
     code_shape = (opts.area_array.shape[0], thresholds.shape[0])
     box_bytes = 8 * int(np.prod(flat.det_box.shape[1:]))
-    work = np.empty(n_det * max(box_bytes, code_shape[0] * code_shape[1]), dtype=np.uint8)
+    work = empty(scratch, "match.work", n_det * max(box_bytes, code_shape[0] * code_shape[1]), np.uint8)
     box_out = work[:n_det * box_bytes].view(np.float64).reshape(flat.det_box.shape)
     # the detections' labels go in as they are when a small table maps them to category
     # positions (every label is one of cats): the kernel looks them up, no array of positions
@@ -1294,7 +1313,7 @@ def match(flat, opts, cats: np.ndarray, image_keys=None) -> MatchState:
     order, rank, gt_order, det_offsets, gt_offsets, (det_score, det_area, det_box, kept_key) = _group(
         det_cat, flat.det_img, flat.det_score, positions(cats, flat.gt_label), flat.gt_img,
         n_cat, n_img, opts.max_detections[-1], backend, flat.det_area, flat.det_box, box_out, table,
-        want_order=flat.kind in ("mask", "keypoints"))
+        want_order=flat.kind in ("mask", "keypoints"), scratch=scratch)
     del box_out, det_cat
     n_kept = det_score.shape[0]
     reuse = n_kept >= n_det // 2  # else most rows were cut by max_detections: the codes get their own buffer
@@ -1308,7 +1327,8 @@ def match(flat, opts, cats: np.ndarray, image_keys=None) -> MatchState:
         iou_flat, iou_offsets = _keypoint_blocks(flat, order, gt_order, gt_box, opts.sigmas, det_offsets, gt_offsets,
                                                  backend)
     else:
-        iou_flat, iou_offsets = _IOU_BLOCKS[flat.kind](det_box, gt_box, gt_crowd, det_offsets, gt_offsets, backend)
+        iou_flat, iou_offsets = _IOU_BLOCKS[flat.kind](det_box, gt_box, gt_crowd, det_offsets, gt_offsets, backend,
+                                                       scratch)
     del det_box, gt_box  # only the IoU blocks read them (the boxes' memory now takes the codes)
     codes_out = None if not reuse else work[:n_kept * code_shape[0] * code_shape[1]].reshape(n_kept, *code_shape)
     del work

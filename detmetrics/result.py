@@ -104,7 +104,7 @@ class EvaluationResult:
             area_ranges=dict(opts.area_ranges),
             interpolation=opts.interpolation,
             precision=acc.precision, recall=acc.recall, scores=acc.scores, ap=acc.ap,
-            n_gt=acc.n_gt[:, a_all].copy(), n_det=np.diff(acc.cat_offsets),
+            n_gt=acc.n_gt[:, a_all].copy(), n_det=np.asarray(acc.kept(), dtype=np.int64).copy(),
             category_names=dict(category_names or {}),
             matching=opts.matching,
             iou_type=getattr(opts, "iou_type", "bbox"),
@@ -291,7 +291,7 @@ class EvaluationResult:
             k = self.category_ids.index(category_id)
             index = acc.order[acc.cat_offsets[k]:acc.cat_offsets[k + 1]]
             n_gt = int(self.n_gt[k])
-        code = acc.det_code[index, list(self.area_ranges).index("all"), t]
+        code = acc.codes(index, list(self.area_ranges).index("all"), t)
         scores, tp, fp = acc.det_score[index], code == 1, code == 2
         keep = tp | fp  # ignored detections (crowd matches, outside the range) do not count
         return scores[keep], tp[keep], fp[keep], n_gt

@@ -355,14 +355,14 @@ def test_hugepage_hint_is_restored_and_changes_no_number(monkeypatch):
     try:
         plain = evaluate_coco(gt, res, backend="numpy")
         seen = []
-        real_match = ev.match
+        real_match = ev.match_and_accumulate
 
         def spy(*args, **kwargs):
             seen.append(setter(False))  # the hint as the evaluation sees it (and keeps it off)
             return real_match(*args, **kwargs)
 
         monkeypatch.setattr(ev, "_NO_HUGEPAGE_ROWS", 1)
-        monkeypatch.setattr(ev, "match", spy)
+        monkeypatch.setattr(ev, "match_and_accumulate", spy)
         hinted = evaluate_coco(gt, res, backend="numpy")
         assert seen == [False]
         assert setter(True) is True  # restored after the call

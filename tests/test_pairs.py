@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 from test_columns import dict_columns_run, result_dicts
@@ -221,6 +221,44 @@ def _results_scan(args, backend):
     return (np.array([-1]),) if out is None else out
 
 
+@st.composite
+def _keep_inputs(draw):
+    """A block's kept detections in category segments, and where each category's part of the state begins."""
+    n_cat = draw(st.integers(1, 5))
+    sizes = draw(st.lists(st.integers(0, 6), min_size=n_cat, max_size=n_cat))
+    segments = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    n = int(segments[-1])
+    n_rows = draw(st.integers(1, 13))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    room = [s + draw(st.integers(0, 3)) for s in sizes]
+    start = np.concatenate([[0], np.cumsum(room)[:-1]]).astype(np.int64)
+    total = int(sum(room))
+    return (segments, rng.random(n), rng.integers(0, 100, n), rng.integers(0, 3, (n, n_rows)).astype(np.uint8), start,
+            total)
+
+
+def _keep_run(args, backend):
+    from detmetrics._blocks import _keep
+
+    segments, score, rank, rows, start, total = args
+    fill = start.copy()
+    width = -(-rows.shape[1] // 4) + 1
+    out = (np.full(total, -1.0), np.full((total, width), 255, np.uint8))
+    _keep(segments, score, rank, rows, fill, *out, backend=backend)
+    return (fill, *out)
+
+
+def _packed_accumulate(args, backend):
+    from detmetrics.ap import pack_codes
+
+    # the compact state of detmetrics._blocks: packed codes, then the rank byte (ranks below 256)
+    args = list(args)
+    assume(args[2].shape[0] == 0 or int(args[2].max()) < 256)
+    args[3] = np.concatenate([pack_codes(args[3]), args[2].astype(np.uint8)[:, None]], axis=1)
+    args[2] = None
+    return _accumulate(*args, backend)
+
+
 def _flatten_group(out):
     return (*out[:5], *out[5])
 
@@ -246,6 +284,8 @@ _MASK_PAIRS = [
 ]
 
 PAIRS = [
+    Pair("_blocks:_keep_kernel", "_blocks:_keep_reference", _keep_inputs(), _keep_run),
+    Pair("ap:_accumulate_category", "ap:_accumulate_reference", accumulate_inputs(), _packed_accumulate),
     *(Pair(f"masks:{k}", f"masks:{r}", strategy, run) for k, r, strategy, run in _MASK_PAIRS),
     Pair("keypoints:_oks_mean_kernel", "keypoints:_oks_reference", pose_cases(), _oks),
     Pair("keypoints:_oks_blocks_mean_kernel", "keypoints:_oks_blocks", pose_cases(), _oks_blocks),
