@@ -138,7 +138,7 @@ def _by_blocks(flat, opts, cats, backend, bounds, counts) -> Accumulation:
     max_dets = np.asarray(opts.max_detections, dtype=np.int64)
     precision, recall, scores, ap, order = _accumulate(
         cat_offsets, score, None, code, n_gt, max_dets, rec, opts.interpolation, n_thr,
-        accumulate_backend(n_det, n_cat, opts))
+        accumulate_backend(n_det, n_cat, opts), keep_order=False)  # curves sort a category when asked
     return Accumulation(cats, rec, precision, recall, scores, ap, n_gt, cat_offsets, order, score, code, n_det=kept)
 
 

@@ -154,7 +154,7 @@ def average_precision(recall, precision, *, interpolation: str = "coco") -> floa
 
 
 def _accumulate(cat_offsets, det_score, det_rank, det_code, n_gt, max_detections,
-                rec_thresholds, interpolation, n_thresholds, backend):
+                rec_thresholds, interpolation, n_thresholds, backend, keep_order=True):
     """COCOeval.accumulate on flat matching results.
 
     Parameters
@@ -180,12 +180,15 @@ def _accumulate(cat_offsets, det_score, det_rank, det_code, n_gt, max_detections
     n_thresholds : int
         T (also given by ``det_code``; passed for ``D == 0``).
     backend : {"numba", "numpy"}
+    keep_order : bool, default True
+        False: ``order`` is not kept (None; the numba kernel sorts each category in a
+        scratch of its size instead of a ``(D,)`` array).
 
     Returns
     -------
     precision, scores : ndarray of shape (T, R, K, A, M)
     recall, ap : ndarray of shape (T, K, A, M)
-    order : ndarray of shape (D,), int64
+    order : ndarray of shape (D,), int64, or None
         The detections of each category by decreasing score (stable), as
         global indices; category ``k`` is ``order[cat_offsets[k]:cat_offsets[k+1]]``.
 
@@ -205,9 +208,9 @@ def _accumulate(cat_offsets, det_score, det_rank, det_code, n_gt, max_detections
     n_area = n_gt.shape[1] if n_gt.ndim == 2 else 0
     n_max = max_detections.shape[0]
     n_rec = rec_thresholds.shape[0]
-    order = np.arange(det_score.shape[0], dtype=np.int64)
     all_point = interpolation == "voc"
     if backend == "numba":
+        order = np.arange(det_score.shape[0], dtype=np.int64) if keep_order else None
         # the kernel writes category-major arrays (K, A, M, T[, R]): each category's block is
         # contiguous, instead of cache-missing strided writes; transposed once here
         blocks = [np.full((n_cat, n_area, n_max, n_thresholds, n_rec), -1.0) for _ in range(2)]
@@ -227,11 +230,18 @@ def _accumulate(cat_offsets, det_score, det_rank, det_code, n_gt, max_detections
         seq_code = np.empty(block * n_area * n_thresholds, dtype=np.uint8)
         seq_rank = np.empty(block, dtype=np.int64)
         seq_score = np.empty(block, dtype=np.float64)
+        local = None if keep_order else np.empty(int(np.max(np.diff(cat_offsets))) if n_cat else 0, np.int64)
         for k in range(n_cat):
-            _accumulate_category(k, bounds[k], bounds[k + 1], det_score, score_bits, det_rank, rows, packed, rank_col,
-                                 n_thresholds,
-                                 n_gt, max_detections, rec_thresholds, all_point, _EPS, blocks[0], blocks[2],
-                                 blocks[1], blocks[3], order, seq_code, seq_rank, seq_score)
+            c0, c1 = bounds[k], bounds[k + 1]
+            if keep_order:
+                _accumulate_category(k, c0, c1, det_score, score_bits, det_rank, rows, packed, rank_col, n_thresholds,
+                                     n_gt, max_detections, rec_thresholds, all_point, _EPS, blocks[0], blocks[2],
+                                     blocks[1], blocks[3], order, seq_code, seq_rank, seq_score)
+            else:  # the category's rows as views (contiguous), sorted in a scratch of its size
+                _accumulate_category(k, 0, c1 - c0, det_score[c0:c1], score_bits[c0:c1], det_rank[c0:c1] if
+                                     det_rank.shape[0] else det_rank, rows[c0:c1], packed, rank_col, n_thresholds,
+                                     n_gt, max_detections, rec_thresholds, all_point, _EPS, blocks[0], blocks[2],
+                                     blocks[1], blocks[3], local, seq_code, seq_rank, seq_score)
         # COCOeval's axis order as views: a contiguous copy of the (T, R, K, A, M) arrays cost about
         # as much as the accumulation itself at COCO scale (80 categories: 7.8 MB each, page faults)
         precision = blocks[0].transpose(3, 4, 0, 1, 2)
@@ -248,9 +258,15 @@ def _accumulate(cat_offsets, det_score, det_rank, det_code, n_gt, max_detections
         scores = -np.ones((n_thresholds, n_rec, n_cat, n_area, n_max))
         recall = -np.ones((n_thresholds, n_cat, n_area, n_max))
         ap = -np.ones((n_thresholds, n_cat, n_area, n_max))
+        order = np.arange(det_score.shape[0], dtype=np.int64)
         _accumulate_reference(cat_offsets, det_score, det_rank, det_code, n_gt, max_detections, rec_thresholds,
                               all_point, _EPS, precision, recall, scores, ap, order)
-    return precision, recall, scores, ap, order
+    return precision, recall, scores, ap, (order if keep_order else None)
+
+
+def category_order(det_score: np.ndarray, c0: int, c1: int) -> np.ndarray:
+    """Rows ``c0:c1`` by decreasing score, stable (the accumulation's order of one category)."""
+    return c0 + np.argsort(-det_score[c0:c1], kind="stable")
 
 
 def pack_codes(codes: np.ndarray) -> np.ndarray:
@@ -787,10 +803,16 @@ class Accumulation:
     ap: np.ndarray
     n_gt: np.ndarray
     cat_offsets: np.ndarray
-    order: np.ndarray
+    order: np.ndarray | None
     det_score: np.ndarray
     det_code: np.ndarray
     n_det: np.ndarray | None = None  # (K,) kept detections; None: np.diff(cat_offsets)
+
+    def category_rows(self, k: int) -> np.ndarray:
+        """Category position ``k``'s detections by decreasing score (stable), indices into ``det_score``
+        (``order``'s part, or sorted now when the order was not kept)."""
+        c0, c1 = int(self.cat_offsets[k]), int(self.cat_offsets[k + 1])
+        return self.order[c0:c1] if self.order is not None else category_order(self.det_score, c0, c1)
 
     def kept(self) -> np.ndarray:
         """``(K,)`` kept detections per category (a block-built state may leave unused rows)."""

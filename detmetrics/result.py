@@ -279,7 +279,9 @@ class EvaluationResult:
         """(scores, tp, fp, n_gt) of the non-ignored detections by decreasing score, area "all"."""
         acc = self._acc
         if category_id is None:
-            index = acc.order  # categories in turn, then a stable sort on -score
+            # categories in turn, then a stable sort on -score
+            index = acc.order if acc.order is not None else np.concatenate(
+                [acc.category_rows(k) for k in range(len(self.category_ids))] or [np.zeros(0, np.int64)])
             index = index[np.argsort(-acc.det_score[index], kind="stable")]
             n_gt = int(self.n_gt.sum())
         else:
@@ -289,7 +291,7 @@ class EvaluationResult:
             if category_id not in self.category_ids:
                 raise ValueError(f"category_id {category_id!r} is not among the evaluated categories")
             k = self.category_ids.index(category_id)
-            index = acc.order[acc.cat_offsets[k]:acc.cat_offsets[k + 1]]
+            index = acc.category_rows(k)
             n_gt = int(self.n_gt[k])
         code = acc.codes(index, list(self.area_ranges).index("all"), t)
         scores, tp, fp = acc.det_score[index], code == 1, code == 2
