@@ -17,6 +17,10 @@ over groups:
    ``max_detections`` -> ``Accumulation``;
 4. ``detmetrics.result``: ``EvaluationResult``.
 
+Above half a million detections (numba, results image by image) stages 2-3 run
+by blocks of images (``detmetrics._blocks``): the same numbers, a fraction of
+the fresh memory.
+
 ``Evaluator`` runs stage 2 per ``update`` and keeps the ``MatchState``s;
 ``compute`` runs stages 3 and 4.
 
