@@ -33,7 +33,7 @@ import numpy as np
 from ._backend import kernel
 from ._lookup import covers, lookup_table
 from ._scratch import Scratch
-from .ap import Accumulation, _accumulate, accumulate, accumulate_backend, recall_thresholds
+from .ap import Accumulation, _accumulate, accumulate, accumulate_backend, ground_truth_counts, recall_grid
 from .matching import apply_protocol, match_applied, match_backend
 
 #: detections per block of images (at COCO scale, 400k results, an evaluation is one pass)
@@ -122,10 +122,7 @@ def _by_blocks(flat, opts, cats, backend, bounds, counts) -> Accumulation:
         segments = np.append(segments, state.det_cat.shape[0]).astype(np.int64)
         rows = state.det_code.reshape(state.det_code.shape[0], n_area * n_thr)
         _keep(segments, state.det_score, state.det_rank, rows, fill, score, code, backend)
-        gt_pos = np.searchsorted(cats, state.gt_cat)
-        for a in range(n_area):
-            n_gt[:, a] += np.bincount(gt_pos, weights=(state.gt_ignored[:, a] == 0), minlength=n_cat)[:n_cat].astype(
-                np.int64)
+        n_gt += ground_truth_counts(state.gt_cat, state.gt_ignored, cats)
         del part, state, rows
     del scratch, gt_by_img, gt_img_sorted  # the blocks' buffers go back before the accumulation's arrays come
     kept = fill - cat_offsets[:-1]
@@ -134,7 +131,7 @@ def _by_blocks(flat, opts, cats, backend, bounds, counts) -> Accumulation:
         score[lo:hi] = 0.0
         code[lo:hi, :-1] = 0
         code[lo:hi, -1] = _UNUSED_RANK
-    rec = recall_thresholds(opts.interpolation) if opts.recall_thresholds is None else opts.recall_thresholds
+    rec = recall_grid(opts)
     max_dets = np.asarray(opts.max_detections, dtype=np.int64)
     precision, recall, scores, ap, order = _accumulate(
         cat_offsets, score, None, code, n_gt, max_dets, rec, opts.interpolation, n_thr,

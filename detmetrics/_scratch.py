@@ -38,10 +38,6 @@ class Scratch:
             self._buffers[name] = buf
         return buf[:n_bytes].view(dtype).reshape(shape)
 
-    @property
-    def nbytes(self) -> int:
-        return sum(buf.nbytes for buf in self._buffers.values())
-
 
 def empty(scratch: Scratch | None, name: str, shape, dtype) -> np.ndarray:
     """``np.empty(shape, dtype)``, or a reused buffer of ``scratch`` (see the module's docstring)."""

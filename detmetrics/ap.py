@@ -234,14 +234,13 @@ def _accumulate(cat_offsets, det_score, det_rank, det_code, n_gt, max_detections
         for k in range(n_cat):
             c0, c1 = bounds[k], bounds[k + 1]
             if keep_order:
-                _accumulate_category(k, c0, c1, det_score, score_bits, det_rank, rows, packed, rank_col, n_thresholds,
-                                     n_gt, max_detections, rec_thresholds, all_point, _EPS, blocks[0], blocks[2],
-                                     blocks[1], blocks[3], order, seq_code, seq_rank, seq_score)
+                rows_k = (c0, c1, det_score, score_bits, det_rank, rows, order)
             else:  # the category's rows as views (contiguous), sorted in a scratch of its size
-                _accumulate_category(k, 0, c1 - c0, det_score[c0:c1], score_bits[c0:c1], det_rank[c0:c1] if
-                                     det_rank.shape[0] else det_rank, rows[c0:c1], packed, rank_col, n_thresholds,
-                                     n_gt, max_detections, rec_thresholds, all_point, _EPS, blocks[0], blocks[2],
-                                     blocks[1], blocks[3], local, seq_code, seq_rank, seq_score)
+                rows_k = (0, c1 - c0, det_score[c0:c1], score_bits[c0:c1], det_rank[c0:c1], rows[c0:c1], local)
+            lo, hi, score_k, bits_k, rank_k, code_k, order_k = rows_k
+            _accumulate_category(k, lo, hi, score_k, bits_k, rank_k, code_k, packed, rank_col, n_thresholds,
+                                 n_gt, max_detections, rec_thresholds, all_point, _EPS, blocks[0], blocks[2],
+                                 blocks[1], blocks[3], order_k, seq_code, seq_rank, seq_score)
         # COCOeval's axis order as views: a contiguous copy of the (T, R, K, A, M) arrays cost about
         # as much as the accumulation itself at COCO scale (80 categories: 7.8 MB each, page faults)
         precision = blocks[0].transpose(3, 4, 0, 1, 2)
@@ -826,6 +825,21 @@ class Accumulation:
         return (self.det_code[index, r >> 2] >> np.uint8((r & 3) * 2)) & np.uint8(3)
 
 
+def ground_truth_counts(gt_cat: np.ndarray, gt_ignored: np.ndarray, cats: np.ndarray) -> np.ndarray:
+    """``(K, A)`` int64: the ground truths of each category of ``cats`` not ignored at each area range."""
+    n_cat, n_area = cats.shape[0], gt_ignored.shape[1]
+    gt_code = np.searchsorted(cats, gt_cat)
+    n_gt = np.zeros((n_cat, n_area), dtype=np.int64)
+    for a in range(n_area):
+        n_gt[:, a] = np.bincount(gt_code, weights=(gt_ignored[:, a] == 0), minlength=n_cat)[:n_cat]
+    return n_gt
+
+
+def recall_grid(opts) -> np.ndarray:
+    """The recall thresholds of ``opts``: given, or those of its interpolation."""
+    return recall_thresholds(opts.interpolation) if opts.recall_thresholds is None else opts.recall_thresholds
+
+
 def accumulate(state, opts, cats: np.ndarray) -> Accumulation:
     """COCOeval.accumulate over a ``MatchState`` for the categories ``cats`` (sorted int64)."""
     state = state.sorted()
@@ -833,11 +847,8 @@ def accumulate(state, opts, cats: np.ndarray) -> Accumulation:
     n_area = len(opts.area_ranges)
     cat_offsets = np.append(np.searchsorted(state.det_cat, cats, side="left"),
                             state.det_cat.shape[0]).astype(np.int64)
-    gt_code = np.searchsorted(cats, state.gt_cat)
-    n_gt = np.zeros((n_cat, n_area), dtype=np.int64)
-    for a in range(n_area):
-        n_gt[:, a] = np.bincount(gt_code, weights=(state.gt_ignored[:, a] == 0), minlength=n_cat)[:n_cat]
-    rec = recall_thresholds(opts.interpolation) if opts.recall_thresholds is None else opts.recall_thresholds
+    n_gt = ground_truth_counts(state.gt_cat, state.gt_ignored, cats)
+    rec = recall_grid(opts)
     max_dets = np.asarray(opts.max_detections, dtype=np.int64)
     precision, recall, scores, ap, order = _accumulate(
         cat_offsets, state.det_score, state.det_rank, state.det_code, n_gt, max_dets,
