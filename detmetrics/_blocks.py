@@ -61,8 +61,7 @@ def _plan(flat, opts, cats: np.ndarray, backend: str):
     the NumPy backend, a geometry or integration the blocks do not take, rows not in image order,
     labels without a compact table."""
     n_det = flat.det_score.shape[0]
-    if (n_det <= _BLOCK_ROWS or backend != "numba" or flat.kind not in _KINDS or cats.shape[0] == 0
-            or opts.interpolation == "ultralytics" or max(opts.max_detections) > _UNUSED_RANK):
+    if n_det <= _BLOCK_ROWS or backend != "numba" or flat.kind not in _KINDS or not blocks_take(opts, cats.shape[0]):
         return None
     img = flat.det_img
     if not bool((img[1:] >= img[:-1]).all()):
@@ -94,8 +93,8 @@ def _plan(flat, opts, cats: np.ndarray, backend: str):
 
 def _by_blocks(flat, opts, cats, backend, bounds, counts) -> Accumulation:
     n_det, n_cat = flat.det_score.shape[0], cats.shape[0]
-    n_area, n_thr = len(opts.area_ranges), opts.iou_thresholds.shape[0]
-    width = -(-(n_area * n_thr) // 4) + 1  # the packed codes, then the rank byte
+    n_area = len(opts.area_ranges)
+    width = _code_width(opts)
     cat_offsets = np.zeros(n_cat + 1, dtype=np.int64)
     np.cumsum(counts, out=cat_offsets[1:])
     score = np.empty(n_det, dtype=np.float64)
@@ -117,13 +116,8 @@ def _by_blocks(flat, opts, cats, backend, bounds, counts) -> Accumulation:
             det_box=flat.det_box[r0:r1], det_area=None if flat.det_area is None else flat.det_area[r0:r1],
             gt_img=flat.gt_img[g], gt_label=flat.gt_label[g], gt_box=flat.gt_box[g], gt_area=flat.gt_area[g],
             gt_crowd=flat.gt_crowd[g], gt_difficult=flat.gt_difficult[g], gt_zero_id=flat.gt_zero_id[g])
-        state = match_applied(part, opts, cats, backend, scratch=scratch)
-        segments = np.searchsorted(state.det_cat, cats, side="left").astype(np.int64)
-        segments = np.append(segments, state.det_cat.shape[0]).astype(np.int64)
-        rows = state.det_code.reshape(state.det_code.shape[0], n_area * n_thr)
-        _keep(segments, state.det_score, state.det_rank, rows, fill, score, code, backend)
-        n_gt += ground_truth_counts(state.gt_cat, state.gt_ignored, cats)
-        del part, state, rows
+        n_gt += _match_block(part, opts, cats, backend, scratch, fill, score, code)
+        del part
     del scratch, gt_by_img, gt_img_sorted  # the blocks' buffers go back before the accumulation's arrays come
     kept = fill - cat_offsets[:-1]
     for k in np.flatnonzero(fill < cat_offsets[1:]).tolist():  # rows the max_detections cut left unused
@@ -131,12 +125,105 @@ def _by_blocks(flat, opts, cats, backend, bounds, counts) -> Accumulation:
         score[lo:hi] = 0.0
         code[lo:hi, :-1] = 0
         code[lo:hi, -1] = _UNUSED_RANK
+    return _accumulate_state(opts, cats, cat_offsets, score, code, n_gt, kept)
+
+
+def _code_width(opts) -> int:
+    """Bytes per detection of the compact state's codes: the packed codes, then the rank byte."""
+    return -(-(len(opts.area_ranges) * opts.iou_thresholds.shape[0]) // 4) + 1
+
+
+def _match_block(part, opts, cats, backend, scratch, fill, score, code) -> np.ndarray:
+    """Match one block (``part``, protocol applied) and append its kept detections to each category's
+    part of the compact state (``score``, ``code`` at ``fill``, moved on); its ground-truth counts."""
+    n_area, n_thr = len(opts.area_ranges), opts.iou_thresholds.shape[0]
+    state = match_applied(part, opts, cats, backend, scratch=scratch)
+    segments = np.searchsorted(state.det_cat, cats, side="left").astype(np.int64)
+    segments = np.append(segments, state.det_cat.shape[0]).astype(np.int64)
+    rows = state.det_code.reshape(state.det_code.shape[0], n_area * n_thr)
+    _keep(segments, state.det_score, state.det_rank, rows, fill, score, code, backend)
+    return ground_truth_counts(state.gt_cat, state.gt_ignored, cats)
+
+
+def _accumulate_state(opts, cats, cat_offsets, score, code, n_gt, kept) -> Accumulation:
+    """The accumulation of the compact state (``kept``: each category's detections in it)."""
     rec = recall_grid(opts)
     max_dets = np.asarray(opts.max_detections, dtype=np.int64)
     precision, recall, scores, ap, order = _accumulate(
-        cat_offsets, score, None, code, n_gt, max_dets, rec, opts.interpolation, n_thr,
-        accumulate_backend(n_det, n_cat, opts), keep_order=False)  # curves sort a category when asked
+        cat_offsets, score, None, code, n_gt, max_dets, rec, opts.interpolation, opts.iou_thresholds.shape[0],
+        accumulate_backend(score.shape[0], cats.shape[0], opts), keep_order=False)  # curves sort a category when asked
     return Accumulation(cats, rec, precision, recall, scores, ap, n_gt, cat_offsets, order, score, code, n_det=kept)
+
+
+def blocks_take(opts, n_cat: int) -> bool:
+    """Whether the blocks take an evaluation with these options and ``n_cat`` categories (the rest of
+    ``_plan``'s conditions are on the rows)."""
+    return (n_cat > 0 and opts.interpolation != "ultralytics" and max(opts.max_detections) <= _UNUSED_RANK)
+
+
+def accumulate_blocks(blocks, gt_flat, opts, cats: np.ndarray) -> Accumulation | None:
+    """Stages 2-3 of detections that come as blocks of whole images, none of them held whole.
+
+    ``blocks`` yields ``(first, end, det_img, det_label, det_score, det_box)``: the axis-aligned
+    xywh detections of images ``first:end`` (views that may be overwritten once the next block is
+    asked for), blocks in image order and covering every image; or None, which abandons the
+    evaluation (returns None).  ``gt_flat``: a record of the ground truths (every image) and no
+    detections.  On the numba backend (``blocks_take`` and ``match_backend`` checked by the caller).
+
+    Each block is matched and its kept detections packed (``_keep``) into a compact state of its
+    own; once all are read (the per-category counts known only then), each category's rows are
+    copied block after block into one category-major state, the order ``_by_blocks`` writes, so
+    the numbers are those of one pass.
+    """
+    n_cat, n_area = cats.shape[0], len(opts.area_ranges)
+    width = _code_width(opts)
+    gt_by_img = np.argsort(gt_flat.gt_img, kind="stable")
+    gt_img_sorted = gt_flat.gt_img[gt_by_img]
+    scratch = Scratch()
+    n_gt = np.zeros((n_cat, n_area), dtype=np.int64)
+    parts = []
+    for block in blocks:
+        if block is None:
+            return None
+        first, end, det_img, det_label, det_score, det_box = block
+        g = gt_by_img[np.searchsorted(gt_img_sorted, first):np.searchsorted(gt_img_sorted, end)]
+        part = replace(
+            gt_flat, det_img=det_img, det_label=det_label, det_score=det_score, det_box=det_box, det_area=None,
+            gt_img=gt_flat.gt_img[g], gt_label=gt_flat.gt_label[g], gt_box=gt_flat.gt_box[g],
+            gt_area=gt_flat.gt_area[g], gt_crowd=gt_flat.gt_crowd[g], gt_difficult=gt_flat.gt_difficult[g],
+            gt_zero_id=gt_flat.gt_zero_id[g])
+        part = apply_protocol(part, opts)
+        n_part = part.det_score.shape[0]
+        counts = np.bincount(np.searchsorted(cats, part.det_label), minlength=n_cat) if n_part else \
+            np.zeros(n_cat, dtype=np.int64)
+        offsets = np.zeros(n_cat + 1, dtype=np.int64)
+        np.cumsum(counts, out=offsets[1:])
+        fill = offsets[:-1].copy()
+        score = np.empty(n_part, dtype=np.float64)
+        code = np.empty((n_part, width), dtype=np.uint8)
+        n_gt += _match_block(part, opts, cats, "numba", scratch, fill, score, code)
+        parts.append((offsets, fill - offsets[:-1], score, code))
+        del part
+    del scratch, gt_by_img, gt_img_sorted
+    kept = np.zeros(n_cat, dtype=np.int64)
+    for _, n_kept, _, _ in parts:
+        kept += n_kept
+    cat_offsets = np.zeros(n_cat + 1, dtype=np.int64)
+    np.cumsum(kept, out=cat_offsets[1:])
+    score = np.empty(int(cat_offsets[-1]), dtype=np.float64)
+    code = np.empty((score.shape[0], width), dtype=np.uint8)
+    at = cat_offsets[:-1].copy()
+    parts.reverse()
+    while parts:  # block after block, each freed once copied
+        offsets, n_kept, part_score, part_code = parts.pop()
+        for k in np.flatnonzero(n_kept).tolist():
+            lo, n = int(offsets[k]), int(n_kept[k])
+            q = int(at[k])
+            score[q:q + n] = part_score[lo:lo + n]
+            code[q:q + n] = part_code[lo:lo + n]
+            at[k] = q + n
+        del part_score, part_code
+    return _accumulate_state(opts, cats, cat_offsets, score, code, n_gt, kept)
 
 
 # --------------------------------------------------------------------------------------

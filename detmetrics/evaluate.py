@@ -296,6 +296,10 @@ def evaluate_coco(ground_truth, results, *, iou_thresholds=None, max_detections=
         raise TypeError(f"use_categories must be a bool; got {type(use_categories).__name__}")
     with _without_hugepages(_estimated_rows(results)):
         gt = load_ground_truth(ground_truth, iou_type, opts.backend)
+        if image_ids is None and category_ids is None and use_categories:
+            streamed = _result_list_by_blocks(gt, results, opts)
+            if streamed is not None:
+                return streamed
         res = load_results(results, gt, opts.backend)
         return evaluate_loaded(gt, res, opts, image_ids=image_ids, category_ids=category_ids,
                                use_categories=bool(use_categories))
@@ -307,6 +311,36 @@ def evaluate_loaded(gt, res, opts: Options, *, image_ids=None, category_ids=None
     with _without_hugepages(res.category.shape[0] + gt.category.shape[0]):
         flat, cats, names = coco_flat(gt, res, opts, image_ids, category_ids, use_categories)
         return EvaluationResult.from_accumulation(match_and_accumulate(flat, opts, cats), opts, names)
+
+
+def _result_list_by_blocks(gt, results, opts: Options) -> EvaluationResult | None:
+    """``evaluate_loaded(gt, load_results(results, gt))`` of a large bbox result list, read and matched
+    a block of images at a time (``_coco_decode.result_blocks`` into ``_blocks.accumulate_blocks``):
+    no column of every result is made, only the compact state the accumulation reads.  None when
+    that does not apply (small, not a list, string ids, the NumPy backend, options the blocks do
+    not take) or is abandoned (results not in image order, anything ``load_results`` reads
+    differently or rejects): the caller then takes the usual path, which gives the same numbers
+    and errors.
+    """
+    from . import _blocks
+    from .io._coco_decode import CocoResults, result_blocks
+    from .io._dict_columns import kernel_chosen
+    from .matching import match_backend_for
+
+    if opts.iou_type != "bbox" or not isinstance(results, list) or len(results) <= _blocks._BLOCK_ROWS:
+        return None
+    cats = np.asarray(gt.category_ids, dtype=np.int64)
+    if not _blocks.blocks_take(opts, cats.shape[0]) or not set(map(type, gt.image_ids)) <= {int}:
+        return None
+    if match_backend_for("axis", len(results), gt.category.shape[0], opts) != "numba" \
+            or not kernel_chosen(len(results), opts.backend):
+        return None
+    none = CocoResults(image_index=np.zeros(0, dtype=np.int64), category=np.zeros(0, dtype=np.int64),
+                       boxes=np.zeros((0, 4)), scores=np.zeros(0))
+    gt_flat, cats, names = coco_flat(gt, none, opts)
+    blocks = result_blocks(results, gt, _blocks._BLOCK_ROWS)
+    acc = _blocks.accumulate_blocks(blocks, gt_flat, opts, cats)
+    return None if acc is None else EvaluationResult.from_accumulation(acc, opts, names)
 
 
 def coco_flat(gt, res, opts, image_ids=None, category_ids=None, use_categories=True):

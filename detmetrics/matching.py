@@ -1270,12 +1270,16 @@ def match(flat, opts, cats: np.ndarray, image_keys=None) -> MatchState:
 
 def match_backend(flat, opts) -> str:
     """The backend ``match`` runs ``flat`` (protocol applied) on: ``opts.backend`` resolved."""
+    return match_backend_for(flat.kind, flat.det_score.shape[0], flat.gt_label.shape[0], opts)
+
+
+def match_backend_for(kind: str, n_det: int, n_gt: int, opts) -> str:
+    """``match_backend`` of a record of ``kind`` with ``n_det`` detections and ``n_gt`` ground truths."""
     # "auto" (see _backend.AUTO_WORK / COLD_WORK): axis-aligned boxes have whole-array NumPy
     # references (COCO's greedy rule and VOC's), ~0.015 us per box, area range and threshold
     # (measured at COCO scale: 0.25 s for 437k boxes x 40); the other geometries loop, a few us
-    n_box_rows = opts.area_array.shape[0] * opts.iou_thresholds.shape[0] * (
-        flat.det_score.shape[0] + flat.gt_label.shape[0])
-    vectorised = flat.kind == "axis"
+    n_box_rows = opts.area_array.shape[0] * opts.iou_thresholds.shape[0] * (n_det + n_gt)
+    vectorised = kind == "axis"
     matcher = _match_groups_voc_kernel if opts.matching == "voc" else _match_groups_kernel
     return resolve_backend(opts.backend, n_box_rows // 64 if vectorised else 5 * n_box_rows,
                            (_group_kernel, _iou_blocks_kernel, matcher), site=match,

@@ -185,7 +185,7 @@ def test_dict_kernel_reads_plain_results_whole_and_hands_over_the_rest():
     keys = np.array([id(k) for k in _KEYS], dtype=np.int64)
     types = _type_ids()
     assert types[5:].all()  # NumPy's scalars are read here too (their layout holds)
-    assert _result_dict_columns_kernel(id(res), n, keys, types, *out) == n
+    assert _result_dict_columns_kernel(id(res), 0, n, keys, types, *out) == n
     assert np.array_equal(out[0], [r["image_id"] for r in res])
     assert np.array_equal(out[3], [r["bbox"] for r in res])
     # NumPy scalars of the four types the kernel reads: read whole, the same numbers as the reference
@@ -193,14 +193,20 @@ def test_dict_kernel_reads_plain_results_whole_and_hands_over_the_rest():
                 "score": np.float32(r["score"]), "bbox": [np.float64(r["bbox"][0]), np.float32(r["bbox"][1]),
                                                          np.int64(round(r["bbox"][2])), np.int32(round(r["bbox"][3]))]}
                for r in res]
-    assert _result_dict_columns_kernel(id(scalars), n, keys, types, *out) == n
+    assert _result_dict_columns_kernel(id(scalars), 0, n, keys, types, *out) == n
     for a, b in zip(_bits(result_dict_columns(scalars, "numba")), _bits(result_dict_columns(scalars, "numpy"))):
         assert np.array_equal(a, b)
     mixed = copy.deepcopy(res)
     mixed[n // 2]["score"] = np.float16(mixed[n // 2]["score"])  # not read by the kernel: the reference from there
-    assert _result_dict_columns_kernel(id(mixed), n, keys, types, *out) == n // 2
+    assert _result_dict_columns_kernel(id(mixed), 0, n, keys, types, *out) == n // 2
     for a, b in zip(_bits(result_dict_columns(mixed, "numba")), _bits(result_dict_columns(mixed, "numpy"))):
         assert np.array_equal(a, b)
+    # a slice of the list: entry start + i into row i, the count read from start
+    part = [np.empty(n - 3, np.int64), np.empty(n - 3, np.int64), np.empty(n - 3), np.empty((n - 3, 4))]
+    assert _result_dict_columns_kernel(id(res), 2, n - 1, keys, types, *part) == n - 3
+    for a, b in zip(part, result_dict_columns(res[2:n - 1], "numpy")):
+        assert np.array_equal(a, b)
+    assert _result_dict_columns_kernel(id(mixed), n // 2 - 1, n, keys, types, *out) == 1
 
 
 @requires_numba

@@ -38,7 +38,7 @@ import numpy as np
 from .._backend import kernel
 from .._lookup import isin, positions
 from .._validate import all_finite
-from ._dict_columns import result_dict_columns
+from ._dict_columns import DictBlockReader, result_dict_columns
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
@@ -467,6 +467,54 @@ def load_results(source, gt: CocoGroundTruth, backend: str = "numpy") -> CocoRes
     scores = _column(res, "score", np.float64)
     boxes = _bbox_array(res)
     return _result_columns(gt, image_index, category, scores, boxes)
+
+
+def result_blocks(items: list, gt: CocoGroundTruth, rows: int):
+    """A bbox result list (integer ids, image by image) as blocks of whole images, for ``detmetrics._blocks``.
+
+    Yields ``(first, end, image_index, category, scores, boxes)``: the results of images
+    ``first:end`` (positions in ``gt.image_ids``; the blocks cover every image, the last ends at
+    the last image), about ``rows`` at a time, read by ``DictBlockReader`` into one set of
+    buffers (views valid until the next block) and checked as ``load_results`` checks them
+    (categories the ground truth does not list dropped).  Yields None and stops at anything the
+    blocks do not take: an entry the kernel does not read, an unknown image, a box or score
+    ``load_results`` rejects, results not in image order, an image with more than ``rows``
+    results.  The caller then evaluates the list through ``load_results``, which reads it (or
+    names the problem) as always.
+    """
+    n = len(items)
+    reader = DictBlockReader(items, rows + 1)  # one entry more: whether a block's last image goes on
+    ids = np.asarray(gt.image_ids, dtype=np.int64)
+    cats = np.asarray(gt.category_ids, dtype=np.int64)
+    start = first = 0
+    while start < n:
+        block = reader.read(start)
+        if block is None:
+            yield None
+            return
+        image_id, category, scores, boxes = block
+        m = image_id.shape[0]
+        index = positions(ids, image_id)
+        if index[0] < first or index.min() < 0 or bool((index[1:] < index[:-1]).any()):
+            yield None
+            return
+        if start + m < n:
+            cut = int(np.searchsorted(index, index[m - 1], side="left"))  # the last image goes to the next block
+            if cut == 0:
+                yield None
+                return
+            end = int(index[cut])
+        else:
+            cut, end = m, len(gt.image_ids)
+        index, category, scores, boxes = index[:cut], category[:cut], scores[:cut], boxes[:cut]
+        if not (all_finite(boxes) and boxes[:, 2:].min() >= 0 and all_finite(scores)):
+            yield None
+            return
+        keep = isin(category, cats)
+        if not keep.all():
+            index, category, scores, boxes = index[keep], category[keep], scores[keep], boxes[keep]
+        yield first, end, index, category, scores, boxes
+        start, first = start + cut, end
 
 
 def _int_id_columns(gt: CocoGroundTruth, image_id, category, scores, boxes, *, shown) -> CocoResults:

@@ -54,16 +54,45 @@ def result_dict_columns(items: list, backend: str = "auto"):
 
     ``backend`` as in ``resolve_backend``; the kernel is used only where ``_layout_ok``.
     """
-    n = len(items)
-    if n and backend != "numpy" and _layout_ok():
-        from .._backend import COLD_WORK, resolve_backend
-
-        # the reference costs ~0.6 us a dict (0.26 s at COCO scale), the kernel ~0.1 us; a cold
-        # compile of the kernel ~0.5 s, so a fresh environment stays on the reference for a while
-        if resolve_backend(backend, n // 2, (_result_dict_columns_kernel,), site=result_dict_columns,
-                           cold_work=COLD_WORK) == "numba" and not _jit_disabled():
-            return _result_dict_columns_numba(items)
+    if kernel_chosen(len(items), backend):
+        return _result_dict_columns_numba(items)
     return _result_dict_columns_reference(items)
+
+
+def kernel_chosen(n: int, backend: str = "auto") -> bool:
+    """Whether ``n`` result dicts are read by the kernel on ``backend`` (resolved as ``resolve_backend``)."""
+    if not n or backend == "numpy" or not _layout_ok():
+        return False
+    from .._backend import COLD_WORK, resolve_backend
+
+    # the reference costs ~0.6 us a dict (0.26 s at COCO scale), the kernel ~0.1 us; a cold
+    # compile of the kernel ~0.5 s, so a fresh environment stays on the reference for a while
+    return resolve_backend(backend, n // 2, (_result_dict_columns_kernel,), site=result_dict_columns,
+                           cold_work=COLD_WORK) == "numba" and not _jit_disabled()
+
+
+class DictBlockReader:
+    """Entries of a result list read by the kernel a block at a time, into one set of buffers.
+
+    ``read(start)``: entries ``start:start + rows`` as ``(image_id, category, score, boxes)``,
+    views valid until the next ``read``; None when the kernel cannot read one of them or the
+    list changed length (the caller then reads the list by ``result_dict_columns``, which
+    hands such entries to the reference and the typed path).
+    """
+
+    def __init__(self, items: list, rows: int):
+        self.items, self.n = items, len(items)
+        self.columns = (np.empty(rows, dtype=np.int64), np.empty(rows, dtype=np.int64),
+                        np.empty(rows, dtype=np.float64), np.empty((rows, 4), dtype=np.float64))
+        self.keys = np.array([id(k) for k in _KEYS], dtype=np.int64)
+        self.type_ids = _type_ids()
+
+    def read(self, start: int):
+        stop = min(start + self.columns[0].shape[0], self.n)
+        done = _result_dict_columns_kernel(id(self.items), start, stop, self.keys, self.type_ids, *self.columns)
+        if len(self.items) != self.n or done < stop - start:
+            return None
+        return tuple(column[:stop - start] for column in self.columns)
 
 
 def _result_dict_columns_numba(items: list):
@@ -74,7 +103,7 @@ def _result_dict_columns_numba(items: list):
     boxes = np.empty((n, 4), dtype=np.float64)
     keys = np.array([id(k) for k in _KEYS], dtype=np.int64)
     type_ids = _type_ids()
-    done = _result_dict_columns_kernel(id(items), n, keys, type_ids, image_id, category, score, boxes)
+    done = _result_dict_columns_kernel(id(items), 0, n, keys, type_ids, image_id, category, score, boxes)
     if len(items) != n:  # changed by Python code a lookup ran: the typed path reads what is there now
         return None
     if done < n:  # an entry the kernel does not read (a NumPy scalar, a bool, a missing key, ...)
@@ -146,8 +175,9 @@ def _result_dict_columns_reference(items: list):
 
 
 @kernel
-def _result_dict_columns_kernel(items, n, keys, type_ids, image_id, category, score, boxes):
-    """Fill the columns from the list at address ``items``; return the entries read (``n`` when all).
+def _result_dict_columns_kernel(items, start, stop, keys, type_ids, image_id, category, score, boxes):
+    """Fill the columns from entries ``start:stop`` of the list at address ``items`` (entry ``i`` into
+    row ``i - start``); return the entries read (``stop - start`` when all).
 
     ``keys``: addresses of the strings of ``_KEYS``; ``type_ids``: addresses of the types
     ``_type_ids`` lists (0 for a NumPy type not read).  Entry ``i`` is read only when every
@@ -158,10 +188,10 @@ def _result_dict_columns_kernel(items, n, keys, type_ids, image_id, category, sc
     number = np.empty(1, dtype=np.float64)
     state = _gil_ensure()
     done = 0
-    for i in range(n):
-        if i >= _size(items):  # a key's __eq__ may have shortened the list
+    for i in range(stop - start):
+        if start + i >= _size(items):  # a key's __eq__ may have shortened the list
             break
-        d = _list_item(items, i)
+        d = _list_item(items, start + i)
         if _type(d) != t_dict:
             break
         _incref(d)
