@@ -66,15 +66,9 @@ def _plan(flat, opts, cats: np.ndarray, backend: str):
     img = flat.det_img
     if not bool((img[1:] >= img[:-1]).all()):
         return None
-    found = lookup_table(cats, flat.det_label)
-    if found is None or not covers(found, flat.det_label):
-        return None
-    table, lo = found
-    per_label = np.bincount(flat.det_label - lo if lo else flat.det_label, minlength=table.shape[0])
-    if np.any(per_label[table < 0]):
-        return None  # a label outside the categories: the one-pass path reports it
-    counts = np.zeros(cats.shape[0], dtype=np.int64)
-    counts[table[table >= 0]] = per_label[table >= 0]
+    counts = _category_counts(cats, flat.det_label)
+    if counts is None:
+        return None  # a label outside the categories (the one-pass path reports it), or sparse ids
     # block boundaries at the first row of an image, about _BLOCK_ROWS apart
     bounds = [0]
     while n_det - bounds[-1] > _BLOCK_ROWS:
@@ -89,6 +83,21 @@ def _plan(flat, opts, cats: np.ndarray, backend: str):
     if len(bounds) == 2:
         return None
     return bounds, counts
+
+
+def _category_counts(cats: np.ndarray, labels: np.ndarray) -> np.ndarray | None:
+    """Detections per category (``cats`` sorted) through a lookup table; None when the ids are too
+    sparse for one or a label is not among ``cats``."""
+    found = lookup_table(cats, labels)
+    if found is None or not covers(found, labels):
+        return None
+    table, lo = found
+    per_label = np.bincount(labels - lo if lo else labels, minlength=table.shape[0])
+    if np.any(per_label[table < 0]):
+        return None
+    counts = np.zeros(cats.shape[0], dtype=np.int64)
+    counts[table[table >= 0]] = per_label[table >= 0]
+    return counts
 
 
 def _by_blocks(flat, opts, cats, backend, bounds, counts) -> Accumulation:
@@ -194,8 +203,9 @@ def accumulate_blocks(blocks, gt_flat, opts, cats: np.ndarray) -> Accumulation |
             gt_zero_id=gt_flat.gt_zero_id[g])
         part = apply_protocol(part, opts)
         n_part = part.det_score.shape[0]
-        counts = np.bincount(np.searchsorted(cats, part.det_label), minlength=n_cat) if n_part else \
-            np.zeros(n_cat, dtype=np.int64)
+        counts = _category_counts(cats, part.det_label) if n_part else np.zeros(n_cat, dtype=np.int64)
+        if counts is None:  # sparse category ids (every label is one of cats: result_blocks keeps no other)
+            counts = np.bincount(np.searchsorted(cats, part.det_label), minlength=n_cat)
         offsets = np.zeros(n_cat + 1, dtype=np.int64)
         np.cumsum(counts, out=offsets[1:])
         fill = offsets[:-1].copy()
