@@ -29,7 +29,7 @@ from functools import partial
 import numpy as np
 
 from ._inputs import unique_ints
-from .ap import Accumulation, accumulate, recall_thresholds
+from .ap import Accumulation, accumulate, recall_grid
 from .evaluate import Evaluator
 from .matching import MatchState, PackedState
 from .result import EvaluationResult
@@ -302,7 +302,7 @@ def compute_merged(ev: Evaluator, *, threads: int = 1) -> EvaluationResult:
         with concurrent.futures.ThreadPoolExecutor(max_workers=min(threads, n_groups)) as pool:
             pieces = list(pool.map(group, range(n_groups)))
     offsets, precision, recall, scores, ap, n_gt = zip(*pieces)
-    acc = Accumulation(cats, recall_thresholds(opts.interpolation), np.concatenate(precision, axis=2),
+    acc = Accumulation(cats, recall_grid(opts), np.concatenate(precision, axis=2),
                        np.concatenate(recall, axis=1), np.concatenate(scores, axis=2), np.concatenate(ap, axis=1),
                        np.concatenate(n_gt, axis=0), np.append(np.concatenate(offsets), n_det).astype(np.int64),
                        order, det_score, det_code)

@@ -201,6 +201,21 @@ def test_compute_merged_by_category_groups_is_compute(monkeypatch):
         ddm.compute_merged(ev, threads=0)
 
 
+@pytest.mark.parametrize("options", [{"recall_thresholds": [0.0, 0.25, 0.5, 1.0]}, {"interpolation": "voc11"}])
+def test_compute_merged_by_category_groups_keeps_the_recall_grid(monkeypatch, options):
+    preds, gts = _dataset(5, n_images=20, labels=(0, 1, 2, 4))
+    ev = Evaluator(**options)
+    ev.update(preds, gts)
+    expected = ev.compute()
+    monkeypatch.setattr(ddm, "_GROUP_ROWS", 3)
+    got = ddm.compute_merged(ev, threads=2)
+    np.testing.assert_array_equal(got.recall_thresholds, expected.recall_thresholds)
+    assert got.precision.shape == expected.precision.shape
+    for name in (*FIELDS, "n_gt", "n_det"):
+        np.testing.assert_array_equal(getattr(got, name), getattr(expected, name), err_msg=name)
+    assert got.to_dict() == expected.to_dict()
+
+
 def test_duplicate_image_ids():
     preds, gts = _dataset(4, n_images=6)
     records = [(i, p, g) for i, (p, g) in enumerate(zip(preds, gts))]
