@@ -134,13 +134,16 @@ def _keypoints():
 
 def _files():
     from .io._coco_decode import _scan_results
-    from .io._dict_columns import result_dict_columns
+    from .io._dict_columns import annotation_dict_columns, result_dict_columns
 
     # a results file with a number the scan converts itself and one it hands to msgspec
     text = b'[{"image_id": 1, "category_id": 2, "bbox": [1.5, 2, 3.25, 4], "score": 0.98765432101234567}]'
     _scan_results(np.frombuffer(text, dtype=np.uint8), "numba")
     # the same results as Python dicts (evaluate_coco on a loaded list)
     result_dict_columns([{"image_id": 1, "category_id": 2, "bbox": [1.5, 2, 3.25, 4], "score": 0.5}], "numba")
+    # and a loaded ground truth's annotations
+    annotation_dict_columns([{"image_id": 1, "category_id": 2, "bbox": [1.5, 2, 3.25, 4], "area": 13.0, "iscrowd": 0,
+                              "id": 1}], "numba")
 
 
 _STEPS = (("primitives", _primitives), ("evaluation", _evaluation), ("masks", _masks), ("keypoints", _keypoints),

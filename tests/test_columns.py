@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from detmetrics import evaluate_coco
 from detmetrics.io._coco_decode import load_ground_truth, load_results
 from detmetrics.io._dict_columns import _result_dict_columns_reference as _result_dict_columns
+from detmetrics.strategies import coco_datasets
 
 from _support import requires_numba
 from coco_generator import make_coco_dataset, run_pycocotools
@@ -428,3 +429,167 @@ def test_evaluate_columns_ignores_detections_of_unlisted_categories():
     dets = {"image_id": [1, 1], "boxes": [[0, 0, 10, 10], [0, 0, 10, 10]], "scores": [0.5, 0.9], "labels": [1, 2]}
     r = evaluate_columns(dets, gts, category_ids=[1])
     assert list(r.category_ids) == [1] and r.map > 0.99
+
+
+# ------------------------------------------------------------------ the compiled pass over annotation dicts
+
+
+@st.composite
+def annotation_dicts(draw):
+    """Lists of COCO annotation dicts: plain ones (area and id sometimes None or absent, iscrowd an int, a
+    bool or absent), and about one in five changed in one place to a value the kernel does not read (the
+    typed path does or names it: a string id, a NumPy scalar, a float iscrowd, a bbox of 3, a missing key)."""
+    items = []
+    for _ in range(draw(st.integers(0, 10))):
+        entry = {"image_id": draw(_INTS), "category_id": draw(_INTS), "bbox": [draw(_FLOATS) for _ in range(4)]}
+        for key, values in (("area", st.one_of(_FLOATS, st.none())), ("iscrowd", st.one_of(st.booleans(), _INTS)),
+                            ("id", st.one_of(_INTS, st.none()))):
+            if draw(st.booleans()):
+                entry[key] = draw(values)
+        if draw(st.booleans()):
+            entry["bbox"] = tuple(entry["bbox"])
+        if draw(st.integers(0, 9)) == 0:
+            entry["segmentation"] = [[0, 0, 1, 1]]
+        if draw(st.integers(0, 4)) == 0:
+            change = draw(st.sampled_from(["image_id", "category_id", "area", "iscrowd", "id", "coordinate",
+                                           "missing", "length", "mapping"]))
+            if change in ("image_id", "category_id", "area", "iscrowd", "id"):
+                entry[change] = draw(_ODD)
+            elif change == "coordinate":
+                entry["bbox"] = list(entry["bbox"])
+                entry["bbox"][draw(st.integers(0, 3))] = draw(_ODD)
+            elif change == "missing":
+                del entry[draw(st.sampled_from(["image_id", "category_id", "bbox"]))]
+            elif change == "length":
+                entry["bbox"] = list(entry["bbox"])[:3]
+            else:
+                entry = OrderedDict(entry)
+        items.append(entry)
+    return items
+
+
+def annotation_columns_run(args, backend):
+    """The pair runner of ``_annotation_dict_columns_kernel``: ``annotation_dict_columns`` on either backend."""
+    from detmetrics.io._dict_columns import annotation_dict_columns
+
+    out = annotation_dict_columns(args, backend)
+    if out is None:
+        return (np.array([-1]),)
+    return tuple(c.view(np.int64) if c.dtype == np.float64 else c for c in out)  # floats by their bits
+
+
+@requires_numba
+def test_annotation_kernel_reads_plain_annotations_and_refuses_the_rest():
+    from detmetrics.io._dict_columns import annotation_dict_columns
+
+    gt, _ = make_coco_dataset(1)
+    anns = copy.deepcopy(gt["annotations"])
+    anns[0].pop("area", None)
+    anns[1]["area"] = None
+    anns[2]["iscrowd"] = True
+    anns[3].pop("iscrowd", None)
+    anns[4]["id"] = None
+    got = annotation_dict_columns(anns, "numba")
+    assert got is not None
+    image_id, category, boxes, area, missing, iscrowd, ann_id, has_id = got
+    assert missing[:2].tolist() == [True, True] and np.isnan(area[:2]).all() and not missing[2:].any()
+    assert iscrowd[2] == 1 and iscrowd[3] == 0 and not has_id[4] and has_id[5:].all()
+    assert np.array_equal(boxes, [a["bbox"] for a in anns]) and np.array_equal(image_id, [a["image_id"] for a in anns])
+    for change in ({"image_id": "7"}, {"iscrowd": 1.0}, {"id": "a"}, {"area": np.float32(2)}, {"bbox": [1, 2, 3]}):
+        odd = copy.deepcopy(anns)
+        odd[-1].update(change)
+        assert annotation_dict_columns(odd, "numba") is None, change
+        assert annotation_dict_columns(odd, "numpy") is None, change
+
+
+def _typed_ground_truth(gt, backend):
+    """``load_ground_truth`` through the typed structs only (the compiled annotation pass turned off)."""
+    from unittest import mock
+
+    from detmetrics.io import _coco_decode
+
+    with mock.patch.object(_coco_decode, "_ground_truth_dict_columns", lambda *args: None):
+        return load_ground_truth(gt, "bbox", backend)
+
+
+def _assert_same_ground_truth(a, b):
+    import dataclasses
+
+    for field in dataclasses.fields(a):
+        x, y = getattr(a, field.name), getattr(b, field.name)
+        if isinstance(x, np.ndarray):
+            assert x.dtype == y.dtype and x.shape == y.shape, field.name
+            assert np.array_equal(x.view(np.int64) if x.dtype == np.float64 else x,
+                                  y.view(np.int64) if y.dtype == np.float64 else y), field.name
+        else:
+            assert x == y and type(x) is type(y), field.name
+
+
+@requires_numba
+@settings(deadline=None, max_examples=40)
+@given(coco_datasets(min_images=1, max_images=6, max_gt_per_image=6), st.integers(0, 6))
+def test_annotation_pass_gives_the_typed_ground_truth(data, variant):
+    """A loaded ground truth read by the compiled annotation pass is the typed path's, field by field
+    (areas and ids absent or None, iscrowd a bool, an id 0; and, where the pass refuses, the typed
+    path's columns or its error)."""
+    gt, _ = data
+    gt = copy.deepcopy(gt)
+    anns = gt["annotations"]
+    if anns:
+        first = anns[0]
+        if variant == 1:
+            first.pop("area", None)
+        elif variant == 2:
+            first["area"] = None
+            first["iscrowd"] = True
+        elif variant == 3:
+            first["id"] = 0
+        elif variant == 4:
+            first["id"] = None
+            anns[-1].pop("id", None)
+        elif variant == 5:
+            first["image_id"] = np.int64(first["image_id"])  # the typed path reads NumPy scalars
+        elif variant == 6 and len(anns) > 1:
+            anns[-1]["id"] = first["id"]  # a duplicate id: the typed path's error
+    try:
+        expected = _typed_ground_truth(gt, "numba")
+    except ValueError as err:
+        with pytest.raises(ValueError) as got:
+            load_ground_truth(gt, "bbox", "numba")
+        assert str(got.value) == str(err)
+        return
+    _assert_same_ground_truth(load_ground_truth(gt, "bbox", "numba"), expected)
+    if variant <= 4 and len(anns) >= 2:  # what was compared is the compiled pass
+        from detmetrics.io._coco_decode import _ground_truth_dict_columns
+
+        assert _ground_truth_dict_columns(gt, "numba") is not None
+
+
+@requires_numba
+@pytest.mark.parametrize("change", ["nan box", "negative height", "nan area", "unknown image", "unknown category",
+                                    "duplicate id", "string image ids", "no images"])
+def test_annotation_pass_leaves_every_error_to_the_typed_path(change):
+    gt, _ = make_coco_dataset(2)
+    gt = copy.deepcopy(gt)
+    last = gt["annotations"][-1]
+    if change == "nan box":
+        last["bbox"] = [0.0, float("nan"), 1.0, 1.0]
+    elif change == "negative height":
+        last["bbox"] = [0.0, 0.0, 1.0, -1.0]
+    elif change == "nan area":
+        last["area"] = float("nan")
+    elif change == "unknown image":
+        last["image_id"] = 10**9
+    elif change == "unknown category":
+        last["category_id"] = 10**6
+    elif change == "duplicate id":
+        last["id"] = gt["annotations"][0]["id"]
+    elif change == "string image ids":
+        last["image_id"] = str(last["image_id"])
+    else:
+        del gt["images"]
+    with pytest.raises(ValueError) as typed:
+        _typed_ground_truth(gt, "numba")
+    with pytest.raises(ValueError) as got:
+        load_ground_truth(gt, "bbox", "numba")
+    assert str(got.value) == str(typed.value)

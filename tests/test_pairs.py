@@ -31,7 +31,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
-from test_columns import dict_columns_run, result_dicts
+from test_columns import annotation_columns_run, annotation_dicts, dict_columns_run, result_dicts
 from test_errors import breakdown_scenes, classify_run, tide_ap_inputs, tide_ap_run
 from test_io import _columns_or_none, results_json
 from test_keypoints import pose_cases
@@ -293,6 +293,8 @@ PAIRS = [
          _results_scan),
     Pair("io._dict_columns:_result_dict_columns_kernel", "io._dict_columns:_result_dict_columns_reference",
          result_dicts(), dict_columns_run),
+    Pair("io._dict_columns:_annotation_dict_columns_kernel", "io._dict_columns:_annotation_dict_columns_reference",
+         annotation_dicts(), annotation_columns_run),
     Pair("iou:_box_iou_kernel", "iou:_box_iou_reference", box_pairs(),
          lambda a, b: (box_iou(*a, backend=b),)),
     Pair("iou:_box_iou_variant_kernel", "iou:_box_iou_variant_reference", _iou_variant_inputs(), _variant, "close"),
@@ -347,6 +349,8 @@ HELPERS = {
     "matching:_image_order": "matching:_group_kernel",
     "io._dict_columns:_numpy_id": "io._dict_columns:_result_dict_columns_kernel",
     "io._dict_columns:_numpy_number": "io._dict_columns:_result_dict_columns_kernel",
+    "io._dict_columns:_exact_int": "io._dict_columns:_annotation_dict_columns_kernel",
+    "io._dict_columns:_exact_number": "io._dict_columns:_annotation_dict_columns_kernel",
     "postprocess:_running_max_by_segment": "postprocess:_nms_kernel",
     "postprocess:_first_reaching": "postprocess:_nms_kernel",
     "postprocess:_pair_iou": "postprocess:_nms_kernel",

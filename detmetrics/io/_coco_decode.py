@@ -38,7 +38,7 @@ import numpy as np
 from .._backend import kernel
 from .._lookup import isin, positions
 from .._validate import all_finite
-from ._dict_columns import DictBlockReader, result_dict_columns
+from ._dict_columns import DictBlockReader, annotation_dict_columns, result_dict_columns
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
@@ -313,7 +313,49 @@ def load_ground_truth(source, iou_type: str = "bbox", backend: str = "numpy") ->
     """
     if iou_type != "bbox":
         return _load_instances(source, iou_type, backend)
+    if isinstance(source, dict) and HAVE_MSGSPEC:
+        fast = _ground_truth_dict_columns(source, backend)
+        if fast is not None:
+            return fast
     return _ground_truth_columns(_decode(source, _GroundTruth if HAVE_MSGSPEC else None, "ground_truth"))
+
+
+def _ground_truth_dict_columns(source: dict, backend: str) -> CocoGroundTruth | None:
+    """``_ground_truth_columns`` of a loaded ground truth whose annotations ``annotation_dict_columns``
+    reads (one compiled pass over the dicts instead of typed structs and a pass per field), its
+    images and categories decoded as usual; None where anything differs from what that path takes
+    without a word (string image ids, NumPy scalars, a duplicate id, an unknown image): the typed
+    path then reads it or names the problem, with its own message."""
+    anns = source.get("annotations", [])
+    if type(anns) is not list or len(anns) < 2 or type(source.get("images")) is not list \
+            or type(source.get("categories", [])) is not list:
+        return None
+    try:
+        head = _decode({"images": source["images"], "categories": source.get("categories", [])}, _GroundTruth,
+                       "ground_truth")
+    except ValueError:
+        return None
+    image_ids = _sorted_ids([img.id for img in head.images], "ground_truth images")
+    if not set(map(type, image_ids)) <= {int}:
+        return None
+    fields = annotation_dict_columns(anns, backend)
+    if fields is None:
+        return None
+    image_vals, category, boxes, area, missing, iscrowd, ann_id, has_id = fields
+
+    def duplicate():
+        given = ann_id[has_id] if not has_id.all() else ann_id
+        if given.shape[0] < 2 or bool(np.all(given[1:] > given[:-1])):  # increasing, as files write them
+            return None
+        ordered = np.sort(given)
+        return True if bool(np.any(ordered[1:] == ordered[:-1])) else None
+
+    try:
+        return _ground_truth_arrays(head, image_ids, image_vals, category, boxes, area, missing, iscrowd,
+                                    (has_id & (ann_id == 0)).astype(np.uint8), duplicate,
+                                    lambda row, field: anns[row][field])
+    except ValueError:
+        return None  # a box, an area, a duplicate id, an image or a category: the typed path names it
 
 
 #: annotations per round of field passes in ``_annotation_fields``: their objects (~300 bytes
@@ -390,15 +432,28 @@ def _duplicate_id(ids: list):
 def _ground_truth_columns(gt) -> CocoGroundTruth:
     """The flat columns of a decoded ground truth (``images``, ``annotations``, ``categories``)."""
     image_ids = _sorted_ids([img.id for img in gt.images], "ground_truth images")
-    category_ids = _sorted_ids([c.id for c in gt.categories], "ground_truth categories")
-    names = {c.id: c.name for c in gt.categories}
     anns = gt.annotations
     int_images = set(map(type, image_ids)) <= {int}
     image_vals, category, boxes, area, missing, iscrowd, ids = _annotation_fields(anns, int_images)
+    zero_id = np.fromiter(map(eq, ids, repeat(0)), dtype=bool, count=len(ids)).astype(np.uint8)
+    return _ground_truth_arrays(gt, image_ids, image_vals, category, boxes, area, missing, iscrowd, zero_id,
+                                lambda: _duplicate_id(ids), lambda row, field: getattr(anns[row], field))
+
+
+def _ground_truth_arrays(gt, image_ids, image_vals, category, boxes, area, missing, iscrowd, zero_id,
+                         duplicate, shown) -> CocoGroundTruth:
+    """``CocoGroundTruth`` of the annotations' fields, checked in the typed path's order.
+
+    ``gt``: the decoded images and categories (and the annotations when ``image_vals`` is None,
+    the ids then strings); ``duplicate()``: the first annotation id given twice, or None;
+    ``shown(row, field)``: an annotation's value, as the errors name it.
+    """
+    category_ids = _sorted_ids([c.id for c in gt.categories], "ground_truth categories")
+    names = {c.id: c.name for c in gt.categories}
     if image_vals is not None:
         image_index = _index_of_ints(image_ids, image_vals)
     else:
-        image_index = _index_of(image_ids, anns, "image_id")
+        image_index = _index_of(image_ids, gt.annotations, "image_id")
     cat_index = _index_of_ints(category_ids, category)
     _check_boxes(boxes, "ground_truth annotations")
     # a NaN area given is an error, not "missing": tell the two apart by the None
@@ -411,14 +466,13 @@ def _ground_truth_columns(gt) -> CocoGroundTruth:
         row = int(np.flatnonzero(~np.isfinite(area))[0])
         raise ValueError(f"ground_truth annotations: [{row}].area must be finite; got {area[row]!r}")
     iscrowd = (iscrowd != 0).astype(np.uint8)
-    zero_id = np.fromiter(map(eq, ids, repeat(0)), dtype=bool, count=len(ids)).astype(np.uint8)
-    dup = _duplicate_id(ids)
+    dup = duplicate()
     if dup is not None:
         raise ValueError(f"ground_truth annotations: duplicate annotation id {dup!r}")
     for index, field, listed in ((image_index, "image_id", "images"), (cat_index, "category_id", "categories")):
         if np.any(index < 0):
             row = int(np.flatnonzero(index < 0)[0])
-            raise ValueError(f"ground_truth annotations: [{row}].{field} {getattr(anns[row], field)!r} is not in "
+            raise ValueError(f"ground_truth annotations: [{row}].{field} {shown(row, field)!r} is not in "
                              f"'{listed}' (pycocotools would leave the annotation out silently)")
     return CocoGroundTruth(  # every annotation's image and category is listed (checked above)
         image_ids=image_ids,

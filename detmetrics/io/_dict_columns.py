@@ -299,6 +299,188 @@ def _type_ids() -> np.ndarray:
     return np.array([id(dict), id(int), id(float), id(list), id(tuple), *numpy_ids], dtype=np.int64)
 
 
+# ------------------------------------------------------------------ ground-truth annotations
+
+#: the annotation keys, in the kernel's order
+_ANN_KEYS = ("image_id", "category_id", "bbox", "area", "iscrowd", "id")
+
+
+def annotation_dict_columns(items: list, backend: str = "auto"):
+    """``(image_id, category, boxes, area, missing, iscrowd, ann_id, has_id)`` of COCO annotation dicts, or None.
+
+    Read only where every annotation is a ``dict`` of exact Python values as the typed decoder
+    takes them: ``image_id`` and ``category_id`` ints, ``bbox`` a list or tuple of 4 ints or
+    floats, ``area`` an int, a float, None or absent (``missing``, the area NaN), ``iscrowd`` an
+    int, a bool or absent (0), ``id`` an int, None or absent (``has_id`` False); ints within
+    int64.  Anything else (string ids, NumPy scalars, a missing field) gives None: the typed
+    path reads it or names it.  ``backend`` as ``result_dict_columns``.
+    """
+    n = len(items)
+    if not n or backend == "numpy" or not _layout_ok() or _jit_disabled():
+        return _annotation_dict_columns_reference(items)
+    from .._backend import COLD_WORK, resolve_backend
+
+    if resolve_backend(backend, n, (_annotation_dict_columns_kernel,), site=annotation_dict_columns,
+                       cold_work=COLD_WORK) != "numba":
+        return _annotation_dict_columns_reference(items)
+    out = _annotation_columns(n)
+    keys = np.array([id(k) for k in _ANN_KEYS], dtype=np.int64)
+    done = _annotation_dict_columns_kernel(id(items), n, keys, _annotation_type_ids(), *out)
+    return out if done == n and len(items) == n else None
+
+
+def _annotation_columns(n: int):
+    return (np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64), np.empty((n, 4), dtype=np.float64),
+            np.empty(n, dtype=np.float64), np.zeros(n, dtype=bool), np.empty(n, dtype=np.int64),
+            np.zeros(n, dtype=np.int64), np.zeros(n, dtype=bool))
+
+
+def _annotation_type_ids() -> np.ndarray:
+    """Addresses of dict, int, float, list, tuple, bool, then of the objects None and True."""
+    return np.array([id(dict), id(int), id(float), id(list), id(tuple), id(bool), id(None), id(True)], dtype=np.int64)
+
+
+def _annotation_dict_columns_reference(items: list):
+    """The columns of ``annotation_dict_columns`` by a Python loop over the annotations (the same rules)."""
+    n = len(items)
+    image_id, category, boxes, area, missing, iscrowd, ann_id, has_id = out = _annotation_columns(n)
+
+    def exact_int(v):
+        return type(v) is int and -(2**63) <= v < 2**63
+
+    def number(v):
+        if type(v) is float:
+            return v
+        if exact_int(v):
+            return float(v)
+        raise TypeError
+
+    try:
+        for i, d in enumerate(items):
+            if type(d) is not dict:
+                return None
+            if not (exact_int(d.get("image_id")) and exact_int(d.get("category_id"))):
+                return None
+            image_id[i], category[i] = d["image_id"], d["category_id"]
+            b = d.get("bbox")
+            if not isinstance(b, (list, tuple)) or type(b) not in (list, tuple) or len(b) != 4:
+                return None
+            boxes[i] = [number(v) for v in b]
+            a = d.get("area")
+            if a is None:
+                area[i], missing[i] = np.nan, True
+            else:
+                area[i] = number(a)
+            c = d.get("iscrowd", 0)
+            if type(c) is bool:
+                iscrowd[i] = int(c)
+            elif exact_int(c):
+                iscrowd[i] = c
+            else:
+                return None
+            k = d.get("id")
+            if k is not None:
+                if not exact_int(k):
+                    return None
+                ann_id[i], has_id[i] = k, True
+    except TypeError:
+        return None
+    return out
+
+
+@kernel
+def _exact_int(o, t_int, value):
+    # an exact int within int64 into value[0]
+    return o != 0 and _type(o) == t_int and _long_value(o, value) == 0
+
+
+@kernel
+def _exact_number(o, t_int, t_float, value, number):
+    # an exact float, or an exact int within int64 (as float() rounds it), into number[0]
+    if o == 0:
+        return False
+    t = _type(o)
+    if t == t_float:
+        number[0] = _float_value(o)
+        return True
+    if t == t_int and _long_value(o, value) == 0:
+        number[0] = float(value[0])
+        return True
+    return False
+
+
+@kernel
+def _annotation_dict_columns_kernel(items, n, keys, types, image_id, category, boxes, area, missing, iscrowd,
+                                    ann_id, has_id):
+    """Fill the columns from the first ``n`` annotations of the list at address ``items``; return the
+    annotations read (``n`` when all; the rules of ``annotation_dict_columns``)."""
+    t_dict, t_int, t_float, t_list, t_tuple, t_bool = types[0], types[1], types[2], types[3], types[4], types[5]
+    o_none, o_true = types[6], types[7]
+    value = np.empty(1, dtype=np.int64)
+    number = np.empty(1, dtype=np.float64)
+    state = _gil_ensure()
+    done = 0
+    for i in range(n):
+        if i >= _size(items):  # a key's __eq__ may have shortened the list
+            break
+        d = _list_item(items, i)
+        if _type(d) != t_dict:
+            break
+        _incref(d)
+        ok = _exact_int(_dict_item(d, keys[0]), t_int, value)
+        if ok:
+            image_id[i] = value[0]
+            ok = _exact_int(_dict_item(d, keys[1]), t_int, value)
+        if ok:
+            category[i] = value[0]
+            b = _dict_item(d, keys[2])
+            t = _type(b) if b != 0 else 0
+            ok = (t == t_list or t == t_tuple) and _size(b) == 4
+            if ok:
+                for j in range(4):
+                    o = _list_item(b, j) if t == t_list else _tuple_item(b, j)
+                    if not _exact_number(o, t_int, t_float, value, number):
+                        ok = False
+                        break
+                    boxes[i, j] = number[0]
+        if ok:
+            o = _dict_item(d, keys[3])
+            if o == 0 or o == o_none:
+                area[i] = np.nan
+                missing[i] = True
+            elif _exact_number(o, t_int, t_float, value, number):
+                area[i] = number[0]
+                missing[i] = False
+            else:
+                ok = False
+        if ok:
+            o = _dict_item(d, keys[4])
+            if o == 0:
+                iscrowd[i] = 0
+            elif _type(o) == t_bool:
+                iscrowd[i] = 1 if o == o_true else 0
+            elif _exact_int(o, t_int, value):
+                iscrowd[i] = value[0]
+            else:
+                ok = False
+        if ok:
+            o = _dict_item(d, keys[5])
+            if o == 0 or o == o_none:
+                ann_id[i] = 0
+                has_id[i] = False
+            elif _exact_int(o, t_int, value):
+                ann_id[i] = value[0]
+                has_id[i] = True
+            else:
+                ok = False
+        _decref(d)
+        if not ok:
+            break
+        done = i + 1
+    _gil_release(state)
+    return done
+
+
 # ------------------------------------------------------------------ CPython objects, for the kernel
 # Addresses are int64 (``id()``); every helper returns a borrowed reference or a plain value.
 
