@@ -19,7 +19,9 @@ over groups:
 
 Above half a million detections (numba, results image by image) stages 2-3 run
 by blocks of images (``detmetrics._blocks``): the same numbers, a fraction of
-the fresh memory.
+the fresh memory.  ``evaluate_coco`` on such a loaded result list reads it a
+block at a time too (``_result_list_by_blocks``): stage 1 never makes a
+column of every result.
 
 ``Evaluator`` runs stage 2 per ``update`` and keeps the ``MatchState``s;
 ``compute`` runs stages 3 and 4.
