@@ -120,11 +120,9 @@ def _by_blocks(flat, opts, cats, backend, bounds, counts) -> Accumulation:
         first = 0 if b == 0 else int(flat.det_img[r0])
         last = flat.n_images if b == n_blocks - 1 else int(flat.det_img[r1])  # images [first, last)
         g = gt_by_img[np.searchsorted(gt_img_sorted, first):np.searchsorted(gt_img_sorted, last)]
-        part = replace(
-            flat, det_img=flat.det_img[r0:r1], det_label=flat.det_label[r0:r1], det_score=flat.det_score[r0:r1],
-            det_box=flat.det_box[r0:r1], det_area=None if flat.det_area is None else flat.det_area[r0:r1],
-            gt_img=flat.gt_img[g], gt_label=flat.gt_label[g], gt_box=flat.gt_box[g], gt_area=flat.gt_area[g],
-            gt_crowd=flat.gt_crowd[g], gt_difficult=flat.gt_difficult[g], gt_zero_id=flat.gt_zero_id[g])
+        part = _block_part(
+            flat, g, det_img=flat.det_img[r0:r1], det_label=flat.det_label[r0:r1], det_score=flat.det_score[r0:r1],
+            det_box=flat.det_box[r0:r1], det_area=None if flat.det_area is None else flat.det_area[r0:r1])
         n_gt += _match_block(part, opts, cats, backend, scratch, fill, score, code)
         del part
     del scratch, gt_by_img, gt_img_sorted  # the blocks' buffers go back before the accumulation's arrays come
@@ -135,6 +133,13 @@ def _by_blocks(flat, opts, cats, backend, bounds, counts) -> Accumulation:
         code[lo:hi, :-1] = 0
         code[lo:hi, -1] = _UNUSED_RANK
     return _accumulate_state(opts, cats, cat_offsets, score, code, n_gt, kept)
+
+
+def _block_part(flat, g: np.ndarray, **detections):
+    """A block's record: ``flat`` with the block's detection columns and the ground truths ``g``."""
+    return replace(flat, **detections, gt_img=flat.gt_img[g], gt_label=flat.gt_label[g], gt_box=flat.gt_box[g],
+                   gt_area=flat.gt_area[g], gt_crowd=flat.gt_crowd[g], gt_difficult=flat.gt_difficult[g],
+                   gt_zero_id=flat.gt_zero_id[g])
 
 
 def _code_width(opts) -> int:
@@ -196,11 +201,8 @@ def accumulate_blocks(blocks, gt_flat, opts, cats: np.ndarray) -> Accumulation |
             return None
         first, end, det_img, det_label, det_score, det_box = block
         g = gt_by_img[np.searchsorted(gt_img_sorted, first):np.searchsorted(gt_img_sorted, end)]
-        part = replace(
-            gt_flat, det_img=det_img, det_label=det_label, det_score=det_score, det_box=det_box, det_area=None,
-            gt_img=gt_flat.gt_img[g], gt_label=gt_flat.gt_label[g], gt_box=gt_flat.gt_box[g],
-            gt_area=gt_flat.gt_area[g], gt_crowd=gt_flat.gt_crowd[g], gt_difficult=gt_flat.gt_difficult[g],
-            gt_zero_id=gt_flat.gt_zero_id[g])
+        part = _block_part(gt_flat, g, det_img=det_img, det_label=det_label, det_score=det_score, det_box=det_box,
+                           det_area=None)
         part = apply_protocol(part, opts)
         n_part = part.det_score.shape[0]
         counts = _category_counts(cats, part.det_label) if n_part else np.zeros(n_cat, dtype=np.int64)

@@ -118,6 +118,14 @@ _ODD = st.sampled_from([True, False, None, "1", 1.5, np.int64(3), np.int32(-2), 
                         np.float64(-0.0), np.longlong(5), np.bool_(True), [1], 10**400, 2**63, -(2**63) - 1])
 
 
+def _vary(draw, entry: dict) -> None:
+    """A plain entry's other spellings: the bbox a tuple, a ``segmentation`` next to it (ignored)."""
+    if draw(st.booleans()):
+        entry["bbox"] = tuple(entry["bbox"])
+    if draw(st.integers(0, 9)) == 0:
+        entry["segmentation"] = [[0, 0, 1, 1]]
+
+
 @st.composite
 def result_dicts(draw):
     """Lists of COCO result dicts: plain ones (what the kernel reads), and about one in five changed in one
@@ -127,10 +135,7 @@ def result_dicts(draw):
     for _ in range(draw(st.integers(0, 12))):
         entry = {"image_id": draw(_INTS), "category_id": draw(_INTS), "score": draw(_FLOATS),
                  "bbox": [draw(_FLOATS) for _ in range(4)]}
-        if draw(st.booleans()):
-            entry["bbox"] = tuple(entry["bbox"])
-        if draw(st.integers(0, 9)) == 0:
-            entry["segmentation"] = [[0, 0, 1, 1]]
+        _vary(draw, entry)
         if draw(st.integers(0, 4)) == 0:
             change = draw(st.sampled_from(["image_id", "category_id", "score", "bbox", "coordinate", "missing",
                                            "length", "array", "mapping"]))
@@ -446,10 +451,7 @@ def annotation_dicts(draw):
                             ("id", st.one_of(_INTS, st.none()))):
             if draw(st.booleans()):
                 entry[key] = draw(values)
-        if draw(st.booleans()):
-            entry["bbox"] = tuple(entry["bbox"])
-        if draw(st.integers(0, 9)) == 0:
-            entry["segmentation"] = [[0, 0, 1, 1]]
+        _vary(draw, entry)
         if draw(st.integers(0, 4)) == 0:
             change = draw(st.sampled_from(["image_id", "category_id", "area", "iscrowd", "id", "coordinate",
                                            "missing", "length", "mapping"]))
