@@ -471,10 +471,11 @@ def annotation_dicts(draw):
 
 
 def annotation_columns_run(args, backend):
-    """The pair runner of ``_annotation_dict_columns_kernel``: ``annotation_dict_columns`` on either backend."""
-    from detmetrics.io._dict_columns import annotation_dict_columns
+    """The pair runner of ``_annotation_dict_columns_kernel``: ``annotation_dict_columns`` on numba, its
+    reference on NumPy (``annotation_dict_columns`` leaves NumPy to the typed path)."""
+    from detmetrics.io._dict_columns import _annotation_dict_columns_reference, annotation_dict_columns
 
-    out = annotation_dict_columns(args, backend)
+    out = annotation_dict_columns(args, "numba") if backend == "numba" else _annotation_dict_columns_reference(args)
     if out is None:
         return (np.array([-1]),)
     return tuple(c.view(np.int64) if c.dtype == np.float64 else c for c in out)  # floats by their bits
@@ -482,7 +483,7 @@ def annotation_columns_run(args, backend):
 
 @requires_numba
 def test_annotation_kernel_reads_plain_annotations_and_refuses_the_rest():
-    from detmetrics.io._dict_columns import annotation_dict_columns
+    from detmetrics.io._dict_columns import _annotation_dict_columns_reference, annotation_dict_columns
 
     gt, _ = make_coco_dataset(1)
     anns = copy.deepcopy(gt["annotations"])
@@ -501,7 +502,8 @@ def test_annotation_kernel_reads_plain_annotations_and_refuses_the_rest():
         odd = copy.deepcopy(anns)
         odd[-1].update(change)
         assert annotation_dict_columns(odd, "numba") is None, change
-        assert annotation_dict_columns(odd, "numpy") is None, change
+        assert _annotation_dict_columns_reference(odd) is None, change
+    assert annotation_dict_columns(anns, "numpy") is None  # the typed path reads them there
 
 
 def _typed_ground_truth(gt, backend):

@@ -313,16 +313,20 @@ def annotation_dict_columns(items: list, backend: str = "auto"):
     floats, ``area`` an int, a float, None or absent (``missing``, the area NaN), ``iscrowd`` an
     int, a bool or absent (0), ``id`` an int, None or absent (``has_id`` False); ints within
     int64.  Anything else (string ids, NumPy scalars, a missing field) gives None: the typed
-    path reads it or names it.  ``backend`` as ``result_dict_columns``.
+    path reads it or names it.  ``backend`` as ``result_dict_columns``; None too where the
+    kernel is not used (the typed decoder's C passes are faster than the Python reference,
+    which holds the rules for the tests).
     """
     n = len(items)
-    if not n or backend == "numpy" or not _layout_ok() or _jit_disabled():
-        return _annotation_dict_columns_reference(items)
+    if not n:
+        return _annotation_columns(0)
+    if backend == "numpy" or not _layout_ok() or _jit_disabled():
+        return None
     from .._backend import COLD_WORK, resolve_backend
 
     if resolve_backend(backend, n, (_annotation_dict_columns_kernel,), site=annotation_dict_columns,
                        cold_work=COLD_WORK) != "numba":
-        return _annotation_dict_columns_reference(items)
+        return None
     out = _annotation_columns(n)
     keys = np.array([id(k) for k in _ANN_KEYS], dtype=np.int64)
     done = _annotation_dict_columns_kernel(id(items), n, keys, _annotation_type_ids(), *out)
