@@ -331,8 +331,7 @@ def _result_list_by_blocks(gt, results, opts: Options) -> EvaluationResult | Non
 
     if opts.iou_type != "bbox" or not isinstance(results, list) or len(results) <= _blocks._BLOCK_ROWS:
         return None
-    cats = np.asarray(gt.category_ids, dtype=np.int64)
-    if not _blocks.blocks_take(opts, cats.shape[0]) or not set(map(type, gt.image_ids)) <= {int}:
+    if not _blocks.blocks_take(opts, len(gt.category_ids)) or not set(map(type, gt.image_ids)) <= {int}:
         return None
     if match_backend_for("axis", len(results), gt.category.shape[0], opts) != "numba" \
             or not kernel_chosen(len(results), opts.backend):

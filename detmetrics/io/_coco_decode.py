@@ -343,12 +343,8 @@ def _ground_truth_dict_columns(source: dict, backend: str) -> CocoGroundTruth | 
         return None
     image_vals, category, boxes, area, missing, iscrowd, ann_id, has_id = fields
 
-    def duplicate():
-        given = ann_id[has_id] if not has_id.all() else ann_id
-        if given.shape[0] < 2 or bool(np.all(given[1:] > given[:-1])):  # increasing, as files write them
-            return None
-        ordered = np.sort(given)
-        return True if bool(np.any(ordered[1:] == ordered[:-1])) else None
+    def duplicate():  # which one is left to the typed path (its error names the first)
+        return None if _int64_unique(ann_id if has_id.all() else ann_id[has_id]) else True
 
     try:
         return _ground_truth_arrays(head, image_ids, image_vals, category, boxes, area, missing, iscrowd,
@@ -413,10 +409,15 @@ def _ints_unique(ids: list):
         arr = np.array(ids, dtype=np.int64)
     except OverflowError:  # beyond int64
         return None
+    return _int64_unique(arr)
+
+
+def _int64_unique(arr: np.ndarray) -> bool:
+    """Whether the int64 ids are unique: one comparison pass when increasing, else a sort."""
     if bool(np.all(arr[1:] > arr[:-1])):
         return True
-    arr.sort()
-    return not bool(np.any(arr[1:] == arr[:-1]))
+    ordered = np.sort(arr)
+    return not bool(np.any(ordered[1:] == ordered[:-1]))
 
 
 def _duplicate_id(ids: list):
@@ -539,7 +540,6 @@ def result_blocks(items: list, gt: CocoGroundTruth, rows: int):
     n = len(items)
     reader = DictBlockReader(items, rows + 1)  # one entry more: whether a block's last image goes on
     ids = np.asarray(gt.image_ids, dtype=np.int64)
-    cats = np.asarray(gt.category_ids, dtype=np.int64)
     start = first = 0
     while start < n:
         block = reader.read(start)
@@ -560,14 +560,12 @@ def result_blocks(items: list, gt: CocoGroundTruth, rows: int):
             end = int(index[cut])
         else:
             cut, end = m, len(gt.image_ids)
-        index, category, scores, boxes = index[:cut], category[:cut], scores[:cut], boxes[:cut]
-        if not (all_finite(boxes) and boxes[:, 2:].min() >= 0 and all_finite(scores)):
+        try:  # load_results' checks and category filter, on the block
+            part = _result_columns(gt, index[:cut], category[:cut], scores[:cut], boxes[:cut])
+        except ValueError:
             yield None
             return
-        keep = isin(category, cats)
-        if not keep.all():
-            index, category, scores, boxes = index[keep], category[keep], scores[keep], boxes[keep]
-        yield first, end, index, category, scores, boxes
+        yield first, end, part.image_index, part.category, part.scores, part.boxes
         start, first = start + cut, end
 
 

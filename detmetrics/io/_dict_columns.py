@@ -61,14 +61,19 @@ def result_dict_columns(items: list, backend: str = "auto"):
 
 def kernel_chosen(n: int, backend: str = "auto") -> bool:
     """Whether ``n`` result dicts are read by the kernel on ``backend`` (resolved as ``resolve_backend``)."""
-    if not n or backend == "numpy" or not _layout_ok():
+    # the reference costs ~0.6 us a dict (0.26 s at COCO scale), the kernel ~0.1 us; a cold
+    # compile of the kernel ~0.5 s, so a fresh environment stays on the reference for a while
+    return n > 0 and _use_kernel(backend, n // 2, _result_dict_columns_kernel, result_dict_columns)
+
+
+def _use_kernel(backend: str, work: int, fn, site) -> bool:
+    """Whether the dict kernel ``fn`` runs: this interpreter's object layout, no ``NUMBA_DISABLE_JIT``,
+    and ``backend`` resolved to numba for ``work`` at ``site`` (``resolve_backend``, cold-compile aware)."""
+    if backend == "numpy" or not _layout_ok() or _jit_disabled():
         return False
     from .._backend import COLD_WORK, resolve_backend
 
-    # the reference costs ~0.6 us a dict (0.26 s at COCO scale), the kernel ~0.1 us; a cold
-    # compile of the kernel ~0.5 s, so a fresh environment stays on the reference for a while
-    return resolve_backend(backend, n // 2, (_result_dict_columns_kernel,), site=result_dict_columns,
-                           cold_work=COLD_WORK) == "numba" and not _jit_disabled()
+    return resolve_backend(backend, work, (fn,), site=site, cold_work=COLD_WORK) == "numba"
 
 
 class DictBlockReader:
@@ -87,23 +92,23 @@ class DictBlockReader:
         self.keys = np.array([id(k) for k in _KEYS], dtype=np.int64)
         self.type_ids = _type_ids()
 
-    def read(self, start: int):
+    def fill(self, start: int) -> int:
+        """Entries from ``start`` into the buffers (as many as they hold); the count the kernel read."""
         stop = min(start + self.columns[0].shape[0], self.n)
-        done = _result_dict_columns_kernel(id(self.items), start, stop, self.keys, self.type_ids, *self.columns)
-        if len(self.items) != self.n or done < stop - start:
+        return _result_dict_columns_kernel(id(self.items), start, stop, self.keys, self.type_ids, *self.columns)
+
+    def read(self, start: int):
+        m = min(self.columns[0].shape[0], self.n - start)
+        if self.fill(start) < m or len(self.items) != self.n:
             return None
-        return tuple(column[:stop - start] for column in self.columns)
+        return tuple(column[:m] for column in self.columns)
 
 
 def _result_dict_columns_numba(items: list):
     n = len(items)
-    image_id = np.empty(n, dtype=np.int64)
-    category = np.empty(n, dtype=np.int64)
-    score = np.empty(n, dtype=np.float64)
-    boxes = np.empty((n, 4), dtype=np.float64)
-    keys = np.array([id(k) for k in _KEYS], dtype=np.int64)
-    type_ids = _type_ids()
-    done = _result_dict_columns_kernel(id(items), 0, n, keys, type_ids, image_id, category, score, boxes)
+    reader = DictBlockReader(items, n)
+    done = reader.fill(0)
+    image_id, category, score, boxes = reader.columns
     if len(items) != n:  # changed by Python code a lookup ran: the typed path reads what is there now
         return None
     if done < n:  # an entry the kernel does not read (a NumPy scalar, a bool, a missing key, ...)
@@ -320,12 +325,7 @@ def annotation_dict_columns(items: list, backend: str = "auto"):
     n = len(items)
     if not n:
         return _annotation_columns(0)
-    if backend == "numpy" or not _layout_ok() or _jit_disabled():
-        return None
-    from .._backend import COLD_WORK, resolve_backend
-
-    if resolve_backend(backend, n, (_annotation_dict_columns_kernel,), site=annotation_dict_columns,
-                       cold_work=COLD_WORK) != "numba":
+    if not _use_kernel(backend, n, _annotation_dict_columns_kernel, annotation_dict_columns):
         return None
     out = _annotation_columns(n)
     keys = np.array([id(k) for k in _ANN_KEYS], dtype=np.int64)
